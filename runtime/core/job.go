@@ -1,0 +1,133 @@
+// Package core holds the orchestrator's data (jobs, tasks, events, effects)
+// and the engine: a pure step (machine, job, event, now, rand) -> (job',
+// effects). Nothing here does I/O, reads a clock or draws randomness of its
+// own; the runtime feeds events in and carries effects out through a store.
+package core
+
+import "time"
+
+// Status is a job's status as the client API reports it.
+type Status string
+
+const (
+	StatusPending          Status = "pending"
+	StatusRunning          Status = "running"
+	StatusWaitingForWorker Status = "waiting_for_worker"
+	StatusWaitingForHuman  Status = "waiting_for_human"
+	StatusWaitingParallel  Status = "waiting_for_parallel_tasks"
+	StatusWaitingForChild  Status = "waiting_for_child"
+	StatusWaiting          Status = "waiting" // a wait state's timer
+	StatusAwaitingRetry    Status = "awaiting_retry"
+	StatusFinished         Status = "finished"
+	StatusFailed           Status = "failed"
+	StatusCancelled        Status = "cancelled"
+	StatusQuarantined      Status = "quarantined"
+)
+
+// Terminal reports whether a job in this status has ended.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusFinished, StatusFailed, StatusCancelled, StatusQuarantined:
+		return true
+	}
+	return false
+}
+
+// Job is the record of one run of a blueprint. Rev is the store's revision:
+// every commit checks it (compare-and-set) and increments it.
+type Job struct {
+	ID        string `json:"id"`
+	Blueprint string `json:"blueprint"`
+	Version   string `json:"version"` // machine hash
+	Rev       int64  `json:"rev"`
+
+	State  string `json:"state"`
+	Status Status `json:"status"`
+
+	Input   map[string]any `json:"input,omitempty"`
+	History map[string]any `json:"history,omitempty"`
+	Result  *Result        `json:"result,omitempty"`  // the last task's result
+	Results []*Result      `json:"results,omitempty"` // after parallel, in branch order
+
+	Client Client `json:"client"`
+
+	// Tasks are the tasks the job waits on now: one for a task state, one
+	// per branch for parallel. Attempt counts from 1.
+	Tasks []TaskRef `json:"tasks,omitempty"`
+	// Child is the child job the job waits on.
+	Child string `json:"child,omitempty"`
+	// Parent links a child job to the job (and state) that started it.
+	Parent *ParentRef `json:"parent,omitempty"`
+	// Timer is the id of the timer the job waits on (wait, approval timeout,
+	// retry backoff), or "".
+	Timer string `json:"timer,omitempty"`
+
+	Error *ErrorInfo `json:"error,omitempty"`
+	// Steps counts transitions; a job over the limit fails (no endless loops).
+	Steps int `json:"steps"`
+
+	WebhookURL      string         `json:"webhook_url,omitempty"`
+	Metadata        map[string]any `json:"metadata,omitempty"`
+	Security        any            `json:"security,omitempty"`
+	DispatchTimeout time.Duration  `json:"dispatch_timeout,omitempty"` // client override
+	ResultTimeout   time.Duration  `json:"result_timeout,omitempty"`   // client override
+	Progress        float64        `json:"progress,omitempty"`
+	ProgressMessage string         `json:"progress_message,omitempty"`
+
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Client is who created a job.
+type Client struct {
+	Name   string         `json:"name"`
+	Plan   string         `json:"plan,omitempty"`
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// ParentRef names the job that waits on a child.
+type ParentRef struct {
+	JobID string `json:"job_id"`
+	State string `json:"state"`
+}
+
+// TaskRef is one task a job waits on.
+type TaskRef struct {
+	ID      string  `json:"id"`
+	Type    string  `json:"type"`
+	Branch  int     `json:"branch"` // index in a parallel, 0 otherwise
+	Attempt int     `json:"attempt"`
+	Result  *Result `json:"result,omitempty"` // set once the branch is done
+}
+
+// Result is a task's outcome as the worker reported it.
+type Result struct {
+	Status string         `json:"status"`
+	Data   map[string]any `json:"data,omitempty"`
+	Error  *ErrorInfo     `json:"error,omitempty"`
+}
+
+// ErrorInfo is the wire's error object.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+// Error codes of the wire protocol.
+const (
+	ErrTransient         = "TRANSIENT_ERROR"
+	ErrPermanent         = "PERMANENT_ERROR"
+	ErrInvalidInput      = "INVALID_INPUT_ERROR"
+	ErrTimeout           = "TIMEOUT_ERROR"
+	ErrSecurity          = "SECURITY_ERROR"
+	ErrDependency        = "DEPENDENCY_ERROR"
+	ErrContractViolation = "CONTRACT_VIOLATION_ERROR"
+	ErrIntegrityMismatch = "INTEGRITY_MISMATCH_ERROR"
+	ErrResourceExhausted = "RESOURCE_EXHAUSTED_ERROR"
+	ErrLimitExceeded     = "LIMIT_EXCEEDED_ERROR"
+	ErrDependencyMissing = "DEPENDENCY_MISSING_ERROR"
+	ErrInternal          = "INTERNAL_ERROR"
+	ErrLateResult        = "LATE_RESULT"
+)
