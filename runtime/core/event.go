@@ -33,11 +33,12 @@ type Event struct {
 // Effects are what a step asks the world to do; the store commits them
 // together with the job, atomically.
 type Effects struct {
-	Enqueue      []*Task  // tasks to queue for workers
-	Withdraw     []string // task ids to drop from queues and leases (cancel, parallel fail-fast)
-	Timers       []Timer  // durable timers to arm
-	CancelTimers []string // timer ids to disarm
-	StartChild   []*Job   // child jobs to create (the runtime then steps each with EventCreated)
+	Enqueue      []*Task      // tasks to queue for workers
+	Withdraw     []string     // task ids to drop from queues and leases (cancel, parallel fail-fast)
+	Timers       []Timer      // durable timers to arm
+	CancelTimers []string     // timer ids to disarm
+	StartChild   []*Job       // child jobs to create (the runtime then steps each with EventCreated)
+	StoreWrites  []StoreWrite // writes into the blueprint's named stores
 	Timeline     []TimelineEvent
 	// Notify is set when the job reached a terminal status: webhook and
 	// WebSocket listeners hear of it after the commit.
@@ -47,7 +48,16 @@ type Effects struct {
 // Empty reports whether there is nothing to do besides writing the job.
 func (e *Effects) Empty() bool {
 	return e == nil || (len(e.Enqueue) == 0 && len(e.Withdraw) == 0 && len(e.Timers) == 0 &&
-		len(e.CancelTimers) == 0 && len(e.StartChild) == 0 && len(e.Timeline) == 0 && e.Notify == nil)
+		len(e.CancelTimers) == 0 && len(e.StartChild) == 0 && len(e.StoreWrites) == 0 &&
+		len(e.Timeline) == 0 && e.Notify == nil)
+}
+
+// StoreWrite sets one key of a blueprint's named store.
+type StoreWrite struct {
+	Blueprint string `json:"blueprint"`
+	Store     string `json:"store"`
+	Key       string `json:"key"`
+	Value     any    `json:"value"`
 }
 
 // Timer delivers Event to JobID at At, exactly once across instances. A
