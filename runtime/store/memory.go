@@ -54,6 +54,7 @@ type Memory struct {
 
 	waitByType   map[string]*list.List // of *waiter
 	waitByWorker map[string]*list.List
+	waiting      int
 
 	timers     map[string]*timerEntry
 	timerHeap  timerHeap
@@ -566,6 +567,7 @@ func (m *Memory) addWaiter(w *waiter) {
 		}
 		w.elems = append(w.elems, waitElem{l: l, e: l.PushBack(w)})
 	}
+	m.waiting++
 	add(m.waitByWorker, w.p.WorkerID)
 	for _, t := range w.p.Types {
 		add(m.waitByType, t)
@@ -573,6 +575,9 @@ func (m *Memory) addWaiter(w *waiter) {
 }
 
 func (m *Memory) removeWaiter(w *waiter) {
+	if w.elems != nil {
+		m.waiting--
+	}
 	for _, we := range w.elems {
 		we.l.Remove(we.e)
 	}
@@ -1064,6 +1069,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 		Leased:       len(m.leases),
 		Timers:       len(m.timers),
 		Workers:      len(m.workers),
+		Waiting:      m.waiting,
 	}
 	for st, n := range m.byStatus {
 		if n > 0 {

@@ -280,4 +280,7 @@ type Stats struct {
 	Leased       int
 	Timers       int
 	Workers      int
+	// Waiting counts the long polls waiting in this process (for a
+	// shared store: on this instance).
+	Waiting int
 }
