@@ -73,6 +73,7 @@ var cases = []testCase{
 	{"Workers", testWorkers},
 	{"DeadWorkerTasks", testDeadWorkerTasks},
 	{"LoadAndCandidates", testLoadAndCandidates},
+	{"MixedLoad", testMixedLoad},
 	{"CloseEndsPolls", testCloseEndsPolls},
 }
 
@@ -1108,4 +1109,113 @@ func testCloseEndsPolls(t *testing.T, s store.Store) {
 	}
 	_, err := s.GetJob(context.Background(), "x")
 	wantErr(t, "get after close", err, store.ErrClosed)
+}
+
+// testMixedLoad runs jobs through create, lease, result (with version
+// retries) while another goroutine withdraws tasks, and checks that every
+// task ends done or withdrawn exactly once and no load or lease is left.
+func testMixedLoad(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const jobs, workers = 200, 6
+	for w := range workers {
+		register(t, s, fmt.Sprint("w", w), "a")
+	}
+	var mu sync.Mutex
+	done := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wid := fmt.Sprint("w", w)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				tk, err := s.Lease(ctx, store.LeaseParams{WorkerID: wid, Types: []string{"a"}, Now: t0, Wait: time.Hour})
+				if err != nil || tk == nil {
+					return
+				}
+				for {
+					err := complete(s, tk.JobID, tk.ID, wid)
+					if errors.Is(err, store.ErrConflict) {
+						continue
+					}
+					if err == nil {
+						mu.Lock()
+						if prev, dup := done[tk.ID]; dup {
+							t.Errorf("task %q completed by %q and %q", tk.ID, prev, wid)
+						}
+						done[tk.ID] = wid
+						mu.Unlock()
+					} else if !errors.Is(err, store.ErrStaleTask) {
+						t.Errorf("result of %q: %v", tk.ID, err)
+					}
+					break
+				}
+			}
+		})
+	}
+	withdrawn := make(chan string, jobs)
+	for i := range jobs {
+		id := fmt.Sprint("j", i)
+		tk := newTask("t"+id, id, "a", float64(i%3))
+		if i%5 == 0 {
+			tk.Worker = fmt.Sprint("w", i%workers)
+		}
+		create(t, s, newJob(id, "c"), &core.Effects{Enqueue: []*core.Task{tk}})
+		if i%4 == 0 {
+			wg.Go(func() {
+				for {
+					j, err := s.GetJob(ctx, id)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, err = s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev, Effects: &core.Effects{Withdraw: []string{tk.ID}}})
+					if errors.Is(err, store.ErrConflict) {
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+					}
+					withdrawn <- tk.ID
+					return
+				}
+			})
+		}
+	}
+	// Every task ends done or withdrawn; wait for that, then stop the polls.
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := s.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Queued == 0 && st.Leased == 0 && len(withdrawn) == jobs/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks left: %d queued, %d leased", st.Queued, st.Leased)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	close(withdrawn)
+	for id := range withdrawn {
+		st := taskState(t, s, id)
+		if st == store.TaskWithdrawn && done[id] != "" {
+			t.Errorf("task %q both withdrawn and completed", id)
+		}
+	}
+	for i := range jobs {
+		id := fmt.Sprint("tj", i)
+		st := taskState(t, s, id)
+		if (st == store.TaskDone) != (done[id] != "") || (st != store.TaskDone && st != store.TaskWithdrawn) {
+			t.Errorf("task %q ended %s (completed by %q)", id, st, done[id])
+		}
+	}
+	cs, _ := s.Candidates(context.Background(), "a")
+	for _, c := range cs {
+		if c.Load != 0 {
+			t.Errorf("worker %q load %d after all tasks ended, want 0", c.ID, c.Load)
+		}
+	}
 }
