@@ -644,7 +644,13 @@ func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
 	defer timer.Stop()
 	select {
 	case h := <-w.ch:
-		return h.task, nil
+		if ctx.Err() == nil {
+			return h.task, nil
+		}
+		m.mu.Lock() // the poller left as the task arrived: put it back
+		m.unlease(h.e)
+		m.mu.Unlock()
+		return nil, nil
 	case <-timer.C:
 	case <-ctx.Done():
 	case <-m.closedCh:
