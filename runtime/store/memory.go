@@ -530,6 +530,10 @@ func (m *Memory) unlease(e *taskEntry) {
 	}
 	delete(m.leases, e.task.ID)
 	m.transition(e, func() {
+		if _, ok := m.workers[e.assigned]; !ok {
+			e.assigned = "" // its worker is gone: back to the shared queue
+		}
+		e.dead = false
 		e.state = TaskQueued
 		e.worker = e.assigned
 		e.task.Worker = e.assigned
