@@ -1,0 +1,604 @@
+package lang
+
+// Expressions: how the loader compiles `when:` values, `${{ }}` templates
+// and scripts, and how the runtime evaluates them.
+//
+// The loader calls, for one blueprint:
+//
+//	prog, ds := compileScript(fsys, "order_processing.star", limits) // nil prog when no script
+//	sc := &exprScope{Blueprint: name, State: state, File: file, Src: src, Program: prog, Local: asName}
+//	when, ds := compileWhen(node, sc)   // node: the YAML scalar of a `when:`
+//	val, ds := compileValue(node, sc)   // node: any YAML value; strings may hold ${{ }}
+//
+// Every diagnostic points into the YAML (or .star) file at the exact spot.
+// Each expression is compiled once into a Starlark function whose
+// parameters are the names in scope (input, history, result, results, job,
+// client, stores and the for_each name); evaluation calls that function on
+// a fresh thread with a step limit, so a compiled blueprint is safe for
+// concurrent use and costs no parsing at run time.
+//
+// Dots and brackets on JSON values never fail for a missing key: the
+// compiler rewrites `x.name` (outside a call position) into `_dot(x,
+// "name")` and `x[k]` into `_idx(x, k)`, which give None for a missing key
+// and for None itself. Method calls (`d.get(k, v)`) are left as they are.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+	"gopkg.in/yaml.v3"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang/internal/spell"
+)
+
+// DefaultMaxSteps bounds one evaluation (and a script's top level).
+const DefaultMaxSteps = 100_000
+
+// scopeNames are the names every expression sees, in parameter order.
+var scopeNames = [...]string{"input", "history", "result", "results", "job", "client", "stores"}
+
+// exprScope tells the compiler where an expression stands.
+type exprScope struct {
+	Blueprint string
+	State     string
+	File      string // path of the YAML file, as printed in diagnostics
+	Src       []byte // the YAML file's bytes, for positions inside scalars
+	Local     string // the for_each name, "" outside a parallel task
+	Program   *program
+	MaxSteps  uint64 // 0: DefaultMaxSteps
+}
+
+// program is a blueprint's compiled script: its frozen top-level values,
+// shared by every evaluation.
+type program struct {
+	globals starlark.StringDict
+	// Sources are the script and every module it loaded, by path in the folder.
+	Sources map[string][]byte
+}
+
+func (p *program) has(name string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.globals[name]
+	return ok
+}
+
+// compiledExpr is one expression compiled into a function of the scope.
+type compiledExpr struct {
+	fn       *starlark.Function
+	local    string
+	src      string
+	pos      Pos
+	bp, st   string
+	maxSteps uint64
+}
+
+var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: false, Recursion: true}
+
+// builtins are predeclared in expressions and scripts besides Universe.
+var builtins = starlark.StringDict{
+	"_dot": starlark.NewBuiltin("_dot", builtinDot),
+	"_idx": starlark.NewBuiltin("_idx", builtinIdx),
+}
+
+// compileWhen compiles a `when:` scalar.
+func compileWhen(n *yaml.Node, sc *exprScope) (*Expr, Diagnostics) {
+	if n.Kind != yaml.ScalarNode {
+		return nil, Diagnostics{{Pos: nodePos(sc.File, n), Rule: "wrong-type", Message: "`when` must be an expression string"}}
+	}
+	at := scalarLoc{file: sc.File, src: sc.Src, node: n}
+	src := n.Value
+	if strings.HasPrefix(strings.TrimSpace(src), "${{") && strings.HasSuffix(strings.TrimSpace(src), "}}") {
+		// A `when` written as a template means the same expression.
+		segs, err := scanTemplate(src)
+		if err == nil && len(segs) == 1 && segs[0].isExpr {
+			ce, ds := compileExprAt(segs[0].text, at, segs[0].off, sc)
+			if ce == nil {
+				return nil, ds
+			}
+			return &Expr{Src: segs[0].text, Pos: ce.pos, ex: ce}, ds
+		}
+	}
+	ce, ds := compileExprAt(src, at, 0, sc)
+	if ce == nil {
+		return nil, ds
+	}
+	return &Expr{Src: src, Pos: ce.pos, ex: ce}, ds
+}
+
+// compileExprAt compiles src, which starts at byte offset off of the
+// scalar at.
+func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledExpr, Diagnostics) {
+	filename := sc.File
+	posOf := func(p syntax.Position) Pos {
+		return at.pos(off + exprOffset(src, int(p.Line), int(p.Col)))
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: "empty expression"}}
+	}
+	// Parse one line: line breaks and tabs become spaces (same byte
+	// length, so columns still map), leading space is skipped.
+	lead := leadingSpace(src)
+	off += lead
+	src = strings.TrimRight(src[lead:], " \t\r\n")
+	flat := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, src)
+	expr, err := fileOptions.ParseExpr(filename, flat, 0)
+	if err != nil {
+		var se syntax.Error
+		if errors.As(err, &se) {
+			return nil, Diagnostics{{Pos: posOf(se.Pos), Rule: "starlark-syntax", Message: "syntax error: " + se.Msg}}
+		}
+		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+	}
+	rewriteExpr(&expr, true)
+	params := make([]syntax.Expr, 0, len(scopeNames)+1)
+	for _, n := range scopeNames {
+		params = append(params, &syntax.Ident{Name: n})
+	}
+	if sc.Local != "" {
+		params = append(params, &syntax.Ident{Name: sc.Local})
+	}
+	f := &syntax.File{
+		Path:    filename,
+		Options: fileOptions,
+		Stmts: []syntax.Stmt{&syntax.DefStmt{
+			Name:   &syntax.Ident{Name: "__expr"},
+			Params: params,
+			Body:   []syntax.Stmt{&syntax.ReturnStmt{Result: expr}},
+		}},
+	}
+	calls := callees(expr)
+	isPre := func(name string) bool {
+		_, ok := builtins[name]
+		return ok || sc.Program.has(name)
+	}
+	prog, err := starlark.FileProgram(f, isPre)
+	if err != nil {
+		var el resolve.ErrorList
+		if errors.As(err, &el) {
+			var ds Diagnostics
+			for _, e := range el {
+				ds = append(ds, resolveDiag(e, posOf(e.Pos), calls, sc))
+			}
+			return nil, ds
+		}
+		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+	}
+	pre := starlark.StringDict{}
+	for k, v := range builtins {
+		pre[k] = v
+	}
+	if sc.Program != nil {
+		for k, v := range sc.Program.globals {
+			pre[k] = v
+		}
+	}
+	th := &starlark.Thread{Name: "compile"}
+	g, err := prog.Init(th, pre)
+	if err != nil {
+		return nil, Diagnostics{{Pos: at.pos(off), Rule: "internal-error", Message: err.Error()}}
+	}
+	g.Freeze()
+	steps := sc.MaxSteps
+	if steps == 0 {
+		steps = DefaultMaxSteps
+	}
+	return &compiledExpr{
+		fn: g["__expr"].(*starlark.Function), local: sc.Local, src: src,
+		pos: at.pos(off), bp: sc.Blueprint, st: sc.State, maxSteps: steps,
+	}, nil
+}
+
+func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r\n")) }
+
+// resolveDiag turns a resolver error into a diagnostic with a suggestion.
+func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *exprScope) Diagnostic {
+	msg := e.Msg
+	if name, ok := strings.CutPrefix(msg, "undefined: "); ok {
+		if i := strings.IndexByte(name, ' '); i >= 0 {
+			name = name[:i]
+		}
+		cands := append([]string{}, scopeNames[:]...)
+		if sc.Local != "" {
+			cands = append(cands, sc.Local)
+		}
+		for k := range starlark.Universe {
+			cands = append(cands, k)
+		}
+		if sc.Program != nil {
+			for k := range sc.Program.globals {
+				cands = append(cands, k)
+			}
+		}
+		sort.Strings(cands)
+		rule, what := "undefined-name", "undefined name"
+		if calls[e.Pos] {
+			rule, what = "unknown-function", "call of undefined function"
+		}
+		m := fmt.Sprintf("%s %q", what, name)
+		if rule == "unknown-function" && sc.Program == nil {
+			m += " (the blueprint has no script)"
+		}
+		if s := spell.Nearest(name, cands); s != "" {
+			m += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return Diagnostic{Pos: pos, Rule: rule, Message: m}
+	}
+	return Diagnostic{Pos: pos, Rule: "starlark-syntax", Message: msg}
+}
+
+// callees returns the positions of identifiers used as the function of a call.
+func callees(e syntax.Expr) map[syntax.Position]bool {
+	out := map[syntax.Position]bool{}
+	syntax.Walk(e, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok {
+			if id, ok := c.Fn.(*syntax.Ident); ok {
+				out[id.NamePos] = true
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// exprOffset converts a 1-based line and column (in runes) within src into
+// a byte offset.
+func exprOffset(src string, line, col int) int {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(src[off:], '\n')
+		if i < 0 {
+			return len(src)
+		}
+		off += i + 1
+	}
+	for c := 1; c < col && off < len(src); c++ {
+		if src[off] == '\n' {
+			break
+		}
+		_, size := decodeRune(src[off:])
+		off += size
+	}
+	return off
+}
+
+// rewriteExpr replaces, in place, attribute reads by _dot calls and (when
+// index is set) index reads by _idx calls, leaving method calls alone.
+func rewriteExpr(p *syntax.Expr, index bool) {
+	switch e := (*p).(type) {
+	case *syntax.DotExpr:
+		rewriteExpr(&e.X, index)
+		*p = &syntax.CallExpr{
+			Fn:     &syntax.Ident{NamePos: e.Dot, Name: "_dot"},
+			Lparen: e.Dot,
+			Args:   []syntax.Expr{e.X, &syntax.Literal{Token: syntax.STRING, TokenPos: e.NamePos, Raw: fmt.Sprintf("%q", e.Name.Name), Value: e.Name.Name}},
+			Rparen: e.NamePos,
+		}
+	case *syntax.IndexExpr:
+		rewriteExpr(&e.X, index)
+		rewriteExpr(&e.Y, index)
+		if index {
+			*p = &syntax.CallExpr{
+				Fn:     &syntax.Ident{NamePos: e.Lbrack, Name: "_idx"},
+				Lparen: e.Lbrack,
+				Args:   []syntax.Expr{e.X, e.Y},
+				Rparen: e.Rbrack,
+			}
+		}
+	case *syntax.CallExpr:
+		if d, ok := e.Fn.(*syntax.DotExpr); ok {
+			rewriteExpr(&d.X, index) // keep the method, rewrite its receiver
+		} else {
+			rewriteExpr(&e.Fn, index)
+		}
+		for i := range e.Args {
+			rewriteExpr(&e.Args[i], index)
+		}
+	case *syntax.BinaryExpr:
+		rewriteExpr(&e.X, index)
+		rewriteExpr(&e.Y, index)
+	case *syntax.UnaryExpr:
+		if e.X != nil {
+			rewriteExpr(&e.X, index)
+		}
+	case *syntax.ParenExpr:
+		rewriteExpr(&e.X, index)
+	case *syntax.CondExpr:
+		rewriteExpr(&e.Cond, index)
+		rewriteExpr(&e.True, index)
+		rewriteExpr(&e.False, index)
+	case *syntax.ListExpr:
+		for i := range e.List {
+			rewriteExpr(&e.List[i], index)
+		}
+	case *syntax.TupleExpr:
+		for i := range e.List {
+			rewriteExpr(&e.List[i], index)
+		}
+	case *syntax.DictExpr:
+		for i := range e.List {
+			rewriteExpr(&e.List[i], index)
+		}
+	case *syntax.DictEntry:
+		rewriteExpr(&e.Key, index)
+		rewriteExpr(&e.Value, index)
+	case *syntax.SliceExpr:
+		rewriteExpr(&e.X, index)
+		for _, q := range []*syntax.Expr{&e.Lo, &e.Hi, &e.Step} {
+			if *q != nil {
+				rewriteExpr(q, index)
+			}
+		}
+	case *syntax.Comprehension:
+		rewriteExpr(&e.Body, index)
+		for _, c := range e.Clauses {
+			switch c := c.(type) {
+			case *syntax.ForClause:
+				rewriteExpr(&c.X, index)
+			case *syntax.IfClause:
+				rewriteExpr(&c.Cond, index)
+			}
+		}
+	case *syntax.LambdaExpr:
+		rewriteExpr(&e.Body, index)
+	}
+}
+
+// rewriteStmts applies rewriteExpr to every expression read in a script
+// (dots only: a script may assign into its own dicts with brackets).
+func rewriteStmts(stmts []syntax.Stmt) {
+	for _, s := range stmts {
+		switch s := s.(type) {
+		case *syntax.ExprStmt:
+			rewriteExpr(&s.X, false)
+		case *syntax.AssignStmt:
+			rewriteExpr(&s.RHS, false)
+			if _, ok := s.LHS.(*syntax.Ident); !ok {
+				// d[k] = v or x.f = v: rewrite only the parts that are read.
+				switch l := s.LHS.(type) {
+				case *syntax.IndexExpr:
+					rewriteExpr(&l.X, false)
+					rewriteExpr(&l.Y, false)
+				}
+			}
+		case *syntax.DefStmt:
+			for i, p := range s.Params {
+				if b, ok := p.(*syntax.BinaryExpr); ok && b.Op == syntax.EQ {
+					rewriteExpr(&b.Y, false)
+					s.Params[i] = b
+				}
+			}
+			rewriteStmts(s.Body)
+		case *syntax.ForStmt:
+			rewriteExpr(&s.X, false)
+			rewriteStmts(s.Body)
+		case *syntax.WhileStmt:
+			rewriteExpr(&s.Cond, false)
+			rewriteStmts(s.Body)
+		case *syntax.IfStmt:
+			rewriteExpr(&s.Cond, false)
+			rewriteStmts(s.True)
+			rewriteStmts(s.False)
+		case *syntax.ReturnStmt:
+			if s.Result != nil {
+				rewriteExpr(&s.Result, false)
+			}
+		}
+	}
+}
+
+// compileScript runs the blueprint's script module once and freezes it.
+// load() resolves paths relative to the loading file, inside fsys only.
+func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnostics) {
+	if maxSteps == 0 {
+		maxSteps = DefaultMaxSteps
+	}
+	p := &program{Sources: map[string][]byte{}}
+	type entry struct {
+		globals starlark.StringDict
+		err     error
+	}
+	cache := map[string]*entry{}
+	var ds Diagnostics
+	var exec func(th *starlark.Thread, name string, from Pos) (starlark.StringDict, error)
+	exec = func(th *starlark.Thread, name string, from Pos) (starlark.StringDict, error) {
+		if e, ok := cache[name]; ok {
+			if e == nil {
+				return nil, fmt.Errorf("cycle in load of %q", name)
+			}
+			return e.globals, e.err
+		}
+		cache[name] = nil
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			ds = append(ds, Diagnostic{Pos: from, Rule: "missing-script", Message: fmt.Sprintf("script %q cannot be read: %v", name, errors.Unwrap(err))})
+			cache[name] = &entry{err: errReported}
+			return nil, errReported
+		}
+		p.Sources[name] = src
+		f, err := fileOptions.Parse(name, src, 0)
+		if err != nil {
+			var se syntax.Error
+			if errors.As(err, &se) {
+				ds = append(ds, Diagnostic{Pos: Pos{File: name, Line: int(se.Pos.Line), Col: int(se.Pos.Col)}, Rule: "starlark-syntax", Message: "syntax error: " + se.Msg})
+			} else {
+				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+			}
+			cache[name] = &entry{err: errReported}
+			return nil, errReported
+		}
+		rewriteStmts(f.Stmts)
+		isPre := func(n string) bool { _, ok := builtins[n]; return ok }
+		prog, err := starlark.FileProgram(f, isPre)
+		if err != nil {
+			var el resolve.ErrorList
+			if errors.As(err, &el) {
+				for _, e := range el {
+					d := Diagnostic{Pos: Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, Rule: "undefined-name", Message: e.Msg}
+					if n, ok := strings.CutPrefix(e.Msg, "undefined: "); ok {
+						d.Message = fmt.Sprintf("undefined name %q", n)
+					} else {
+						d.Rule = "starlark-syntax"
+					}
+					ds = append(ds, d)
+				}
+			} else {
+				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+			}
+			cache[name] = &entry{err: errReported}
+			return nil, errReported
+		}
+		loadPos := map[string]Pos{}
+		for _, s := range f.Stmts {
+			if l, ok := s.(*syntax.LoadStmt); ok {
+				loadPos[l.Module.Value.(string)] = Pos{File: name, Line: int(l.Module.TokenPos.Line), Col: int(l.Module.TokenPos.Col)}
+			}
+		}
+		child := &starlark.Thread{Name: name, Print: func(*starlark.Thread, string) {}}
+		child.SetMaxExecutionSteps(maxSteps)
+		child.Load = func(_ *starlark.Thread, module string) (starlark.StringDict, error) {
+			at := loadPos[module]
+			target, ok := confine(path.Dir(name), module)
+			if !ok {
+				ds = append(ds, Diagnostic{Pos: at, Rule: "load-outside-folder", Message: fmt.Sprintf("load(%q) leaves the blueprints folder", module)})
+				return nil, errReported
+			}
+			return exec(child, target, at)
+		}
+		g, err := prog.Init(child, builtins)
+		if err != nil {
+			if err != errReported && !errors.Is(err, errReported) {
+				pos := Pos{File: name}
+				var ee *starlark.EvalError
+				if errors.As(err, &ee) && len(ee.CallStack) > 0 {
+					fr := ee.CallStack.At(0)
+					pos = Pos{File: name, Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
+					err = errors.New(ee.Msg)
+				}
+				ds = append(ds, Diagnostic{Pos: pos, Rule: "script-error", Message: "script " + name + ": " + err.Error()})
+			}
+			cache[name] = &entry{err: errReported}
+			return nil, errReported
+		}
+		g.Freeze()
+		cache[name] = &entry{globals: g}
+		return g, nil
+	}
+	th := &starlark.Thread{Name: "script"}
+	g, err := exec(th, file, Pos{File: file})
+	if err != nil {
+		return nil, ds
+	}
+	p.globals = starlark.StringDict{}
+	for k, v := range g {
+		if !strings.HasPrefix(k, "_") {
+			p.globals[k] = v
+		}
+	}
+	return p, nil
+}
+
+var errReported = errors.New("reported")
+
+// confine resolves module relative to dir and reports whether it stays
+// inside the folder.
+func confine(dir, module string) (string, bool) {
+	if module == "" || path.IsAbs(module) || strings.Contains(module, "\\") {
+		return "", false
+	}
+	p := path.Clean(path.Join(dir, module))
+	if !fs.ValidPath(p) || p == "." {
+		return "", false
+	}
+	return p, true
+}
+
+// eval calls the compiled function with env.
+func (c *compiledExpr) call(ctx context.Context, env *Env) (starlark.Value, error) {
+	if c == nil {
+		return nil, errors.New("expression not compiled")
+	}
+	th := &starlark.Thread{Name: c.bp}
+	th.SetMaxExecutionSteps(c.maxSteps)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { th.Cancel("cancelled: " + context.Cause(ctx).Error()) })
+		defer stop()
+	}
+	var args [len(scopeNames) + 1]starlark.Value
+	if env == nil {
+		env = &Env{}
+	}
+	args[0] = toStarlark(env.Input)
+	args[1] = mapValue(env.History)
+	args[2] = toStarlark(env.Result)
+	args[3] = listOf(env.Results)
+	args[4] = jobValue(env.Job)
+	args[5] = mapValue(env.Client)
+	args[6] = storesValue(env.Stores)
+	n := len(scopeNames)
+	if c.local != "" {
+		args[n] = toStarlark(env.Locals[c.local])
+		n++
+	}
+	v, err := starlark.Call(th, c.fn, starlark.Tuple(args[:n]), nil)
+	if err != nil {
+		msg := err.Error()
+		var ee *starlark.EvalError
+		if errors.As(err, &ee) {
+			msg = ee.Msg
+			if fr := ee.CallStack; len(fr) > 1 {
+				// Name the script function and line where it failed.
+				top := fr.At(0)
+				if top.Pos.Filename() != c.pos.File && top.Pos.Line > 0 {
+					msg = fmt.Sprintf("%s (in %s at %s:%d:%d)", msg, top.Name, top.Pos.Filename(), top.Pos.Line, top.Pos.Col)
+				}
+			}
+		}
+		if strings.Contains(msg, "too many steps") {
+			msg = fmt.Sprintf("step limit of %d exceeded (endless loop?)", c.maxSteps)
+		}
+		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: msg}
+	}
+	return v, nil
+}
+
+func (c *compiledExpr) eval(ctx context.Context, env *Env) (any, error) {
+	v, err := c.call(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	out, err := fromStarlark(v)
+	if err != nil {
+		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: err.Error()}
+	}
+	return out, nil
+}
+
+func (c *compiledExpr) truth(ctx context.Context, env *Env) (bool, error) {
+	v, err := c.call(ctx, env)
+	if err != nil {
+		return false, err
+	}
+	return bool(v.Truth()), nil
+}
+
+func nodePos(file string, n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: file}
+	}
+	return Pos{File: file, Line: n.Line, Col: n.Column}
+}

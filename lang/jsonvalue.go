@@ -1,0 +1,466 @@
+package lang
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"go.starlark.net/starlark"
+)
+
+// FromJSON normalises a value decoded from JSON (numbers as float64 or
+// json.Number) into the representation expressions use: int64 for
+// integral numbers that fit, float64 for the rest; maps and lists are
+// converted in place where possible.
+func FromJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = FromJSON(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = FromJSON(e)
+		}
+		return x
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return x.String()
+		}
+		return normFloat(f)
+	case float64:
+		return normFloat(x)
+	case float32:
+		return normFloat(float64(x))
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+		return float64(x)
+	}
+	return v
+}
+
+func normFloat(f float64) any {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f)
+	}
+	return f
+}
+
+// jsonDict is a read-only JSON object in Starlark: x.key, x["key"],
+// x.get(k, d), keys(), values(), items(), `in`, len and iteration.
+type jsonDict struct{ m map[string]any }
+
+var (
+	_ starlark.HasAttrs  = jsonDict{}
+	_ starlark.Mapping   = jsonDict{}
+	_ starlark.Sequence  = jsonDict{}
+	_ starlark.Comparable = jsonDict{}
+)
+
+func (d jsonDict) String() string {
+	b, _ := json.Marshal(d.m)
+	return string(b)
+}
+func (d jsonDict) Type() string          { return "dict" }
+func (d jsonDict) Freeze()               {}
+func (d jsonDict) Truth() starlark.Bool  { return len(d.m) > 0 }
+func (d jsonDict) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: dict") }
+func (d jsonDict) Len() int              { return len(d.m) }
+
+func (d jsonDict) sortedKeys() []string {
+	ks := make([]string, 0, len(d.m))
+	for k := range d.m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (d jsonDict) Iterate() starlark.Iterator { return &strIter{keys: d.sortedKeys()} }
+
+type strIter struct {
+	keys []string
+	i    int
+}
+
+func (it *strIter) Next(p *starlark.Value) bool {
+	if it.i >= len(it.keys) {
+		return false
+	}
+	*p = starlark.String(it.keys[it.i])
+	it.i++
+	return true
+}
+func (it *strIter) Done() {}
+
+// Get never fails for a missing key: it gives None.
+func (d jsonDict) Get(k starlark.Value) (starlark.Value, bool, error) {
+	s, ok := k.(starlark.String)
+	if !ok {
+		return starlark.None, true, nil
+	}
+	v, ok := d.m[string(s)]
+	if !ok {
+		return starlark.None, true, nil
+	}
+	return toStarlark(v), true, nil
+}
+
+func (d jsonDict) Attr(name string) (starlark.Value, error) {
+	if v, ok := d.m[name]; ok {
+		return toStarlark(v), nil
+	}
+	switch name {
+	case "get", "keys", "values", "items":
+		return starlark.NewBuiltin(name, d.method).BindReceiver(d), nil
+	}
+	return starlark.None, nil
+}
+
+func (d jsonDict) AttrNames() []string { return []string{"get", "items", "keys", "values"} }
+
+func (d jsonDict) method(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	switch b.Name() {
+	case "get":
+		var k, def starlark.Value = nil, starlark.None
+		if err := starlark.UnpackPositionalArgs("get", args, kwargs, 1, &k, &def); err != nil {
+			return nil, err
+		}
+		if s, ok := k.(starlark.String); ok {
+			if v, ok := d.m[string(s)]; ok {
+				return toStarlark(v), nil
+			}
+		}
+		return def, nil
+	case "keys", "values", "items":
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		ks := d.sortedKeys()
+		out := make([]starlark.Value, len(ks))
+		for i, k := range ks {
+			switch b.Name() {
+			case "keys":
+				out[i] = starlark.String(k)
+			case "values":
+				out[i] = toStarlark(d.m[k])
+			default:
+				out[i] = starlark.Tuple{starlark.String(k), toStarlark(d.m[k])}
+			}
+		}
+		return starlark.NewList(out), nil
+	}
+	return nil, fmt.Errorf("dict has no method %s", b.Name())
+}
+
+func (d jsonDict) CompareSameType(op syntaxToken, y starlark.Value, depth int) (bool, error) {
+	e, err := jsonEqual(d, y, depth)
+	if err != nil {
+		return false, err
+	}
+	return cmpEq(op, e)
+}
+
+// jsonList is a read-only JSON array in Starlark.
+type jsonList struct{ s []any }
+
+var (
+	_ starlark.Indexable  = jsonList{}
+	_ starlark.Sequence   = jsonList{}
+	_ starlark.Sliceable  = jsonList{}
+	_ starlark.Comparable = jsonList{}
+)
+
+func (l jsonList) String() string {
+	b, _ := json.Marshal(l.s)
+	return string(b)
+}
+func (l jsonList) Type() string          { return "list" }
+func (l jsonList) Freeze()               {}
+func (l jsonList) Truth() starlark.Bool  { return len(l.s) > 0 }
+func (l jsonList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: list") }
+func (l jsonList) Len() int              { return len(l.s) }
+func (l jsonList) Index(i int) starlark.Value {
+	return toStarlark(l.s[i])
+}
+func (l jsonList) Iterate() starlark.Iterator { return &listIter{l: l} }
+func (l jsonList) Slice(start, end, step int) starlark.Value {
+	var out []starlark.Value
+	if step > 0 {
+		for i := start; i < end; i += step {
+			out = append(out, toStarlark(l.s[i]))
+		}
+	} else {
+		for i := start; i > end; i += step {
+			out = append(out, toStarlark(l.s[i]))
+		}
+	}
+	return starlark.NewList(out)
+}
+func (l jsonList) CompareSameType(op syntaxToken, y starlark.Value, depth int) (bool, error) {
+	e, err := jsonEqual(l, y, depth)
+	if err != nil {
+		return false, err
+	}
+	return cmpEq(op, e)
+}
+
+type listIter struct {
+	l jsonList
+	i int
+}
+
+func (it *listIter) Next(p *starlark.Value) bool {
+	if it.i >= len(it.l.s) {
+		return false
+	}
+	*p = toStarlark(it.l.s[it.i])
+	it.i++
+	return true
+}
+func (it *listIter) Done() {}
+
+// jsonEqual compares two JSON-ish Starlark values by their Go form.
+func jsonEqual(x, y starlark.Value, depth int) (bool, error) {
+	a, err := fromStarlark(x)
+	if err != nil {
+		return false, err
+	}
+	b, err := fromStarlark(y)
+	if err != nil {
+		return false, err
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb), nil
+}
+
+// toStarlark wraps a JSON value for Starlark without copying it.
+func toStarlark(v any) starlark.Value {
+	switch x := v.(type) {
+	case nil:
+		return starlark.None
+	case string:
+		return starlark.String(x)
+	case bool:
+		return starlark.Bool(x)
+	case int64:
+		return starlark.MakeInt64(x)
+	case int:
+		return starlark.MakeInt(x)
+	case float64:
+		return starlark.Float(x)
+	case json.Number:
+		return toStarlark(FromJSON(x))
+	case map[string]any:
+		return jsonDict{x}
+	case []any:
+		return jsonList{x}
+	case starlark.Value:
+		return x
+	}
+	return starlark.String(fmt.Sprint(v))
+}
+
+func mapValue(m map[string]any) starlark.Value {
+	if m == nil {
+		return jsonDict{map[string]any{}}
+	}
+	return jsonDict{m}
+}
+
+func listOf(s []any) starlark.Value {
+	if s == nil {
+		return jsonList{[]any{}}
+	}
+	return jsonList{s}
+}
+
+func jobValue(j JobInfo) starlark.Value {
+	m := map[string]any{"id": j.ID, "blueprint": j.Blueprint, "state": j.State, "attempt": int64(j.Attempt)}
+	if !j.CreatedAt.IsZero() {
+		m["created_at"] = j.CreatedAt.UTC().Format(time.RFC3339Nano)
+	} else {
+		m["created_at"] = nil
+	}
+	return jsonDict{m}
+}
+
+func storesValue(s map[string]map[string]any) starlark.Value {
+	m := make(map[string]any, len(s))
+	for k, v := range s {
+		m[k] = v
+	}
+	return jsonDict{m}
+}
+
+// fromStarlark converts a Starlark value into a JSON value.
+func fromStarlark(v starlark.Value) (any, error) {
+	switch x := v.(type) {
+	case starlark.NoneType:
+		return nil, nil
+	case starlark.Bool:
+		return bool(x), nil
+	case starlark.String:
+		return string(x), nil
+	case starlark.Int:
+		if i, ok := x.Int64(); ok {
+			return i, nil
+		}
+		f, _ := new(big.Float).SetInt(x.BigInt()).Float64()
+		return f, nil
+	case starlark.Float:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", f)
+		}
+		return f, nil
+	case jsonDict:
+		return x.m, nil
+	case jsonList:
+		return x.s, nil
+	case *starlark.Dict:
+		out := make(map[string]any, x.Len())
+		for _, it := range x.Items() {
+			k, ok := it[0].(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("dict key %s is not a string", it[0])
+			}
+			e, err := fromStarlark(it[1])
+			if err != nil {
+				return nil, err
+			}
+			out[string(k)] = e
+		}
+		return out, nil
+	case *starlark.List:
+		out := make([]any, x.Len())
+		for i := range out {
+			e, err := fromStarlark(x.Index(i))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+		}
+		return out, nil
+	case starlark.Tuple:
+		out := make([]any, len(x))
+		for i := range x {
+			e, err := fromStarlark(x[i])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s is not a JSON value", v.Type())
+}
+
+// builtinDot is x.name that gives None for a missing key and for None.
+func builtinDot(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("_dot: want 2 arguments")
+	}
+	name, _ := starlark.AsString(args[1])
+	switch x := args[0].(type) {
+	case starlark.NoneType:
+		return starlark.None, nil
+	case jsonDict:
+		if v, ok := x.m[name]; ok {
+			return toStarlark(v), nil
+		}
+		return starlark.None, nil
+	case *starlark.Dict:
+		v, found, err := x.Get(starlark.String(name))
+		if err != nil || !found {
+			return starlark.None, nil
+		}
+		return v, nil
+	case starlark.HasAttrs:
+		v, err := x.Attr(name)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, fmt.Errorf("%s has no .%s field or method", x.Type(), name)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("%s has no .%s field or method", args[0].Type(), name)
+}
+
+// builtinIdx is x[k] that gives None for a missing key and for None.
+func builtinIdx(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("_idx: want 2 arguments")
+	}
+	x, k := args[0], args[1]
+	switch c := x.(type) {
+	case starlark.NoneType:
+		return starlark.None, nil
+	case starlark.Mapping:
+		v, found, err := c.Get(k)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return starlark.None, nil
+		}
+		return v, nil
+	case starlark.Indexable:
+		i, err := starlark.AsInt32(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s index: got %s, want int", c.Type(), k.Type())
+		}
+		n := c.Len()
+		if i < 0 {
+			i += n
+		}
+		if i < 0 || i >= n {
+			return starlark.None, nil
+		}
+		return c.Index(i), nil
+	}
+	return nil, fmt.Errorf("unhandled index operation %s[%s]", x.Type(), k.Type())
+}
+
+// formatInto writes a value into a longer string: strings as they are,
+// None as nothing, numbers and booleans and containers as compact JSON.
+func formatInto(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func decodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
