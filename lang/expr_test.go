@@ -166,10 +166,10 @@ func TestExprDiagnostics(t *testing.T) {
 func TestScript(t *testing.T) {
 	t.Parallel()
 	fsys := fstest.MapFS{
-		"bp.star":     {Data: []byte("load('lib/util.star', 'double')\ndef too_large(items):\n    return len(items) > 1\ndef twice(x):\n    return double(x)\ndef spin():\n    n = 0\n    while True:\n        n += 1\n    return n\ndef plan(c):\n    return c.plan\n")},
+		"bp.star":       {Data: []byte("load('lib/util.star', 'double')\ndef too_large(items):\n    return len(items) > 1\ndef twice(x):\n    return double(x)\ndef spin():\n    n = 0\n    while True:\n        n += 1\n    return n\ndef plan(c):\n    return c.plan\n")},
 		"lib/util.star": {Data: []byte("def double(x):\n    return x * 2\n")},
-		"evil.star":   {Data: []byte("load('../outside.star', 'x')\n")},
-		"broken.star": {Data: []byte("def f(:\n")},
+		"evil.star":     {Data: []byte("load('../outside.star', 'x')\n")},
+		"broken.star":   {Data: []byte("def f(:\n")},
 	}
 	prog, ds := compileScript(fsys, "bp.star", 0)
 	if len(ds) > 0 {

@@ -67,9 +67,9 @@ func normFloat(f float64) any {
 type jsonDict struct{ m map[string]any }
 
 var (
-	_ starlark.HasAttrs  = jsonDict{}
-	_ starlark.Mapping   = jsonDict{}
-	_ starlark.Sequence  = jsonDict{}
+	_ starlark.HasAttrs   = jsonDict{}
+	_ starlark.Mapping    = jsonDict{}
+	_ starlark.Sequence   = jsonDict{}
 	_ starlark.Comparable = jsonDict{}
 )
 
