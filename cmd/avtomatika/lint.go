@@ -2,11 +2,107 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 )
 
 func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "avtomatika lint: not built yet")
-	return exitUsage
+	fl := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	format := fl.String("format", "text", "output format: "+strings.Join(lang.Formats, ", "))
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: avtomatika lint [--format text|json|github|sarif] [PATH...]")
+		fmt.Fprintln(stderr, "\nLints blueprint files and folders (default: blueprints). A file is linted in the")
+		fmt.Fprintln(stderr, "context of its folder. Exit status: 0 clean, 1 findings, 2 usage or unreadable input.")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if !contains(lang.Formats, *format) {
+		fmt.Fprintf(stderr, "avtomatika lint: unknown format %q; valid formats: %s\n", *format, strings.Join(lang.Formats, ", "))
+		return exitUsage
+	}
+	paths := fl.Args()
+	if len(paths) == 0 {
+		paths = []string{"blueprints"}
+	}
+	ds, sources, err := lintPaths(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "avtomatika lint: %v\n", err)
+		return exitUsage
+	}
+	if err := lang.Print(stdout, *format, ds, func(f string) []byte { return sources[f] }); err != nil {
+		fmt.Fprintf(stderr, "avtomatika lint: %v\n", err)
+		return exitUsage
+	}
+	if ds.HasErrors() {
+		if *format == "text" {
+			fmt.Fprintf(stderr, "%d finding(s)\n", len(ds))
+		}
+		return exitFindings
+	}
+	return exitOK
+}
+
+// lintPaths lints files and folders and names files relative to the
+// current directory with '/' separators.
+func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
+	var all lang.Diagnostics
+	sources := map[string][]byte{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
+		}
+		dir, only := p, ""
+		if !st.IsDir() {
+			dir, only = filepath.Dir(p), filepath.Base(p)
+			if ext := filepath.Ext(only); ext != ".yaml" && ext != ".yml" {
+				return nil, nil, fmt.Errorf("%s: not a blueprint file (want .yaml or .yml)", p)
+			}
+			if _, err := os.ReadFile(p); err != nil {
+				return nil, nil, fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
+			}
+		}
+		fsys := os.DirFS(dir)
+		var ds lang.Diagnostics
+		if only != "" {
+			ds = lang.LintFS(fsys, only)
+		} else {
+			ds = lang.LintFS(fsys)
+		}
+		base := filepath.ToSlash(filepath.Clean(dir))
+		for _, d := range ds {
+			rel := d.Pos.File
+			d.Pos.File = path.Join(base, rel)
+			if _, ok := sources[d.Pos.File]; !ok {
+				if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel))); err == nil {
+					sources[d.Pos.File] = b
+				}
+			}
+			all = append(all, d)
+		}
+	}
+	return all.Sort(), sources, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

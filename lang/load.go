@@ -1,0 +1,664 @@
+package lang
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang/internal/spell"
+)
+
+// Set is the compiled blueprints of one folder, sorted by name.
+type Set struct {
+	Machines []*Machine
+}
+
+// Lookup returns the machine of that name, or nil.
+func (s *Set) Lookup(name string) *Machine {
+	if s == nil {
+		return nil
+	}
+	i := sort.Search(len(s.Machines), func(i int) bool { return s.Machines[i].Name >= name })
+	if i < len(s.Machines) && s.Machines[i].Name == name {
+		return s.Machines[i]
+	}
+	return nil
+}
+
+// ByEndpoint returns the machine whose endpoint is p, or nil.
+func (s *Set) ByEndpoint(p string) *Machine {
+	if s == nil {
+		return nil
+	}
+	for _, m := range s.Machines {
+		if m.Endpoint != "" && m.Endpoint == p {
+			return m
+		}
+	}
+	return nil
+}
+
+// Options tune loading. The zero value is the default.
+type Options struct {
+	// MaxSteps bounds each evaluation; 0 means DefaultMaxSteps.
+	MaxSteps uint64
+}
+
+// LoadDir loads every blueprint of a folder. See LoadFS.
+func LoadDir(dir string) (*Set, Diagnostics) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: fmt.Sprintf("cannot read blueprints folder: %v", errors.Unwrap(err))}}
+	}
+	if !st.IsDir() {
+		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: "not a folder"}}
+	}
+	return LoadFS(os.DirFS(dir))
+}
+
+// LoadFS loads, lints and compiles every *.yaml and *.yml file of fsys
+// (recursively; hidden folders are skipped). It returns the machines of
+// the files without errors and every diagnostic, sorted. A folder whose
+// diagnostics hold an error should be refused whole by a runtime.
+func LoadFS(fsys fs.FS) (*Set, Diagnostics) {
+	return Options{}.LoadFS(fsys)
+}
+
+// LoadFS is LoadFS with options.
+func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
+	files, ds := blueprintFiles(fsys)
+	var parsed []*parsedFile
+	for _, f := range files {
+		pf := o.parseFile(fsys, f)
+		parsed = append(parsed, pf)
+	}
+	ds = append(ds, crossCheck(parsed)...)
+	set := &Set{}
+	for _, pf := range parsed {
+		ds = append(ds, pf.diags...)
+		if pf.machine != nil && !pf.failed && !pf.diags.HasErrors() {
+			set.Machines = append(set.Machines, pf.machine)
+		}
+	}
+	sort.Slice(set.Machines, func(i, j int) bool { return set.Machines[i].Name < set.Machines[j].Name })
+	return set, ds.Sort()
+}
+
+// LintFS lints the blueprints of fsys and returns the diagnostics of the
+// named files (all files when none is named). Other files of the folder
+// take part: sub-blueprint names resolve, duplicates are found.
+func LintFS(fsys fs.FS, paths ...string) Diagnostics {
+	_, ds := LoadFS(fsys)
+	if len(paths) == 0 {
+		return ds
+	}
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[path.Clean(p)] = true
+	}
+	out := Diagnostics{}
+	for _, d := range ds {
+		if want[d.Pos.File] || d.Pos.File == "" {
+			out = append(out, d)
+		}
+	}
+	// A script's findings belong to the blueprint that uses it.
+	for _, d := range ds {
+		if !want[d.Pos.File] && strings.HasSuffix(d.Pos.File, ".star") {
+			out = append(out, d)
+		}
+	}
+	return out.Sort()
+}
+
+// Rebuild compiles one blueprint from the exact sources a Machine kept
+// (Machine.Sources, Machine.File), so any instance can run a version by
+// hash. Sub-blueprints are referred to by name and resolved at run time.
+func Rebuild(file string, sources map[string][]byte) (*Machine, error) {
+	fsys := mapFS(sources)
+	pf := Options{}.parseFile(fsys, file)
+	if pf.diags.HasErrors() || pf.machine == nil {
+		return nil, fmt.Errorf("rebuild %s: %w", file, pf.diags.Sort())
+	}
+	return pf.machine, nil
+}
+
+func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
+	var files []string
+	var ds Diagnostics
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			ds = append(ds, Diagnostic{Pos: Pos{File: p}, Rule: "unreadable", Message: err.Error()})
+			return nil
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		ds = append(ds, Diagnostic{Pos: Pos{File: "."}, Rule: "unreadable", Message: err.Error()})
+	}
+	sort.Strings(files)
+	return files, ds
+}
+
+// parsedFile is one blueprint file on its way to a machine.
+type parsedFile struct {
+	file    string
+	src     []byte
+	machine *Machine
+	diags   Diagnostics
+	// Positions for cross-file checks.
+	namePos, endpointPos Pos
+	subs                 []subRef
+	// failed is set by the folder checks (duplicates, unknown sub-blueprints).
+	failed bool
+}
+
+type subRef struct {
+	name string
+	pos  Pos
+}
+
+var (
+	nameRE     = regexp.MustCompile(`^[a-z0-9_]+$`)
+	endpointRE = regexp.MustCompile(`^/[A-Za-z0-9_\-./{}]*$`)
+	topKeys    = []string{"defaults", "description", "endpoint", "input", "name", "script", "start", "states", "stores"}
+	stateKeys  = []string{"approval", "blueprint", "choose", "description", "end", "go_to", "parallel", "set", "store", "task", "transitions", "until", "wait"}
+	actionKeys = []string{"approval", "blueprint", "choose", "end", "go_to", "parallel", "task", "until", "wait"}
+	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "strategy", "timeout", "type"}
+	defaultKey = []string{"dispatch_timeout", "priority", "retries", "strategy", "timeout"}
+)
+
+// loader holds the state of parsing one file.
+type loader struct {
+	o     Options
+	fsys  fs.FS
+	pf    *parsedFile
+	m     *Machine
+	prog  *program
+	diags Diagnostics
+}
+
+func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
+	l.diags = append(l.diags, Diagnostic{Pos: nodePos(l.pf.file, n), Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) add(ds Diagnostics) { l.diags = append(l.diags, ds...) }
+
+func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
+	pf = &parsedFile{file: file}
+	l := &loader{o: o, fsys: fsys, pf: pf}
+	defer func() {
+		if r := recover(); r != nil {
+			pf.machine = nil
+			pf.diags = append(l.diags, Diagnostic{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "internal-error", Message: fmt.Sprintf("internal error: %v", r)})
+		}
+	}()
+	src, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		pf.diags = Diagnostics{{Pos: Pos{File: file}, Rule: "unreadable", Message: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
+		return pf
+	}
+	pf.src = src
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		pf.diags = Diagnostics{yamlError(file, err)}
+		return pf
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		pf.diags = Diagnostics{{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "missing-key", Message: "empty blueprint: want a mapping with name, start and states"}}
+		return pf
+	}
+	root := doc.Content[0]
+	l.decode(root)
+	l.add(l.schemaCheck(root))
+	pf.diags = l.diags
+	pf.machine = l.m
+	return pf
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlError(file string, err error) Diagnostic {
+	msg := err.Error()
+	line := 1
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	return Diagnostic{Pos: Pos{File: file, Line: line, Col: 1}, Rule: "yaml-syntax", Message: "yaml: " + msg}
+}
+
+// pairs returns the key/value nodes of a mapping, reporting duplicate
+// keys and keys outside known (nil: any key).
+func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Node {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "wrong-type", "%s must be a mapping, not %s", what, kindName(n))
+		return nil
+	}
+	seen := map[string]bool{}
+	var out [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			l.errf(k, "wrong-type", "a key of %s must be a string", what)
+			continue
+		}
+		if seen[k.Value] {
+			l.errf(k, "duplicate-key", "key %q appears twice in %s", k.Value, what)
+			continue
+		}
+		seen[k.Value] = true
+		if known != nil && !contains(known, k.Value) {
+			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
+			if s := spell.Nearest(k.Value, known); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			} else {
+				msg += "; valid keys: " + strings.Join(known, ", ")
+			}
+			l.errf(k, "unknown-key", "%s", msg)
+			continue
+		}
+		out = append(out, [2]*yaml.Node{k, deref(v)})
+	}
+	return out
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "null"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		}
+		return "a string"
+	}
+	return "empty"
+}
+
+// str reads a string scalar.
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	if n.ShortTag() != "!!str" {
+		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) pos(n *yaml.Node) Pos { return nodePos(l.pf.file, n) }
+
+func (l *loader) scope(state, local string) *exprScope {
+	return &exprScope{Blueprint: l.m.Name, State: state, File: l.pf.file, Src: l.pf.src, Local: local, Program: l.prog, MaxSteps: l.o.MaxSteps}
+}
+
+func (l *loader) decode(root *yaml.Node) {
+	m := &Machine{File: l.pf.file, index: map[string]*State{}, Sources: map[string][]byte{l.pf.file: l.pf.src}}
+	l.m = m
+	top := map[string]*yaml.Node{}
+	topKey := map[string]*yaml.Node{}
+	for _, kv := range l.pairs(root, "the blueprint", topKeys) {
+		top[kv[0].Value] = kv[1]
+		topKey[kv[0].Value] = kv[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return
+	}
+	for _, req := range []string{"name", "start", "states"} {
+		if top[req] == nil {
+			l.diags = append(l.diags, Diagnostic{Pos: Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, Rule: "missing-key", Message: fmt.Sprintf("missing required key %q", req)})
+		}
+	}
+	if n := top["name"]; n != nil {
+		if s, ok := l.str(n, "name"); ok {
+			if !nameRE.MatchString(s) {
+				l.errf(n, "invalid-name", "blueprint name %q must match [a-z0-9_]+", s)
+			}
+			m.Name = s
+			l.pf.namePos = l.pos(n)
+		}
+	}
+	if n := top["description"]; n != nil {
+		if s, ok := l.str(n, "description"); ok {
+			m.Description = s
+		}
+	}
+	if n := top["endpoint"]; n != nil {
+		if s, ok := l.str(n, "endpoint"); ok {
+			if !endpointRE.MatchString(s) || strings.Contains(s, "//") || strings.Contains(s, "..") {
+				l.errf(n, "invalid-endpoint", "endpoint %q must be a path starting with /", s)
+			}
+			m.Endpoint = s
+			l.pf.endpointPos = l.pos(n)
+		}
+	}
+	if n := top["input"]; n != nil {
+		m.Input = l.schema(n, "input")
+	}
+	if n := top["script"]; n != nil {
+		if s, ok := l.str(n, "script"); ok {
+			p, ok := confine(path.Dir(l.pf.file), s)
+			if !ok || !strings.HasSuffix(p, ".star") {
+				l.errf(n, "invalid-script", "script %q must be a .star file inside the blueprints folder", s)
+			} else {
+				prog, ds := compileScript(l.fsys, p, l.o.MaxSteps)
+				for i := range ds {
+					if ds[i].Rule == "missing-script" && ds[i].Pos.File == p && ds[i].Pos.Line == 0 {
+						ds[i].Pos = l.pos(n)
+						ds[i].Message = fmt.Sprintf("script %q not found beside the blueprint", s)
+					}
+				}
+				l.add(ds)
+				if prog != nil {
+					l.prog = prog
+					m.program = prog
+					for k, v := range prog.Sources {
+						m.Sources[k] = v
+					}
+				}
+			}
+		}
+	}
+	if n := top["stores"]; n != nil {
+		m.Stores = map[string]map[string]any{}
+		for _, kv := range l.pairs(n, "stores", nil) {
+			v := deref(kv[1])
+			if v.Kind != yaml.MappingNode && v.ShortTag() != "!!null" {
+				l.errf(v, "wrong-type", "store %q must be a mapping of initial values, not %s", kv[0].Value, kindName(v))
+				continue
+			}
+			var val any
+			if err := v.Decode(&val); err != nil {
+				l.errf(v, "wrong-type", "store %q: %v", kv[0].Value, err)
+				continue
+			}
+			mv, _ := FromJSON(jsonify(val)).(map[string]any)
+			if mv == nil {
+				mv = map[string]any{}
+			}
+			m.Stores[kv[0].Value] = mv
+		}
+	}
+	if n := top["defaults"]; n != nil {
+		l.defaults(n)
+	}
+	// Every state first, so that transitions can be checked.
+	var stateNodes [][2]*yaml.Node
+	if n := top["states"]; n != nil {
+		stateNodes = l.pairs(n, "states", nil)
+		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+			l.errf(n, "missing-key", "states is empty")
+		}
+		for _, kv := range stateNodes {
+			st := &State{Name: kv[0].Value, Pos: l.pos(kv[0])}
+			m.States = append(m.States, st)
+			m.index[st.Name] = st
+		}
+		for i, kv := range stateNodes {
+			l.state(m.States[i], kv[1])
+		}
+	}
+	if n := top["start"]; n != nil {
+		if s, ok := l.str(n, "start"); ok {
+			m.Start = s
+			if m.index[s] == nil && top["states"] != nil {
+				l.unknownState(n, s, "start")
+			}
+		}
+	}
+	if m.Start != "" && m.index[m.Start] != nil {
+		l.graphChecks()
+	}
+	m.Hash = hashSources(m.Sources)
+}
+
+func (l *loader) unknownState(n *yaml.Node, name, where string) {
+	names := make([]string, 0, len(l.m.States))
+	for _, s := range l.m.States {
+		names = append(names, s.Name)
+	}
+	msg := fmt.Sprintf("%s names unknown state %q", where, name)
+	if s := spell.Nearest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	l.errf(n, "unknown-state", "%s", msg)
+}
+
+func (l *loader) defaults(n *yaml.Node) {
+	d := &l.m.Defaults
+	for _, kv := range l.pairs(n, "defaults", defaultKey) {
+		k, v := kv[0].Value, kv[1]
+		switch k {
+		case "timeout":
+			d.Timeout = l.duration(v, "defaults.timeout")
+		case "dispatch_timeout":
+			d.DispatchTimeout = l.duration(v, "defaults.dispatch_timeout")
+		case "retries":
+			if r, ok := l.retries(v, "defaults.retries"); ok {
+				d.Retries = &r
+			}
+		case "priority":
+			if p, ok := l.number(v, "defaults.priority"); ok {
+				d.Priority = &p
+			}
+		case "strategy":
+			d.Strategy = l.strategy(v)
+		}
+	}
+}
+
+// ParseDuration reads a blueprint duration: Go's syntax (300ms, 30s, 5m,
+// 1h30m) plus d for days (2d, 1d12h). A bare number is seconds.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return 0, errors.New("negative duration")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("bad day count %q", s[:i])
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("want a duration such as 30s, 5m, 24h or 2d")
+	}
+	if d < 0 {
+		return 0, errors.New("negative duration")
+	}
+	return days + d, nil
+}
+
+func (l *loader) duration(n *yaml.Node, what string) time.Duration {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" || n.ShortTag() == "!!bool" {
+		l.errf(n, "bad-duration", "%s must be a duration such as 30s, 5m, 24h or 2d, not %s", what, kindName(n))
+		return 0
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil {
+		l.errf(n, "bad-duration", "%s: bad duration %q: %v", what, n.Value, err)
+		return 0
+	}
+	return d
+}
+
+func (l *loader) number(n *yaml.Node, what string) (float64, bool) {
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err == nil {
+			return f, true
+		}
+		var g float64
+		if n.Decode(&g) == nil {
+			return g, true
+		}
+	}
+	l.errf(n, "wrong-type", "%s must be a number, not %s", what, kindName(n))
+	return 0, false
+}
+
+func (l *loader) retries(n *yaml.Node, what string) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 32)
+		if err == nil && i >= 0 && i <= 1000 {
+			return int(i), true
+		}
+		l.errf(n, "wrong-type", "%s must be an integer from 0 to 1000, not %s", what, n.Value)
+		return 0, false
+	}
+	l.errf(n, "wrong-type", "%s must be a non-negative integer, not %s", what, kindName(n))
+	return 0, false
+}
+
+func (l *loader) strategy(n *yaml.Node) string {
+	s, ok := l.str(n, "strategy")
+	if !ok {
+		return ""
+	}
+	if !contains(Strategies, s) {
+		msg := fmt.Sprintf("unknown strategy %q", s)
+		if near := spell.Nearest(s, Strategies); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+		l.errf(n, "unknown-strategy", "%s; valid strategies: %s", msg, strings.Join(Strategies, ", "))
+		return ""
+	}
+	return s
+}
+
+func (l *loader) schema(n *yaml.Node, what string) *Schema {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		l.errf(n, "invalid-schema", "%s: %v", what, err)
+		return nil
+	}
+	s, err := CompileSchema(jsonify(v))
+	if err != nil {
+		l.errf(n, "invalid-schema", "%s is not a valid JSON Schema: %v", what, err)
+		return nil
+	}
+	return s
+}
+
+// jsonify turns YAML-decoded values into JSON values (map keys as strings).
+func jsonify(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonify(e)
+		}
+		return x
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[fmt.Sprint(k)] = jsonify(e)
+		}
+		return out
+	case []any:
+		for i, e := range x {
+			x[i] = jsonify(e)
+		}
+		return x
+	case int:
+		return int64(x)
+	case uint64:
+		return float64(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+func hashSources(src map[string][]byte) string {
+	keys := make([]string, 0, len(src))
+	for k := range src {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%d\x00", k, len(src[k]))
+		h.Write(src[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// mapFS serves sources from memory.
+type mapFS map[string][]byte
+
+func (m mapFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+func (m mapFS) ReadFile(name string) ([]byte, error) {
+	b, ok := m[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return b, nil
+}
