@@ -489,6 +489,9 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 					pos = Pos{File: name, Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
 					err = errors.New(ee.Msg)
 				}
+				if strings.Contains(err.Error(), "too many steps") {
+					err = fmt.Errorf("top level exceeded the step limit of %d (endless loop?)", maxSteps)
+				}
 				ds = append(ds, Diagnostic{Pos: pos, Rule: "script-error", Message: "script " + name + ": " + err.Error()})
 			}
 			cache[name] = &entry{err: errReported}

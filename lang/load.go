@@ -199,6 +199,9 @@ type loader struct {
 	m     *Machine
 	prog  *program
 	diags Diagnostics
+	// broken names states whose decoding failed: their edges are unknown,
+	// so graph checks do not pile findings on top.
+	broken map[string]bool
 }
 
 func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
@@ -233,7 +236,11 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 	}
 	root := doc.Content[0]
 	l.decode(root)
-	l.add(l.schemaCheck(root))
+	if !l.diags.HasErrors() {
+		// The schema backs the loader up: it speaks only when the
+		// loader's own checks found nothing.
+		l.add(l.schemaCheck(root))
+	}
 	pf.diags = l.diags
 	pf.machine = l.m
 	return pf
@@ -446,14 +453,19 @@ func (l *loader) decode(root *yaml.Node) {
 			m.States = append(m.States, st)
 			m.index[st.Name] = st
 		}
+		l.broken = map[string]bool{}
 		for i, kv := range stateNodes {
+			before := len(l.diags)
 			l.state(m.States[i], kv[1])
+			if len(l.diags) > before {
+				l.broken[m.States[i].Name] = true
+			}
 		}
 	}
 	if n := top["start"]; n != nil {
 		if s, ok := l.str(n, "start"); ok {
 			m.Start = s
-			if m.index[s] == nil && top["states"] != nil {
+			if m.index[s] == nil && top["states"] != nil && top["states"].Kind == yaml.MappingNode {
 				l.unknownState(n, s, "start")
 			}
 		}
@@ -514,14 +526,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("bad day count %q", s[:i])
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
+		if n, err := strconv.Atoi(s[:i]); err == nil && n >= 0 {
+			days = time.Duration(n) * 24 * time.Hour
+			s = s[i+1:]
+			if s == "" {
+				return days, nil
+			}
 		}
 	}
 	d, err := time.ParseDuration(s)

@@ -22,6 +22,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 	what := fmt.Sprintf("state %q", st.Name)
 	kv := map[string]*yaml.Node{}
 	keys := map[string]*yaml.Node{}
+	before := len(l.diags)
 	for _, p := range l.pairs(n, what, stateKeys) {
 		kv[p[0].Value] = p[1]
 		keys[p[0].Value] = p[0]
@@ -45,6 +46,8 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		actions = remove(actions, "until")
 	}
 	switch {
+	case len(actions) == 0 && len(l.diags) > before:
+		// An unknown key (a misspelt action, most likely) says enough.
 	case len(actions) == 0:
 		l.errf(n, "action-count", "state %q has no action; want one of %s", st.Name, strings.Join(actionKeys, ", "))
 	case len(actions) > 1:
@@ -459,9 +462,15 @@ func (l *loader) graphChecks() {
 	canEnd := map[string]bool{}
 	queue = nil
 	hasEnd := false
+	anyBroken := false
+	for name := range l.broken {
+		if seen[name] {
+			anyBroken = true
+		}
+	}
 	for _, s := range m.States {
-		if s.Action == ActionEnd {
-			hasEnd = true
+		if s.Action == ActionEnd || l.broken[s.Name] {
+			hasEnd = hasEnd || s.Action == ActionEnd || l.broken[s.Name]
 			canEnd[s.Name] = true
 			queue = append(queue, s.Name)
 		}
@@ -481,6 +490,9 @@ func (l *loader) graphChecks() {
 	}
 	for _, s := range m.States {
 		if !seen[s.Name] {
+			if anyBroken {
+				continue // a broken state may well lead here
+			}
 			l.diags = append(l.diags, Diagnostic{Pos: s.Pos, Rule: "unreachable-state", Message: fmt.Sprintf("state %q is not reachable from start %q", s.Name, m.Start)})
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 
 	"github.com/avtomatika-ai/avtomatika-go/schemas"
@@ -99,12 +101,14 @@ func (s *Schema) Validate(v any) error {
 	return &SchemaError{Reasons: leaves(ve)}
 }
 
+var printer = message.NewPrinter(language.English)
+
 func leaves(ve *jsonschema.ValidationError) []SchemaReason {
 	var out []SchemaReason
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			out = append(out, SchemaReason{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(nil)})
+			out = append(out, SchemaReason{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
 			return
 		}
 		for _, c := range e.Causes {

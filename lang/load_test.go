@@ -1,0 +1,249 @@
+package lang
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const everyAction = `name: every_action
+endpoint: /jobs/every
+input: {type: object, required: [items]}
+stores: {seen: {}}
+defaults: {retries: 2, timeout: 10s, strategy: cheapest, priority: 5}
+start: first
+states:
+  first:
+    set: {n: 1, label: "${{ input.name }}"}
+    store: {seen: {"${{ job.id }}": true}}
+    go_to: pick
+  pick:
+    choose:
+      - when: input.fast
+        go_to: work
+      - go_to: many
+  work:
+    task:
+      type: do_work
+      params: {items: "${{ input.items }}"}
+      timeout: 1m
+      dispatch_timeout: 2d
+      requires: {gpu: true, ram_gb: 8}
+      max_cost: 0.5
+    transitions: {success: many, failure: bad}
+  many:
+    parallel:
+      for_each: ${{ input.items }}
+      as: item
+      task: {type: one, params: {x: "${{ item }}"}}
+    transitions: {success: fixed, failure: bad}
+  fixed:
+    parallel:
+      tasks: [{type: a}, {type: b, priority: 1}]
+    transitions: {success: ask, failure: bad}
+  ask:
+    approval: {message: "ok ${{ history.n }}?", timeout: 1h}
+    transitions: {approved: child, rejected: bad, timeout: bad}
+  child:
+    blueprint: {name: every_action, input: {items: []}}
+    transitions: {success: nap, failure: bad}
+  nap:
+    wait: 90s
+    go_to: until
+  until:
+    until: job.created_at
+    go_to: good
+  good: {end: success}
+  bad: {end: failure}
+`
+
+func loadOne(t *testing.T, src string) *Machine {
+	t.Helper()
+	set, ds := LoadFS(fstest.MapFS{"bp.yaml": {Data: []byte(src)}})
+	if len(ds) > 0 {
+		t.Fatalf("unexpected findings:\n%v", ds)
+	}
+	return set.Machines[0]
+}
+
+func TestLoadEveryAction(t *testing.T) {
+	t.Parallel()
+	m := loadOne(t, everyAction)
+	if m.Name != "every_action" || m.Endpoint != "/jobs/every" || m.Start != "first" || m.Input == nil || len(m.States) != 11 {
+		t.Fatalf("machine: %+v", m)
+	}
+	names := []string{}
+	for _, s := range m.States {
+		names = append(names, s.Name+":"+string(s.Action))
+	}
+	want := "first:go_to pick:choose work:task many:parallel fixed:parallel ask:approval child:blueprint nap:wait until:wait good:end bad:end"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("states = %s\nwant     %s", got, want)
+	}
+	first := m.State("first")
+	if first.Pos.String() != "bp.yaml:8:3" || len(first.Set) != 2 || len(first.Store) != 1 || first.GoTo != "pick" {
+		t.Errorf("first: %+v", first)
+	}
+	work := m.State("work").Task
+	if work.Type != "do_work" || work.Timeout != time.Minute || work.DispatchTimeout != 48*time.Hour || work.Retries != 2 ||
+		work.Strategy != "cheapest" || work.Priority != 5 || *work.MaxCost != 0.5 || work.Requires["ram_gb"] != int64(8) {
+		t.Errorf("work task: %+v", work)
+	}
+	if next, ok := m.State("work").Next("failure"); !ok || next != "bad" {
+		t.Errorf("work failure -> %q", next)
+	}
+	many := m.State("many").Parallel
+	if many.As != "item" || many.Task.Type != "one" || many.ForEach == nil {
+		t.Errorf("many: %+v", many)
+	}
+	if fixed := m.State("fixed").Parallel; len(fixed.Tasks) != 2 || fixed.Tasks[1].Priority != 1 || fixed.Tasks[0].Priority != 5 {
+		t.Errorf("fixed: %+v", fixed)
+	}
+	if ap := m.State("ask").Approval; ap.Timeout != time.Hour {
+		t.Errorf("approval: %+v", ap)
+	}
+	if c := m.State("child").Blueprint; c.Name != "every_action" || c.Input == nil {
+		t.Errorf("child: %+v", c)
+	}
+	if w := m.State("nap").Wait; w.Duration != 90*time.Second || m.State("nap").GoTo != "until" {
+		t.Errorf("nap: %+v", w)
+	}
+	if w := m.State("until").Wait; w.Until == nil {
+		t.Errorf("until: %+v", w)
+	}
+	if m.State("good").End != OutcomeSuccess || m.State("bad").End != OutcomeFailure {
+		t.Error("end outcomes")
+	}
+	// Values evaluate.
+	env := &Env{Input: map[string]any{"name": "n", "items": []any{int64(1)}}, Job: JobInfo{ID: "j1"}}
+	v, err := first.Set[1].Value.Eval(context.Background(), env)
+	if err != nil || v != "n" {
+		t.Errorf("set label = %v, %v", v, err)
+	}
+	k, err := first.Store[0].Key.Eval(context.Background(), env)
+	if err != nil || k != "j1" {
+		t.Errorf("store key = %v, %v", k, err)
+	}
+	if err := m.Input.Validate(map[string]any{}); err == nil || !strings.Contains(err.Error(), "items") {
+		t.Errorf("input schema: %v", err)
+	}
+}
+
+func TestRebuildSameHash(t *testing.T) {
+	t.Parallel()
+	set, ds := LoadDir(filepath.Join("..", "blueprints"))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	for _, m := range set.Machines {
+		r, err := Rebuild(m.File, m.Sources)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if r.Hash != m.Hash || len(r.States) != len(m.States) {
+			t.Errorf("%s: rebuilt hash %s, want %s", m.Name, r.Hash, m.Hash)
+		}
+	}
+	op := set.Lookup("order_processing")
+	if len(op.Sources) != 2 {
+		t.Errorf("order_processing sources = %d, want the YAML and its script", len(op.Sources))
+	}
+}
+
+func TestSchemaAcceptsExamples(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob(filepath.Join("..", "blueprints", "*.yaml"))
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal(src, &n); err != nil {
+			t.Fatal(err)
+		}
+		l := &loader{pf: &parsedFile{file: f}}
+		if ds := l.schemaCheck(n.Content[0]); len(ds) > 0 {
+			t.Errorf("%s: %v", f, ds)
+		}
+	}
+	var n yaml.Node
+	_ = yaml.Unmarshal([]byte("name: x\nstart: a\nstates:\n  a: {end: later, task: {type: 3}}\n"), &n)
+	l := &loader{pf: &parsedFile{file: "bad.yaml"}}
+	if ds := l.schemaCheck(n.Content[0]); len(ds) == 0 {
+		t.Error("schema accepted a wrong blueprint")
+	} else if ds[0].Rule != "schema" || ds[0].Pos.Line != 4 {
+		t.Errorf("schema finding: %v", ds)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"30s": 30 * time.Second, "5m": 5 * time.Minute, "2d": 48 * time.Hour, "1d12h": 36 * time.Hour, "90": 90 * time.Second, "1.5": 1500 * time.Millisecond, "300ms": 300 * time.Millisecond} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "soon", "-5s", "30 seconds", "d", "5x"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	v1 := loadOne(t, "name: a\nendpoint: /jobs/a\nstart: s\nstates:\n  s: {end: success}\n")
+	v2 := loadOne(t, "name: a\nendpoint: /jobs/a\nstart: s\nstates:\n  s: {end: failure}\n")
+	r.Swap(&Set{Machines: []*Machine{v1}})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				m := r.Current("a")
+				if m != v1 && m != v2 {
+					t.Error("current is neither version")
+					return
+				}
+				if r.ByEndpoint("/jobs/a") == nil || r.ByHash(v1.Hash) != v1 {
+					t.Error("lookup failed")
+					return
+				}
+			}
+		}()
+	}
+	r.Refuse(Diagnostics{{Rule: "x"}})
+	r.Swap(&Set{Machines: []*Machine{v2}})
+	wg.Wait()
+	if r.Current("a") != v2 || r.ByHash(v1.Hash) != v1 || r.ByHash(v2.Hash) != v2 || r.Refused() != nil {
+		t.Error("after swap: old version must stay reachable by hash, new one current, refusal cleared")
+	}
+	r.Refuse(Diagnostics{{Rule: "bad"}})
+	if len(r.Refused()) != 1 || r.Current("a") != v2 {
+		t.Error("refuse must keep the current set")
+	}
+}
+
+func TestLintFSPaths(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"a.yaml": {Data: []byte("name: a\nstart: s\nstates:\n  s:\n    blueprint: b\n    transitions: {success: e, failure: e}\n  e: {end: success}\n")},
+		"b.yaml": {Data: []byte("name: b\nstart: s\nstates:\n  s: {go_to: nowhere}\n")},
+	}
+	if ds := LintFS(fsys, "a.yaml"); len(ds) != 0 {
+		t.Errorf("a.yaml alone: %v", ds)
+	}
+	if ds := LintFS(fsys, "b.yaml"); len(ds) == 0 {
+		t.Error("b.yaml: want findings")
+	}
+}
