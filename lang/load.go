@@ -9,9 +9,12 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -78,11 +81,25 @@ func LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 // LoadFS is LoadFS with options.
 func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 	files, ds := blueprintFiles(fsys)
-	var parsed []*parsedFile
-	for _, f := range files {
-		pf := o.parseFile(fsys, f)
-		parsed = append(parsed, pf)
+	// Files parse and compile independently: spread them over the cores.
+	parsed := make([]*parsedFile, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				parsed[i] = o.parseFile(fsys, files[i])
+			}
+		}()
 	}
+	wg.Wait()
 	ds = append(ds, crossCheck(parsed)...)
 	set := &Set{}
 	for _, pf := range parsed {
@@ -99,7 +116,11 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 // named files (all files when none is named). Other files of the folder
 // take part: sub-blueprint names resolve, duplicates are found.
 func LintFS(fsys fs.FS, paths ...string) Diagnostics {
-	_, ds := LoadFS(fsys)
+	return Options{}.lintFS(fsys, paths...)
+}
+
+func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
+	_, ds := o.LoadFS(fsys)
 	if len(paths) == 0 {
 		return ds
 	}
