@@ -8,29 +8,30 @@ import (
 	"strings"
 )
 
-// Formats the printers know.
-var Formats = []string{"github", "json", "sarif", "text"}
+// Formats lists the formats Print knows.
+func Formats() []string { return []string{"github", "json", "sarif", "text"} }
 
 // Print writes diagnostics in a format: text (file:line:col: message
 // [rule], then the source line with a caret under the spot), json, github
 // (workflow command annotations) or sarif (SARIF 2.1.0). source returns a
-// file's bytes for the text format's excerpts; it may be nil.
+// file's bytes for the text format's excerpts and for the end of the spot
+// when a diagnostic does not give it; it may be nil.
 func Print(w io.Writer, format string, ds Diagnostics, source func(file string) []byte) error {
+	src := &sources{read: source, lines: map[string][]string{}}
 	switch format {
 	case "text", "":
-		return printText(w, ds, source)
+		return printText(w, ds, src)
 	case "json":
-		return printJSON(w, ds)
+		return printJSON(w, ds, src)
 	case "github":
-		return printGitHub(w, ds)
+		return printGitHub(w, ds, src)
 	case "sarif":
-		return printSARIF(w, ds)
+		return printSARIF(w, ds, src)
 	}
-	return fmt.Errorf("unknown format %q; valid formats: %s", format, strings.Join(Formats, ", "))
+	return fmt.Errorf("unknown format %q; valid formats: %s", format, strings.Join(Formats(), ", "))
 }
 
-func printText(w io.Writer, ds Diagnostics, source func(string) []byte) error {
-	cache := map[string][]string{}
+func printText(w io.Writer, ds Diagnostics, src *sources) error {
 	for _, d := range ds {
 		sev := ""
 		if d.Severity == SeverityWarning {
@@ -39,33 +40,58 @@ func printText(w io.Writer, ds Diagnostics, source func(string) []byte) error {
 		if _, err := fmt.Fprintf(w, "%s: %s%s [%s]\n", d.Pos, sev, d.Message, d.Rule); err != nil {
 			return err
 		}
-		if source == nil || d.Pos.Line <= 0 {
-			continue
-		}
-		lines, ok := cache[d.Pos.File]
+		line, ok := src.line(d.Pos)
 		if !ok {
-			if b := source(d.Pos.File); b != nil {
-				lines = strings.Split(string(b), "\n")
-			}
-			cache[d.Pos.File] = lines
-		}
-		if d.Pos.Line > len(lines) {
 			continue
 		}
-		line := strings.TrimRight(lines[d.Pos.Line-1], "\r")
 		line = strings.ReplaceAll(line, "\t", " ")
 		fmt.Fprintf(w, "  %4d | %s\n", d.Pos.Line, line)
 		if d.Pos.Col > 0 {
-			width := 1
-			if d.EndCol >= d.Pos.Col {
-				width = d.EndCol - d.Pos.Col + 1
-			} else {
-				width = tokenWidth(line, d.Pos.Col)
-			}
+			width := src.endCol(d) - d.Pos.Col + 1
 			fmt.Fprintf(w, "       | %s^%s\n", strings.Repeat(" ", d.Pos.Col-1), strings.Repeat("~", width-1))
 		}
 	}
 	return nil
+}
+
+// sources reads and splits files once for the printers.
+type sources struct {
+	read  func(file string) []byte
+	lines map[string][]string
+}
+
+// line returns the text of the diagnostic's line without its line break.
+func (s *sources) line(p Pos) (string, bool) {
+	if s.read == nil || p.Line <= 0 {
+		return "", false
+	}
+	lines, ok := s.lines[p.File]
+	if !ok {
+		if b := s.read(p.File); b != nil {
+			lines = strings.Split(string(b), "\n")
+		}
+		s.lines[p.File] = lines
+	}
+	if p.Line > len(lines) {
+		return "", false
+	}
+	return strings.TrimRight(lines[p.Line-1], "\r"), true
+}
+
+// endCol is the last column (inclusive, in runes) of the spot a
+// diagnostic names: its EndCol when set, otherwise the end of the word at
+// its column, otherwise its column. It is 0 when the column is unknown.
+func (s *sources) endCol(d Diagnostic) int {
+	if d.Pos.Col <= 0 {
+		return 0
+	}
+	if d.EndCol >= d.Pos.Col {
+		return d.EndCol
+	}
+	if line, ok := s.line(d.Pos); ok {
+		return d.Pos.Col + tokenWidth(line, d.Pos.Col) - 1
+	}
+	return d.Pos.Col
 }
 
 // tokenWidth is the length in runes of the word at col (at least 1).
@@ -77,7 +103,7 @@ func tokenWidth(line string, col int) int {
 	n := 0
 	for i := col - 1; i < len(rs); i++ {
 		r := rs[i]
-		if r == ' ' || r == ',' || r == '}' || r == ']' || r == ':' || r == '"' || r == '\'' || r == '(' || r == ')' {
+		if r == ' ' || r == '\t' || r == ',' || r == '}' || r == ']' || r == ':' || r == '"' || r == '\'' || r == '(' || r == ')' {
 			break
 		}
 		n++
@@ -89,23 +115,23 @@ type jsonDiag struct {
 	File      string `json:"file"`
 	Line      int    `json:"line"`
 	Column    int    `json:"column"`
-	EndColumn int    `json:"end_column,omitempty"`
+	EndColumn int    `json:"end_column"`
 	Severity  string `json:"severity"`
 	Rule      string `json:"rule"`
 	Message   string `json:"message"`
 }
 
-func printJSON(w io.Writer, ds Diagnostics) error {
+func printJSON(w io.Writer, ds Diagnostics, src *sources) error {
 	out := make([]jsonDiag, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, jsonDiag{d.Pos.File, d.Pos.Line, d.Pos.Col, d.EndCol, d.Severity.String(), d.Rule, d.Message})
+		out = append(out, jsonDiag{d.Pos.File, d.Pos.Line, d.Pos.Col, src.endCol(d), d.Severity.String(), d.Rule, d.Message})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func printGitHub(w io.Writer, ds Diagnostics) error {
+func printGitHub(w io.Writer, ds Diagnostics, src *sources) error {
 	esc := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
 	escProp := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
 	for _, d := range ds {
@@ -119,9 +145,9 @@ func printGitHub(w io.Writer, ds Diagnostics) error {
 		}
 		if d.Pos.Col > 0 {
 			props += fmt.Sprintf(",col=%d", d.Pos.Col)
-		}
-		if d.EndCol > 0 {
-			props += fmt.Sprintf(",endColumn=%d", d.EndCol)
+			if end := src.endCol(d); end > d.Pos.Col {
+				props += fmt.Sprintf(",endColumn=%d", end)
+			}
 		}
 		props += ",title=" + escProp.Replace(d.Rule)
 		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", kind, props, esc.Replace(d.Message)); err != nil {
@@ -131,80 +157,99 @@ func printGitHub(w io.Writer, ds Diagnostics) error {
 	return nil
 }
 
-func printSARIF(w io.Writer, ds Diagnostics) error {
-	type msg struct {
+// SARIF 2.1.0 documents, fields in the order the specification lists them.
+type (
+	sarifLog struct {
+		Schema  string     `json:"$schema"`
+		Version string     `json:"version"`
+		Runs    []sarifRun `json:"runs"`
+	}
+	sarifRun struct {
+		Tool    sarifTool     `json:"tool"`
+		Results []sarifResult `json:"results"`
+	}
+	sarifTool struct {
+		Driver sarifDriver `json:"driver"`
+	}
+	sarifDriver struct {
+		Name           string      `json:"name"`
+		InformationURI string      `json:"informationUri"`
+		Rules          []sarifRule `json:"rules"`
+	}
+	sarifRule struct {
+		ID                   string       `json:"id"`
+		ShortDescription     sarifMessage `json:"shortDescription"`
+		HelpURI              string       `json:"helpUri"`
+		DefaultConfiguration struct {
+			Level string `json:"level"`
+		} `json:"defaultConfiguration"`
+	}
+	sarifMessage struct {
 		Text string `json:"text"`
 	}
-	type region struct {
-		StartLine   int `json:"startLine,omitempty"`
+	sarifResult struct {
+		RuleID    string          `json:"ruleId"`
+		RuleIndex int             `json:"ruleIndex"`
+		Level     string          `json:"level"`
+		Message   sarifMessage    `json:"message"`
+		Locations []sarifLocation `json:"locations"`
+	}
+	sarifLocation struct {
+		PhysicalLocation struct {
+			ArtifactLocation struct {
+				URI string `json:"uri"`
+			} `json:"artifactLocation"`
+			Region sarifRegion `json:"region"`
+		} `json:"physicalLocation"`
+	}
+	sarifRegion struct {
+		StartLine   int `json:"startLine"`
 		StartColumn int `json:"startColumn,omitempty"`
-		EndColumn   int `json:"endColumn,omitempty"`
+		EndColumn   int `json:"endColumn,omitempty"` // exclusive
 	}
-	type artifact struct {
-		URI string `json:"uri"`
-	}
-	type physical struct {
-		ArtifactLocation artifact `json:"artifactLocation"`
-		Region           *region  `json:"region,omitempty"`
-	}
-	type location struct {
-		PhysicalLocation physical `json:"physicalLocation"`
-	}
-	type result struct {
-		RuleID    string     `json:"ruleId"`
-		RuleIndex int        `json:"ruleIndex"`
-		Level     string     `json:"level"`
-		Message   msg        `json:"message"`
-		Locations []location `json:"locations"`
-	}
-	type rule struct {
-		ID               string `json:"id"`
-		ShortDescription msg    `json:"shortDescription"`
-		HelpURI          string `json:"helpUri,omitempty"`
-	}
+)
+
+const docsURL = "https://github.com/avtomatika-ai/avtomatika-go/blob/main/docs/blueprints.md"
+
+func printSARIF(w io.Writer, ds Diagnostics, src *sources) error {
 	var ids []string
-	seen := map[string]bool{}
+	level := map[string]string{}
 	for _, d := range ds {
-		if !seen[d.Rule] {
-			seen[d.Rule] = true
+		if _, ok := level[d.Rule]; !ok {
 			ids = append(ids, d.Rule)
+			level[d.Rule] = d.Severity.String()
 		}
 	}
 	sort.Strings(ids)
 	index := map[string]int{}
-	rules := make([]rule, len(ids))
+	rules := make([]sarifRule, len(ids))
 	for i, id := range ids {
 		index[id] = i
-		rules[i] = rule{ID: id, ShortDescription: msg{Text: "blueprint rule " + id}, HelpURI: "https://github.com/avtomatika-ai/avtomatika-go/blob/main/docs/blueprints.md#validation"}
+		rules[i].ID = id
+		rules[i].ShortDescription.Text = RuleDescription(id)
+		rules[i].HelpURI = docsURL + "#validation"
+		rules[i].DefaultConfiguration.Level = level[id]
 	}
-	results := make([]result, 0, len(ds))
+	results := make([]sarifResult, 0, len(ds))
 	for _, d := range ds {
-		level := "error"
-		if d.Severity == SeverityWarning {
-			level = "warning"
+		r := sarifResult{RuleID: d.Rule, RuleIndex: index[d.Rule], Level: d.Severity.String(), Message: sarifMessage{d.Message}}
+		var loc sarifLocation
+		loc.PhysicalLocation.ArtifactLocation.URI = d.Pos.File
+		// Code scanning wants a line; a finding about a whole file goes on line 1.
+		loc.PhysicalLocation.Region = sarifRegion{StartLine: max(d.Pos.Line, 1)}
+		if d.Pos.Line > 0 && d.Pos.Col > 0 {
+			loc.PhysicalLocation.Region.StartColumn = d.Pos.Col
+			loc.PhysicalLocation.Region.EndColumn = src.endCol(d) + 1
 		}
-		var reg *region
-		if d.Pos.Line > 0 {
-			reg = &region{StartLine: d.Pos.Line, StartColumn: d.Pos.Col}
-			if d.EndCol > 0 {
-				reg.EndColumn = d.EndCol + 1
-			}
-		}
-		results = append(results, result{
-			RuleID: d.Rule, RuleIndex: index[d.Rule], Level: level, Message: msg{Text: d.Message},
-			Locations: []location{{PhysicalLocation: physical{ArtifactLocation: artifact{URI: d.Pos.File}, Region: reg}}},
-		})
+		r.Locations = []sarifLocation{loc}
+		results = append(results, r)
 	}
-	doc := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool": map[string]any{"driver": map[string]any{
-				"name":           "avtomatika",
-				"informationUri": "https://github.com/avtomatika-ai/avtomatika-go",
-				"rules":          rules,
-			}},
-			"results": results,
+	doc := sarifLog{
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Version: "2.1.0",
+		Runs: []sarifRun{{
+			Tool:    sarifTool{Driver: sarifDriver{Name: "avtomatika", InformationURI: "https://github.com/avtomatika-ai/avtomatika-go", Rules: rules}},
+			Results: results,
 		}},
 	}
 	enc := json.NewEncoder(w)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
@@ -17,21 +18,21 @@ import (
 func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	format := fl.String("format", "text", "output format: "+strings.Join(lang.Formats, ", "))
+	format := fl.String("format", "text", "output format: "+strings.Join(lang.Formats(), ", "))
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: avtomatika lint [--format text|json|github|sarif] [PATH...]")
 		fmt.Fprintln(stderr, "\nLints blueprint files and folders (default: blueprints). A file is linted in the")
 		fmt.Fprintln(stderr, "context of its folder. Exit status: 0 clean, 1 findings, 2 usage or unreadable input.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
+	if err := fl.Parse(reorder(args, map[string]bool{"format": true})); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if !contains(lang.Formats, *format) {
-		fmt.Fprintf(stderr, "avtomatika lint: unknown format %q; valid formats: %s\n", *format, strings.Join(lang.Formats, ", "))
+	if !slices.Contains(lang.Formats(), *format) {
+		fmt.Fprintf(stderr, "avtomatika lint: unknown format %q; valid formats: %s\n", *format, strings.Join(lang.Formats(), ", "))
 		return exitUsage
 	}
 	paths := fl.Args()
@@ -46,6 +47,11 @@ func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := lang.Print(stdout, *format, ds, func(f string) []byte { return sources[f] }); err != nil {
 		fmt.Fprintf(stderr, "avtomatika lint: %v\n", err)
 		return exitUsage
+	}
+	for _, d := range ds {
+		if d.Rule == "unreadable" {
+			return exitUsage
+		}
 	}
 	if ds.HasErrors() {
 		if *format == "text" {
@@ -96,13 +102,4 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 		}
 	}
 	return all.Sort(), sources, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
