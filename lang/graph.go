@@ -60,7 +60,10 @@ func nodeLabel(s *State) string {
 	case ActionBlueprint:
 		return s.Name + "\nblueprint: " + s.Blueprint.Name
 	case ActionWait:
-		return s.Name + "\nwait"
+		if s.Wait.Until != nil {
+			return s.Name + "\nwait until"
+		}
+		return s.Name + "\nwait: " + fmtDuration(s.Wait.Duration)
 	case ActionEnd:
 		return s.Name + "\nend: " + string(s.End)
 	}
@@ -121,6 +124,8 @@ func dotShape(s *State) (string, string) {
 		return "component", ""
 	case ActionWait:
 		return "octagon", ""
+	case ActionGoTo:
+		return "ellipse", ""
 	case ActionEnd:
 		if s.End == OutcomeSuccess {
 			return "doublecircle", ", style=filled, fillcolor=\"#c8e6c9\", color=\"#2e7d32\""
@@ -159,7 +164,7 @@ func (m *Machine) Mermaid() string {
 	var b strings.Builder
 	b.WriteString("flowchart TD\n")
 	if m.Description != "" {
-		fmt.Fprintf(&b, "  %%%% %s: %s\n", m.Name, strings.ReplaceAll(m.Description, "\n", " "))
+		fmt.Fprintf(&b, "  %%%% %s: %s\n", m.Name, strings.NewReplacer("\r", " ", "\n", " ").Replace(m.Description))
 	}
 	ids := map[string]string{}
 	for i, s := range m.States {
@@ -226,14 +231,17 @@ func mermaidShape(s *State) (string, string) {
 		return "[/", "/]"
 	case ActionWait:
 		return "[(", ")]"
+	case ActionGoTo:
+		return "([", "])"
 	case ActionEnd:
 		return "(((", ")))"
 	}
 	return "[", "]"
 }
 
-// mermaidText escapes text inside a quoted Mermaid label.
+// mermaidText escapes text inside a quoted Mermaid label: Mermaid reads
+// #name; and #123; as entities, so '#' itself is escaped too.
 func mermaidText(s string) string {
-	r := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;", "|", "#124;")
+	r := strings.NewReplacer("#", "#35;", `"`, "#quot;", "\r", "", "\n", "<br/>", "<", "#lt;", ">", "#gt;", "|", "#124;", "`", "#96;")
 	return r.Replace(s)
 }
