@@ -248,7 +248,7 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 	pf.src = src
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		pf.diags = Diagnostics{yamlError(file, err)}
+		pf.diags = Diagnostics{yamlError(file, src, err)}
 		return pf
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -269,16 +269,32 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlError(file string, err error) Diagnostic {
+func yamlError(file string, src []byte, err error) Diagnostic {
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 numbers lines from 0 for parser errors (from 1 for
+		// scanner errors); the line is where the unfinished block or flow
+		// collection starts.
+		if strings.HasPrefix(msg, "did not find expected key") || strings.HasPrefix(msg, "did not find expected node content") ||
+			strings.HasPrefix(msg, "did not find expected ','") || strings.HasPrefix(msg, "did not find expected '-'") ||
+			strings.HasPrefix(msg, "did not find expected <") {
+			line++
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	return Diagnostic{Pos: Pos{File: file, Line: line, Col: 1}, Rule: "yaml-syntax", Message: "yaml: " + msg}
+	col := 1
+	if lines := strings.Split(string(src), "\n"); line <= len(lines) {
+		text := lines[line-1]
+		col += len([]rune(text)) - len([]rune(strings.TrimLeft(text, " ")))
+		if strings.HasPrefix(strings.TrimLeft(text, " "), "\t") {
+			msg += " (a tab: YAML indents with spaces)"
+		}
+	}
+	return Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Rule: "yaml-syntax", Message: "yaml: " + msg}
 }
 
 // pairs returns the key/value nodes of a mapping, reporting duplicate
