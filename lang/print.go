@@ -94,11 +94,23 @@ func (s *sources) endCol(d Diagnostic) int {
 	return d.Pos.Col
 }
 
-// tokenWidth is the length in runes of the word at col (at least 1).
+// tokenWidth is the length in runes of the word or quoted string at col
+// (at least 1).
 func tokenWidth(line string, col int) int {
 	rs := []rune(line)
-	if col-1 >= len(rs) {
+	if col < 1 || col-1 >= len(rs) {
 		return 1
+	}
+	if q := rs[col-1]; q == '"' || q == '\'' {
+		for i := col; i < len(rs); i++ {
+			if rs[i] == '\\' && q == '"' {
+				i++
+				continue
+			}
+			if rs[i] == q {
+				return i - col + 2
+			}
+		}
 	}
 	n := 0
 	for i := col - 1; i < len(rs); i++ {

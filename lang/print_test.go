@@ -164,3 +164,24 @@ func TestPrintUnknownFormat(t *testing.T) {
 		t.Errorf("err = %v, want one naming the format", err)
 	}
 }
+
+func TestTokenWidth(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		col  int
+		want int
+	}{
+		{"start: begin", 8, 5},
+		{"load('../x.star', 'key')", 6, 11},
+		{`msg: "a \" b" tail`, 6, 8},
+		{`msg: "open`, 6, 1},
+		{"timeout: 30s}", 10, 3},
+		{"x", 5, 1},
+		{"x", 0, 1},
+		{"héllo wörld", 7, 5},
+	} {
+		if got := tokenWidth(c.line, c.col); got != c.want {
+			t.Errorf("tokenWidth(%q, %d) = %d, want %d", c.line, c.col, got, c.want)
+		}
+	}
+}
