@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -226,7 +227,13 @@ type loader struct {
 }
 
 func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
-	l.diags = append(l.diags, Diagnostic{Pos: nodePos(l.pf.file, n), Rule: rule, Message: fmt.Sprintf(format, args...)})
+	d := Diagnostic{Pos: nodePos(l.pf.file, n), Rule: rule, Message: fmt.Sprintf(format, args...)}
+	// A plain one-line scalar is its own source text: underline all of it
+	// (printers find the end of other spots themselves).
+	if n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value != "" && !strings.Contains(n.Value, "\n") {
+		d.EndCol = n.Column + utf8.RuneCountInString(n.Value) - 1
+	}
+	l.diags = append(l.diags, d)
 }
 
 func (l *loader) add(ds Diagnostics) { l.diags = append(l.diags, ds...) }
