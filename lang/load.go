@@ -653,7 +653,7 @@ func (l *loader) schema(n *yaml.Node, what string) *Schema {
 	}
 	s, err := CompileSchema(jsonify(v))
 	if err != nil {
-		l.errf(n, "invalid-schema", "%s is not a valid JSON Schema: %v", what, err)
+		l.errf(n, "invalid-schema", "%s is not a valid JSON Schema: %s", what, firstCause(err))
 		return nil
 	}
 	return s
@@ -715,4 +715,21 @@ func (m mapFS) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
 	}
 	return b, nil
+}
+
+// firstCause shortens a nested multi-line error (as jsonschema gives) to
+// its first most deeply nested line: "at '/type': value must be ...".
+func firstCause(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	best, depth := strings.TrimSpace(lines[0]), -1
+	for _, line := range lines[1:] {
+		text := strings.TrimLeft(line, " ")
+		if !strings.HasPrefix(text, "- ") {
+			continue
+		}
+		if d := len(line) - len(text); d > depth {
+			best, depth = strings.TrimPrefix(text, "- "), d
+		}
+	}
+	return best
 }
