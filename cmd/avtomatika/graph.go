@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
@@ -61,16 +63,16 @@ func runGraph(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		if m == nil {
 			fmt.Fprintf(stderr, "avtomatika graph: %s does not lint clean; run avtomatika lint %s\n", arg, arg)
+			printFindings(stderr, folder, ds, rel)
 			return exitFindings
 		}
 	} else {
 		m = set.Lookup(name)
 		if m == nil {
-			for _, d := range ds {
-				if strings.Contains(d.Message, fmt.Sprintf("%q", name)) {
-					fmt.Fprintf(stderr, "avtomatika graph: blueprint %q does not lint clean; run avtomatika lint %s\n", name, folder)
-					return exitFindings
-				}
+			if file := fileNaming(folder, ds, name); file != "" {
+				fmt.Fprintf(stderr, "avtomatika graph: blueprint %q does not lint clean; run avtomatika lint %s\n", name, path.Join(filepath.ToSlash(folder), file))
+				printFindings(stderr, folder, ds, file)
+				return exitFindings
 			}
 			var names []string
 			for _, c := range set.Machines {
@@ -86,6 +88,40 @@ func runGraph(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		io.WriteString(stdout, m.DOT())
 	}
 	return exitOK
+}
+
+// fileNaming returns the file with findings whose top-level name is name,
+// or "".
+func fileNaming(folder string, ds lang.Diagnostics, name string) string {
+	re := regexp.MustCompile(`(?m)^name:[ \t]*["']?` + regexp.QuoteMeta(name) + `["']?[ \t]*(#.*)?\r?$`)
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.Pos.File] {
+			continue
+		}
+		seen[d.Pos.File] = true
+		if b, err := os.ReadFile(filepath.Join(folder, filepath.FromSlash(d.Pos.File))); err == nil && re.Match(b) {
+			return d.Pos.File
+		}
+	}
+	return ""
+}
+
+// printFindings prints a file's findings as text, with paths relative to
+// the current directory.
+func printFindings(w io.Writer, folder string, ds lang.Diagnostics, file string) {
+	base := filepath.ToSlash(filepath.Clean(folder))
+	var mine lang.Diagnostics
+	for _, d := range ds {
+		if d.Pos.File == file {
+			d.Pos.File = path.Join(base, d.Pos.File)
+			mine = append(mine, d)
+		}
+	}
+	lang.Print(w, "text", mine, func(f string) []byte {
+		b, _ := os.ReadFile(filepath.FromSlash(f))
+		return b
+	})
 }
 
 // reorder moves flags after the positional argument to the front, so
