@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -82,6 +83,9 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 				return nil, nil, fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
 			}
 		}
+		if only == "" && !hasBlueprints(dir) {
+			return nil, nil, fmt.Errorf("no blueprint files (*.yaml, *.yml) in %s", p)
+		}
 		fsys := os.DirFS(dir)
 		var ds lang.Diagnostics
 		if only != "" {
@@ -89,7 +93,7 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 		} else {
 			ds = lang.LintFS(fsys)
 		}
-		base := filepath.ToSlash(filepath.Clean(dir))
+		base := filepath.ToSlash(relative(dir))
 		for _, d := range ds {
 			rel := d.Pos.File
 			d.Pos.File = path.Join(base, rel)
@@ -102,4 +106,34 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 		}
 	}
 	return all.Sort(), sources, nil
+}
+
+// hasBlueprints reports whether a folder or its subfolders hold a YAML file.
+func hasBlueprints(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
+				found = true
+				return fs.SkipAll
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// relative names an absolute path inside the current directory relative
+// to it; other paths stay as given, cleaned.
+func relative(p string) string {
+	p = filepath.Clean(p)
+	if !filepath.IsAbs(p) {
+		return p
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return rel
+		}
+	}
+	return p
 }
