@@ -47,7 +47,7 @@ func TestLintCorpus(t *testing.T) {
 	n := 0
 	for _, e := range entries {
 		name := e.Name()
-		var fsys fstestFS
+		var fsys fs.FS
 		var prefix string
 		switch {
 		case e.IsDir():
@@ -92,8 +92,6 @@ func TestLintCorpus(t *testing.T) {
 		t.Errorf("corpus has %d cases, want at least 40", n)
 	}
 }
-
-type fstestFS = fs.FS
 
 // TestGraphGolden draws every example blueprint as DOT and Mermaid.
 func TestGraphGolden(t *testing.T) {
