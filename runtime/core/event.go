@@ -21,8 +21,10 @@ const (
 type Event struct {
 	Kind     EventKind      `json:"kind"`
 	TaskID   string         `json:"task_id,omitempty"`
-	Result   *Result        `json:"result,omitempty"`   // task_result
-	Decision string         `json:"decision,omitempty"` // approval
+	Branch   int            `json:"branch,omitempty"`    // the task's branch (from the store's task record)
+	WorkerID string         `json:"worker_id,omitempty"` // task_result: who sent it
+	Result   *Result        `json:"result,omitempty"`    // task_result
+	Decision string         `json:"decision,omitempty"`  // approval
 	ChildID  string         `json:"child_id,omitempty"`
 	Outcome  string         `json:"outcome,omitempty"` // child_finished: success|failure
 	TimerID  string         `json:"timer_id,omitempty"`
