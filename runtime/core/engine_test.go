@@ -428,4 +428,6 @@ func BenchmarkFanIn(b *testing.B) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimLeft(strings.Replace(time.Duration(n).String(), "ns", "", 1), " ") }
+func itoa(n int) string {
+	return strings.TrimLeft(strings.Replace(time.Duration(n).String(), "ns", "", 1), " ")
+}
