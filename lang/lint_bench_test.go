@@ -15,7 +15,15 @@ func genBlueprint(i int) string {
 	b.WriteString("input:\n  type: object\n  properties: {amount: {type: number}, items: {type: array}}\n")
 	b.WriteString("defaults: {retries: 2, timeout: 30s}\nstart: validate\nstates:\n")
 	b.WriteString("  validate:\n    set:\n      order_no: ${{ \"ORD-\" + job.id[:8] }}\n      total: ${{ input.amount or 0 }}\n")
-	b.WriteString("    choose:\n      - when: input.amount > 1000 and client.plan == \"pro\"\n        go_to: review\n")
+	// Conditions vary from file to file so no two files are the same.
+	switch i % 3 {
+	case 0:
+		fmt.Fprintf(&b, "    choose:\n      - when: input.amount > %d and client.plan == \"pro\"\n        go_to: review\n", 1000+i)
+	case 1:
+		fmt.Fprintf(&b, "    choose:\n      - when: any([x.get(\"qty\", 0) > %d for x in input.items or []])\n        go_to: review\n", i%50)
+	default:
+		fmt.Fprintf(&b, "    choose:\n      - when: 'client.name in (\"acme\", \"gen_%d\") or input.get(\"express\", False)'\n        go_to: review\n", i)
+	}
 	b.WriteString("      - when: len(input.items or []) == 0\n        go_to: rejected\n      - go_to: check\n")
 	b.WriteString("  check:\n    task:\n      type: check_inventory\n      params:\n        items: ${{ input.items }}\n        order: \"${{ history.order_no }}\"\n        note: \"order ${{ history.order_no }} for ${{ client.name }}\"\n")
 	b.WriteString("      timeout: 60s\n      dispatch_timeout: 30s\n      priority: 1\n    transitions: {success: reserve, out_of_stock: rejected, failure: failed}\n")
