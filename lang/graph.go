@@ -72,7 +72,9 @@ func nodeLabel(s *State) string {
 
 // DOT draws the machine for Graphviz: one node per state shaped by its
 // action, one edge per transition labelled with its status or condition,
-// the start marked by an entry arrow, end states coloured by outcome.
+// the start marked by an entry arrow from a point node "(start)" (with
+// more parentheses if a state has that name), end states coloured by
+// outcome.
 // Output is deterministic: states in file order.
 func (m *Machine) DOT() string {
 	var b strings.Builder
@@ -82,13 +84,22 @@ func (m *Machine) DOT() string {
 		fmt.Fprintf(&b, "  label=%s;\n  labelloc=t;\n", dotQuote(m.Name+": "+m.Description))
 	}
 	b.WriteString("  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n")
-	b.WriteString("  __start [shape=point, width=0.2, label=\"\"];\n")
+	entry := "(start)"
+	for taken := true; taken; {
+		taken = false
+		for _, s := range m.States {
+			if s.Name == entry {
+				entry, taken = "("+entry+")", true
+			}
+		}
+	}
+	fmt.Fprintf(&b, "  %s [shape=point, width=0.2, label=\"\"];\n", dotID(entry))
 	for _, s := range m.States {
 		shape, extra := dotShape(s)
 		fmt.Fprintf(&b, "  %s [shape=%s, label=%s%s];\n", dotID(s.Name), shape, dotQuote(nodeLabel(s)), extra)
 	}
 	if m.Start != "" {
-		fmt.Fprintf(&b, "  __start -> %s [label=\"start\"];\n", dotID(m.Start))
+		fmt.Fprintf(&b, "  %s -> %s [label=\"start\"];\n", dotID(entry), dotID(m.Start))
 	}
 	for _, e := range m.edges() {
 		attrs := ""

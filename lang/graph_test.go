@@ -68,7 +68,7 @@ func TestDOT(t *testing.T) {
   labelloc=t;
   node [fontname="Helvetica", fontsize=11];
   edge [fontname="Helvetica", fontsize=10];
-  __start [shape=point, width=0.2, label=""];
+  "(start)" [shape=point, width=0.2, label=""];
   "route" [shape=diamond, label="route"];
   "pause" [shape=octagon, label="pause\nwait: 1m30s"];
   "later" [shape=octagon, label="later\nwait until"];
@@ -78,7 +78,7 @@ func TestDOT(t *testing.T) {
   "child" [shape=component, label="child\nblueprint: other"];
   "won" [shape=doublecircle, label="won\nend: success", style=filled, fillcolor="#c8e6c9", color="#2e7d32"];
   "lost" [shape=doublecircle, label="lost\nend: failure", style=filled, fillcolor="#ffcdd2", color="#c62828"];
-  __start -> "route" [label="start"];
+  "(start)" -> "route" [label="start"];
   "route" -> "pause" [label="input.name == \"a|b\" and input.n < 3 # odd"];
   "route" -> "later" [label="input.s == \"x\\\\y\""];
   "route" -> "hop" [label="default", style=dashed];
@@ -146,7 +146,7 @@ func TestGraphHandBuilt(t *testing.T) {
 		{Name: "end;", Action: ActionEnd, End: OutcomeSuccess},
 	}}
 	dot := m.DOT()
-	for _, want := range []string{`digraph "we\"ird" {`, `"a b" [shape=box, label="a b\ntask: t\\\"x", style=rounded];`, `"a b" -> "end;" [label="ok"];`, `__start -> "a b"`} {
+	for _, want := range []string{`digraph "we\"ird" {`, `"a b" [shape=box, label="a b\ntask: t\\\"x", style=rounded];`, `"a b" -> "end;" [label="ok"];`, `"(start)" -> "a b"`} {
 		if !strings.Contains(dot, want) {
 			t.Errorf("DOT lacks %s:\n%s", want, dot)
 		}
@@ -156,5 +156,17 @@ func TestGraphHandBuilt(t *testing.T) {
 		if !strings.Contains(mmd, want) {
 			t.Errorf("Mermaid lacks %s:\n%s", want, mmd)
 		}
+	}
+}
+
+func TestDOTEntryNodeAvoidsStateNames(t *testing.T) {
+	t.Parallel()
+	m := &Machine{Name: "x", Start: "(start)", States: []*State{
+		{Name: "(start)", Action: ActionGoTo, GoTo: "((start))"},
+		{Name: "((start))", Action: ActionEnd, End: OutcomeFailure},
+	}}
+	dot := m.DOT()
+	if !strings.Contains(dot, `"(((start)))" -> "(start)" [label="start"];`) {
+		t.Errorf("entry node collides with a state:\n%s", dot)
 	}
 }
