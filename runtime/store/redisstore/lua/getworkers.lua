@@ -1,0 +1,14 @@
+-- Returns {id, record, status, last seen, expiry, hot skills, load} for
+-- worker ARGV[1], or for every worker when ARGV[1] is ''.
+local ids
+if ARGV[1] ~= '' then ids = {ARGV[1]} else ids = redis.call('ZRANGE', k('workers'), 0, -1) end
+local out = {}
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', k('w', id), 'd', 'st', 'ls', 'ex', 'hs')
+  if r[1] then
+    out[#out + 1] = id
+    for i = 1, 5 do out[#out + 1] = r[i] or '' end
+    out[#out + 1] = redis.call('SCARD', k('wl', id)) + redis.call('ZCARD', k('wq', id))
+  end
+end
+return out

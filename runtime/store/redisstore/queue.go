@@ -1,0 +1,247 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+)
+
+type leaseArgs struct {
+	W   string   `json:"w"`
+	Now string   `json:"now"`
+	Ty  []string `json:"ty,omitempty"`
+	Ok  []string `json:"ok,omitempty"`
+	No  []string `json:"no,omitempty"`
+}
+
+// Lease implements store.Store. The poll registers itself before it looks
+// at the queues, so a wake message published after an empty look is never
+// missed.
+func (s *Store) Lease(ctx context.Context, p store.LeaseParams) (*core.Task, error) {
+	if p.WorkerID == "" {
+		return nil, fmt.Errorf("lease: worker id is required")
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var w *waiter
+	if p.Wait > 0 {
+		w = &waiter{worker: p.WorkerID, types: slices.Clone(p.Types), ch: make(chan struct{}, 1)}
+		s.mu.Lock()
+		s.waiters[w] = struct{}{}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.waiters, w)
+			s.mu.Unlock()
+		}()
+	}
+	args := leaseArgs{W: p.WorkerID, Ty: p.Types}
+	var deadline <-chan time.Time
+	if w != nil {
+		t := time.NewTimer(p.Wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		args.Now = us(p.Now.Add(time.Since(start)))
+		tk, err := s.leaseOnce(ctx, &args, &p)
+		if err != nil || tk != nil || w == nil {
+			return tk, err
+		}
+		recheck := time.NewTimer(s.recheck)
+		select {
+		case <-w.ch:
+		case <-recheck.C:
+		case <-deadline:
+			recheck.Stop()
+			return nil, nil
+		case <-ctx.Done():
+			recheck.Stop()
+			return nil, nil
+		case <-s.closedCh:
+			recheck.Stop()
+			return nil, nil
+		}
+		recheck.Stop()
+	}
+}
+
+// leaseOnce runs the lease script until it claims a task or finds none,
+// checking constrained tasks it reports against the worker in between.
+func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParams) (*core.Task, error) {
+	a.Ok, a.No = a.Ok[:0], a.No[:0]
+	// The script runs detached from the poll's context: a reply lost to a
+	// cancellation would leave the task leased to nobody. A poll that
+	// ended meanwhile puts the task back.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for range 100 {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.sc.lease.Run(rctx, s.rdb, s.keys, string(b)).StringSlice()
+		if err != nil {
+			return nil, fmt.Errorf("lease for worker %q: redis: %w", p.WorkerID, err)
+		}
+		switch res[0] {
+		case "EMPTY":
+			return nil, nil
+		case "OK":
+			var t core.Task
+			if err := json.Unmarshal([]byte(res[1]), &t); err != nil {
+				return nil, fmt.Errorf("lease for worker %q: decode task: %w", p.WorkerID, err)
+			}
+			t.Worker, t.LeasedAt, t.LeaseUntil = p.WorkerID, fromUS(res[2]), fromUS(res[3])
+			if ctx.Err() != nil {
+				if err := s.sc.unlease.Run(rctx, s.rdb, s.keys, t.ID, p.WorkerID).Err(); err != nil {
+					return nil, fmt.Errorf("lease for worker %q: put task %q back: redis: %w", p.WorkerID, t.ID, err)
+				}
+				return nil, nil
+			}
+			return &t, nil
+		case "CHECK":
+			for i := 1; i+1 < len(res); i += 2 {
+				var t core.Task
+				if err := json.Unmarshal([]byte(res[i+1]), &t); err != nil {
+					return nil, fmt.Errorf("lease for worker %q: decode task %q: %w", p.WorkerID, res[i], err)
+				}
+				if dispatch.Fits(&t, p.Resources, p.Costs) {
+					a.Ok = append(a.Ok, res[i])
+				} else {
+					a.No = append(a.No, res[i])
+				}
+			}
+		default:
+			return nil, fmt.Errorf("lease for worker %q: unexpected reply %v", p.WorkerID, res)
+		}
+	}
+	return nil, nil
+}
+
+var stateNames = map[string]store.TaskState{
+	"q": store.TaskQueued, "l": store.TaskLeased, "d": store.TaskDone, "w": store.TaskWithdrawn, "x": store.TaskExpired,
+}
+
+// Task implements store.Store.
+func (s *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	h, err := s.rdb.HGetAll(ctx, s.key("t", id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("task %q: redis: %w", id, err)
+	}
+	if len(h) == 0 {
+		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
+	}
+	var t core.Task
+	if err := json.Unmarshal([]byte(h["d"]), &t); err != nil {
+		return nil, fmt.Errorf("task %q: decode: %w", id, err)
+	}
+	st := stateNames[h["s"]]
+	info := &store.TaskInfo{Task: &t, State: st}
+	switch st {
+	case store.TaskQueued:
+		info.Worker = h["a"]
+		t.Worker = h["a"]
+	default:
+		info.Worker = h["w"]
+		t.Worker = h["w"]
+		t.LeasedAt, t.LeaseUntil = fromUS(h["la"]), fromUS(h["lu"])
+	}
+	return info, nil
+}
+
+// ReclaimExpired implements store.Store.
+func (s *Store) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([]*core.Task, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	res, err := s.sc.reclaim.Run(ctx, s.rdb, s.keys, us(now), max(limit, 0)).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("reclaim expired leases: redis: %w", err)
+	}
+	out := make([]*core.Task, 0, len(res)/4)
+	for i := 0; i+3 < len(res); i += 4 {
+		var t core.Task
+		if err := json.Unmarshal([]byte(res[i]), &t); err != nil {
+			return nil, fmt.Errorf("reclaim expired leases: decode task: %w", err)
+		}
+		t.Worker, t.LeasedAt, t.LeaseUntil = res[i+1], fromUS(res[i+2]), fromUS(res[i+3])
+		out = append(out, &t)
+	}
+	return out, nil
+}
+
+// WithdrawIfQueued implements store.Store.
+func (s *Store) WithdrawIfQueued(ctx context.Context, taskID string) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	n, err := s.sc.withdraw.Run(ctx, s.rdb, s.keys, taskID).Int()
+	if err != nil {
+		return false, fmt.Errorf("withdraw task %q: redis: %w", taskID, err)
+	}
+	return n == 1, nil
+}
+
+// ---- timers ----
+
+// ClaimDueTimers implements store.Store.
+func (s *Store) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]core.Timer, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	res, err := s.sc.timers.Run(ctx, s.rdb, s.keys, us(now), max(limit, 0)).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim due timers: redis: %w", err)
+	}
+	out := make([]core.Timer, 0, len(res))
+	for _, d := range res {
+		var tm core.Timer
+		if err := json.Unmarshal([]byte(d), &tm); err != nil {
+			return nil, fmt.Errorf("claim due timers: decode: %w", err)
+		}
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+// NextTimerAt implements store.Store.
+func (s *Store) NextTimerAt(ctx context.Context) (time.Time, bool, error) {
+	if err := s.check(); err != nil {
+		return time.Time{}, false, err
+	}
+	d, err := s.sc.nextTimer.Run(ctx, s.rdb, s.keys).Text()
+	if err == redisNil {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next timer: redis: %w", err)
+	}
+	var tm core.Timer
+	if err := json.Unmarshal([]byte(d), &tm); err != nil {
+		return time.Time{}, false, fmt.Errorf("next timer: decode: %w", err)
+	}
+	return tm.At, true, nil
+}
+
+// TimerArmed implements store.Store. The signal comes through the wake
+// subscription, so a timer armed by any instance closes the channel.
+func (s *Store) TimerArmed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timerCh
+}

@@ -1,0 +1,612 @@
+// Package redisstore is the Redis implementation of store.Store: several
+// orchestrator instances share jobs, queues, leases, timers and workers
+// through one Redis (a server, Sentinel or Cluster).
+//
+// # Key layout
+//
+// Every key starts with "{prefix}:" (default prefix "avt"). The braces are
+// a Redis Cluster hash tag: all keys of one store live in one hash slot, so
+// every operation is one Lua script over keys of one slot and is atomic on
+// Cluster exactly as on a single server. The price is that one store does
+// not spread over several Cluster shards (Cluster gives failover, not
+// write scaling); docs/operations.md discusses it.
+//
+//	j:<job>       hash  d=job JSON (without rev), r=rev, st=status
+//	jobs          zset  job ids by creation sequence
+//	jc:<client>   zset  the client's job ids by creation sequence
+//	stc           hash  status -> job count
+//	tl:<job>      list  timeline events (JSON)
+//	t:<task>      hash  d=task JSON, s=state (q l d w x), j=job, ty=type,
+//	                    m=queue member, sc=queue score, to=timeout (µs),
+//	                    a=assigned worker, w=lease holder, la/lu=lease
+//	                    start/end (µs)
+//	q:<type>      zset  shared queue; wq:<worker> a worker's own queue
+//	leases        zset  leased task ids by lease end (µs; +inf: none)
+//	wl:<worker>   set   tasks leased to the worker
+//	cr:<worker>   list  cancel requests (tasks withdrawn while leased)
+//	tm, tmd       zset  timer ids by due time (µs); hash id -> timer JSON
+//	w:<worker>    hash  d=record JSON, st, ls, ex, hs (heartbeat fields)
+//	workers       zset  worker ids by expiry (µs)
+//	st:<bp>:<s>   hash  a named store; sts:<bp> set of its store names
+//	v:<hash>      string machine version JSON
+//	seq, cnt, ctr:<name>  counters
+//
+// A queue member is "<16 hex digits of sequence><flag><task id>" with
+// score -priority: ZRANGE order is the highest priority first, then FIFO.
+// The flag is 1 for a task with requires or max_cost, which the lease
+// script leaves to Go to check (dispatch.Fits) before claiming.
+//
+// Long polls wait in the process; the scripts that enqueue publish
+// "t:<type>" or "w:<worker>" on "{prefix}:wake", and each store instance
+// holds one subscription that wakes its matching polls.
+package redisstore
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+// scripts are the store's Lua scripts, each with lib.lua prepended.
+type scripts struct {
+	commit, lease, unlease, reclaim, withdraw, timers, nextTimer, workers,
+	heartbeat, getWorkers, seed, stores, list, stats *redis.Script
+}
+
+func loadScripts() (*scripts, error) {
+	lib, err := luaFS.ReadFile("lua/lib.lua")
+	if err != nil {
+		return nil, err
+	}
+	var firstErr error
+	load := func(name string) *redis.Script {
+		src, err := luaFS.ReadFile("lua/" + name + ".lua")
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return redis.NewScript(string(lib) + "\n" + string(src))
+	}
+	s := &scripts{
+		commit: load("commit"), lease: load("lease"), unlease: load("unlease"), reclaim: load("reclaim"),
+		withdraw: load("withdraw"), timers: load("timers"), nextTimer: load("nexttimer"), workers: load("workers"),
+		heartbeat: load("heartbeat"), getWorkers: load("getworkers"), seed: load("seed"), stores: load("stores"),
+		list: load("list"), stats: load("stats"),
+	}
+	return s, firstErr
+}
+
+// Options tune a Store.
+type Options struct {
+	// Prefix starts every key; default "avt".
+	Prefix string
+	// Recheck is how often a waiting long poll looks at the queues even
+	// without a wake message (a safety net for a lost pub/sub message, e.g.
+	// across a Redis restart); default 2 s.
+	Recheck time.Duration
+	// OwnsClient makes Close close the client.
+	OwnsClient bool
+}
+
+// Store is a store.Store on Redis. Create it with New or Open.
+type Store struct {
+	rdb     redis.UniversalClient
+	prefix  string // "{prefix}"
+	keys    []string
+	sc      *scripts
+	recheck time.Duration
+	owns    bool
+	rt      *RoundTrips
+
+	mu       sync.Mutex
+	waiters  map[*waiter]struct{}
+	timerCh  chan struct{}
+	closed   bool
+	closedCh chan struct{}
+
+	sub    *redis.PubSub
+	subCtx context.CancelFunc
+	subEnd chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+type waiter struct {
+	worker string
+	types  []string
+	ch     chan struct{} // buffered 1
+}
+
+// Open connects to the Redis the configuration names and returns a store
+// that closes its client on Close.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	c, err := cfg.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, c, Options{Prefix: cfg.Prefix, OwnsClient: true})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a store over the client. It pings Redis, loads the scripts
+// and subscribes to wake messages; ctx bounds that start only.
+func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, error) {
+	if opt.Prefix == "" {
+		opt.Prefix = "avt"
+	}
+	if strings.ContainsAny(opt.Prefix, "{}") {
+		return nil, fmt.Errorf("redis store: prefix %q must not contain { or }", opt.Prefix)
+	}
+	if opt.Recheck <= 0 {
+		opt.Recheck = 2 * time.Second
+	}
+	sc, err := loadScripts()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: scripts: %w", err)
+	}
+	s := &Store{
+		rdb: c, prefix: "{" + opt.Prefix + "}", sc: sc, recheck: opt.Recheck, owns: opt.OwnsClient,
+		rt: &RoundTrips{}, waiters: map[*waiter]struct{}{}, timerCh: make(chan struct{}), closedCh: make(chan struct{}),
+	}
+	s.keys = []string{s.prefix}
+	if err := c.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis store: ping: %w", err)
+	}
+	for _, x := range []*redis.Script{sc.commit, sc.lease, sc.unlease, sc.reclaim, sc.withdraw, sc.timers, sc.nextTimer,
+		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats} {
+		if err := x.Load(ctx, c).Err(); err != nil {
+			return nil, fmt.Errorf("redis store: load script: %w", err)
+		}
+	}
+	s.sub = c.Subscribe(ctx, s.prefix+":wake")
+	if _, err := s.sub.Receive(ctx); err != nil {
+		s.sub.Close()
+		return nil, fmt.Errorf("redis store: subscribe %s:wake: %w", s.prefix, err)
+	}
+	c.AddHook(s.rt)
+	subCtx, cancel := context.WithCancel(context.Background())
+	s.subCtx, s.subEnd = cancel, make(chan struct{})
+	go s.listen(subCtx)
+	return s, nil
+}
+
+// RoundTrips counts the requests the store's client sends to Redis: a
+// command or a pipeline is one round trip.
+func (s *Store) RoundTrips() *RoundTrips { return s.rt }
+
+// RoundTrips is a go-redis hook counting round trips and commands.
+type RoundTrips struct {
+	trips, commands atomic.Int64
+}
+
+// Trips returns the round trips so far.
+func (r *RoundTrips) Trips() int64 { return r.trips.Load() }
+
+// Commands returns the commands so far (a pipeline counts each).
+func (r *RoundTrips) Commands() int64 { return r.commands.Load() }
+
+// DialHook implements redis.Hook.
+func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.trips.Add(1)
+		r.commands.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.trips.Add(1)
+		r.commands.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// listen delivers wake messages to waiting polls and timer signals until
+// the store closes.
+func (s *Store) listen(ctx context.Context) {
+	defer close(s.subEnd)
+	ch := s.sub.Channel(redis.WithChannelSize(1024))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			s.wake(m.Payload)
+		}
+	}
+}
+
+func (s *Store) wake(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if msg == "timer" {
+		close(s.timerCh)
+		s.timerCh = make(chan struct{})
+		return
+	}
+	kind, name, _ := strings.Cut(msg, ":")
+	for w := range s.waiters {
+		if (kind == "w" && w.worker == name) || (kind == "t" && slices.Contains(w.types, name)) {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Close ends waiting polls, stops the subscription and, when the store
+// owns it, closes the client.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closedCh)
+	s.mu.Unlock()
+	s.subCtx()
+	err := s.sub.Close()
+	<-s.subEnd
+	if s.owns {
+		if cerr := s.rdb.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (s *Store) check() error {
+	select {
+	case <-s.closedCh:
+		return store.ErrClosed
+	default:
+		return nil
+	}
+}
+
+func (s *Store) key(parts ...string) string { return s.prefix + ":" + strings.Join(parts, ":") }
+
+func us(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+func fromUS(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// ---- jobs and commits ----
+
+type commitArgs struct {
+	ID     string       `json:"id"`
+	Create bool         `json:"create,omitempty"`
+	Rev    string       `json:"rev,omitempty"`
+	Job    string       `json:"job"`
+	Status string       `json:"st"`
+	Client string       `json:"cl"`
+	Done   *doneArg     `json:"done,omitempty"`
+	Enq    []enqArg     `json:"enq,omitempty"`
+	Wd     []string     `json:"wd,omitempty"`
+	Tm     []timerArg   `json:"tm,omitempty"`
+	Ctm    []string     `json:"ctm,omitempty"`
+	Ch     []childArg   `json:"ch,omitempty"`
+	Sw     []storeWrite `json:"sw,omitempty"`
+	Tl     []string     `json:"tl,omitempty"`
+}
+
+type doneArg struct {
+	T string `json:"t"`
+	W string `json:"w"`
+}
+
+type enqArg struct {
+	ID string `json:"id"`
+	Ty string `json:"ty"`
+	D  string `json:"d"`
+	Sc string `json:"sc"`
+	C  string `json:"c"`
+	W  string `json:"w,omitempty"`
+	To string `json:"to,omitempty"`
+}
+
+type timerArg struct {
+	ID string `json:"id"`
+	At string `json:"at"`
+	D  string `json:"d"`
+}
+
+type childArg struct {
+	ID string `json:"id"`
+	D  string `json:"d"`
+	St string `json:"st"`
+	Cl string `json:"cl"`
+}
+
+type storeWrite struct {
+	B string `json:"b"`
+	S string `json:"s"`
+	K string `json:"k"`
+	V string `json:"v"`
+}
+
+func jobJSON(j *core.Job) (string, error) {
+	c := *j
+	c.Rev = 0
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", fmt.Errorf("encode job %q: %w", j.ID, err)
+	}
+	return string(b), nil
+}
+
+func taskJSON(t *core.Task) (string, error) {
+	c := *t
+	c.Worker, c.LeasedAt, c.LeaseUntil = "", time.Time{}, time.Time{}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", fmt.Errorf("encode task %q: %w", t.ID, err)
+	}
+	return string(b), nil
+}
+
+func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
+	if p.Job == nil || p.Job.ID == "" {
+		return "", errors.New("commit job: a job with an id is required")
+	}
+	j := p.Job
+	d, err := jobJSON(j)
+	if err != nil {
+		return "", err
+	}
+	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: string(j.Status), Client: j.Client.Name}
+	if !create {
+		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
+		if c := p.Complete; c != nil {
+			a.Done = &doneArg{T: c.TaskID, W: c.WorkerID}
+		}
+	}
+	if fx := p.Effects; fx != nil {
+		for _, t := range fx.Enqueue {
+			if t == nil || t.ID == "" {
+				return "", fmt.Errorf("commit job %q: enqueue: a task with an id is required", j.ID)
+			}
+			if math.IsNaN(t.Priority) {
+				return "", fmt.Errorf("commit job %q: enqueue task %q: priority is NaN", j.ID, t.ID)
+			}
+			td, err := taskJSON(t)
+			if err != nil {
+				return "", err
+			}
+			e := enqArg{ID: t.ID, Ty: t.Type, D: td, Sc: strconv.FormatFloat(-t.Priority, 'g', -1, 64), C: "0", W: t.Worker}
+			if len(t.Requires) > 0 || t.MaxCost != nil {
+				e.C = "1"
+			}
+			if t.Timeout > 0 {
+				e.To = strconv.FormatInt(t.Timeout.Microseconds(), 10)
+			}
+			a.Enq = append(a.Enq, e)
+		}
+		a.Wd = fx.Withdraw
+		for _, tm := range fx.Timers {
+			if tm.ID == "" {
+				return "", fmt.Errorf("commit job %q: arm timer: a timer with an id is required", j.ID)
+			}
+			b, err := json.Marshal(tm)
+			if err != nil {
+				return "", fmt.Errorf("commit job %q: encode timer %q: %w", j.ID, tm.ID, err)
+			}
+			a.Tm = append(a.Tm, timerArg{ID: tm.ID, At: us(tm.At), D: string(b)})
+		}
+		a.Ctm = fx.CancelTimers
+		for _, c := range fx.StartChild {
+			if c == nil || c.ID == "" {
+				return "", fmt.Errorf("commit job %q: start child: a job with an id is required", j.ID)
+			}
+			cd, err := jobJSON(c)
+			if err != nil {
+				return "", err
+			}
+			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: string(c.Status), Cl: c.Client.Name})
+		}
+		for _, w := range fx.StoreWrites {
+			b, err := json.Marshal(w.Value)
+			if err != nil {
+				return "", fmt.Errorf("commit job %q: store write %s.%s: %w", j.ID, w.Store, w.Key, err)
+			}
+			a.Sw = append(a.Sw, storeWrite{B: w.Blueprint, S: w.Store, K: w.Key, V: string(b)})
+		}
+		for _, e := range fx.Timeline {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return "", fmt.Errorf("commit job %q: timeline event %q: %w", j.ID, e.Type, err)
+			}
+			a.Tl = append(a.Tl, string(b))
+		}
+	}
+	b, err := json.Marshal(&a)
+	if err != nil {
+		return "", fmt.Errorf("commit job %q: %w", j.ID, err)
+	}
+	return string(b), nil
+}
+
+// replyErr maps a script's refusal to the contract's errors.
+func commitErr(jobID string, p store.CommitParams, r []any) error {
+	code, _ := r[0].(string)
+	arg := func(i int) string {
+		if i < len(r) {
+			s, _ := r[i].(string)
+			return s
+		}
+		return ""
+	}
+	var task, worker string
+	if p.Complete != nil {
+		task, worker = p.Complete.TaskID, p.Complete.WorkerID
+	}
+	switch code {
+	case "EXISTS":
+		return fmt.Errorf("commit job %q: %s %q: %w", jobID, arg(1), arg(2), store.ErrExists)
+	case "NOTFOUND":
+		return fmt.Errorf("commit job %q: %w", jobID, store.ErrNotFound)
+	case "CONFLICT":
+		return fmt.Errorf("commit job %q at rev %d (stored rev %s): %w", jobID, p.ExpectRev, arg(1), store.ErrConflict)
+	case "STALE":
+		return fmt.Errorf("result for task %q of job %q: %w", task, jobID, store.ErrStaleTask)
+	case "DONE":
+		return fmt.Errorf("result for task %q from worker %q: %w", task, worker, store.ErrAlreadyDone)
+	case "LOST":
+		return fmt.Errorf("result for task %q from worker %q: %w", task, worker, store.ErrLeaseLost)
+	case "MISMATCH":
+		return fmt.Errorf("result for task %q from worker %q: %w", task, worker, store.ErrWorkerMismatch)
+	}
+	return fmt.Errorf("commit job %q: unexpected reply %v", jobID, r)
+}
+
+func (s *Store) runCommit(ctx context.Context, p store.CommitParams, create bool) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	arg, err := s.buildCommit(p, create)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.sc.commit.Run(ctx, s.rdb, s.keys, arg).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("commit job %q: redis: %w", p.Job.ID, err)
+	}
+	if len(res) == 2 && res[0] == "OK" {
+		rev, _ := res[1].(int64)
+		return rev, nil
+	}
+	return 0, commitErr(p.Job.ID, p, res)
+}
+
+// CreateJob implements store.Store.
+func (s *Store) CreateJob(ctx context.Context, p store.CommitParams) error {
+	_, err := s.runCommit(ctx, p, true)
+	return err
+}
+
+// CommitIfVersion implements store.Store.
+func (s *Store) CommitIfVersion(ctx context.Context, p store.CommitParams) (int64, error) {
+	return s.runCommit(ctx, p, false)
+}
+
+func decodeJob(d, rev string) (*core.Job, error) {
+	var j core.Job
+	if err := json.Unmarshal([]byte(d), &j); err != nil {
+		return nil, fmt.Errorf("decode stored job: %w", err)
+	}
+	r, err := strconv.ParseInt(rev, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored job %q: rev %q", j.ID, rev)
+	}
+	j.Rev = r
+	return &j, nil
+}
+
+// GetJob implements store.Store.
+func (s *Store) GetJob(ctx context.Context, id string) (*core.Job, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	v, err := s.rdb.HMGet(ctx, s.key("j", id), "d", "r").Result()
+	if err != nil {
+		return nil, fmt.Errorf("get job %q: redis: %w", id, err)
+	}
+	d, ok1 := v[0].(string)
+	r, ok2 := v[1].(string)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
+	}
+	return decodeJob(d, r)
+}
+
+// ListJobs implements store.Store.
+func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]*core.Job, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if p.Limit <= 0 {
+		p.Limit = 100
+	}
+	if p.Offset < 0 {
+		p.Offset = 0
+	}
+	res, err := s.sc.list.Run(ctx, s.rdb, s.keys, p.Client, p.Offset, p.Limit).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: redis: %w", err)
+	}
+	var out []*core.Job
+	for i := 0; i+1 < len(res); i += 2 {
+		j, err := decodeJob(res[i], res[i+1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// Timeline implements store.Store.
+func (s *Store) Timeline(ctx context.Context, jobID string) ([]core.TimelineEvent, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var ex *redis.IntCmd
+	var lr *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ex = p.Exists(ctx, s.key("j", jobID))
+		lr = p.LRange(ctx, s.key("tl", jobID), 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("timeline of job %q: redis: %w", jobID, err)
+	}
+	if ex.Val() == 0 {
+		return nil, fmt.Errorf("timeline of job %q: %w", jobID, store.ErrNotFound)
+	}
+	out := make([]core.TimelineEvent, 0, len(lr.Val()))
+	for _, e := range lr.Val() {
+		var ev core.TimelineEvent
+		if err := json.Unmarshal([]byte(e), &ev); err != nil {
+			return nil, fmt.Errorf("timeline of job %q: decode: %w", jobID, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
