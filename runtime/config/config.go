@@ -1,0 +1,367 @@
+// Package config reads the orchestrator's configuration: environment
+// variables (and a .env file), clients.toml and workers.toml. Names follow
+// PROTOCOL.md §2.1; every bad value is an error naming the variable or the
+// file and line.
+//
+// Loaders take a lookup function rather than reading the process
+// environment, so tests pass their own.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Lookup reads one variable; os.LookupEnv is one.
+type Lookup func(name string) (string, bool)
+
+// Config is the orchestrator's configuration. The zero value plus
+// withDefaults is a working development setup.
+type Config struct {
+	Host string // API_HOST
+	Port int    // API_PORT, default 8080
+
+	BlueprintsDir string // BLUEPRINTS_DIR, default "blueprints"
+	ClientsPath   string // CLIENTS_CONFIG_PATH
+	WorkersPath   string // WORKERS_CONFIG_PATH
+
+	GlobalWorkerToken string // GLOBAL_WORKER_TOKEN, default "secure-worker-token"
+	ClientToken       string // CLIENT_TOKEN: a default client when there is no clients.toml
+	// VerifySignatures checks §3.3 signatures on worker messages
+	// (WORKER_VERIFY_SIGNATURES, default true).
+	VerifySignatures bool
+
+	WorkerTimeout        time.Duration // WORKER_TIMEOUT_SECONDS, default 300 s
+	PollTimeout          time.Duration // WORKER_POLL_TIMEOUT_SECONDS, default 30 s
+	HealthCheckInterval  time.Duration // WORKER_HEALTH_CHECK_INTERVAL_SECONDS, default 60 s (TTL 2x)
+	MaxTransitionsPerJob int           // MAX_TRANSITIONS_PER_JOB, default 100
+	MaxBodyBytes         int64         // MAX_BODY_BYTES, default 1 MiB
+
+	LogLevel  string // LOG_LEVEL: debug, info, warn, error
+	LogFormat string // LOG_FORMAT: json or text
+
+	RedisURL string // REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_DB); empty: memory store
+}
+
+func (c *Config) withDefaults() {
+	if c.Port == 0 {
+		c.Port = 8080
+	}
+	if c.BlueprintsDir == "" {
+		c.BlueprintsDir = "blueprints"
+	}
+	if c.GlobalWorkerToken == "" {
+		c.GlobalWorkerToken = "secure-worker-token"
+	}
+	if c.WorkerTimeout == 0 {
+		c.WorkerTimeout = 300 * time.Second
+	}
+	if c.PollTimeout == 0 {
+		c.PollTimeout = 30 * time.Second
+	}
+	if c.HealthCheckInterval == 0 {
+		c.HealthCheckInterval = 60 * time.Second
+	}
+	if c.MaxTransitionsPerJob == 0 {
+		c.MaxTransitionsPerJob = 100
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+}
+
+// Addr is host:port to listen on.
+func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// Default returns the configuration with every default applied.
+func Default() Config {
+	var c Config
+	c.VerifySignatures = true
+	c.withDefaults()
+	return c
+}
+
+// FromEnv reads the configuration from lookup. Unknown variables are
+// ignored; a bad value is an error naming the variable.
+func FromEnv(lookup Lookup) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	integer := func(name string, dst *int, lo, hi int) {
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			return
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from %d to %d", name, v, lo, hi))
+			return
+		}
+		*dst = n
+	}
+	seconds := func(name string, dst *time.Duration) {
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			return
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 || f > 1e7 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of seconds", name, v))
+			return
+		}
+		*dst = time.Duration(f * float64(time.Second))
+	}
+	boolean := func(name string, dst *bool) {
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			return
+		}
+		b, err := parseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			return
+		}
+		*dst = b
+	}
+	str("API_HOST", &c.Host)
+	integer("API_PORT", &c.Port, 0, 65535)
+	str("BLUEPRINTS_DIR", &c.BlueprintsDir)
+	str("CLIENTS_CONFIG_PATH", &c.ClientsPath)
+	str("WORKERS_CONFIG_PATH", &c.WorkersPath)
+	str("GLOBAL_WORKER_TOKEN", &c.GlobalWorkerToken)
+	str("CLIENT_TOKEN", &c.ClientToken)
+	boolean("WORKER_VERIFY_SIGNATURES", &c.VerifySignatures)
+	seconds("WORKER_TIMEOUT_SECONDS", &c.WorkerTimeout)
+	seconds("WORKER_POLL_TIMEOUT_SECONDS", &c.PollTimeout)
+	seconds("WORKER_HEALTH_CHECK_INTERVAL_SECONDS", &c.HealthCheckInterval)
+	integer("MAX_TRANSITIONS_PER_JOB", &c.MaxTransitionsPerJob, 1, 1_000_000)
+	var mb int
+	integer("MAX_BODY_BYTES", &mb, 0, 1<<30)
+	if mb > 0 {
+		c.MaxBodyBytes = int64(mb)
+	}
+	str("LOG_LEVEL", &c.LogLevel)
+	c.LogLevel = strings.ToLower(c.LogLevel)
+	switch c.LogLevel {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	str("LOG_FORMAT", &c.LogFormat)
+	c.LogFormat = strings.ToLower(c.LogFormat)
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
+	str("REDIS_URL", &c.RedisURL)
+	if host, ok := lookup("REDIS_HOST"); ok && host != "" && c.RedisURL == "" {
+		port, db := 6379, 0
+		integer("REDIS_PORT", &port, 1, 65535)
+		integer("REDIS_DB", &db, 0, 1<<20)
+		c.RedisURL = fmt.Sprintf("redis://%s/%d", net.JoinHostPort(host, strconv.Itoa(port)), db)
+	}
+	if c.PollTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("WORKER_POLL_TIMEOUT_SECONDS: at most 300"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+// ReadDotEnv parses a .env file: KEY=VALUE lines, `export ` prefixes,
+// single or double quotes, # comments. A missing file is not an error.
+func ReadDotEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseDotEnv(path, f)
+}
+
+// ParseDotEnv parses .env text; errors name name:line.
+func ParseDotEnv(name string, r io.Reader) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		t = strings.TrimPrefix(t, "export ")
+		k, v, ok := strings.Cut(t, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t\"'") {
+			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", name, line)
+		}
+		v = strings.TrimSpace(v)
+		switch {
+		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
+			u, err := strconv.Unquote(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: bad double-quoted value", name, line, k)
+			}
+			v = u
+		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
+			v = v[1 : len(v)-1]
+		case strings.HasPrefix(v, "\"") || strings.HasPrefix(v, "'"):
+			return nil, fmt.Errorf("%s:%d: %s: unclosed quote", name, line, k)
+		default:
+			if i := strings.Index(v, " #"); i >= 0 {
+				v = strings.TrimSpace(v[:i])
+			}
+		}
+		out[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// EnvWithDotEnv looks variables up in the environment first, then in the
+// .env values.
+func EnvWithDotEnv(env Lookup, dot map[string]string) Lookup {
+	return func(name string) (string, bool) {
+		if v, ok := env(name); ok {
+			return v, true
+		}
+		v, ok := dot[name]
+		return v, ok
+	}
+}
+
+// Client is one entry of clients.toml.
+type Client struct {
+	Name            string
+	Token           string
+	Plan            string
+	MonthlyAttempts *int64 // nil: unlimited
+	Params          map[string]any
+	Fields          map[string]any // every other key
+}
+
+// LoadClients reads clients.toml: one table per client with a token.
+func LoadClients(path string) ([]Client, error) {
+	var raw map[string]any
+	md, err := toml.DecodeFile(path, &raw)
+	if err != nil {
+		return nil, tomlError(path, err)
+	}
+	_ = md
+	var out []Client
+	seen := map[string]string{}
+	for name, v := range raw {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: %q must be a table ([%s] with token = \"...\")", path, name, name)
+		}
+		c := Client{Name: name, Fields: map[string]any{}}
+		for k, fv := range t {
+			switch k {
+			case "token":
+				s, ok := fv.(string)
+				if !ok || s == "" {
+					return nil, fmt.Errorf("%s: [%s] token must be a non-empty string", path, name)
+				}
+				c.Token = s
+			case "plan":
+				s, ok := fv.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: [%s] plan must be a string", path, name)
+				}
+				c.Plan = s
+			case "monthly_attempts":
+				n, ok := fv.(int64)
+				if !ok || n < 0 {
+					return nil, fmt.Errorf("%s: [%s] monthly_attempts must be a non-negative integer", path, name)
+				}
+				c.MonthlyAttempts = &n
+			case "params":
+				p, ok := fv.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("%s: [%s] params must be a table", path, name)
+				}
+				c.Params = p
+				c.Fields["params"] = p
+			default:
+				c.Fields[k] = fv
+			}
+		}
+		if c.Token == "" {
+			return nil, fmt.Errorf("%s: [%s] has no token", path, name)
+		}
+		if other, dup := seen[c.Token]; dup {
+			return nil, fmt.Errorf("%s: [%s] and [%s] share a token", path, other, name)
+		}
+		seen[c.Token] = name
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// LoadWorkers reads workers.toml: worker id -> token. Entries without a
+// token are skipped, as in the Python orchestrator.
+func LoadWorkers(path string) (map[string]string, error) {
+	var raw map[string]any
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return nil, tomlError(path, err)
+	}
+	out := map[string]string{}
+	for id, v := range raw {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: %q must be a table ([%s] with token = \"...\")", path, id, id)
+		}
+		tok, present := t["token"]
+		if !present {
+			continue
+		}
+		s, ok := tok.(string)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("%s: [%s] token must be a non-empty string", path, id)
+		}
+		out[id] = s
+	}
+	return out, nil
+}
+
+func tomlError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}

@@ -1,0 +1,535 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+)
+
+const workerToken = "test-worker-token"
+
+type harness struct {
+	t    *testing.T
+	url  string
+	dir  string
+	srv  *Server
+	stop func()
+}
+
+// start serves the given blueprint files (plus blueprints/ when
+// examples is set) on a loopback port.
+func start(t *testing.T, examples bool, files map[string]string) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	if examples {
+		ents, err := os.ReadDir(filepath.Join("..", "..", "blueprints"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("..", "..", "blueprints", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = workerToken
+	cfg.PollTimeout = 5 * time.Second
+	srv, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
+	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
+	h.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("server did not stop")
+		}
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+func (h *harness) do(method, path string, hdr map[string]string, body any, out any) int {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (h *harness) create(endpoint string, input map[string]any) string {
+	h.t.Helper()
+	var out map[string]string
+	if code := h.do("POST", "/api/v1"+endpoint, nil, map[string]any{"initial_data": input}, &out); code != 202 {
+		h.t.Fatalf("create %s: %d %v", endpoint, code, out)
+	}
+	return out["job_id"]
+}
+
+func (h *harness) job(id string) JobView {
+	h.t.Helper()
+	var v JobView
+	if code := h.do("GET", "/api/v1/jobs/"+id, nil, nil, &v); code != 200 {
+		h.t.Fatalf("get job: %d", code)
+	}
+	return v
+}
+
+// waitStatus polls the job until it has the status.
+func (h *harness) waitStatus(id string, want core.Status) JobView {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := h.job(id)
+		if v.Status == want {
+			return v
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("job %s: status %s (state %s, error %+v), want %s", id, v.Status, v.State, v.Error, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type worker struct {
+	h  *harness
+	id string
+}
+
+func (h *harness) worker(id string, skills ...string) *worker {
+	h.t.Helper()
+	var sk []map[string]string
+	for _, s := range skills {
+		sk = append(sk, map[string]string{"name": s})
+	}
+	body := map[string]any{"worker_id": id, "worker_type": "test", "supported_skills": sk, "timestamp": time.Now().Unix()}
+	if code := h.do("POST", "/_worker/workers/register", h.wh(id), body, nil); code != 200 {
+		h.t.Fatalf("register %s: %d", id, code)
+	}
+	return &worker{h, id}
+}
+
+func (h *harness) wh(id string) map[string]string {
+	return map[string]string{"X-Worker-Token": workerToken, "X-Worker-ID": id}
+}
+
+// poll long-polls once; nil when none came.
+func (w *worker) poll(timeout float64) *taskPayload {
+	w.h.t.Helper()
+	var p taskPayload
+	code := w.h.do("GET", fmt.Sprintf("/_worker/workers/%s/tasks/next?timeout=%g", w.id, timeout), w.h.wh(w.id), nil, &p)
+	switch code {
+	case 204:
+		return nil
+	case 200:
+		return &p
+	}
+	w.h.t.Fatalf("poll: %d", code)
+	return nil
+}
+
+func (w *worker) mustPoll() *taskPayload {
+	w.h.t.Helper()
+	p := w.poll(5)
+	if p == nil {
+		w.h.t.Fatal("no task")
+	}
+	return p
+}
+
+func (w *worker) result(p *taskPayload, status string, data map[string]any, code string) map[string]string {
+	w.h.t.Helper()
+	body := map[string]any{"job_id": p.JobID, "task_id": p.TaskID, "worker_id": w.id, "status": status, "data": data}
+	if code != "" {
+		body["error"] = map[string]string{"code": code, "message": "test " + code}
+	}
+	var out map[string]string
+	if c := w.h.do("POST", "/_worker/tasks/result", w.h.wh(w.id), body, &out); c != 200 {
+		w.h.t.Fatalf("result: %d %v", c, out)
+	}
+	return out
+}
+
+func TestOrderProcessingToFinished(t *testing.T) {
+	t.Parallel()
+	h := start(t, true, nil)
+	w := h.worker("w1", "check_inventory", "reserve_item", "send_notification")
+	id := h.create("/jobs/process_order", map[string]any{"items": []any{map[string]any{"sku": "a"}, map[string]any{"sku": "b"}}})
+	p := w.mustPoll()
+	if p.Type != "check_inventory" || p.JobID != id {
+		t.Fatalf("first task: %+v", p)
+	}
+	if r := w.result(p, "success", map[string]any{"stock": "ok"}, ""); r["status"] != "accepted" {
+		t.Fatalf("result reply: %v", r)
+	}
+	skus := map[any]bool{}
+	for range 2 {
+		p := w.mustPoll()
+		if p.Type != "reserve_item" {
+			t.Fatalf("want reserve_item, got %s", p.Type)
+		}
+		skus[p.Params["sku"]] = true
+		w.result(p, "success", map[string]any{"reserved": p.Params["sku"]}, "")
+	}
+	if !skus["a"] || !skus["b"] {
+		t.Errorf("branches: %v", skus)
+	}
+	h.waitStatus(id, core.StatusWaitingForHuman)
+	var ar map[string]string
+	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "approved"}, &ar); code != 200 {
+		t.Fatalf("approve: %d %v", code, ar)
+	}
+	p = w.mustPoll()
+	if p.Type != "send_notification" || p.JobID == id {
+		t.Fatalf("child task: %+v", p)
+	}
+	w.result(p, "success", nil, "")
+	v := h.waitStatus(id, core.StatusFinished)
+	if v.State != "done" || v.Result["stock"] != "ok" || !strings.HasPrefix(fmt.Sprint(v.Result["order_no"]), "ORD-") {
+		t.Errorf("finished job: %+v", v)
+	}
+	var tl []map[string]any
+	h.do("GET", "/api/v1/jobs/"+id+"/history", nil, nil, &tl)
+	if len(tl) < 10 || tl[0]["event_type"] != "created" {
+		t.Errorf("history: %d events, first %v", len(tl), tl)
+	}
+}
+
+func TestInventoryStatuses(t *testing.T) {
+	t.Parallel()
+	h := start(t, true, nil)
+	w := h.worker("w1", "check_inventory")
+	ok := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-1"})
+	out := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-2"})
+	for range 2 {
+		p := w.mustPoll()
+		if p.Params["quantity"] != float64(1) {
+			t.Errorf("quantity default: %v", p.Params)
+		}
+		status := "success"
+		if p.JobID == out {
+			status = "out_of_stock"
+		}
+		w.result(p, status, map[string]any{"in_stock": status == "success"}, "")
+	}
+	h.waitStatus(ok, core.StatusFinished)
+	if v := h.waitStatus(out, core.StatusFailed); v.State != "out_of_stock" {
+		t.Errorf("out of stock: %+v", v)
+	}
+	// Input checked against the schema: 400 with the reasons.
+	var e map[string]map[string]any
+	if code := h.do("POST", "/api/v1/jobs/inventory_check", nil, map[string]any{"initial_data": map[string]any{"quantity": 0}}, &e); code != 400 || e["error"]["code"] != "invalid_input" || e["error"]["details"] == nil {
+		t.Errorf("bad input: %d %v", code, e)
+	}
+}
+
+const retryBP = `name: retry
+endpoint: /jobs/retry
+start: work
+states:
+  work:
+    task: {type: flaky, retries: 2, timeout: 1s}
+    transitions: {success: done, failure: failed}
+  done: {end: success}
+  failed: {end: failure}
+`
+
+func TestRetriesAndErrorCodes(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"retry.yaml": retryBP})
+	w := h.worker("w1", "flaky")
+	id := h.create("/jobs/retry", nil)
+	p1 := w.mustPoll()
+	w.result(p1, "failure", nil, "TRANSIENT_ERROR")
+	h.waitStatus(id, core.StatusAwaitingRetry)
+	p2 := w.mustPoll()
+	if p2.TaskID == p1.TaskID {
+		t.Error("a retry must have a new task id")
+	}
+	// Another result for the first attempt changes nothing.
+	w.result(p1, "success", nil, "")
+	if v := h.job(id); v.Status != core.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
+		t.Errorf("a second result for a finished attempt moved the job: %+v", v)
+	}
+	w.result(p2, "success", nil, "")
+	h.waitStatus(id, core.StatusFinished)
+	// A repeated result is idempotent.
+	if r := w.result(p2, "success", nil, ""); r["status"] != "accepted" {
+		t.Errorf("repeated result: %v", r)
+	}
+
+	inv := h.create("/jobs/retry", nil)
+	w.result(w.mustPoll(), "failure", nil, "INVALID_INPUT_ERROR")
+	if v := h.waitStatus(inv, core.StatusFailed); v.State != "failed" {
+		t.Errorf("invalid input: %+v", v)
+	}
+	perm := h.create("/jobs/retry", nil)
+	w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
+	h.waitStatus(perm, core.StatusQuarantined)
+}
+
+func TestDeadWorkerTaskReleased(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"retry.yaml": retryBP})
+	a := h.worker("dead", "flaky")
+	id := h.create("/jobs/retry", nil)
+	pa := a.mustPoll() // and never answers: the 1 s lease expires
+	b := h.worker("alive", "flaky")
+	pb := b.mustPoll()
+	if pb.JobID != id || pb.TaskID == pa.TaskID {
+		t.Fatalf("re-leased task: %+v", pb)
+	}
+	b.result(pb, "success", nil, "")
+	h.waitStatus(id, core.StatusFinished)
+	if r := a.result(pa, "success", nil, ""); r["status"] != "ignored" {
+		t.Errorf("the dead worker's late result must be ignored: %v", r)
+	}
+}
+
+func TestCancelReachesWorker(t *testing.T) {
+	t.Parallel()
+	h := start(t, true, nil)
+	w := h.worker("w1", "long_running_task")
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+"/_worker/ws/w1", http.Header{"X-Worker-Token": {workerToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
+	p := w.mustPoll()
+	var cr map[string]string
+	if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, &cr); code != 200 || cr["status"] != "cancellation_request_accepted" {
+		t.Fatalf("cancel: %d %v", code, cr)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var cmd map[string]string
+	if err := conn.ReadJSON(&cmd); err != nil {
+		t.Fatal(err)
+	}
+	if cmd["command"] != "cancel_task" || cmd["task_id"] != p.TaskID || cmd["job_id"] != id {
+		t.Errorf("ws command: %v", cmd)
+	}
+	var hb map[string]any
+	h.do("PATCH", "/_worker/workers/w1", h.wh("w1"), map[string]any{"worker_id": "w1", "status": "busy"}, &hb)
+	if ids, _ := hb["cancel_task_ids"].([]any); len(ids) != 1 || ids[0] != p.TaskID {
+		t.Errorf("heartbeat cancel_task_ids: %v", hb)
+	}
+	h.waitStatus(id, core.StatusCancelled)
+	if r := w.result(p, "cancelled", nil, ""); r["status"] != "ignored" {
+		t.Errorf("result after cancel: %v", r)
+	}
+	if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, nil); code != 404 {
+		t.Errorf("cancel twice: %d", code)
+	}
+}
+
+const approvalBP = `name: approve
+endpoint: /jobs/approve
+start: ask
+states:
+  ask:
+    approval: {message: "go?", timeout: 1s}
+    transitions: {approved: yes, rejected: no, timeout: late}
+  yes: {end: success}
+  no: {end: failure}
+  late: {end: failure}
+`
+
+func TestApprovalDecisions(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"a.yaml": approvalBP})
+	for _, c := range []struct{ decision, state string }{{"approved", "yes"}, {"rejected", "no"}, {"", "late"}} {
+		id := h.create("/jobs/approve", nil)
+		h.waitStatus(id, core.StatusWaitingForHuman)
+		if c.decision != "" {
+			if code := h.do("POST", "/_public/webhooks/approval/"+id, nil, map[string]string{"decision": c.decision}, nil); code != 200 {
+				t.Fatalf("decision: %d", code)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for v := h.job(id); !v.Status.Terminal(); v = h.job(id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %s", c.state, v.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if v := h.job(id); v.State != c.state {
+			t.Errorf("decision %q: state %s", c.decision, v.State)
+		}
+	}
+	id := h.create("/jobs/approve", nil)
+	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "maybe"}, nil); code != 400 {
+		t.Errorf("bad decision: %d", code)
+	}
+}
+
+func TestHotReloadKeepsRunningVersion(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"retry.yaml": retryBP})
+	w := h.worker("w1", "flaky", "other")
+	old := h.create("/jobs/retry", nil)
+	p := w.mustPoll()
+	// A new version: the task type changes.
+	gen := h.srv.Registry().Generation()
+	if err := os.WriteFile(filepath.Join(h.dir, "retry.yaml"), []byte(strings.Replace(retryBP, "type: flaky", "type: other", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.srv.Registry().Generation() == gen {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fresh := h.create("/jobs/retry", nil)
+	if p2 := w.mustPoll(); p2.Type != "other" || p2.JobID != fresh {
+		t.Errorf("new job runs the new version: %+v", p2)
+	}
+	w.result(p, "success", nil, "")
+	if v := h.waitStatus(old, core.StatusFinished); v.Version == h.job(fresh).Version {
+		t.Error("old and new jobs share a version")
+	}
+	// A broken edit is refused; the last good version stays.
+	gen = h.srv.Registry().Generation()
+	if err := os.WriteFile(filepath.Join(h.dir, "retry.yaml"), []byte("name: retry\nstart: nowhere\nstates: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var bl struct {
+		Blueprints []map[string]any `json:"blueprints"`
+		Refused    []map[string]any `json:"refused_reload"`
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(bl.Refused) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused reload is not shown")
+		}
+		time.Sleep(20 * time.Millisecond)
+		h.do("GET", "/api/v1/blueprints", nil, nil, &bl)
+	}
+	if len(bl.Blueprints) != 1 || h.srv.Registry().Generation() != gen {
+		t.Errorf("the last good version must stay: %+v", bl)
+	}
+	h.create("/jobs/retry", nil)
+}
+
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	h := start(t, true, nil)
+	cases := []struct {
+		method, path string
+		hdr          map[string]string
+		body         string
+		want         int
+	}{
+		{"POST", "/api/v1/jobs/inventory_check", nil, `{"initial_data": `, 400},
+		{"POST", "/api/v1/jobs/inventory_check", nil, `[1,2]`, 400},
+		{"POST", "/api/v1/jobs/inventory_check", nil, `{"initial_data": [1]}`, 400},
+		{"POST", "/api/v1/jobs/nope", nil, `{}`, 404},
+		{"GET", "/api/v1/jobs/unknown", nil, "", 404},
+		{"POST", "/_worker/workers/register", nil, `{"worker_id":"x"}`, 403},
+		{"POST", "/_worker/workers/register", map[string]string{"X-Worker-Token": "wrong"}, `{"worker_id":"x"}`, 403},
+		{"POST", "/_worker/workers/register", map[string]string{"X-Worker-Token": workerToken}, `{"worker_id":"bad id!"}`, 400},
+		{"POST", "/_worker/tasks/result", map[string]string{"X-Worker-Token": workerToken, "X-Worker-ID": "w"}, `{"job_id":1}`, 400},
+		{"GET", "/_worker/workers/ghost2/tasks/next", map[string]string{"X-Worker-Token": workerToken}, "", 404},
+		{"PATCH", "/_worker/workers/unknown", map[string]string{"X-Worker-Token": workerToken}, `{"worker_id":"unknown","status":"idle"}`, 404},
+		{"GET", "/api/v1/blueprints/nope/graph", nil, "", 404},
+		{"GET", "/api/v1/blueprints/order_processing/graph?format=png", nil, "", 400},
+		{"GET", "/nowhere", nil, "", 404},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, h.url+c.path, strings.NewReader(c.body))
+		for k, v := range c.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || e.Error.Code == "" || e.Error.Message == "" {
+			t.Errorf("%s %s %s: %d %+v, want %d with an error body", c.method, c.path, c.body, resp.StatusCode, e, c.want)
+		}
+	}
+	big := `{"initial_data": {"x": "` + strings.Repeat("a", 2<<20) + `"}}`
+	resp, err := http.Post(h.url+"/api/v1/jobs/inventory_check", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("big body: %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/_public/status", "/_public/metrics", "/api/v1/blueprints/order_processing/graph?format=mermaid"} {
+		if code := h.do("GET", p, nil, nil, nil); code != 200 {
+			t.Errorf("%s: %d", p, code)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+)
+
+// apiError is what every error response carries:
+// {"error": {"code", "message", "details"}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// writeError maps an error to its status and JSON body. Anything that is
+// not an *apiError is an internal error: logged, never shown.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			ae = errorf(http.StatusNotFound, "not_found", "not found")
+		case errors.Is(err, store.ErrClosed):
+			ae = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		default:
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			ae = errorf(http.StatusInternalServerError, "internal", "internal error")
+		}
+	}
+	if ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, ae.Status, map[string]any{"error": ae})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decodeBody reads one JSON object of at most limit bytes into v. An empty
+// body is allowed when optional is set.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
+			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %q: want application/json", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", limit)
+		}
+		return errorf(http.StatusBadRequest, "bad_body", "read request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return nil
+		}
+		return errorf(http.StatusBadRequest, "invalid_json", "request body is empty: want a JSON object")
+	}
+	if err := decodeJSON(body, v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// decodeJSON decodes one JSON object, numbers kept exact, and names where
+// it went wrong.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				field = "the body"
+			}
+			return errorf(http.StatusBadRequest, "invalid_json", "%s: want %s, got JSON %s", field, te.Type, te.Value)
+		}
+		return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON: more than one value in the body")
+	}
+	return nil
+}
+
+// seconds reads an optional number of seconds from a JSON number.
+func seconds(n json.Number, name string) (float64, error) {
+	if n == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f < 0 || f > 1e7 {
+		return 0, errorf(http.StatusBadRequest, "invalid_field", "%s must be a non-negative number of seconds", name)
+	}
+	return f, nil
+}
+
+// recoverer turns a panic into a 500 without a stack trace to the client.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

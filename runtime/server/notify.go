@@ -1,0 +1,64 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+)
+
+// notify posts the job's webhook on every terminal status (job_finished,
+// job_failed, job_quarantined, job_cancelled): 10 s timeout, 3 tries with
+// 2 s and 4 s backoff, 2xx is delivered. It does not block the caller.
+func (s *Server) notify(j *core.Job, n *core.Notification) {
+	s.log.Info("job ended", "job", j.ID, "blueprint", j.Blueprint, "status", j.Status)
+	if j.WebhookURL == "" {
+		return
+	}
+	body := map[string]any{"event": n.Event, "job_id": j.ID, "status": j.Status, "result": j.History, "metadata": j.Metadata, "timestamp": s.now().Unix()}
+	if body["result"] == nil {
+		body["result"] = map[string]any{}
+	}
+	if j.Error != nil {
+		body["error"] = j.Error.Message
+	}
+	if body["metadata"] == nil {
+		delete(body, "metadata")
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return
+	}
+	s.hooks.Add(1)
+	go func() {
+		defer s.hooks.Done()
+		delay := 2 * time.Second
+		for try := 0; try < 3; try++ {
+			ctx, cancel := context.WithTimeout(s.drainCtx, 10*time.Second)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.WebhookURL, bytes.NewReader(b))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				var resp *http.Response
+				resp, err = http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode/100 == 2 {
+						cancel()
+						return
+					}
+				}
+			}
+			cancel()
+			select {
+			case <-s.drainCtx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay *= 2
+		}
+		s.log.Warn("webhook not delivered", "job", j.ID, "url", j.WebhookURL)
+	}()
+}

@@ -1,0 +1,462 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+)
+
+// protocolVersion is what we answer in X-RXON-Version and registration.
+const protocolVersion = "1.0b16"
+
+var workerIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+
+func (s *Server) workerRoutes(mux *http.ServeMux) {
+	wk := func(h func(http.ResponseWriter, *http.Request, string, []byte) error) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RXON-Version", protocolVersion)
+			var body []byte
+			if r.Method != http.MethodGet {
+				b, err := readAll(w, r, s.cfg.MaxBodyBytes)
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				body = b
+			}
+			id, err := s.authWorker(r, body)
+			if err == nil {
+				err = h(w, r, id, body)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+			}
+		})
+	}
+	mux.Handle("POST /_worker/workers/register", wk(s.register))
+	mux.Handle("GET /_worker/workers/{id}/tasks/next", wk(s.poll))
+	mux.Handle("POST /_worker/tasks/result", wk(s.result))
+	mux.Handle("PATCH /_worker/workers/{id}", wk(s.heartbeat))
+	mux.Handle("POST /_worker/events", wk(s.event))
+	mux.Handle("GET /_worker/ws/{id}", wk(s.ws.serve))
+	mux.Handle("GET /_worker/ws", wk(s.ws.serve))
+}
+
+func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var raw json.RawMessage
+	if err := decodeBody(w, r, limit, &raw, true); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// authWorker checks X-Worker-Token (PROTOCOL.md §3.2): a workers.toml
+// token for the worker is tried first, then the global token.
+func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
+	id := r.PathValue("id")
+	if id == "" {
+		id = r.Header.Get("X-Worker-ID")
+	}
+	if id == "" && len(body) > 0 {
+		var b struct {
+			WorkerID string `json:"worker_id"`
+		}
+		_ = json.Unmarshal(body, &b)
+		id = b.WorkerID
+	}
+	tok := r.Header.Get("X-Worker-Token")
+	if tok == "" {
+		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: missing X-Worker-Token header")
+	}
+	if id != "" && !workerIDRE.MatchString(id) {
+		return "", errorf(http.StatusBadRequest, "invalid_worker_id", "worker id %q: want 1 to 128 of [a-zA-Z0-9_-]", id)
+	}
+	if id == "ghost" {
+		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: worker id %q is reserved", id)
+	}
+	if own, ok := s.workers[id]; ok && id != "" {
+		if subtle.ConstantTimeCompare([]byte(own), []byte(tok)) == 1 {
+			return id, nil
+		}
+		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: wrong token for worker %q", id)
+	}
+	if subtle.ConstantTimeCompare([]byte(s.cfg.GlobalWorkerToken), []byte(tok)) == 1 {
+		if id == "" {
+			id = "unknown_authenticated_by_global_token"
+		}
+		return id, nil
+	}
+	return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid worker token")
+}
+
+// sameWorker refuses a body whose worker_id is not the authenticated one.
+func sameWorker(id, bodyID string) error {
+	if bodyID != "" && bodyID != id {
+		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: worker_id %q in the body is not the authenticated worker %q", bodyID, id)
+	}
+	return nil
+}
+
+type skillInfo struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type registration struct {
+	WorkerID          string             `json:"worker_id"`
+	WorkerType        string             `json:"worker_type"`
+	SupportedSkills   []skillInfo        `json:"supported_skills"`
+	AvailableSkills   []string           `json:"available_skills"`
+	HotSkills         json.RawMessage    `json:"hot_skills"`
+	Resources         map[string]any     `json:"resources"`
+	InstalledSoftware map[string]any     `json:"installed_software"`
+	Capabilities      map[string]any     `json:"capabilities"`
+	CostPerSkill      map[string]float64 `json:"-"`
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	var reg registration
+	if err := decodeJSON(orEmpty(body), &reg); err != nil {
+		return err
+	}
+	if reg.WorkerID == "" {
+		return errorf(http.StatusBadRequest, "invalid_registration", "worker_id is required")
+	}
+	if err := sameWorker(id, reg.WorkerID); err != nil {
+		return err
+	}
+	skills := map[string]bool{}
+	var list []string
+	add := func(n string) {
+		if n != "" && !skills[n] {
+			skills[n] = true
+			list = append(list, n)
+		}
+	}
+	for _, sk := range reg.SupportedSkills {
+		add(sk.Name)
+	}
+	for _, n := range reg.AvailableSkills {
+		add(n)
+	}
+	resources := map[string]any{}
+	for k, v := range reg.Resources {
+		resources[k] = v
+	}
+	if props, ok := reg.Resources["properties"].(map[string]any); ok {
+		for k, v := range props {
+			resources[k] = v
+		}
+	}
+	for k, v := range reg.InstalledSoftware {
+		resources[k] = v
+	}
+	costs := map[string]float64{}
+	for k, v := range reg.Capabilities {
+		if k == "cost_per_skill" {
+			if m, ok := v.(map[string]any); ok {
+				for sk, c := range m {
+					if n, ok := c.(json.Number); ok {
+						if f, err := n.Float64(); err == nil {
+							costs[sk] = f
+						}
+					}
+				}
+			}
+			continue
+		}
+		resources[k] = v
+	}
+	var info map[string]any
+	_ = json.Unmarshal(body, &info)
+	delete(info, "security")
+	now := s.now()
+	rec := store.WorkerRecord{
+		Worker: dispatch.Worker{
+			ID: reg.WorkerID, Type: reg.WorkerType, Skills: list, CostPerSkill: costs,
+			Resources: lang.FromJSON(jsonValue(resources)).(map[string]any), Status: dispatch.StatusIdle, Reputation: 1,
+		},
+		RegisteredAt: now, LastSeen: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Info: info,
+	}
+	if err := s.store.RegisterWorker(r.Context(), rec); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "registered", "version": protocolVersion})
+	return nil
+}
+
+func orEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
+
+// jsonValue converts json.Number leaves into float64 for FromJSON.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonValue(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = jsonValue(e)
+		}
+	case json.Number:
+		return lang.FromJSON(x)
+	}
+	return v
+}
+
+// taskPayload is what a poll returns (PROTOCOL.md §3.5).
+type taskPayload struct {
+	JobID          string         `json:"job_id"`
+	TaskID         string         `json:"task_id"`
+	Type           string         `json:"type"`
+	Params         map[string]any `json:"params"`
+	Priority       float64        `json:"priority"`
+	Deadline       int64          `json:"deadline,omitempty"`
+	TracingContext map[string]any `json:"tracing_context"`
+	Metadata       map[string]any `json:"metadata,omitempty"`
+	Security       any            `json:"security,omitempty"`
+	Timestamp      int64          `json:"timestamp"`
+}
+
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byte) error {
+	rec, err := s.store.Worker(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "not_found", "Worker not found: register first")
+	}
+	if err != nil {
+		return err
+	}
+	wait := s.cfg.PollTimeout
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return errorf(http.StatusBadRequest, "invalid_query", "timeout=%q: want a number of seconds", v)
+		}
+		wait = min(wait, time.Duration(f*float64(time.Second)))
+	}
+	if s.draining.Load() {
+		wait = 0
+	}
+	ctx, stop := s.drainAware(r.Context())
+	defer stop()
+	t, err := s.store.Lease(ctx, store.LeaseParams{
+		WorkerID: id, Types: rec.Skills, Now: s.now(), Wait: wait, Resources: rec.Resources, Costs: rec.CostPerSkill,
+	})
+	if err != nil && !errors.Is(err, store.ErrClosed) {
+		return err
+	}
+	if t == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	s.metrics.leased(t)
+	p := taskPayload{
+		JobID: t.JobID, TaskID: t.ID, Type: t.Type, Params: t.Params, Priority: t.Priority,
+		TracingContext: map[string]any{}, Metadata: t.Metadata, Security: t.Security, Timestamp: s.now().Unix(),
+	}
+	if p.Params == nil {
+		p.Params = map[string]any{}
+	}
+	if !t.LeaseUntil.IsZero() {
+		p.Deadline = t.LeaseUntil.Unix()
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+type resultBody struct {
+	JobID    string          `json:"job_id"`
+	TaskID   string          `json:"task_id"`
+	WorkerID string          `json:"worker_id"`
+	Origin   string          `json:"origin_worker_id"`
+	Status   string          `json:"status"`
+	Data     json.RawMessage `json:"data"`
+	Error    *core.ErrorInfo `json:"error"`
+}
+
+func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	var res resultBody
+	if err := decodeJSON(orEmpty(body), &res); err != nil {
+		return err
+	}
+	if res.TaskID == "" || res.JobID == "" {
+		return errorf(http.StatusBadRequest, "invalid_result", "job_id and task_id are required")
+	}
+	if err := sameWorker(id, res.WorkerID); err != nil {
+		return err
+	}
+	var data map[string]any
+	if len(res.Data) > 0 && string(res.Data) != "null" {
+		var v any
+		if err := decodeJSON(res.Data, &v); err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return errorf(http.StatusBadRequest, "invalid_result", "data must be a JSON object")
+		}
+		data = lang.FromJSON(m).(map[string]any)
+	}
+	if res.Status == "" {
+		res.Status = "success"
+	}
+	ignored := func(reason, msg string) error {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": reason, "message": msg})
+		return nil
+	}
+	info, err := s.store.Task(r.Context(), res.TaskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ignored("stale_task", "unknown task "+res.TaskID)
+	}
+	if err != nil {
+		return err
+	}
+	if info.Task.JobID != res.JobID {
+		return ignored("job_not_found", "task "+res.TaskID+" does not belong to job "+res.JobID)
+	}
+	ev := core.Event{Kind: core.EventTaskResult, TaskID: res.TaskID, Branch: info.Task.Branch, WorkerID: id,
+		Result: &core.Result{Status: res.Status, Data: data, Error: res.Error}}
+	j, err := s.deliver(r.Context(), res.JobID, ev, &store.TaskCompletion{TaskID: res.TaskID, WorkerID: id})
+	switch {
+	case errors.Is(err, store.ErrAlreadyDone):
+		writeJSON(w, http.StatusOK, map[string]string{"status": "accepted", "transition": "duplicate_result"})
+		return nil
+	case errors.Is(err, store.ErrWorkerMismatch):
+		return ignored("worker_mismatch", "task "+res.TaskID+" is not leased to worker "+id)
+	case errors.Is(err, store.ErrLeaseLost):
+		return ignored("deadline_exceeded", "the lease on task "+res.TaskID+" expired; the task was handed on")
+	case errors.Is(err, store.ErrStaleTask), errors.Is(err, core.ErrStaleTask):
+		return ignored("stale_task", "the job no longer waits on task "+res.TaskID)
+	case errors.Is(err, core.ErrTerminal):
+		reason := "job_already_terminated"
+		if j != nil && j.Status == core.StatusCancelled {
+			reason = "job_cancelled"
+		}
+		return ignored(reason, "the job has ended")
+	case errors.Is(err, store.ErrNotFound):
+		return ignored("job_not_found", "unknown job "+res.JobID)
+	case err != nil:
+		return err
+	}
+	transition := "success_transition"
+	switch {
+	case len(j.Tasks) > 0 && j.Status == core.StatusWaitingParallel:
+		transition = "parallel_branch_accepted"
+	case res.Status == "failure":
+		transition = "failure_handled"
+	case res.Status == "cancelled":
+		transition = "cancelled_handled"
+	case j.Status == core.StatusFailed && j.Error != nil && j.Error.Code == "UNHANDLED_STATUS":
+		transition = "unhandled_status_failure"
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted", "transition": transition})
+	return nil
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	now := s.now()
+	p := store.HeartbeatParams{WorkerID: id, Now: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Status: dispatch.StatusIdle}
+	empty := len(body) == 0
+	if !empty {
+		var hb struct {
+			WorkerID  string          `json:"worker_id"`
+			Status    string          `json:"status"`
+			HotSkills json.RawMessage `json:"hot_skills"`
+		}
+		if err := decodeJSON(body, &hb); err != nil {
+			return err
+		}
+		if err := sameWorker(id, hb.WorkerID); err != nil {
+			return err
+		}
+		switch hb.Status {
+		case "offline":
+			if err := s.store.RemoveWorker(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			return nil
+		case "busy":
+			p.Status = dispatch.StatusBusy
+		case "draining":
+			p.Status = dispatch.StatusDraining
+		}
+	}
+	found, err := s.store.Heartbeat(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errorf(http.StatusNotFound, "not_found", "Worker not found: register again")
+	}
+	if empty {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ttl_refreshed"})
+		return nil
+	}
+	reply := map[string]any{"status": "ok"}
+	ids, err := s.store.CancelRequests(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		reply["cancel_task_ids"] = ids
+	}
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}
+
+func (s *Server) event(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	var ev struct {
+		WorkerID     string         `json:"worker_id"`
+		EventType    string         `json:"event_type"`
+		Payload      map[string]any `json:"payload"`
+		OriginTaskID string         `json:"origin_task_id"`
+		TargetJobID  string         `json:"target_job_id"`
+	}
+	if err := decodeJSON(orEmpty(body), &ev); err != nil {
+		return err
+	}
+	if err := sameWorker(id, ev.WorkerID); err != nil {
+		return err
+	}
+	if ev.EventType == "" {
+		return errorf(http.StatusBadRequest, "invalid_event", "event_type is required")
+	}
+	jobID := ev.TargetJobID
+	if jobID == "" && ev.OriginTaskID != "" {
+		if info, err := s.store.Task(r.Context(), ev.OriginTaskID); err == nil {
+			jobID = info.Task.JobID
+		}
+	}
+	if ev.EventType == "progress" && jobID != "" {
+		data := lang.FromJSON(jsonValue(ev.Payload))
+		m, _ := data.(map[string]any)
+		if _, err := s.deliver(r.Context(), jobID, core.Event{Kind: core.EventProgress, Data: m}, nil); err != nil && !benign(err) {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "event_accepted"})
+	return nil
+}
+
+// drainAware ends a long poll when the server starts draining.
+func (s *Server) drainAware(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.drainCtx, cancel)
+	return ctx, func() { stop(); cancel() }
+}

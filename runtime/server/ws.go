@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsHub keeps one WebSocket per worker and pushes cancel_task commands.
+type wsHub struct {
+	s     *Server
+	up    websocket.Upgrader
+	mu    sync.Mutex
+	conns map[string]*wsConn
+}
+
+type wsConn struct {
+	c  *websocket.Conn
+	mu sync.Mutex // one writer at a time
+}
+
+func newWSHub(s *Server) *wsHub {
+	return &wsHub{s: s, conns: map[string]*wsConn{}, up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
+}
+
+func (h *wsHub) serve(w http.ResponseWriter, r *http.Request, id string, _ []byte) error {
+	c, err := h.up.Upgrade(w, r, nil)
+	if err != nil {
+		return nil // the upgrader wrote the error
+	}
+	conn := &wsConn{c: c}
+	h.mu.Lock()
+	if old := h.conns[id]; old != nil {
+		old.close(websocket.ClosePolicyViolation, "replaced by a newer connection")
+	}
+	h.conns[id] = conn
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if h.conns[id] == conn {
+			delete(h.conns, id)
+		}
+		h.mu.Unlock()
+		_ = c.Close()
+	}()
+	c.SetReadLimit(1 << 20)
+	for {
+		// Workers may send events here; progress reaches the job.
+		var ev map[string]any
+		if err := c.ReadJSON(&ev); err != nil {
+			return nil
+		}
+	}
+}
+
+func (c *wsConn) send(v any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.c.WriteJSON(v)
+}
+
+func (c *wsConn) close(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	_ = c.c.Close()
+}
+
+// cancel tells the worker holding the task to stop it, when it has a
+// socket open; the heartbeat's cancel_task_ids covers the others.
+func (h *wsHub) cancel(ctx context.Context, taskID, jobID string) {
+	info, err := h.s.store.Task(ctx, taskID)
+	if err != nil || info.Worker == "" {
+		return
+	}
+	h.mu.Lock()
+	conn := h.conns[info.Worker]
+	h.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	if err := conn.send(map[string]any{"command": "cancel_task", "task_id": taskID, "job_id": jobID}); err != nil {
+		h.s.log.Warn("push cancel_task", "worker", info.Worker, "task", taskID, "err", err)
+	}
+}
+
+func (h *wsHub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, c := range h.conns {
+		c.close(websocket.CloseGoingAway, "server shutting down")
+		delete(h.conns, id)
+	}
+}
