@@ -44,7 +44,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitUsage
 	}
-	cfg, err := config.FromEnv(config.EnvWithDotEnv(os.LookupEnv, dot))
+	lookup := config.EnvWithDotEnv(os.LookupEnv, dot)
+	cfg, err := config.FromEnv(lookup)
 	if err != nil {
 		fmt.Fprintf(stderr, "avtomatika serve: configuration:\n%v\n", err)
 		return exitUsage
@@ -75,10 +76,10 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return exitUsage
 		}
 	}
-	if cfg.RedisURL != "" {
-		st, err := openRedis(ctx, cfg)
+	if cfg.RedisURL != "" || hasAny(lookup, "REDIS_ADDRS", "REDIS_HOST") {
+		st, err := openRedis(ctx, cfg, lookup)
 		if err != nil {
-			fmt.Fprintf(stderr, "avtomatika serve: REDIS_URL: %v\n", err)
+			fmt.Fprintf(stderr, "avtomatika serve: redis store: %v\n", err)
 			return exitUsage
 		}
 		opts.Store = st
@@ -113,6 +114,15 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintln(stdout, "avtomatika: drained and stopped")
 	return exitOK
+}
+
+func hasAny(lookup config.Lookup, names ...string) bool {
+	for _, n := range names {
+		if v, ok := lookup(n); ok && v != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func displayAddr(a string) string {

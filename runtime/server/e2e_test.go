@@ -18,6 +18,9 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 )
 
 const workerToken = "test-worker-token"
@@ -34,7 +37,16 @@ type harness struct {
 // examples is set) on a loopback port.
 func start(t *testing.T, examples bool, files map[string]string) *harness {
 	t.Helper()
-	dir := t.TempDir()
+	return startOn(t, examples, files, nil, "")
+}
+
+// startOn is start on a given store (nil: memory) and blueprints folder
+// ("" : a new one).
+func startOn(t *testing.T, examples bool, files map[string]string, st store.Store, dir string) *harness {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	if examples {
 		ents, err := os.ReadDir(filepath.Join("..", "..", "blueprints"))
 		if err != nil {
@@ -59,7 +71,7 @@ func start(t *testing.T, examples bool, files map[string]string) *harness {
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = workerToken
 	cfg.PollTimeout = 5 * time.Second
-	srv, err := New(Options{Config: cfg})
+	srv, err := New(Options{Config: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +229,44 @@ func (w *worker) result(p *taskPayload, status string, data map[string]any, code
 func TestOrderProcessingToFinished(t *testing.T) {
 	t.Parallel()
 	h := start(t, true, nil)
-	w := h.worker("w1", "check_inventory", "reserve_item", "send_notification")
+	orderProcessing(t, h, h)
+}
+
+func redisStore(t *testing.T) store.Store {
+	t.Helper()
+	srv := redistest.Start(t, redistest.Options{})
+	cfg, err := redisstore.FromEnv(func(n string) (string, bool) {
+		switch n {
+		case "REDIS_URL":
+			return srv.URL, true
+		case "REDIS_PREFIX":
+			return srv.Fresh(t), true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := redisstore.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestOrderProcessingTwoInstances runs the example on two servers sharing
+// one Redis: jobs are created on one, the worker talks to the other.
+func TestOrderProcessingTwoInstances(t *testing.T) {
+	t.Parallel()
+	st := redisStore(t)
+	a := startOn(t, true, nil, st, "")
+	b := startOn(t, true, nil, st, a.dir)
+	orderProcessing(t, a, b)
+}
+
+// orderProcessing creates the job on h and works it from wh.
+func orderProcessing(t *testing.T, h, wh *harness) {
+	w := wh.worker("w1", "check_inventory", "reserve_item", "send_notification")
 	id := h.create("/jobs/process_order", map[string]any{"items": []any{map[string]any{"sku": "a"}, map[string]any{"sku": "b"}}})
 	p := w.mustPoll()
 	if p.Type != "check_inventory" || p.JobID != id {
