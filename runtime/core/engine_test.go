@@ -2,72 +2,56 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"strings"
+	"fmt"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 )
 
+// t0 is the fixed Now of every step in these tests.
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// seqRand is a deterministic randomness source: 0, 1, 2, ... bytes.
-type seqRand struct{ n byte }
+// ctrRand is a deterministic source of randomness: the k-th Read (from 1)
+// fills p with 0x80, zeros and k in the last byte. So the k-th id drawn is
+// id(k), and a jitter drawn is just over half of 2^64: Backoff gives half
+// its bound.
+type ctrRand struct{ k byte }
 
-func (r *seqRand) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = r.n
-		r.n++
-	}
+func (r *ctrRand) Read(p []byte) (int, error) {
+	r.k++
+	clear(p)
+	p[0] = 0x80
+	p[len(p)-1] = r.k
 	return len(p), nil
 }
 
-func machine(t *testing.T, src string) *lang.Machine {
+// id is the k-th UUID ctrRand gives.
+func id(k int) string { return fmt.Sprintf("80000000-0000-4000-8000-%012x", k) }
+
+// failRand fails every read.
+type failRand struct{}
+
+func (failRand) Read([]byte) (int, error) { return 0, errors.New("entropy gone") }
+
+const childYAML = "name: child\nstart: s\nstates:\n  s: {end: success}\n"
+
+func machine(t testing.TB, src string) *lang.Machine {
 	t.Helper()
-	set, ds := lang.LoadFS(fstest.MapFS{"bp.yaml": {Data: []byte(src)}, "child.yaml": {Data: []byte("name: child\nstart: s\nstates:\n  s: {end: success}\n")}})
+	set, ds := lang.LoadFS(fstest.MapFS{"bp.yaml": {Data: []byte(src)}, "child.yaml": {Data: []byte(childYAML)}})
 	if len(ds) > 0 {
 		t.Fatalf("blueprint: %v", ds)
 	}
-	for _, m := range set.Machines {
-		if m.Name != "child" {
-			return m
-		}
+	m := set.Lookup("bp")
+	if m == nil {
+		t.Fatal("no blueprint bp")
 	}
-	t.Fatal("no machine")
-	return nil
-}
-
-// run steps a job through events, failing the test on an error.
-func run(t *testing.T, m *lang.Machine, j *Job, evs ...Event) (*Job, []*Effects) {
-	t.Helper()
-	var effs []*Effects
-	for i, ev := range evs {
-		in := Inputs{Now: t0.Add(time.Duration(i) * time.Second), Rand: rand.Reader}
-		nj, eff, err := Step(context.Background(), m, j, ev, in)
-		if err != nil {
-			t.Fatalf("event %d (%s): %v", i, ev.Kind, err)
-		}
-		j = nj
-		effs = append(effs, eff)
-	}
-	return j, effs
-}
-
-func newJob(input map[string]any) *Job {
-	return &Job{ID: "job-1", Blueprint: "bp", Status: StatusPending, Input: input, Client: Client{Name: "acme", Plan: "pro"}, CreatedAt: t0}
-}
-
-func result(j *Job, i int, status string, data map[string]any, code string) Event {
-	r := &Result{Status: status, Data: data}
-	if code != "" {
-		r.Error = &ErrorInfo{Code: code, Message: "boom"}
-	}
-	return Event{Kind: EventTaskResult, TaskID: j.Tasks[i].ID, Branch: j.Tasks[i].Branch, Result: r}
+	return m
 }
 
 const taskBP = `name: bp
@@ -82,352 +66,569 @@ states:
         go_to: work
   big: {go_to: work}
   work:
-    task: {type: t, params: {n: "${{ history.n }}"}, retries: 2, timeout: 5s, dispatch_timeout: 7s}
+    task: {type: t, params: {n: "${{ history.n }}", try: "${{ job.attempt }}"}, retries: 2, timeout: 5s, dispatch_timeout: 7s, priority: 3, strategy: cheapest, requires: {gpu: 1}, max_cost: 2.5}
     transitions: {success: done, out_of_stock: none, failure: failed}
   done: {end: success}
   none: {end: failure}
   failed: {end: failure}
 `
 
-func TestTaskPath(t *testing.T) {
-	t.Parallel()
-	m := machine(t, taskBP)
-	j, effs := run(t, m, newJob(map[string]any{"n": int64(11)}), Event{Kind: EventCreated})
-	if j.State != "work" || j.Status != StatusWaitingForWorker || j.Steps != 3 || len(j.Tasks) != 1 {
-		t.Fatalf("after create: %+v", j)
-	}
-	e := effs[0]
-	if len(e.Enqueue) != 1 || e.Enqueue[0].Type != "t" || e.Enqueue[0].Timeout != 5*time.Second || e.Enqueue[0].Attempt != 1 ||
-		!strings.HasPrefix(e.Enqueue[0].ID, "task-") || e.Enqueue[0].Params["n"] != int64(11) {
-		t.Fatalf("enqueue: %+v", e.Enqueue)
-	}
-	if len(e.Timers) != 1 || e.Timers[0].Event.Kind != EventDispatchTimeout || !e.Timers[0].At.Equal(t0.Add(7*time.Second)) {
-		t.Errorf("dispatch timer: %+v", e.Timers)
-	}
-	j2, effs := run(t, m, j, result(j, 0, "success", map[string]any{"ok": true}, ""))
-	if j2.Status != StatusFinished || j2.State != "done" || j2.History["ok"] != true || j2.History["n"] != int64(11) {
-		t.Errorf("after success: %+v", j2)
-	}
-	if effs[0].Notify == nil || effs[0].Notify.Event != "job_finished" {
-		t.Errorf("notify: %+v", effs[0].Notify)
-	}
-	if j.Status != StatusWaitingForWorker || j.History["ok"] != nil {
-		t.Error("Step changed its input job")
-	}
-}
+const plainBP = `name: bp
+start: work
+states:
+  work:
+    task: {type: t}
+    transitions: {success: done, cancelled: undo}
+  undo: {end: failure}
+  done: {end: success}
+`
 
-func TestTaskStatuses(t *testing.T) {
-	t.Parallel()
-	m := machine(t, taskBP)
-	start, _ := run(t, m, newJob(map[string]any{"n": int64(6)}), Event{Kind: EventCreated})
-	cases := []struct {
-		name       string
-		status     string
-		code       string
-		wantStatus Status
-		wantState  string
-		wantErr    string
-	}{
-		{"custom status", "out_of_stock", "", StatusFailed, "none", ""},
-		{"unhandled status", "weird", "", StatusFailed, "work", `unhandled status "weird"`},
-		{"permanent quarantines", "failure", ErrPermanent, StatusQuarantined, "work", ""},
-		{"invalid input follows failure", "failure", ErrInvalidInput, StatusFailed, "failed", ""},
-		{"transient retries", "failure", ErrTransient, StatusAwaitingRetry, "work", ""},
-		{"no code is transient", "failure", "", StatusAwaitingRetry, "work", ""},
-		{"cancelled without transition", "cancelled", "", StatusCancelled, "work", ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			j, effs := run(t, m, start, result(start, 0, c.status, nil, c.code))
-			if j.Status != c.wantStatus || j.State != c.wantState {
-				t.Fatalf("status %s state %s, want %s %s", j.Status, j.State, c.wantStatus, c.wantState)
-			}
-			if c.wantErr != "" && (j.Error == nil || !strings.Contains(j.Error.Message, c.wantErr)) {
-				t.Errorf("error = %+v, want %q", j.Error, c.wantErr)
-			}
-			if c.wantStatus == StatusAwaitingRetry {
-				tm := effs[0].Timers
-				if len(tm) != 1 || tm[0].Event.TaskID != start.Tasks[0].ID || tm[0].At.Before(t0.Add(500*time.Millisecond)) || tm[0].At.After(t0.Add(time.Second)) {
-					t.Errorf("retry timer: %+v", tm)
-				}
-			}
-		})
-	}
-}
+const badExprBP = `name: bp
+start: work
+states:
+  work:
+    task: {type: t, params: {x: "${{ input.n + 'x' }}"}}
+    transitions: {success: done}
+  done: {end: success}
+`
 
-func TestRetriesThenFailure(t *testing.T) {
-	t.Parallel()
-	m := machine(t, taskBP)
-	j, _ := run(t, m, newJob(map[string]any{"n": int64(6)}), Event{Kind: EventCreated})
-	ids := map[string]bool{j.Tasks[0].ID: true}
-	for attempt := 1; attempt <= 3; attempt++ {
-		old := j.Tasks[0].ID
-		var effs []*Effects
-		j, effs = run(t, m, j, result(j, 0, "failure", nil, ErrTransient))
-		if attempt == 3 {
-			if j.State != "failed" || j.Status != StatusFailed {
-				t.Fatalf("after 3 attempts: %s %s", j.State, j.Status)
-			}
-			break
-		}
-		timer := effs[0].Timers[0]
-		j, effs = run(t, m, j, timer.Event)
-		if j.Tasks[0].Attempt != attempt+1 || j.Tasks[0].ID == old || ids[j.Tasks[0].ID] || len(effs[0].Enqueue) != 1 {
-			t.Fatalf("retry %d: %+v", attempt, j.Tasks)
-		}
-		ids[j.Tasks[0].ID] = true
-		// A late result of the old attempt is stale.
-		if _, _, err := Step(context.Background(), m, j, Event{Kind: EventTaskResult, TaskID: old, Result: &Result{Status: "success"}}, Inputs{Now: t0}); !errors.Is(err, ErrStaleTask) {
-			t.Errorf("late result: %v", err)
-		}
-	}
-}
+const loopBP = `name: bp
+start: a
+states:
+  a: {go_to: b}
+  b:
+    choose:
+      - when: input.stop
+        go_to: done
+      - go_to: a
+  done: {end: success}
+`
 
-func TestTimeouts(t *testing.T) {
-	t.Parallel()
-	m := machine(t, taskBP)
-	j, _ := run(t, m, newJob(map[string]any{"n": int64(6)}), Event{Kind: EventCreated})
-	j2, _ := run(t, m, j, Event{Kind: EventTaskTimeout, TaskID: j.Tasks[0].ID})
-	if j2.Status != StatusAwaitingRetry {
-		t.Errorf("lease timeout: %s", j2.Status)
-	}
-	j3, _ := run(t, m, j, Event{Kind: EventDispatchTimeout, TaskID: j.Tasks[0].ID})
-	if j3.State != "failed" || !strings.Contains(j3.Error.Message, "no worker took") {
-		t.Errorf("dispatch timeout: %s %+v", j3.State, j3.Error)
-	}
-}
-
-func TestChooseNoMatch(t *testing.T) {
-	t.Parallel()
-	m := machine(t, taskBP)
-	j, _ := run(t, m, newJob(map[string]any{"n": int64(1)}), Event{Kind: EventCreated})
-	if j.Status != StatusFailed || j.Error.Code != "NO_CHOICE" || !strings.Contains(j.Error.Message, `"pick"`) {
-		t.Errorf("no match: %s %+v", j.Status, j.Error)
-	}
-}
-
-func TestExpressionError(t *testing.T) {
-	t.Parallel()
-	m := machine(t, "name: bp\nstart: a\nstates:\n  a:\n    choose:\n      - when: input.n + 'x'\n        go_to: b\n      - go_to: b\n  b: {end: success}\n")
-	j, _ := run(t, m, newJob(map[string]any{"n": int64(1)}), Event{Kind: EventCreated})
-	if j.Status != StatusFailed || j.Error.Code != "EXPRESSION_ERROR" || !strings.Contains(j.Error.Message, "bp.yaml:6:15") {
-		t.Errorf("%s %+v", j.Status, j.Error)
-	}
-}
-
-func TestTransitionLimit(t *testing.T) {
-	t.Parallel()
-	m := machine(t, "name: bp\nstart: a\nstates:\n  a:\n    choose:\n      - when: input.stop\n        go_to: e\n      - go_to: b\n  b: {go_to: a}\n  e: {end: success}\n")
-	j, _ := run(t, m, newJob(nil), Event{Kind: EventCreated})
-	if j.Status != StatusFailed || j.Error.Code != "TRANSITION_LIMIT" {
-		t.Errorf("%s %+v", j.Status, j.Error)
-	}
-}
-
-const parallelBP = `name: bp
+const parBP = `name: bp
 start: fan
 states:
   fan:
     parallel:
       for_each: ${{ input.items }}
       as: item
-      task: {type: t, params: {x: "${{ item }}"}, retries: 1}
+      task: {type: reserve, params: {sku: "${{ item }}"}, retries: 1}
     transitions: {success: done, failure: failed}
   done: {end: success}
   failed: {end: failure}
 `
 
-func TestParallel(t *testing.T) {
-	t.Parallel()
-	m := machine(t, parallelBP)
-	j, effs := run(t, m, newJob(map[string]any{"items": []any{"a", "b", "c"}}), Event{Kind: EventCreated})
-	if j.Status != StatusWaitingParallel || len(j.Tasks) != 3 || len(effs[0].Enqueue) != 3 || effs[0].Enqueue[2].Params["x"] != "c" || effs[0].Enqueue[2].Branch != 2 {
-		t.Fatalf("fan out: %+v %+v", j, effs[0].Enqueue)
-	}
-	// Results in any order; job.Results in branch order.
-	j, _ = run(t, m, j, result(j, 2, "success", map[string]any{"v": "c"}, ""))
-	j, _ = run(t, m, j, result(j, 0, "success", map[string]any{"v": "a"}, ""))
-	if j.Status != StatusWaitingParallel {
-		t.Fatalf("early finish: %s", j.Status)
-	}
-	j, _ = run(t, m, j, result(j, 1, "success", map[string]any{"v": "b"}, ""))
-	if j.Status != StatusFinished || len(j.Results) != 3 {
-		t.Fatalf("fan in: %s %d", j.Status, len(j.Results))
-	}
-	var got []any
-	for _, r := range j.Results {
-		got = append(got, r.Data["v"])
-	}
-	if diff := cmp.Diff([]any{"a", "b", "c"}, got); diff != "" {
-		t.Error(diff)
-	}
-}
+const parListBP = `name: bp
+start: fan
+states:
+  fan:
+    parallel:
+      tasks:
+        - {type: a, params: {x: 1}}
+        - {type: b, priority: 5}
+    transitions: {success: done}
+  done: {end: success}
+`
 
-func TestParallelFailFast(t *testing.T) {
-	t.Parallel()
-	m := machine(t, parallelBP)
-	j, _ := run(t, m, newJob(map[string]any{"items": []any{"a", "b", "c"}}), Event{Kind: EventCreated})
-	j2, effs := run(t, m, j, result(j, 1, "failure", nil, ErrInvalidInput))
-	if j2.State != "failed" || j2.Status != StatusFailed {
-		t.Fatalf("%s %s", j2.State, j2.Status)
-	}
-	if diff := cmp.Diff([]string{j.Tasks[0].ID, j.Tasks[2].ID}, effs[0].Withdraw); diff != "" {
-		t.Errorf("withdraw: %s", diff)
-	}
-	// A transient failure of a branch retries that branch only.
-	j3, effs := run(t, m, j, result(j, 0, "failure", nil, ErrTransient))
-	if j3.Status != StatusWaitingParallel || len(effs[0].Timers) != 1 || effs[0].Timers[0].Event.Branch != 0 {
-		t.Errorf("branch retry: %s %+v", j3.Status, effs[0].Timers)
-	}
-	// An empty list succeeds at once.
-	j4, _ := run(t, m, newJob(map[string]any{"items": []any{}}), Event{Kind: EventCreated})
-	if j4.Status != StatusFinished {
-		t.Errorf("empty fan-out: %s", j4.Status)
-	}
-}
-
-const approvalBP = `name: bp
+const apprBP = `name: bp
 start: ask
 states:
   ask:
-    approval: {message: "ok ${{ input.x }}?", timeout: 1h}
-    transitions: {approved: yes, rejected: no, timeout: late}
-  yes: {end: success}
+    approval: {message: "Ship ${{ input.order }}?", timeout: 1h}
+    transitions: {approved: done, rejected: no, timeout: no}
+  done: {end: success}
   no: {end: failure}
-  late: {end: failure}
 `
 
-func TestApproval(t *testing.T) {
-	t.Parallel()
-	m := machine(t, approvalBP)
-	j, effs := run(t, m, newJob(map[string]any{"x": "go"}), Event{Kind: EventCreated})
-	if j.Status != StatusWaitingForHuman || len(effs[0].Timers) != 1 || !effs[0].Timers[0].At.Equal(t0.Add(time.Hour)) {
-		t.Fatalf("%s %+v", j.Status, effs[0].Timers)
-	}
-	for _, c := range []struct {
-		ev    Event
-		state string
-	}{
-		{Event{Kind: EventApproval, Decision: "approved"}, "yes"},
-		{Event{Kind: EventApproval, Decision: "rejected"}, "no"},
-		{effs[0].Timers[0].Event, "late"},
-	} {
-		got, e := run(t, m, j, c.ev)
-		if got.State != c.state || !got.Status.Terminal() {
-			t.Errorf("%v: %s %s", c.ev, got.State, got.Status)
-		}
-		if c.ev.Kind == EventApproval && (len(e[0].CancelTimers) != 1 || e[0].CancelTimers[0] != j.Timer) {
-			t.Errorf("decision must disarm the timeout: %+v", e[0].CancelTimers)
-		}
-	}
-	if _, _, err := Step(context.Background(), m, j, Event{Kind: EventApproval, Decision: "maybe"}, Inputs{Now: t0}); !errors.Is(err, ErrBadDecision) {
-		t.Errorf("bad decision: %v", err)
-	}
-	if _, _, err := Step(context.Background(), m, j, Event{Kind: EventTimer, TimerID: "other"}, Inputs{Now: t0}); !errors.Is(err, ErrStaleTimer) {
-		t.Errorf("stale timer: %v", err)
-	}
-}
-
-func TestChildAndWait(t *testing.T) {
-	t.Parallel()
-	m := machine(t, `name: bp
+const childBP = `name: bp
 start: call
 states:
   call:
-    blueprint: {name: child, input: {x: "${{ input.x }}"}}
-    transitions: {success: nap, failure: bad}
-  nap:
-    wait: 30s
-    go_to: done
+    blueprint: {name: child, input: {n: "${{ input.n }}"}}
+    transitions: {success: done, failure: failed}
   done: {end: success}
-  bad: {end: failure}
-`)
-	j, effs := run(t, m, newJob(map[string]any{"x": int64(1)}), Event{Kind: EventCreated})
-	if j.Status != StatusWaitingForChild || len(effs[0].StartChild) != 1 {
-		t.Fatalf("%s %+v", j.Status, effs[0])
-	}
-	child := effs[0].StartChild[0]
-	if child.Blueprint != "child" || child.Input["x"] != int64(1) || child.Parent.JobID != j.ID || j.Child != child.ID {
-		t.Errorf("child: %+v", child)
-	}
-	// The child ends: its end reaches the parent as a timer due now.
-	cj, ceffs := run(t, machine(t, "name: child2\nstart: s\nstates:\n  s: {end: success}\n"), child, Event{Kind: EventCreated})
-	if cj.Status != StatusFinished || len(ceffs[0].Timers) != 1 || ceffs[0].Timers[0].JobID != j.ID {
-		t.Fatalf("child end: %+v", ceffs[0].Timers)
-	}
-	j, effs = run(t, m, j, ceffs[0].Timers[0].Event)
-	if j.State != "nap" || j.Status != StatusWaiting || len(effs[0].Timers) != 1 {
-		t.Fatalf("after child: %s %s", j.State, j.Status)
-	}
-	j, _ = run(t, m, j, effs[0].Timers[0].Event)
-	if j.Status != StatusFinished {
-		t.Errorf("after wait: %s", j.Status)
-	}
+  failed: {end: failure}
+`
+
+const waitBP = `name: bp
+start: pause
+states:
+  pause: {wait: 90s, go_to: done}
+  done: {end: success}
+`
+
+const untilBP = `name: bp
+start: pause
+states:
+  pause: {until: "${{ input.at }}", go_to: done}
+  done: {end: success}
+`
+
+const storeBP = `name: bp
+stores: {seen: {}}
+start: a
+states:
+  a:
+    set: {a: 1, b: "${{ history.a + 1 }}"}
+    store: {seen: {"${{ input.id }}": "${{ history.b }}", "${{ stores.seen.get('x', 7) }}": true}}
+    go_to: e
+  e: {end: success}
+`
+
+// pending is a job just created.
+func pending(input map[string]any) *Job {
+	return &Job{ID: "job-1", Blueprint: "bp", Version: "v1", Status: StatusPending, Input: input,
+		Client: Client{Name: "acme", Plan: "pro"}, CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour)}
 }
 
-func TestCancel(t *testing.T) {
-	t.Parallel()
-	m := machine(t, parallelBP)
-	j, _ := run(t, m, newJob(map[string]any{"items": []any{"a", "b"}}), Event{Kind: EventCreated})
-	j2, effs := run(t, m, j, Event{Kind: EventCancel})
-	if j2.Status != StatusCancelled || len(effs[0].Withdraw) != 2 || effs[0].Notify.Event != "job_cancelled" {
-		t.Fatalf("%s %+v", j2.Status, effs[0])
-	}
-	if _, _, err := Step(context.Background(), m, j2, Event{Kind: EventCancel}, Inputs{Now: t0}); !errors.Is(err, ErrTerminal) {
-		t.Errorf("cancel twice: %v", err)
-	}
+// at is a job in state, waiting with status.
+func at(state string, status Status, steps int, input map[string]any, tasks ...TaskRef) *Job {
+	j := pending(input)
+	j.State, j.Status, j.Steps, j.Tasks = state, status, steps, tasks
+	return j
 }
 
-func TestSetAndStore(t *testing.T) {
-	t.Parallel()
-	m := machine(t, "name: bp\nstores: {seen: {}}\nstart: a\nstates:\n  a:\n    set: {a: 1, b: \"${{ history.a + 1 }}\"}\n    store: {seen: {\"${{ input.id }}\": \"${{ history.b }}\"}}\n    go_to: e\n  e: {end: success}\n")
-	j, effs := run(t, m, newJob(map[string]any{"id": "k"}), Event{Kind: EventCreated})
-	if j.History["b"] != int64(2) {
-		t.Errorf("history: %v", j.History)
-	}
-	want := []StoreWrite{{Blueprint: "bp", Store: "seen", Key: "k", Value: int64(2)}}
-	if diff := cmp.Diff(want, effs[0].StoreWrites); diff != "" {
-		t.Error(diff)
-	}
+func ref(id string, typ string, branch, attempt int, timer string) TaskRef {
+	return TaskRef{ID: id, Type: typ, Branch: branch, Attempt: attempt, Timer: timer}
 }
 
-func TestDeterministic(t *testing.T) {
-	t.Parallel()
-	m := machine(t, parallelBP)
-	j := newJob(map[string]any{"items": []any{"a", "b"}})
-	a, ea, _ := Step(context.Background(), m, j, Event{Kind: EventCreated}, Inputs{Now: t0, Rand: &seqRand{}})
-	b, eb, _ := Step(context.Background(), m, j, Event{Kind: EventCreated}, Inputs{Now: t0, Rand: &seqRand{}})
-	if diff := cmp.Diff(a, b); diff != "" {
-		t.Error(diff)
+func result(taskID string, branch int, status string, data map[string]any, code string) Event {
+	r := &Result{Status: status, Data: data}
+	if code != "" {
+		r.Error = &ErrorInfo{Code: code, Message: "boom"}
 	}
-	if diff := cmp.Diff(ea, eb); diff != "" {
-		t.Error(diff)
-	}
+	return Event{Kind: EventTaskResult, TaskID: taskID, Branch: branch, WorkerID: "w1", Result: r}
 }
 
-func BenchmarkFanIn(b *testing.B) {
-	for _, n := range []int{100, 1000} {
-		b.Run(strings.Repeat("x", 0)+itoa(n), func(b *testing.B) {
-			set, _ := lang.LoadFS(fstest.MapFS{"bp.yaml": {Data: []byte(parallelBP)}})
-			m := set.Machines[0]
-			items := make([]any, n)
-			for i := range items {
-				items[i] = int64(i)
+func notify(st Status) *Notification {
+	return &Notification{Event: notifyEvent(st), JobID: "job-1", Status: st}
+}
+
+// workTask is attempt of the task of taskBP's work state, drawn as id(k).
+func workTask(k, attempt int, n int64) *Task {
+	return &Task{ID: "task-" + id(k), JobID: "job-1", Type: "t", Params: map[string]any{"n": n, "try": int64(attempt)},
+		Priority: 3, Attempt: attempt, Timeout: 5 * time.Second, DispatchTimeout: 7 * time.Second, Strategy: "cheapest",
+		Requires: map[string]any{"gpu": int64(1)}, MaxCost: ptr(2.5), EnqueuedAt: t0}
+}
+
+func dispatchTimer(taskID string, branch int, d time.Duration) Timer {
+	return Timer{ID: "dispatch-" + taskID, JobID: "job-1", At: t0.Add(d),
+		Event: Event{Kind: EventDispatchTimeout, TaskID: taskID, Branch: branch, TimerID: "dispatch-" + taskID}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type stepCase struct {
+	name  string
+	bp    string
+	job   func() *Job // the input; called again to check Step left it as it was
+	ev    Event
+	in    Inputs      // Now and Rand are filled in when zero
+	want  func(*Job)  // turns a fresh input job into the wanted one (UpdatedAt is set to Now)
+	fx    *Effects    // wanted effects, timeline aside (nil: none)
+	types []string    // wanted timeline event types
+	err   error       // wanted error (then no job, no effects)
+}
+
+func runCases(t *testing.T, cases []stepCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			m := machine(t, c.bp)
+			now := c.in.Now
+			if now.IsZero() {
+				now = t0
 			}
-			for b.Loop() {
-				j, _, _ := Step(context.Background(), m, newJob(map[string]any{"items": items}), Event{Kind: EventCreated}, Inputs{Now: t0, Rand: &seqRand{}})
-				for i := range n {
-					j, _, _ = Step(context.Background(), m, j, Event{Kind: EventTaskResult, TaskID: j.Tasks[i].ID, Branch: i, Result: &Result{Status: "success"}}, Inputs{Now: t0})
+			step := func(j *Job) (*Job, *Effects, error) {
+				in := c.in
+				in.Now = now
+				if in.Rand == nil {
+					in.Rand = &ctrRand{}
 				}
-				if j.Status != StatusFinished {
-					b.Fatal(j.Status)
+				return Step(context.Background(), m, j, c.ev, in)
+			}
+			in := c.job()
+			got, fx, err := step(in)
+			if diff := cmp.Diff(c.job(), in); diff != "" {
+				t.Errorf("Step changed its input job (-before +after):\n%s", diff)
+			}
+			if c.err != nil {
+				if !errors.Is(err, c.err) || got != nil || fx != nil {
+					t.Fatalf("Step = %v, %v, %v; want error %v and nothing else", got, fx, err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Step: %v", err)
+			}
+			want := c.job()
+			c.want(want)
+			want.UpdatedAt = now
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("job (-want +got):\n%s", diff)
+			}
+			wantFx := c.fx
+			if wantFx == nil {
+				wantFx = &Effects{}
+			}
+			if diff := cmp.Diff(wantFx, fx, cmpopts.IgnoreFields(Effects{}, "Timeline"), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("effects (-want +got):\n%s", diff)
+			}
+			var types []string
+			for _, e := range fx.Timeline {
+				types = append(types, e.Type)
+				if !e.At.Equal(now) {
+					t.Errorf("timeline %s at %v, want the step's Now", e.Type, e.At)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/branch")
+			if diff := cmp.Diff(c.types, types, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("timeline types (-want +got):\n%s", diff)
+			}
+			// Same input, same output.
+			again, fx2, err := step(c.job())
+			if err != nil {
+				t.Fatalf("second Step: %v", err)
+			}
+			if diff := cmp.Diff(got, again); diff != "" {
+				t.Errorf("second Step gave another job:\n%s", diff)
+			}
+			if diff := cmp.Diff(fx, fx2); diff != "" {
+				t.Errorf("second Step gave other effects:\n%s", diff)
+			}
 		})
 	}
 }
 
-func itoa(n int) string {
-	return strings.TrimLeft(strings.Replace(time.Duration(n).String(), "ns", "", 1), " ")
+func TestStepFlow(t *testing.T) {
+	t.Parallel()
+	runCases(t, []stepCase{
+		{
+			name: "created: set, choose, go_to, then a task", bp: taskBP,
+			job: func() *Job { return pending(map[string]any{"n": int64(11)}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 3, map[string]any{"n": int64(11)}
+				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+			},
+			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 11)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
+			types: []string{"created", "state_entered", "state_entered", "state_entered", "task_enqueued"},
+		},
+		{
+			name: "choose takes the first entry that holds", bp: taskBP,
+			job: func() *Job { return pending(map[string]any{"n": int64(6)}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}
+				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+			},
+			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
+			types: []string{"created", "state_entered", "state_entered", "task_enqueued"},
+		},
+		{
+			name: "choose without a match or a default fails the job", bp: taskBP,
+			job: func() *Job { return pending(map[string]any{"n": int64(1)}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.History, j.FinishedAt = "pick", StatusFailed, 1, map[string]any{"n": int64(1)}, t0
+				j.Error = &ErrorInfo{Code: CodeNoChoice, Message: `state "pick": no choose entry matched and there is no default`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"created", "state_entered", "job_failed"},
+		},
+		{
+			name: "a loop stops at the transition limit", bp: loopBP, in: Inputs{Limits: Limits{MaxSteps: 5}},
+			job: func() *Job { return pending(map[string]any{"stop": false}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.FinishedAt = "a", StatusFailed, 6, t0
+				j.Error = &ErrorInfo{Code: CodeTransitionLimit, Message: `transition limit exceeded: more than 5 states entered, the next "b" (a loop?)`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"created", "state_entered", "state_entered", "state_entered", "state_entered", "state_entered", "job_failed"},
+		},
+		{
+			name: "set then store, each seeing what came before", bp: storeBP,
+			in:  Inputs{Stores: map[string]map[string]any{"seen": {"x": "kx"}}},
+			job: func() *Job { return pending(map[string]any{"id": "k"}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.FinishedAt = "e", StatusFinished, 2, t0
+				j.History = map[string]any{"a": int64(1), "b": int64(2)}
+			},
+			fx: &Effects{StoreWrites: []StoreWrite{{Blueprint: "bp", Store: "seen", Key: "k", Value: int64(2)}, {Blueprint: "bp", Store: "seen", Key: "kx", Value: true}},
+				Notify: notify(StatusFinished)},
+			types: []string{"created", "state_entered", "state_entered", "job_finished"},
+		},
+		{
+			name: "created twice", bp: taskBP, err: ErrBadEvent,
+			job: func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:  Event{Kind: EventCreated},
+		},
+		{
+			name: "an unknown event", bp: taskBP, err: ErrBadEvent,
+			job: func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:  Event{Kind: "poke"},
+		},
+		{
+			name: "progress", bp: taskBP,
+			job:  func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:   Event{Kind: EventProgress, TaskID: "task-A", Data: map[string]any{"progress": 0.5, "message": "half"}},
+			want: func(j *Job) { j.Progress, j.ProgressMessage = 0.5, "half" },
+		},
+	})
+}
+
+// working is taskBP's job waiting on attempt 1 of task-A.
+func working() *Job {
+	j := at("work", StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}, ref("task-A", "t", 0, 1, "dispatch-task-A"))
+	j.History = map[string]any{"n": int64(6)}
+	return j
+}
+
+// retrying is taskBP's job after attempt n of task-A failed transiently.
+func retrying(n int) *Job {
+	j := working()
+	j.Status = StatusAwaitingRetry
+	j.Tasks[0] = ref("task-A", "t", 0, n, "retry-task-A")
+	j.Tasks[0].Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTransient, Message: "boom"}}
+	return j
+}
+
+func failure(code string) *Result {
+	return &Result{Status: "failure", Error: &ErrorInfo{Code: code, Message: "boom"}}
+}
+
+func TestStepTask(t *testing.T) {
+	t.Parallel()
+	disarm := []string{"dispatch-task-A"}
+	retryTimer := Timer{ID: "retry-task-A", JobID: "job-1", At: t0.Add(500 * time.Millisecond),
+		Event: Event{Kind: EventTimer, TimerID: "retry-task-A", TaskID: "task-A"}}
+	runCases(t, []stepCase{
+		{
+			name: "success merges data into history and follows success", bp: taskBP, job: working,
+			ev: result("task-A", 0, "success", map[string]any{"ok": true}, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, nil, t0
+				j.History = map[string]any{"n": int64(6), "ok": true}
+				j.Result = &Result{Status: "success", Data: map[string]any{"ok": true}}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFinished)},
+			types: []string{"task_result", "state_entered", "job_finished"},
+		},
+		{
+			name: "a result without a body is a success", bp: taskBP, job: working,
+			ev: Event{Kind: EventTaskResult, TaskID: "task-A"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, nil, t0
+				j.Result = &Result{Status: "success"}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFinished)},
+			types: []string{"task_result", "state_entered", "job_finished"},
+		},
+		{
+			name: "a custom status follows its transition", bp: taskBP, job: working,
+			ev: result("task-A", 0, "out_of_stock", map[string]any{"left": int64(0)}, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "none", StatusFailed, 3, nil, t0
+				j.History = map[string]any{"n": int64(6), "left": int64(0)}
+				j.Result = &Result{Status: "out_of_stock", Data: map[string]any{"left": int64(0)}}
+				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "none"`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "a status the transitions do not name fails the job, naming it", bp: taskBP, job: working,
+			ev: result("task-A", 0, "weird", map[string]any{"x": true}, ""),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt = StatusFailed, nil, t0
+				j.Result = &Result{Status: "weird", Data: map[string]any{"x": true}}
+				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "weird" in state "work": its transitions name "success", "out_of_stock", "failure"`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "job_failed"},
+		},
+		{
+			name: "PERMANENT_ERROR quarantines the job", bp: taskBP, job: working,
+			ev: result("task-A", 0, "failure", nil, ErrPermanent),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrPermanent)
+				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
+			types: []string{"task_result", "job_quarantined"},
+		},
+		{
+			name: "CONTRACT_VIOLATION_ERROR quarantines the job", bp: taskBP, job: working,
+			ev: result("task-A", 0, "failure", nil, ErrContractViolation),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrContractViolation)
+				j.Error = &ErrorInfo{Code: ErrContractViolation, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
+			types: []string{"task_result", "job_quarantined"},
+		},
+		{
+			name: "INVALID_INPUT_ERROR follows failure at once", bp: taskBP, job: working,
+			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrInvalidInput)
+				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "INTEGRITY_MISMATCH_ERROR follows failure at once", bp: taskBP, job: working,
+			ev: result("task-A", 0, "failure", nil, ErrIntegrityMismatch),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrIntegrityMismatch)
+				j.Error = &ErrorInfo{Code: ErrIntegrityMismatch, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "TRANSIENT_ERROR is retried after a jittered backoff", bp: taskBP, job: working,
+			ev:    result("task-A", 0, "failure", nil, ErrTransient),
+			want:  func(j *Job) { *j = *retrying(1) },
+			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
+			types: []string{"task_result", "retry_scheduled"},
+		},
+		{
+			name: "a failure without an error code is transient", bp: taskBP, job: working,
+			ev: Event{Kind: EventTaskResult, TaskID: "task-A", Result: &Result{Status: "failure"}},
+			want: func(j *Job) {
+				*j = *retrying(1)
+				j.Tasks[0].Result = &Result{Status: "failure"}
+			},
+			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
+			types: []string{"task_result", "retry_scheduled"},
+		},
+		{
+			name: "an unknown error code is transient", bp: taskBP, job: working,
+			ev: result("task-A", 0, "failure", nil, "SOMETHING_NEW"),
+			want: func(j *Job) {
+				*j = *retrying(1)
+				j.Tasks[0].Result = failure("SOMETHING_NEW")
+			},
+			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
+			types: []string{"task_result", "retry_scheduled"},
+		},
+		{
+			name: "retries exhausted follow failure", bp: taskBP,
+			job: func() *Job { j := working(); j.Tasks[0].Attempt = 3; return j },
+			ev:  result("task-A", 0, "failure", nil, ErrTransient),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrTransient)
+				j.Error = &ErrorInfo{Code: ErrTransient, Message: `state "work": task task-A (t) failed after 3 attempts: boom`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "a lease timeout is a transient failure", bp: taskBP, job: working,
+			ev: Event{Kind: EventTaskTimeout, TaskID: "task-A"},
+			want: func(j *Job) {
+				*j = *retrying(1)
+				j.Tasks[0].Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task task-A (attempt 1) gave no result before its deadline"}}
+			},
+			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
+			types: []string{"task_timeout", "retry_scheduled"},
+		},
+		{
+			name: "a dispatch timeout fails at once", bp: taskBP, job: working,
+			ev: Event{Kind: EventDispatchTimeout, TaskID: "task-A", TimerID: "dispatch-task-A"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 3, nil, t0
+				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: CodeDispatchTimeout, Message: `no worker took task "task-A" within 7s`}}
+				j.Error = &ErrorInfo{Code: CodeDispatchTimeout, Message: `state "work": task task-A (t) failed: no worker took task "task-A" within 7s`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"dispatch_timeout", "state_entered", "job_failed"},
+		},
+		{
+			name: "the retry timer enqueues the next attempt", bp: taskBP, job: func() *Job { return retrying(1) },
+			ev: Event{Kind: EventTimer, TimerID: "retry-task-A", TaskID: "task-A"},
+			want: func(j *Job) {
+				j.Status = StatusWaitingForWorker
+				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 2, "dispatch-task-"+id(1))}
+			},
+			fx:    &Effects{Enqueue: []*Task{workTask(1, 2, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
+			types: []string{"task_enqueued"},
+		},
+		{
+			name: "a retry timer for another task is stale", bp: taskBP, err: ErrStaleTimer, job: func() *Job { return retrying(1) },
+			ev: Event{Kind: EventTimer, TimerID: "retry-task-Z", TaskID: "task-Z"},
+		},
+		{
+			name: "a retry timer for a task that did not fail is stale", bp: taskBP, err: ErrStaleTimer, job: working,
+			ev: Event{Kind: EventTimer, TimerID: "retry-task-A", TaskID: "task-A"},
+		},
+		{
+			name: "a late result of a failed attempt is stale", bp: taskBP, err: ErrStaleTask, job: func() *Job { return retrying(1) },
+			ev: result("task-A", 0, "success", nil, ""),
+		},
+		{
+			name: "a result for a task the job does not wait on is stale", bp: taskBP, err: ErrStaleTask, job: working,
+			ev: result("task-B", 0, "success", nil, ""),
+		},
+		{
+			name: "a result for an ended job", bp: taskBP, err: ErrTerminal,
+			job: func() *Job { j := working(); j.Status = StatusFinished; return j },
+			ev:  result("task-A", 0, "success", nil, ""),
+		},
+		{
+			name: "cancelled without a cancelled transition cancels the job", bp: taskBP, job: working,
+			ev: result("task-A", 0, "cancelled", nil, ""),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusCancelled, nil, t0, &Result{Status: "cancelled"}
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: `state "work": the task was cancelled`}
+			},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusCancelled)},
+			types: []string{"task_result", "job_cancelled"},
+		},
+		{
+			name: "cancelled follows a cancelled transition", bp: plainBP,
+			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:  result("task-A", 0, "cancelled", nil, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "undo", StatusFailed, 2, nil, t0, &Result{Status: "cancelled"}
+				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "undo"`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "a failure for good without a failure transition fails the job", bp: plainBP,
+			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:  result("task-A", 0, "failure", nil, ErrInvalidInput),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"task_result", "job_failed"},
+		},
+		{
+			name: "a task takes the runtime's timeout and client overrides", bp: plainBP,
+			in: Inputs{Limits: Limits{TaskTimeout: time.Minute, DispatchTimeout: time.Hour}},
+			job: func() *Job {
+				j := pending(nil)
+				j.ResultTimeout, j.Metadata, j.Security = 9*time.Second, map[string]any{"m": "1"}, "sec"
+				return j
+			},
+			ev: Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps = "work", StatusWaitingForWorker, 1
+				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+			},
+			fx: &Effects{
+				Enqueue: []*Task{{ID: "task-" + id(1), JobID: "job-1", Type: "t", Attempt: 1, Timeout: 9 * time.Second, DispatchTimeout: time.Hour,
+					Metadata: map[string]any{"m": "1"}, Security: "sec", EnqueuedAt: t0}},
+				Timers: []Timer{dispatchTimer("task-"+id(1), 0, time.Hour)},
+			},
+			types: []string{"created", "state_entered", "task_enqueued"},
+		},
+	})
 }

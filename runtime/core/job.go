@@ -54,12 +54,18 @@ type Job struct {
 	// Tasks are the tasks the job waits on now: one for a task state, one
 	// per branch for parallel. Attempt counts from 1.
 	Tasks []TaskRef `json:"tasks,omitempty"`
+	// BranchesDone counts the branches of a parallel that succeeded.
+	BranchesDone int `json:"branches_done,omitempty"`
+	// ApprovalMessage is the evaluated message of the approval the job
+	// waits on.
+	ApprovalMessage string `json:"approval_message,omitempty"`
 	// Child is the child job the job waits on.
 	Child string `json:"child,omitempty"`
 	// Parent links a child job to the job (and state) that started it.
 	Parent *ParentRef `json:"parent,omitempty"`
-	// Timer is the id of the timer the job waits on (wait, approval timeout,
-	// retry backoff), or "".
+	// Timer is the id of the timer the job waits on (wait, approval
+	// timeout), or "". A task's own timers (dispatch timeout, retry
+	// backoff) are on its TaskRef.
 	Timer string `json:"timer,omitempty"`
 
 	Error *ErrorInfo `json:"error,omitempty"`
@@ -98,7 +104,10 @@ type TaskRef struct {
 	Type    string  `json:"type"`
 	Branch  int     `json:"branch"` // index in a parallel, 0 otherwise
 	Attempt int     `json:"attempt"`
-	Result  *Result `json:"result,omitempty"` // set once the branch is done
+	Result  *Result `json:"result,omitempty"` // set once the attempt ended
+	// Timer is the timer armed for this task: its dispatch timeout while
+	// it is queued, its retry backoff after a failed attempt.
+	Timer string `json:"timer,omitempty"`
 }
 
 // Result is a task's outcome as the worker reported it.
