@@ -214,7 +214,7 @@ func TestTimersAndReclaimAcrossInstances(t *testing.T) {
 	}
 }
 
-func waitWaiting(t *testing.T, s store.Store, n int) {
+func waitWaiting(t testing.TB, s store.Store, n int) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {

@@ -139,27 +139,24 @@ func (s *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	h, err := s.rdb.HGetAll(ctx, s.key("t", id)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("task %q: redis: %w", id, err)
-	}
-	if len(h) == 0 {
+	h, err := s.sc.getTask.Run(ctx, s.rdb, s.keys, id).StringSlice()
+	if err == redisNil {
 		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
 	}
+	if err != nil || len(h) != 6 {
+		return nil, fmt.Errorf("task %q: redis: %v", id, err)
+	}
 	var t core.Task
-	if err := json.Unmarshal([]byte(h["d"]), &t); err != nil {
+	if err := json.Unmarshal([]byte(h[5]), &t); err != nil {
 		return nil, fmt.Errorf("task %q: decode: %w", id, err)
 	}
-	st := stateNames[h["s"]]
+	st := stateNames[h[0]]
 	info := &store.TaskInfo{Task: &t, State: st}
-	switch st {
-	case store.TaskQueued:
-		info.Worker = h["a"]
-		t.Worker = h["a"]
-	default:
-		info.Worker = h["w"]
-		t.Worker = h["w"]
-		t.LeasedAt, t.LeaseUntil = fromUS(h["la"]), fromUS(h["lu"])
+	if st == store.TaskQueued {
+		info.Worker, t.Worker = h[1], h[1]
+	} else {
+		info.Worker, t.Worker = h[2], h[2]
+		t.LeasedAt, t.LeaseUntil = fromUS(h[3]), fromUS(h[4])
 	}
 	return info, nil
 }

@@ -11,15 +11,15 @@
 // not spread over several Cluster shards (Cluster gives failover, not
 // write scaling); docs/operations.md discusses it.
 //
-//	j:<job>       hash  d=job JSON (without rev), r=rev, st=status
-//	jobs          zset  job ids by creation sequence
-//	jc:<client>   zset  the client's job ids by creation sequence
+//	j:<job>       string MessagePack {r=rev, st=status, d=job JSON}
+//	jobs          list  job ids, newest first
+//	jc:<client>   list  the client's job ids, newest first
 //	stc           hash  status -> job count
 //	tl:<job>      list  timeline events (JSON)
-//	t:<task>      hash  d=task JSON, s=state (q l d w x), j=job, ty=type,
+//	t:<task>      string MessagePack {s=state (q l d w x), j=job, ty=type,
 //	                    m=queue member, sc=queue score, to=timeout (µs),
 //	                    a=assigned worker, w=lease holder, la/lu=lease
-//	                    start/end (µs)
+//	                    start/end (µs), d=task JSON}
 //	q:<type>      zset  shared queue; wq:<worker> a worker's own queue
 //	leases        zset  leased task ids by lease end (µs; +inf: none)
 //	wl:<worker>   set   tasks leased to the worker
@@ -31,7 +31,11 @@
 //	v:<hash>      string machine version JSON
 //	seq, cnt, ctr:<name>  counters
 //
-// A queue member is "<16 hex digits of sequence><flag><task id>" with
+// Jobs and tasks are single strings rather than hashes: a hash whose JSON
+// field exceeds hash-max-listpack-value (64 bytes by default) becomes a
+// hash table several times its size.
+//
+// A queue member is "<12 hex digits of sequence><flag><task id>" with
 // score -priority: ZRANGE order is the highest priority first, then FIFO.
 // The flag is 1 for a task with requires or max_cost, which the lease
 // script leaves to Go to check (dispatch.Fits) before claiming.
@@ -66,7 +70,7 @@ var luaFS embed.FS
 // scripts are the store's Lua scripts, each with lib.lua prepended.
 type scripts struct {
 	commit, lease, unlease, reclaim, withdraw, timers, nextTimer, workers,
-	heartbeat, getWorkers, seed, stores, list, stats *redis.Script
+	heartbeat, getWorkers, seed, stores, list, stats, getTask, getJob *redis.Script
 }
 
 func loadScripts() (*scripts, error) {
@@ -86,7 +90,7 @@ func loadScripts() (*scripts, error) {
 		commit: load("commit"), lease: load("lease"), unlease: load("unlease"), reclaim: load("reclaim"),
 		withdraw: load("withdraw"), timers: load("timers"), nextTimer: load("nexttimer"), workers: load("workers"),
 		heartbeat: load("heartbeat"), getWorkers: load("getworkers"), seed: load("seed"), stores: load("stores"),
-		list: load("list"), stats: load("stats"),
+		list: load("list"), stats: load("stats"), getTask: load("gettask"), getJob: load("getjob"),
 	}
 	return s, firstErr
 }
@@ -172,7 +176,7 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 		return nil, fmt.Errorf("redis store: ping: %w", err)
 	}
 	for _, x := range []*redis.Script{sc.commit, sc.lease, sc.unlease, sc.reclaim, sc.withdraw, sc.timers, sc.nextTimer,
-		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats} {
+		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats, sc.getTask, sc.getJob} {
 		if err := x.Load(ctx, c).Err(); err != nil {
 			return nil, fmt.Errorf("redis store: load script: %w", err)
 		}
@@ -544,16 +548,14 @@ func (s *Store) GetJob(ctx context.Context, id string) (*core.Job, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	v, err := s.rdb.HMGet(ctx, s.key("j", id), "d", "r").Result()
-	if err != nil {
-		return nil, fmt.Errorf("get job %q: redis: %w", id, err)
-	}
-	d, ok1 := v[0].(string)
-	r, ok2 := v[1].(string)
-	if !ok1 || !ok2 {
+	v, err := s.sc.getJob.Run(ctx, s.rdb, s.keys, id).StringSlice()
+	if err == redisNil {
 		return nil, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
-	return decodeJob(d, r)
+	if err != nil || len(v) != 2 {
+		return nil, fmt.Errorf("get job %q: redis: %v", id, err)
+	}
+	return decodeJob(v[0], v[1])
 }
 
 // ListJobs implements store.Store.

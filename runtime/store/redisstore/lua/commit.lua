@@ -2,32 +2,31 @@
 -- envelope (see commitArgs in store.go). Every check runs before any write,
 -- so a refused commit changes nothing.
 local a = cjson.decode(ARGV[1])
-local jk = k('j', a.id)
-local exists = redis.call('EXISTS', jk) == 1
+local cur = jget(a.id)
 if a.create then
-  if exists then return {'EXISTS', 'job', a.id} end
-elseif not exists then
+  if cur then return {'EXISTS', 'job', a.id} end
+elseif not cur then
   return {'NOTFOUND'}
 end
+local done
 if a.done then
-  local t = redis.call('HMGET', k('t', a.done.t), 's', 'w', 'j')
-  local s, w = t[1], t[2] or ''
-  if not s or t[3] ~= a.id or s == 'w' then return {'STALE'} end
-  if s == 'd' then
+  done = tget(a.done.t)
+  if not done or done.j ~= a.id or done.s == 'w' then return {'STALE'} end
+  local w = done.w or ''
+  if done.s == 'd' then
     if w == a.done.w then return {'DONE'} end
     return {'MISMATCH'}
   end
-  if s == 'x' then
+  if done.s == 'x' then
     if w == a.done.w then return {'LOST'} end
     return {'MISMATCH'}
   end
-  if s == 'q' or w ~= a.done.w then return {'MISMATCH'} end
+  if done.s == 'q' or w ~= a.done.w then return {'MISMATCH'} end
 end
 local rev = 1
 if not a.create then
-  local cur = redis.call('HGET', jk, 'r')
-  if cur ~= a.rev then return {'CONFLICT', cur} end
-  rev = tonumber(cur) + 1
+  if tostring(cur.r) ~= a.rev then return {'CONFLICT', tostring(cur.r)} end
+  rev = cur.r + 1
 end
 local seen = {}
 for _, t in ipairs(a.enq or {}) do
@@ -44,56 +43,49 @@ end
 
 -- Writes.
 local function newJob(id, d, st, cl)
-  local seq = redis.call('INCR', k('seq'))
-  redis.call('HSET', k('j', id), 'd', d, 'r', 1, 'st', st)
-  redis.call('ZADD', k('jobs'), seq, id)
-  redis.call('ZADD', k('jc', cl), seq, id)
+  jput(id, {r = 1, st = st, d = d})
+  redis.call('LPUSH', k('jobs'), id)
+  redis.call('LPUSH', k('jc', cl), id)
   redis.call('HINCRBY', k('stc'), st, 1)
 end
 if a.create then
   newJob(a.id, a.job, a.st, a.cl)
 else
-  local old = redis.call('HGET', jk, 'st')
-  redis.call('HSET', jk, 'd', a.job, 'r', rev, 'st', a.st)
-  if old ~= a.st then
-    redis.call('HINCRBY', k('stc'), old, -1)
+  jput(a.id, {r = rev, st = a.st, d = a.job})
+  if cur.st ~= a.st then
+    redis.call('HINCRBY', k('stc'), cur.st, -1)
     redis.call('HINCRBY', k('stc'), a.st, 1)
   end
 end
-if a.done then
-  redis.call('HSET', k('t', a.done.t), 's', 'd')
+if done then
+  done.s = 'd'
+  tput(a.done.t, done)
   redis.call('ZREM', k('leases'), a.done.t)
   redis.call('SREM', k('wl', a.done.w), a.done.t)
 end
 for _, t in ipairs(a.enq or {}) do
   local seq = redis.call('INCR', k('seq'))
-  local m = string.format('%016x', seq) .. t.c .. t.id
-  local tk = k('t', t.id)
-  local assigned = ''
+  local m = string.format('%012x', seq) .. t.c .. t.id
+  local assigned = nil
   if t.w and t.w ~= '' and redis.call('EXISTS', k('w', t.w)) == 1 then assigned = t.w end
-  redis.call('HSET', tk, 'd', t.d, 's', 'q', 'j', a.id, 'ty', t.ty, 'm', m, 'sc', t.sc)
-  if t.to then redis.call('HSET', tk, 'to', t.to) end
-  if assigned ~= '' then
-    redis.call('HSET', tk, 'a', assigned)
-    wake('w:' .. assigned)
-  else
-    wake('t:' .. t.ty)
-  end
+  tput(t.id, {s = 'q', j = a.id, ty = t.ty, m = m, sc = t.sc, to = t.to, a = assigned, d = t.d})
+  if assigned then wake('w:' .. assigned) else wake('t:' .. t.ty) end
   redis.call('ZADD', queue(assigned, t.ty), t.sc, m)
   redis.call('HINCRBY', k('cnt'), 'q', 1)
 end
 for _, id in ipairs(a.wd or {}) do
-  local tk = k('t', id)
-  local t = redis.call('HMGET', tk, 's', 'w', 'a', 'ty', 'm')
-  if t[1] == 'q' then
-    redis.call('ZREM', queue(t[3], t[4]), t[5])
-    redis.call('HSET', tk, 's', 'w')
+  local t = tget(id)
+  if t and t.s == 'q' then
+    redis.call('ZREM', queue(t.a, t.ty), t.m)
+    t.s = 'w'
+    tput(id, t)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-  elseif t[1] == 'l' then
+  elseif t and t.s == 'l' then
     redis.call('ZREM', k('leases'), id)
-    redis.call('SREM', k('wl', t[2]), id)
-    redis.call('HSET', tk, 's', 'w')
-    redis.call('RPUSH', k('cr', t[2]), id)
+    redis.call('SREM', k('wl', t.w), id)
+    t.s = 'w'
+    tput(id, t)
+    redis.call('RPUSH', k('cr', t.w), id)
   end
 end
 for _, id in ipairs(a.ctm or {}) do

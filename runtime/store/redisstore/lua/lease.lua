@@ -1,6 +1,6 @@
 -- Leases the best task for a worker. ARGV[1]: {w, now, ty, ok, no}; now in
 -- microseconds. Candidates come in order (score = -priority, then the
--- member, which starts with the enqueue sequence) from the worker's own
+-- member, which starts with the enqueue sequence in 12 hex digits) from the worker's own
 -- queue and the shared queues of its types. A shared task with requires or
 -- max_cost (member flag '1') is claimed only when listed in ok (it fits
 -- the worker); one in neither ok nor no is returned for the caller to
@@ -45,16 +45,15 @@ while scanned < 2000 do
   heads[bi].pos = heads[bi].pos + 1
   scanned = scanned + 1
   local m = best[1]
-  local id = string.sub(m, 18)
-  if bi == 1 or string.sub(m, 17, 17) == '0' or ok[id] then
+  local id = string.sub(m, 14)
+  if bi == 1 or string.sub(m, 13, 13) == '0' or ok[id] then
     if #check > 0 then break end
-    local tk = k('t', id)
     redis.call('ZREM', qs[bi], m)
-    local t = redis.call('HMGET', tk, 'd', 'to')
+    local t = tget(id)
     local lu = ''
-    local now = tonumber(a.now)
-    if t[2] then lu = string.format('%d', now + tonumber(t[2])) end
-    redis.call('HSET', tk, 's', 'l', 'w', a.w, 'la', a.now, 'lu', lu)
+    if t.to then lu = string.format('%d', tonumber(a.now) + tonumber(t.to)) end
+    t.s, t.w, t.la, t.lu = 'l', a.w, a.now, lu
+    tput(id, t)
     if lu == '' then
       redis.call('ZADD', k('leases'), '+inf', id)
     else
@@ -62,10 +61,10 @@ while scanned < 2000 do
     end
     redis.call('SADD', k('wl', a.w), id)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-    return {'OK', t[1], a.now, lu}
+    return {'OK', t.d, a.now, lu}
   elseif not no[id] then
     check[#check + 1] = id
-    check[#check + 1] = redis.call('HGET', k('t', id), 'd')
+    check[#check + 1] = tget(id).d
   end
 end
 if #check > 0 then

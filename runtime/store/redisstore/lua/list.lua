@@ -1,15 +1,16 @@
 -- Returns {job, rev, ...} newest first for client ARGV[1] ('' all) from
--- offset ARGV[2], at most ARGV[3].
+-- offset ARGV[2], at most ARGV[3]. The indexes are lists, newest at the
+-- head (jobs are never deleted).
 local idx = k('jobs')
 if ARGV[1] ~= '' then idx = k('jc', ARGV[1]) end
 local from = tonumber(ARGV[2])
-local ids = redis.call('ZREVRANGE', idx, from, from + tonumber(ARGV[3]) - 1)
+local ids = redis.call('LRANGE', idx, from, from + tonumber(ARGV[3]) - 1)
 local out = {}
 for _, id in ipairs(ids) do
-  local r = redis.call('HMGET', k('j', id), 'd', 'r')
-  if r[1] then
-    out[#out + 1] = r[1]
-    out[#out + 1] = r[2]
+  local j = jget(id)
+  if j then
+    out[#out + 1] = j.d
+    out[#out + 1] = tostring(j.r)
   end
 end
 return out

@@ -9,14 +9,14 @@ else
 end
 local out = {}
 for _, id in ipairs(due) do
-  local tk = k('t', id)
-  local t = redis.call('HMGET', tk, 'd', 'w', 'la', 'lu')
+  local t = tget(id)
   redis.call('ZREM', k('leases'), id)
-  redis.call('SREM', k('wl', t[2]), id)
-  redis.call('HSET', tk, 's', 'x')
-  out[#out + 1] = t[1]
-  out[#out + 1] = t[2]
-  out[#out + 1] = t[3] or ''
-  out[#out + 1] = t[4] or ''
+  redis.call('SREM', k('wl', t.w), id)
+  t.s = 'x'
+  tput(id, t)
+  out[#out + 1] = t.d
+  out[#out + 1] = t.w
+  out[#out + 1] = t.la or ''
+  out[#out + 1] = t.lu or ''
 end
 return out

@@ -1,8 +1,8 @@
 -- Withdraws task ARGV[1] when it is still queued; returns 1 when it did.
-local tk = k('t', ARGV[1])
-local t = redis.call('HMGET', tk, 's', 'a', 'ty', 'm')
-if t[1] ~= 'q' then return 0 end
-redis.call('ZREM', queue(t[2], t[3]), t[4])
-redis.call('HSET', tk, 's', 'w')
+local t = tget(ARGV[1])
+if not t or t.s ~= 'q' then return 0 end
+redis.call('ZREM', queue(t.a, t.ty), t.m)
+t.s = 'w'
+tput(ARGV[1], t)
 redis.call('HINCRBY', k('cnt'), 'q', -1)
 return 1

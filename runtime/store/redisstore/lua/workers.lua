@@ -18,9 +18,11 @@ for _, id in ipairs(ids) do
   local own = redis.call('ZRANGE', k('wq', id), 0, -1, 'WITHSCORES')
   for j = 1, #own, 2 do
     local m = own[j]
-    local tk = k('t', string.sub(m, 18))
-    local ty = redis.call('HGET', tk, 'ty')
-    redis.call('HDEL', tk, 'a')
+    local tid = string.sub(m, 14)
+    local t = tget(tid)
+    local ty = t.ty
+    t.a = nil
+    tput(tid, t)
     redis.call('ZADD', k('q', ty), own[j + 1], m)
     wake('t:' .. ty)
   end
