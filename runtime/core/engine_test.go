@@ -222,11 +222,11 @@ type stepCase struct {
 	bp    string
 	job   func() *Job // the input; called again to check Step left it as it was
 	ev    Event
-	in    Inputs      // Now and Rand are filled in when zero
-	want  func(*Job)  // turns a fresh input job into the wanted one (UpdatedAt is set to Now)
-	fx    *Effects    // wanted effects, timeline aside (nil: none)
-	types []string    // wanted timeline event types
-	err   error       // wanted error (then no job, no effects)
+	in    Inputs     // Now and Rand are filled in when zero
+	want  func(*Job) // turns a fresh input job into the wanted one (UpdatedAt is set to Now)
+	fx    *Effects   // wanted effects, timeline aside (nil: none)
+	types []string   // wanted timeline event types
+	err   error      // wanted error (then no job, no effects)
 }
 
 func runCases(t *testing.T, cases []stepCase) {
@@ -629,6 +629,454 @@ func TestStepTask(t *testing.T) {
 				Timers: []Timer{dispatchTimer("task-"+id(1), 0, time.Hour)},
 			},
 			types: []string{"created", "state_entered", "task_enqueued"},
+		},
+	})
+}
+
+// fanning is parBP's job waiting on three branches b0, b1, b2; done lists
+// the branches that already succeeded.
+func fanning(done ...int) *Job {
+	j := at("fan", StatusWaitingParallel, 1, map[string]any{"items": []any{"a", "b", "c"}},
+		ref("b0", "reserve", 0, 1, ""), ref("b1", "reserve", 1, 1, ""), ref("b2", "reserve", 2, 1, ""))
+	for _, i := range done {
+		j.Tasks[i].Result = branchOK(i)
+		j.BranchesDone++
+	}
+	return j
+}
+
+func branchOK(i int) *Result {
+	return &Result{Status: "success", Data: map[string]any{"n": int64(i)}}
+}
+
+func reserveTask(k, branch int, sku string, attempt int) *Task {
+	return &Task{ID: "task-" + id(k), JobID: "job-1", Type: "reserve", Params: map[string]any{"sku": sku},
+		Branch: branch, Attempt: attempt, Timeout: 300 * time.Second, EnqueuedAt: t0}
+}
+
+func TestStepParallel(t *testing.T) {
+	t.Parallel()
+	runCases(t, []stepCase{
+		{
+			name: "for_each enqueues one branch per item, the item bound to as", bp: parBP,
+			job: func() *Job { return pending(map[string]any{"items": []any{"a", "b", "c"}}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
+				j.Tasks = []TaskRef{ref("task-"+id(1), "reserve", 0, 1, ""), ref("task-"+id(2), "reserve", 1, 1, ""), ref("task-"+id(3), "reserve", 2, 1, "")}
+			},
+			fx:    &Effects{Enqueue: []*Task{reserveTask(1, 0, "a", 1), reserveTask(2, 1, "b", 1), reserveTask(3, 2, "c", 1)}},
+			types: []string{"created", "state_entered", "task_enqueued", "task_enqueued", "task_enqueued"},
+		},
+		{
+			name: "an empty for_each succeeds at once", bp: parBP,
+			job: func() *Job { return pending(map[string]any{"items": []any{}}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.FinishedAt = "done", StatusFinished, 2, t0
+				j.Result, j.Results = &Result{Status: "success"}, []*Result{}
+			},
+			fx:    &Effects{Notify: notify(StatusFinished)},
+			types: []string{"created", "state_entered", "parallel_empty", "state_entered", "job_finished"},
+		},
+		{
+			name: "for_each over something else than a list fails the job", bp: parBP,
+			job: func() *Job { return pending(map[string]any{"items": "abc"}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.FinishedAt = "fan", StatusFailed, 1, t0
+				j.Error = &ErrorInfo{Code: CodeExpression, Message: `state "fan": bp.yaml:6:17: for_each must give a list, not a string`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"created", "state_entered", "job_failed"},
+		},
+		{
+			name: "a task list enqueues one branch per task", bp: parListBP,
+			job: func() *Job { return pending(nil) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
+				j.Tasks = []TaskRef{ref("task-"+id(1), "a", 0, 1, ""), ref("task-"+id(2), "b", 1, 1, "")}
+			},
+			fx: &Effects{Enqueue: []*Task{
+				{ID: "task-" + id(1), JobID: "job-1", Type: "a", Params: map[string]any{"x": int64(1)}, Attempt: 1, Timeout: 300 * time.Second, EnqueuedAt: t0},
+				{ID: "task-" + id(2), JobID: "job-1", Type: "b", Priority: 5, Branch: 1, Attempt: 1, Timeout: 300 * time.Second, EnqueuedAt: t0},
+			}},
+			types: []string{"created", "state_entered", "task_enqueued", "task_enqueued"},
+		},
+		{
+			name: "a branch's result is recorded while others run", bp: parBP, job: func() *Job { return fanning() },
+			ev: result("b1", 1, "success", map[string]any{"n": int64(1)}, ""),
+			want: func(j *Job) {
+				j.Tasks[1].Result = branchOK(1)
+				j.BranchesDone = 1
+			},
+			types: []string{"task_result"},
+		},
+		{
+			name: "the last branch moves on with the results in branch order", bp: parBP, job: func() *Job { return fanning(2, 0) },
+			ev: result("b1", 1, "success", map[string]any{"n": int64(1)}, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "done", StatusFinished, 2, nil, 0, t0
+				j.Result = &Result{Status: "success"}
+				j.Results = []*Result{branchOK(0), branchOK(1), branchOK(2)}
+			},
+			fx:    &Effects{Notify: notify(StatusFinished)},
+			types: []string{"task_result", "state_entered", "job_finished"},
+		},
+		{
+			name: "a branch failed for good withdraws the running ones and follows failure", bp: parBP, job: func() *Job { return fanning(2) },
+			ev: result("b0", 0, "failure", nil, ErrInvalidInput),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "failed", StatusFailed, 2, nil, 0, t0
+				j.Result = failure(ErrInvalidInput)
+				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 0, task b0 (reserve) failed: boom`}
+			},
+			fx:    &Effects{Withdraw: []string{"b1"}, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "PERMANENT_ERROR in a branch quarantines the job", bp: parBP, job: func() *Job { return fanning() },
+			ev: result("b1", 1, "failure", nil, ErrPermanent),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrPermanent)
+				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "fan": branch 1, task b1 (reserve) failed: boom`}
+			},
+			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(StatusQuarantined)},
+			types: []string{"task_result", "job_quarantined"},
+		},
+		{
+			name: "a custom status in a branch fails the parallel", bp: parBP, job: func() *Job { return fanning() },
+			ev: result("b2", 2, "odd", nil, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 2, nil, t0, &Result{Status: "odd"}
+				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "odd" from branch 2 of state "fan": a branch succeeds with "success" only`}
+			},
+			fx:    &Effects{Withdraw: []string{"b0", "b1"}, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "state_entered", "job_failed"},
+		},
+		{
+			name: "a branch is retried alone", bp: parBP, job: func() *Job { return fanning() },
+			ev: result("b1", 1, "failure", nil, ErrTransient),
+			want: func(j *Job) {
+				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+			},
+			fx: &Effects{Timers: []Timer{{ID: "retry-b1", JobID: "job-1", At: t0.Add(500 * time.Millisecond),
+				Event: Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1}}}},
+			types: []string{"task_result", "retry_scheduled"},
+		},
+		{
+			name: "a branch's retry is its item again", bp: parBP,
+			job: func() *Job {
+				j := fanning()
+				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+				return j
+			},
+			ev:    Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1},
+			want:  func(j *Job) { j.Tasks[1] = ref("task-"+id(1), "reserve", 1, 2, "") },
+			fx:    &Effects{Enqueue: []*Task{reserveTask(1, 1, "b", 2)}},
+			types: []string{"task_enqueued"},
+		},
+		{
+			name: "a branch's retries exhausted fail the parallel", bp: parBP,
+			job: func() *Job { j := fanning(); j.Tasks[1].Attempt = 2; return j },
+			ev:  Event{Kind: EventTaskTimeout, TaskID: "b1", Branch: 1},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 2, nil, t0
+				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task b1 (attempt 2) gave no result before its deadline"}}
+				j.Error = &ErrorInfo{Code: ErrTimeout, Message: `state "fan": branch 1, task b1 (reserve) failed after 2 attempts: task b1 (attempt 2) gave no result before its deadline`}
+			},
+			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(StatusFailed)},
+			types: []string{"task_timeout", "state_entered", "job_failed"},
+		},
+		{
+			name: "a cancel while a branch waits to retry disarms its timer", bp: parBP,
+			job: func() *Job {
+				j := fanning(0)
+				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+				return j
+			},
+			ev: Event{Kind: EventCancel, Reason: "changed my mind"},
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.BranchesDone, j.FinishedAt = StatusCancelled, nil, 0, t0
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "changed my mind"}
+			},
+			fx:    &Effects{Withdraw: []string{"b2"}, CancelTimers: []string{"retry-b1"}, Notify: notify(StatusCancelled)},
+			types: []string{"cancel_requested", "job_cancelled"},
+		},
+		{
+			name: "a branch failing without a failure transition fails the job", bp: parListBP,
+			job: func() *Job {
+				return at("fan", StatusWaitingParallel, 1, nil, ref("b0", "a", 0, 1, ""), ref("b1", "b", 1, 1, ""))
+			},
+			ev: result("b1", 1, "failure", nil, ErrInvalidInput),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 1, task b1 (b) failed: boom`}
+			},
+			fx:    &Effects{Withdraw: []string{"b0"}, Notify: notify(StatusFailed)},
+			types: []string{"task_result", "job_failed"},
+		},
+	})
+}
+
+func asking() *Job {
+	j := at("ask", StatusWaitingForHuman, 1, map[string]any{"order": "A1"})
+	j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
+	return j
+}
+
+func TestStepApproval(t *testing.T) {
+	t.Parallel()
+	runCases(t, []stepCase{
+		{
+			name: "an approval asks with its message and arms its timeout", bp: apprBP,
+			job: func() *Job { return pending(map[string]any{"order": "A1"}) },
+			ev:  Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps = "ask", StatusWaitingForHuman, 1
+				j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
+			},
+			fx: &Effects{Timers: []Timer{{ID: "approval-job-1-1", JobID: "job-1", At: t0.Add(time.Hour),
+				Event: Event{Kind: EventTimer, TimerID: "approval-job-1-1"}}}},
+			types: []string{"created", "state_entered", "approval_requested"},
+		},
+		{
+			name: "approved", bp: apprBP, job: asking,
+			ev: Event{Kind: EventApproval, Decision: "approved"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "done", StatusFinished, 2, "", "", t0
+			},
+			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(StatusFinished)},
+			types: []string{"approval", "state_entered", "job_finished"},
+		},
+		{
+			name: "rejected", bp: apprBP, job: asking,
+			ev: Event{Kind: EventApproval, Decision: "rejected"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", StatusFailed, 2, "", "", t0
+				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "no"`}
+			},
+			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(StatusFailed)},
+			types: []string{"approval", "state_entered", "job_failed"},
+		},
+		{
+			name: "the timeout takes the timeout transition", bp: apprBP, job: asking,
+			ev: Event{Kind: EventTimer, TimerID: "approval-job-1-1"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", StatusFailed, 2, "", "", t0
+				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "no"`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"approval", "state_entered", "job_failed"},
+		},
+		{
+			name: "another decision is refused", bp: apprBP, err: ErrBadDecision, job: asking,
+			ev: Event{Kind: EventApproval, Decision: "maybe"},
+		},
+		{
+			name: "a decision for a job that waits for none", bp: taskBP, err: ErrBadEvent, job: working,
+			ev: Event{Kind: EventApproval, Decision: "approved"},
+		},
+		{
+			name: "a timer of a state the job left is stale", bp: apprBP, err: ErrStaleTimer, job: asking,
+			ev: Event{Kind: EventTimer, TimerID: "approval-job-1-0"},
+		},
+	})
+}
+
+func TestStepChild(t *testing.T) {
+	t.Parallel()
+	calling := func() *Job {
+		j := at("call", StatusWaitingForChild, 1, map[string]any{"n": int64(4)})
+		j.Child = "c1"
+		return j
+	}
+	runCases(t, []stepCase{
+		{
+			name: "a blueprint state starts a child job", bp: childBP,
+			job: func() *Job {
+				j := pending(map[string]any{"n": int64(4)})
+				j.Metadata = map[string]any{"trace": "t1"}
+				return j
+			},
+			ev: Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Child = "call", StatusWaitingForChild, 1, id(1)
+			},
+			fx: &Effects{StartChild: []*Job{{ID: id(1), Blueprint: "child", Status: StatusPending, Input: map[string]any{"n": int64(4)},
+				Client: Client{Name: "acme", Plan: "pro"}, Parent: &ParentRef{JobID: "job-1", State: "call"},
+				Metadata: map[string]any{"trace": "t1"}, CreatedAt: t0, UpdatedAt: t0}}},
+			types: []string{"created", "state_entered", "child_started"},
+		},
+		{
+			name: "the child's success resumes the parent with the child's history as result", bp: childBP, job: calling,
+			ev: Event{Kind: EventChildFinished, ChildID: "c1", Outcome: "success", Result: &Result{Status: "success", Data: map[string]any{"x": int64(1)}}},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "done", StatusFinished, 2, "", t0
+				j.Result = &Result{Status: "success", Data: map[string]any{"x": int64(1)}}
+			},
+			fx:    &Effects{Notify: notify(StatusFinished)},
+			types: []string{"child_finished", "state_entered", "job_finished"},
+		},
+		{
+			name: "the child's failure follows failure", bp: childBP, job: calling,
+			ev: Event{Kind: EventChildFinished, ChildID: "c1", Outcome: "failure"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "failed", StatusFailed, 2, "", t0
+				j.Result = &Result{Status: "failure"}
+				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "failed"`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"child_finished", "state_entered", "job_failed"},
+		},
+		{
+			name: "another child's end does not apply", bp: childBP, err: ErrBadEvent, job: calling,
+			ev: Event{Kind: EventChildFinished, ChildID: "c2", Outcome: "success"},
+		},
+		{
+			name: "an unknown outcome does not apply", bp: childBP, err: ErrBadEvent, job: calling,
+			ev: Event{Kind: EventChildFinished, ChildID: "c1", Outcome: "meh"},
+		},
+		{
+			name: "cancelling the parent cancels the running child", bp: childBP, job: calling,
+			ev: Event{Kind: EventCancel},
+			want: func(j *Job) {
+				j.Status, j.Child, j.FinishedAt = StatusCancelled, "", t0
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+			},
+			fx: &Effects{Timers: []Timer{{ID: "cancel-c1", JobID: "c1", At: t0, Event: Event{Kind: EventCancel, TimerID: "cancel-c1", Reason: "parent job job-1 ended"}}},
+				Notify: notify(StatusCancelled)},
+			types: []string{"cancel_requested", "job_cancelled"},
+		},
+		{
+			name: "a child's end reaches its parent by a timer due now", bp: plainBP,
+			job: func() *Job {
+				j := at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
+				j.Parent, j.History = &ParentRef{JobID: "p1", State: "call"}, map[string]any{"k": "v"}
+				return j
+			},
+			ev: result("task-A", 0, "success", nil, ""),
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "done", StatusFinished, 2, nil, t0, &Result{Status: "success"}
+			},
+			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
+				ChildID: "job-1", Outcome: "success", Result: &Result{Status: "success", Data: map[string]any{"k": "v"}}}}},
+				Notify: notify(StatusFinished)},
+			types: []string{"task_result", "state_entered", "job_finished"},
+		},
+		{
+			name: "a failed child tells its parent failure", bp: plainBP,
+			job: func() *Job {
+				j := at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
+				j.Parent = &ParentRef{JobID: "p1", State: "call"}
+				return j
+			},
+			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+			},
+			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
+				ChildID: "job-1", Outcome: "failure", Result: &Result{Status: "failure",
+					Error: &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}}}}},
+				Notify: notify(StatusFailed)},
+			types: []string{"task_result", "job_failed"},
+		},
+	})
+}
+
+func TestStepWait(t *testing.T) {
+	t.Parallel()
+	waitTimer := func(at time.Time) []Timer {
+		return []Timer{{ID: "wait-job-1-1", JobID: "job-1", At: at, Event: Event{Kind: EventTimer, TimerID: "wait-job-1-1"}}}
+	}
+	waiting := func(j *Job) { j.State, j.Status, j.Steps, j.Timer = "pause", StatusWaiting, 1, "wait-job-1-1" }
+	runCases(t, []stepCase{
+		{
+			name: "wait a duration", bp: waitBP, job: func() *Job { return pending(nil) },
+			ev: Event{Kind: EventCreated}, want: waiting,
+			fx:    &Effects{Timers: waitTimer(t0.Add(90 * time.Second))},
+			types: []string{"created", "state_entered", "waiting"},
+		},
+		{
+			name: "wait until an RFC 3339 time", bp: untilBP, job: func() *Job { return pending(map[string]any{"at": "2026-01-03T00:00:00Z"}) },
+			ev: Event{Kind: EventCreated}, want: waiting,
+			fx:    &Effects{Timers: waitTimer(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC))},
+			types: []string{"created", "state_entered", "waiting"},
+		},
+		{
+			name: "wait until Unix seconds", bp: untilBP, job: func() *Job { return pending(map[string]any{"at": int64(1767225600)}) },
+			ev: Event{Kind: EventCreated}, want: waiting,
+			fx:    &Effects{Timers: waitTimer(time.Unix(1767225600, 0).UTC())},
+			types: []string{"created", "state_entered", "waiting"},
+		},
+		{
+			name: "wait until something that is not a time fails the job", bp: untilBP, job: func() *Job { return pending(map[string]any{"at": "soon"}) },
+			ev: Event{Kind: EventCreated},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.FinishedAt = "pause", StatusFailed, 1, t0
+				j.Error = &ErrorInfo{Code: CodeExpression, Message: `state "pause": bp.yaml:4:18: until: "soon" is not an RFC 3339 time`}
+			},
+			fx:    &Effects{Notify: notify(StatusFailed)},
+			types: []string{"created", "state_entered", "job_failed"},
+		},
+		{
+			name: "the wait's timer goes on", bp: waitBP,
+			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			ev:  Event{Kind: EventTimer, TimerID: "wait-job-1-1"},
+			want: func(j *Job) {
+				j.State, j.Status, j.Steps, j.Timer, j.FinishedAt = "done", StatusFinished, 2, "", t0
+			},
+			fx:    &Effects{Notify: notify(StatusFinished)},
+			types: []string{"wait_over", "state_entered", "job_finished"},
+		},
+		{
+			name: "a timer the job no longer waits on is stale", bp: waitBP, err: ErrStaleTimer,
+			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			ev:  Event{Kind: EventTimer, TimerID: "wait-job-1-9"},
+		},
+		{
+			name: "cancel a waiting job disarms its timer", bp: waitBP,
+			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			ev:  Event{Kind: EventCancel},
+			want: func(j *Job) {
+				j.Status, j.Timer, j.FinishedAt = StatusCancelled, "", t0
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+			},
+			fx:    &Effects{CancelTimers: []string{"wait-job-1-1"}, Notify: notify(StatusCancelled)},
+			types: []string{"cancel_requested", "job_cancelled"},
+		},
+	})
+}
+
+func TestStepCancel(t *testing.T) {
+	t.Parallel()
+	runCases(t, []stepCase{
+		{
+			name: "cancel withdraws the task and disarms its dispatch timer", bp: taskBP, job: working,
+			ev: Event{Kind: EventCancel},
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, nil, t0
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+			},
+			fx:    &Effects{Withdraw: []string{"task-A"}, CancelTimers: []string{"dispatch-task-A"}, Notify: notify(StatusCancelled)},
+			types: []string{"cancel_requested", "job_cancelled"},
+		},
+		{
+			name: "cancel while a retry is due disarms the retry", bp: taskBP, job: func() *Job { return retrying(1) },
+			ev: Event{Kind: EventCancel},
+			want: func(j *Job) {
+				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, nil, t0
+				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+			},
+			fx:    &Effects{CancelTimers: []string{"retry-task-A"}, Notify: notify(StatusCancelled)},
+			types: []string{"cancel_requested", "job_cancelled"},
+		},
+		{
+			name: "cancel an ended job", bp: taskBP, err: ErrTerminal,
+			job: func() *Job { j := working(); j.Status = StatusCancelled; return j },
+			ev:  Event{Kind: EventCancel},
 		},
 	})
 }
