@@ -39,6 +39,9 @@ type Config struct {
 	// VerifySignatures checks §3.3 signatures on worker messages
 	// (WORKER_VERIFY_SIGNATURES, default true).
 	VerifySignatures bool
+	// RequireSignatures refuses unsigned worker messages
+	// (WORKER_REQUIRE_SIGNATURES, default false).
+	RequireSignatures bool
 
 	WorkerTimeout        time.Duration // WORKER_TIMEOUT_SECONDS, default 300 s
 	PollTimeout          time.Duration // WORKER_POLL_TIMEOUT_SECONDS, default 30 s
@@ -150,6 +153,7 @@ func FromEnv(lookup Lookup) (Config, error) {
 	str("GLOBAL_WORKER_TOKEN", &c.GlobalWorkerToken)
 	str("CLIENT_TOKEN", &c.ClientToken)
 	boolean("WORKER_VERIFY_SIGNATURES", &c.VerifySignatures)
+	boolean("WORKER_REQUIRE_SIGNATURES", &c.RequireSignatures)
 	seconds("WORKER_TIMEOUT_SECONDS", &c.WorkerTimeout)
 	seconds("WORKER_POLL_TIMEOUT_SECONDS", &c.PollTimeout)
 	seconds("WORKER_HEALTH_CHECK_INTERVAL_SECONDS", &c.HealthCheckInterval)

@@ -14,6 +14,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // protocolVersion is what we answer in X-RXON-Version and registration.
@@ -35,6 +36,9 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 				body = b
 			}
 			id, err := s.authWorker(r, body)
+			if err == nil {
+				err = s.checkSignature(r, id, body)
+			}
 			if err == nil {
 				err = h(w, r, id, body)
 			}
@@ -97,6 +101,52 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 		return id, nil
 	}
 	return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid worker token")
+}
+
+// checkSignature verifies a signed message (PROTOCOL.md §3.3): the
+// timestamp within 60 s of now and the HMAC-SHA256 over the canonical
+// form with the worker's secret (its workers.toml token, else the global
+// token). An unsigned message is accepted unless signatures are required;
+// an offline heartbeat is never signed by the Python SDK and is let be.
+func (s *Server) checkSignature(r *http.Request, id string, body []byte) error {
+	if !s.cfg.VerifySignatures || len(body) == 0 {
+		return nil
+	}
+	var m struct {
+		Security  *wire.Security  `json:"security"`
+		Timestamp *wire.Timestamp `json:"timestamp"`
+		Status    string          `json:"status"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil // the handler reports the bad body
+	}
+	if m.Security == nil || m.Security.Signature == "" {
+		if s.cfg.RequireSignatures && m.Status != "offline" {
+			return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: the message is not signed")
+		}
+		return nil
+	}
+	if m.Security.SignerID != "" && m.Security.SignerID != id {
+		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: signer_id %q is not worker %q", m.Security.SignerID, id)
+	}
+	if m.Timestamp == nil {
+		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: a signed message needs a timestamp")
+	}
+	if d := s.now().Unix() - int64(*m.Timestamp); d > 60 || d < -60 {
+		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: timestamp %d is %d s away from the server's clock (limit 60 s)", *m.Timestamp, d)
+	}
+	secret := s.cfg.GlobalWorkerToken
+	if own, ok := s.workers[id]; ok {
+		secret = own
+	}
+	kind := wire.KindMessage
+	if r.URL.Path == wire.RouteEvents {
+		kind = wire.KindEvent
+	}
+	if !wire.Verify(secret, body, kind, m.Security.Signature) {
+		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid signature")
+	}
+	return nil
 }
 
 // sameWorker refuses a body whose worker_id is not the authenticated one.
