@@ -99,9 +99,9 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 		case "EMPTY":
 			return nil, nil
 		case "OK":
-			var t core.Task
-			if err := json.Unmarshal([]byte(res[1]), &t); err != nil {
-				return nil, fmt.Errorf("lease for worker %q: decode task: %w", p.WorkerID, err)
+			t, err := decodeTask(res[1], res[4], res[5])
+			if err != nil {
+				return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 			}
 			t.Worker, t.LeasedAt, t.LeaseUntil = p.WorkerID, fromUS(res[2]), fromUS(res[3])
 			if ctx.Err() != nil {
@@ -110,14 +110,14 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 				}
 				return nil, nil
 			}
-			return &t, nil
+			return t, nil
 		case "CHECK":
 			for i := 1; i+1 < len(res); i += 2 {
-				var t core.Task
-				if err := json.Unmarshal([]byte(res[i+1]), &t); err != nil {
-					return nil, fmt.Errorf("lease for worker %q: decode task %q: %w", p.WorkerID, res[i], err)
+				t, err := decodeTask(res[i+1], res[i], "")
+				if err != nil {
+					return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 				}
-				if dispatch.Fits(&t, p.Resources, p.Costs) {
+				if dispatch.Fits(t, p.Resources, p.Costs) {
 					a.Ok = append(a.Ok, res[i])
 				} else {
 					a.No = append(a.No, res[i])
@@ -143,15 +143,15 @@ func (s *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
 	if err == redisNil {
 		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
 	}
-	if err != nil || len(h) != 6 {
+	if err != nil || len(h) != 7 {
 		return nil, fmt.Errorf("task %q: redis: %v", id, err)
 	}
-	var t core.Task
-	if err := json.Unmarshal([]byte(h[5]), &t); err != nil {
-		return nil, fmt.Errorf("task %q: decode: %w", id, err)
+	t, err := decodeTask(h[5], id, h[6])
+	if err != nil {
+		return nil, err
 	}
 	st := stateNames[h[0]]
-	info := &store.TaskInfo{Task: &t, State: st}
+	info := &store.TaskInfo{Task: t, State: st}
 	if st == store.TaskQueued {
 		info.Worker, t.Worker = h[1], h[1]
 	} else {
@@ -170,14 +170,14 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("reclaim expired leases: redis: %w", err)
 	}
-	out := make([]*core.Task, 0, len(res)/4)
-	for i := 0; i+3 < len(res); i += 4 {
-		var t core.Task
-		if err := json.Unmarshal([]byte(res[i]), &t); err != nil {
-			return nil, fmt.Errorf("reclaim expired leases: decode task: %w", err)
+	out := make([]*core.Task, 0, len(res)/6)
+	for i := 0; i+5 < len(res); i += 6 {
+		t, err := decodeTask(res[i], res[i+4], res[i+5])
+		if err != nil {
+			return nil, fmt.Errorf("reclaim expired leases: %w", err)
 		}
 		t.Worker, t.LeasedAt, t.LeaseUntil = res[i+1], fromUS(res[i+2]), fromUS(res[i+3])
-		out = append(out, &t)
+		out = append(out, t)
 	}
 	return out, nil
 }

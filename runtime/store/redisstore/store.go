@@ -366,32 +366,12 @@ type storeWrite struct {
 	V string `json:"v"`
 }
 
-func jobJSON(j *core.Job) (string, error) {
-	c := *j
-	c.Rev = 0
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", fmt.Errorf("encode job %q: %w", j.ID, err)
-	}
-	return string(b), nil
-}
-
-func taskJSON(t *core.Task) (string, error) {
-	c := *t
-	c.Worker, c.LeasedAt, c.LeaseUntil = "", time.Time{}, time.Time{}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", fmt.Errorf("encode task %q: %w", t.ID, err)
-	}
-	return string(b), nil
-}
-
 func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	if p.Job == nil || p.Job.ID == "" {
 		return "", errors.New("commit job: a job with an id is required")
 	}
 	j := p.Job
-	d, err := jobJSON(j)
+	d, err := encodeJob(j)
 	if err != nil {
 		return "", err
 	}
@@ -410,7 +390,7 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if math.IsNaN(t.Priority) {
 				return "", fmt.Errorf("commit job %q: enqueue task %q: priority is NaN", j.ID, t.ID)
 			}
-			td, err := taskJSON(t)
+			td, err := encodeTask(t)
 			if err != nil {
 				return "", err
 			}
@@ -439,7 +419,7 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if c == nil || c.ID == "" {
 				return "", fmt.Errorf("commit job %q: start child: a job with an id is required", j.ID)
 			}
-			cd, err := jobJSON(c)
+			cd, err := encodeJob(c)
 			if err != nil {
 				return "", err
 			}
@@ -528,19 +508,6 @@ func (s *Store) CreateJob(ctx context.Context, p store.CommitParams) error {
 // CommitIfVersion implements store.Store.
 func (s *Store) CommitIfVersion(ctx context.Context, p store.CommitParams) (int64, error) {
 	return s.runCommit(ctx, p, false)
-}
-
-func decodeJob(d, rev string) (*core.Job, error) {
-	var j core.Job
-	if err := json.Unmarshal([]byte(d), &j); err != nil {
-		return nil, fmt.Errorf("decode stored job: %w", err)
-	}
-	r, err := strconv.ParseInt(rev, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("decode stored job %q: rev %q", j.ID, rev)
-	}
-	j.Rev = r
-	return &j, nil
 }
 
 // GetJob implements store.Store.

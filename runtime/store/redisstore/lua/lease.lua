@@ -61,7 +61,7 @@ while scanned < 2000 do
     end
     redis.call('SADD', k('wl', a.w), id)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-    return {'OK', t.d, a.now, lu}
+    return {'OK', t.d, a.now, lu, id, t.j}
   elseif not no[id] then
     check[#check + 1] = id
     check[#check + 1] = tget(id).d

@@ -1,5 +1,5 @@
 -- Ends leases due at or before ARGV[1] (microseconds), at most ARGV[2]
--- (0: all), earliest first; returns {task, worker, leased_at, lease_until}
+-- (0: all), earliest first; returns {task, worker, leased_at, lease_until, id, job}
 -- for each.
 local due
 if tonumber(ARGV[2]) > 0 then
@@ -18,5 +18,7 @@ for _, id in ipairs(due) do
   out[#out + 1] = t.w
   out[#out + 1] = t.la or ''
   out[#out + 1] = t.lu or ''
+  out[#out + 1] = id
+  out[#out + 1] = t.j
 end
 return out
