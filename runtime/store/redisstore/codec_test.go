@@ -14,7 +14,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 89, time.UTC)
 	cost := 0.5
 	j := &core.Job{ID: "j", Blueprint: "b", Version: "v", Rev: 7, State: "s", Status: core.StatusRunning,
-		Input: map[string]any{"zero": 0.0, "empty": "", "no": false, "nil": nil, "list": []any{0.0}},
+		Input:   map[string]any{"zero": 0.0, "empty": "", "no": false, "nil": nil, "list": []any{0.0}},
 		History: map[string]any{"a": map[string]any{}}, Result: &core.Result{Status: "success", Data: map[string]any{"x": 1.0}},
 		Results: []*core.Result{{Status: "failure", Error: &core.ErrorInfo{Code: "E", Message: "m"}}},
 		Client:  core.Client{Name: "c", Plan: "p", Fields: map[string]any{"k": "v"}},
