@@ -97,6 +97,9 @@ func Step(ctx context.Context, m *lang.Machine, job *Job, ev Event, in Inputs) (
 	case in.Rand == nil:
 		return nil, nil, fmt.Errorf("step job %s: no source of randomness in Inputs.Rand", job.ID)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("step job %s: %w", job.ID, err)
+	}
 	if job.Status.Terminal() {
 		return nil, nil, fmt.Errorf("job %s is %s: %w", job.ID, job.Status, ErrTerminal)
 	}
