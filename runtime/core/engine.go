@@ -85,9 +85,12 @@ type Inputs struct {
 // Step applies one event to a job and returns the new job and the effects
 // to commit with it. It does no I/O, reads no clock and draws randomness
 // only from in.Rand, and it never changes job or the values it holds: the
-// same inputs give the same outputs. On error the job is unchanged and
-// nothing is to be committed; a problem of the job itself (an expression
-// that fails, a status nobody handles) is not an error but a failed job.
+// same inputs give the same outputs. The new job shares the values it did
+// not change with job (input, metadata, unchanged history, results), so
+// treat both as immutable. On error the job is unchanged and nothing is to
+// be committed; a problem of the job itself (an expression that fails, a
+// status nobody handles) is not an error but a failed job. docs/engine.md
+// holds the semantics.
 func Step(ctx context.Context, m *lang.Machine, job *Job, ev Event, in Inputs) (next *Job, fx *Effects, err error) {
 	switch {
 	case m == nil:
