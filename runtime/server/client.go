@@ -212,10 +212,55 @@ func view(j *core.Job) JobView {
 	return v
 }
 
+// getJob answers the job's status. With ?wait=SECONDS (at most 60) it
+// holds the request until the job ends or the time is up, so a client
+// waits for a result without polling.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *client) error {
-	j, err := s.ownJob(r.Context(), r.PathValue("id"), cl)
+	id := r.PathValue("id")
+	j, err := s.ownJob(r.Context(), id, cl)
 	if err != nil {
 		return err
+	}
+	if v := r.URL.Query().Get("wait"); v != "" && !j.Status.Terminal() {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 60 {
+			return errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
+		}
+		deadline := time.NewTimer(time.Duration(f * float64(time.Second)))
+		defer deadline.Stop()
+		// Another instance may end the job: look again now and then.
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for !j.Status.Terminal() {
+			ch := s.waiters.wait(id)
+			if j, err = s.store.GetJob(r.Context(), id); err != nil {
+				s.waiters.drop(id, ch)
+				return err
+			}
+			if j.Status.Terminal() {
+				s.waiters.drop(id, ch)
+				break
+			}
+			select {
+			case <-ch:
+			case <-tick.C:
+				s.waiters.drop(id, ch)
+			case <-deadline.C:
+				s.waiters.drop(id, ch)
+				writeJSON(w, http.StatusOK, view(j))
+				return nil
+			case <-r.Context().Done():
+				s.waiters.drop(id, ch)
+				return nil
+			case <-s.drainCtx.Done():
+				s.waiters.drop(id, ch)
+				writeJSON(w, http.StatusOK, view(j))
+				return nil
+			}
+			if j, err = s.store.GetJob(r.Context(), id); err != nil {
+				return err
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, view(j))
 	return nil
@@ -306,7 +351,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *client) err
 	}
 	ev := core.Event{Kind: core.EventApproval, Decision: req.Decision}
 	if _, err := s.deliver(r.Context(), j.ID, ev, nil); err != nil {
-		if errors.Is(err, core.ErrBadDecision) || errors.Is(err, core.ErrTerminal) {
+		if errors.Is(err, core.ErrBadDecision) || errors.Is(err, core.ErrTerminal) || errors.Is(err, core.ErrBadEvent) {
 			return errorf(http.StatusConflict, "not_waiting", "%v", err)
 		}
 		return err

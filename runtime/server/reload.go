@@ -15,23 +15,28 @@ import (
 // 50 ms of quiet the folder is linted; a clean one is swapped in for new
 // jobs, one with findings is refused (logged, shown by the API) and the
 // last good version stays.
-func (s *Server) watch(ctx context.Context) {
+// newWatcher watches every folder under the blueprints folder; nil when
+// the platform gives no file events (hot reload is then off, and said so).
+func (s *Server) newWatcher() *fsnotify.Watcher {
 	dir := s.cfg.BlueprintsDir
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.log.Error("watch blueprints: hot reload is off", "dir", dir, "err", err)
-		return
+		return nil
 	}
-	defer w.Close()
-	addTree := func() {
-		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				_ = w.Add(p)
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if err := w.Add(p); err != nil {
+				s.log.Warn("watch blueprints", "dir", p, "err", err)
 			}
-			return nil
-		})
-	}
-	addTree()
+		}
+		return nil
+	})
+	return w
+}
+
+func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
+	defer w.Close()
 	var quiet <-chan time.Time
 	for {
 		select {

@@ -63,6 +63,7 @@ type Server struct {
 	drainCtx   context.Context
 	startDrain context.CancelFunc
 	hooks      sync.WaitGroup
+	waiters    waiters
 
 	quotaMu sync.Mutex
 	used    map[string]int64 // jobs created per client this run
@@ -158,8 +159,11 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 		go func() { defer wg.Done(); loop(loops) }()
 	}
 	if s.cfg.BlueprintsDir != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.watch(loops) }()
+		// Watch before serving, so no edit made after Run starts is missed.
+		if w := s.newWatcher(); w != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.watch(loops, w) }()
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
@@ -339,6 +343,7 @@ func (s *Server) after(ctx context.Context, j *core.Job, eff *core.Effects) {
 		}
 	}
 	if eff.Notify != nil {
+		s.waiters.wake(j.ID)
 		s.metrics.finished(j)
 		s.notify(j, eff.Notify)
 	}
@@ -467,3 +472,47 @@ func (s *Server) Reclaim() {
 }
 
 func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }
+
+// waiters are the requests waiting for a job to end.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string][]chan struct{}
+}
+
+func (w *waiters) wait(id string) chan struct{} {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	if w.m == nil {
+		w.m = map[string][]chan struct{}{}
+	}
+	w.m[id] = append(w.m[id], ch)
+	w.mu.Unlock()
+	return ch
+}
+
+func (w *waiters) drop(id string, ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := w.m[id]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.m, id)
+	} else {
+		w.m[id] = list
+	}
+}
+
+func (w *waiters) wake(id string) {
+	w.mu.Lock()
+	list := w.m[id]
+	delete(w.m, id)
+	w.mu.Unlock()
+	for _, ch := range list {
+		close(ch)
+	}
+}
