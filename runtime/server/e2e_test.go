@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +84,10 @@ func startOn(t *testing.T, examples bool, files map[string]string, st store.Stor
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
 	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
-	h.stop = func() {
+	var stop func()
+	var once sync.Once
+	h.stop = func() { once.Do(stop) }
+	stop = func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -580,5 +584,55 @@ func TestBadRequests(t *testing.T) {
 		if code := h.do("GET", p, nil, nil, nil); code != 200 {
 			t.Errorf("%s: %d", p, code)
 		}
+	}
+}
+
+// TestDrain: on shutdown a waiting long poll answers 204 at once and Run
+// returns; the job whose task a worker holds is not lost from the store.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"retry.yaml": retryBP})
+	w := h.worker("w1", "flaky")
+	id := h.create("/jobs/retry", nil)
+	p := w.mustPoll()
+	polled := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", h.url+"/_worker/workers/w1/tasks/next?timeout=30", nil)
+		req.Header.Set("X-Worker-Token", workerToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			polled <- 0
+			return
+		}
+		resp.Body.Close()
+		polled <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := h.srv.Store().Stats(context.Background())
+		if st.Waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poll never waited")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	h.stop()
+	select {
+	case code := <-polled:
+		if code != 204 {
+			t.Errorf("poll during drain: %d, want 204", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll was not answered on drain")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("drain took %v", d)
+	}
+	j, err := h.srv.Store().GetJob(context.Background(), id)
+	if err == nil && (j.Status != core.StatusWaitingForWorker || len(j.Tasks) != 1 || j.Tasks[0].ID != p.TaskID) {
+		t.Errorf("the job changed on drain: %+v", j)
 	}
 }
