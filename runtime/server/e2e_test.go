@@ -636,3 +636,39 @@ func TestDrain(t *testing.T) {
 		t.Errorf("the job changed on drain: %+v", j)
 	}
 }
+
+const cheapBP = `name: cheap
+endpoint: /jobs/cheap
+start: work
+states:
+  work:
+    task: {type: render, strategy: cheapest}
+    transitions: {success: done}
+  done: {end: success}
+`
+
+// TestStrategyCheapest: the task goes to the cheaper worker's own queue,
+// even when the dearer one is the first to poll.
+func TestStrategyCheapest(t *testing.T) {
+	t.Parallel()
+	h := start(t, false, map[string]string{"cheap.yaml": cheapBP})
+	reg := func(id string, cost float64) *worker {
+		body := map[string]any{"worker_id": id, "supported_skills": []map[string]string{{"name": "render"}},
+			"capabilities": map[string]any{"cost_per_skill": map[string]float64{"render": cost}}}
+		if code := h.do("POST", "/_worker/workers/register", h.wh(id), body, nil); code != 200 {
+			t.Fatalf("register: %d", code)
+		}
+		return &worker{h, id}
+	}
+	dear, cheap := reg("dear", 5), reg("cheap", 1)
+	id := h.create("/jobs/cheap", nil)
+	if p := dear.poll(0.2); p != nil {
+		t.Fatalf("the dear worker got the task: %+v", p)
+	}
+	p := cheap.mustPoll()
+	if p.JobID != id {
+		t.Fatalf("cheap worker: %+v", p)
+	}
+	cheap.result(p, "success", nil, "")
+	h.waitStatus(id, core.StatusFinished)
+}
