@@ -672,3 +672,37 @@ func TestStrategyCheapest(t *testing.T) {
 	cheap.result(p, "success", nil, "")
 	h.waitStatus(id, core.StatusFinished)
 }
+
+// TestRedisRoundTripsPerJob counts the Redis round trips a single-task
+// job costs through the HTTP API (create, poll, result), heartbeats
+// aside. The budget of 8 fails CI on a regression; the goal is 3.
+func TestRedisRoundTripsPerJob(t *testing.T) {
+	t.Parallel()
+	st := redisStore(t).(*redisstore.Store)
+	h := startOn(t, false, map[string]string{"retry.yaml": retryBP}, st, "")
+	w := h.worker("w1", "flaky")
+	const n = 50
+	var trips float64
+	for range n {
+		before := st.RoundTrips().Trips()
+		id := h.create("/jobs/retry", nil)
+		w.result(w.mustPoll(), "success", nil, "")
+		trips += float64(st.RoundTrips().Trips() - before)
+		h.waitStatusQuiet(id)
+	}
+	trips /= n
+	t.Logf("%.2f Redis round trips per single-task job (create, lease, result)", trips)
+	if trips > 8 {
+		t.Errorf("%.2f round trips per job, budget 8", trips)
+	}
+}
+
+// waitStatusQuiet waits for a job to finish using the server's own view
+// (no store reads of its own beyond one).
+func (h *harness) waitStatusQuiet(id string) {
+	h.t.Helper()
+	var v JobView
+	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
+	}
+}

@@ -64,6 +64,8 @@ type Server struct {
 	startDrain context.CancelFunc
 	hooks      sync.WaitGroup
 	waiters    waiters
+	jobs       jobCache
+	workerRecs workerCache
 
 	quotaMu sync.Mutex
 	used    map[string]int64 // jobs created per client this run
@@ -83,6 +85,7 @@ func New(o Options) (*Server, error) {
 		reg: lang.NewRegistry(), clients: map[string]*client{}, workers: o.Workers,
 		used: map[string]int64{}, kick: make(chan struct{}, 1),
 	}
+	s.jobs.max = 50_000
 	s.drainCtx, s.startDrain = context.WithCancel(context.Background())
 	if s.store == nil {
 		s.store = store.NewMemory(store.MemoryOptions{Clock: o.Clock})
@@ -244,9 +247,13 @@ const maxCommitTries = 50
 // leased task done in the same commit. It returns the committed job.
 func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, complete *store.TaskCompletion) (*core.Job, error) {
 	for try := 0; ; try++ {
-		j, err := s.store.GetJob(ctx, jobID)
-		if err != nil {
-			return nil, err
+		j := s.jobs.get(jobID)
+		cached := j != nil
+		if !cached {
+			var err error
+			if j, err = s.store.GetJob(ctx, jobID); err != nil {
+				return nil, err
+			}
 		}
 		m, err := s.machine(ctx, j)
 		if err != nil {
@@ -257,6 +264,11 @@ func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, compl
 			return nil, err
 		}
 		nj, eff, err := core.Step(ctx, m, j, ev, in)
+		if err != nil && cached {
+			// The copy may be stale: judge the event on the stored job.
+			s.jobs.drop(jobID)
+			continue
+		}
 		if err != nil {
 			if complete != nil && (errors.Is(err, core.ErrStaleTask) || errors.Is(err, core.ErrTerminal)) {
 				// Close the lease all the same, so the task is not re-run.
@@ -275,12 +287,15 @@ func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, compl
 		}
 		rev, err := s.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
 		if errors.Is(err, store.ErrConflict) && try < maxCommitTries {
+			s.jobs.drop(jobID)
 			continue
 		}
 		if err != nil {
+			s.jobs.drop(jobID)
 			return nil, err
 		}
 		nj.Rev = rev
+		s.jobs.put(nj)
 		s.after(ctx, nj, eff)
 		return nj, nil
 	}
@@ -367,17 +382,20 @@ func (s *Server) startJob(ctx context.Context, j *core.Job) error {
 	if err := s.prepare(ctx, nj, eff); err != nil {
 		return err
 	}
-	if j.Rev == 0 {
-		// A child record was created by its parent's commit; commit over it.
-		if cur, gerr := s.store.GetJob(ctx, j.ID); gerr == nil {
-			_, err = s.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: cur.Rev, Effects: eff})
-		} else {
-			err = s.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff})
+	if j.Parent != nil {
+		// The parent's commit created the child's record; commit over it.
+		var cur *core.Job
+		if cur, err = s.store.GetJob(ctx, j.ID); err == nil {
+			nj.Rev, err = s.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: cur.Rev, Effects: eff})
 		}
+	} else {
+		err = s.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff})
+		nj.Rev = 1
 	}
 	if err != nil {
 		return err
 	}
+	s.jobs.put(nj)
 	s.metrics.created(nj)
 	s.after(ctx, nj, eff)
 	return nil

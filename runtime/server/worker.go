@@ -241,6 +241,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, bod
 	if err := s.store.RegisterWorker(r.Context(), rec); err != nil {
 		return err
 	}
+	s.workerRecs.put(&rec, now)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "registered", "version": protocolVersion})
 	return nil
 }
@@ -284,12 +285,17 @@ type taskPayload struct {
 }
 
 func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byte) error {
-	rec, err := s.store.Worker(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, "not_found", "Worker not found: register first")
-	}
-	if err != nil {
-		return err
+	rec := s.workerRecs.get(id, s.now())
+	if rec == nil {
+		var err error
+		rec, err = s.store.Worker(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not_found", "Worker not found: register first")
+		}
+		if err != nil {
+			return err
+		}
+		s.workerRecs.put(rec, s.now())
 	}
 	wait := s.cfg.PollTimeout
 	if v := r.URL.Query().Get("timeout"); v != "" {
@@ -369,17 +375,8 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": reason, "message": msg})
 		return nil
 	}
-	info, err := s.store.Task(r.Context(), res.TaskID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ignored("stale_task", "unknown task "+res.TaskID)
-	}
-	if err != nil {
-		return err
-	}
-	if info.Task.JobID != res.JobID {
-		return ignored("job_not_found", "task "+res.TaskID+" does not belong to job "+res.JobID)
-	}
-	ev := core.Event{Kind: core.EventTaskResult, TaskID: res.TaskID, Branch: info.Task.Branch, WorkerID: id,
+	// The job holds the task's branch; -1 lets the engine find it.
+	ev := core.Event{Kind: core.EventTaskResult, TaskID: res.TaskID, Branch: -1, WorkerID: id,
 		Result: &core.Result{Status: res.Status, Data: data, Error: res.Error}}
 	j, err := s.deliver(r.Context(), res.JobID, ev, &store.TaskCompletion{TaskID: res.TaskID, WorkerID: id})
 	switch {
@@ -436,6 +433,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 		}
 		switch hb.Status {
 		case "offline":
+			s.workerRecs.drop(id)
 			if err := s.store.RemoveWorker(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -452,6 +450,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 		return err
 	}
 	if !found {
+		s.workerRecs.drop(id)
 		return errorf(http.StatusNotFound, "not_found", "Worker not found: register again")
 	}
 	if empty {
