@@ -239,12 +239,19 @@ func TestOrderProcessingToFinished(t *testing.T) {
 func redisStore(t *testing.T) store.Store {
 	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
+	return redisStoreAt(t, srv.URL, srv.Fresh(t))
+}
+
+// redisStoreAt opens a store on url with a key prefix (a second "instance"
+// of the same deployment when the prefix is shared).
+func redisStoreAt(t *testing.T, url, prefix string) store.Store {
+	t.Helper()
 	cfg, err := redisstore.FromEnv(func(n string) (string, bool) {
 		switch n {
 		case "REDIS_URL":
-			return srv.URL, true
+			return url, true
 		case "REDIS_PREFIX":
-			return srv.Fresh(t), true
+			return prefix, true
 		}
 		return "", false
 	})
@@ -704,5 +711,33 @@ func (h *harness) waitStatusQuiet(id string) {
 	var v JobView
 	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
 		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
+	}
+}
+
+// TestRestartResumesJobs: the only instance stops while jobs wait and one
+// task is held by a worker; a new instance on the same Redis picks up, and
+// every job finishes.
+func TestRestartResumesJobs(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t, redistest.Options{})
+	prefix := rs.Fresh(t)
+	a := startOn(t, false, map[string]string{"retry.yaml": retryBP}, redisStoreAt(t, rs.URL, prefix), "")
+	w := a.worker("w1", "flaky")
+	var ids []string
+	for range 5 {
+		ids = append(ids, a.create("/jobs/retry", nil))
+	}
+	held := w.mustPoll()
+	a.stop()
+	b := startOn(t, false, nil, redisStoreAt(t, rs.URL, prefix), a.dir)
+	wb := &worker{b, "w1"}
+	if r := wb.result(held, "success", nil, ""); r["status"] != "accepted" {
+		t.Fatalf("the result of a task held across the restart: %v", r)
+	}
+	for range 4 {
+		wb.result(wb.mustPoll(), "success", nil, "")
+	}
+	for _, id := range ids {
+		b.waitStatus(id, core.StatusFinished)
 	}
 }
