@@ -741,3 +741,93 @@ func TestRestartResumesJobs(t *testing.T) {
 		b.waitStatus(id, core.StatusFinished)
 	}
 }
+
+// TestTwoInstancesThousandJobs: two instances on one Redis, workers on
+// both, 1,000 jobs created on either: every job finishes, once, and no
+// task runs twice.
+func TestTwoInstancesThousandJobs(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t, redistest.Options{})
+	prefix := rs.Fresh(t)
+	a := startOn(t, false, map[string]string{"retry.yaml": retryBP}, redisStoreAt(t, rs.URL, prefix), "")
+	b := startOn(t, false, nil, redisStoreAt(t, rs.URL, prefix), a.dir)
+	const jobs = 1000
+	var mu sync.Mutex
+	runs := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i, h := range []*harness{a, b, a, b, a, b} {
+		w := h.worker(fmt.Sprintf("w%d", i), "flaky")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				var p taskPayload
+				req, _ := http.NewRequestWithContext(ctx, "GET", h.url+"/_worker/workers/"+w.id+"/tasks/next?timeout=1", nil)
+				req.Header.Set("X-Worker-Token", workerToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					continue
+				}
+				if resp.StatusCode != 200 {
+					resp.Body.Close()
+					continue
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&p)
+				resp.Body.Close()
+				mu.Lock()
+				runs[p.JobID]++
+				mu.Unlock()
+				body, _ := json.Marshal(map[string]any{"job_id": p.JobID, "task_id": p.TaskID, "worker_id": w.id, "status": "success"})
+				req, _ = http.NewRequest("POST", h.url+"/_worker/tasks/result", bytes.NewReader(body))
+				req.Header.Set("X-Worker-Token", workerToken)
+				req.Header.Set("Content-Type", "application/json")
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	ids := make([]string, jobs)
+	var cw sync.WaitGroup
+	for i := range jobs {
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			h := []*harness{a, b}[i%2]
+			ids[i] = h.create("/jobs/retry", nil)
+		}()
+		if i%50 == 49 {
+			cw.Wait()
+		}
+	}
+	cw.Wait()
+	for i, id := range ids {
+		h := []*harness{a, b}[i%2]
+		var v JobView
+		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+			t.Fatalf("job %s: %d %s", id, code, v.Status)
+		}
+		tl, err := a.srv.Store().Timeline(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends := 0
+		for _, e := range tl {
+			if e.Type == "job_finished" {
+				ends++
+			}
+		}
+		if ends != 1 {
+			t.Errorf("job %s finished %d times", id, ends)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if runs[id] != 1 {
+			t.Errorf("job %s: its task ran %d times", id, runs[id])
+		}
+	}
+}
