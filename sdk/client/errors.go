@@ -12,13 +12,13 @@ import (
 
 // Sentinels an *APIError matches with errors.Is, by its HTTP status.
 var (
-	ErrNotFound     = errors.New("not found")                // 404: unknown job or blueprint, another client's job
-	ErrUnauthorized = errors.New("unauthorized")             // 401, 403: missing, unknown or wrong token
-	ErrInvalidInput = errors.New("invalid input")            // 400, 413, 415, 422: the request was refused as written
-	ErrConflict     = errors.New("conflict")                 // 409: e.g. an approval for a job that is not waiting
-	ErrQuota        = errors.New("quota exceeded")           // 429: the client's quota or a rate limit
-	ErrUnavailable  = errors.New("server unavailable")       // 502, 503, 504: shutting down or overloaded; retry
-	ErrServer       = errors.New("server error")             // any other 5xx
+	ErrNotFound     = errors.New("not found")                 // 404: unknown job or blueprint, another client's job
+	ErrUnauthorized = errors.New("unauthorized")              // 401, 403: missing, unknown or wrong token
+	ErrInvalidInput = errors.New("invalid input")             // 400, 413, 415, 422: the request was refused as written
+	ErrConflict     = errors.New("conflict")                  // 409: e.g. an approval for a job that is not waiting
+	ErrQuota        = errors.New("quota exceeded")            // 429: the client's quota or a rate limit
+	ErrUnavailable  = errors.New("server unavailable")        // 502, 503, 504: shutting down or overloaded; retry
+	ErrServer       = errors.New("server error")              // any other 5xx
 	ErrNoEndpoint   = errors.New("blueprint has no endpoint") // Start by name of a blueprint that serves no route
 )
 
