@@ -11,12 +11,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 )
 
 const benchBP = `name: bench
@@ -278,4 +286,53 @@ func BenchmarkDispatchBaselineHTTP(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkRedisMemoryQueuedJobs creates single-task jobs through the API
+// with no worker and reports Redis used_memory per queued job (goal:
+// <= 40 MB per 100,000).
+func BenchmarkRedisMemoryQueuedJobs(b *testing.B) {
+	rs := redistest.StartServer(b, redistest.Options{})
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.Port)})
+	defer rc.Close()
+	st, err := redisstore.Open(context.Background(), redisstore.Config{URL: rs.URL, Prefix: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, ds := lang.LoadFS(fstest.MapFS{"bench.yaml": {Data: []byte(benchBP)}})
+	if len(ds) > 0 {
+		b.Fatal(ds)
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = ""
+	srv, err := New(Options{Config: cfg, Store: st, Blueprints: set})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	used := func() int64 {
+		info, err := rc.Info(context.Background(), "memory").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	const jobs = 20_000
+	for range b.N {
+		before := used()
+		for range jobs {
+			if r := call(h, "POST", "/api/v1/jobs/bench", `{"initial_data":{"n":1}}`, nil); r.Code != 202 {
+				b.Fatal(r.Code, r.Body)
+			}
+		}
+		per := float64(used()-before) / jobs
+		b.ReportMetric(per, "redis-B/job")
+		b.ReportMetric(per*100_000/1e6, "redis-MB/100k")
+	}
 }

@@ -138,3 +138,20 @@ func decodeTask(d, id, jobID string) (*core.Task, error) {
 	t.ID, t.JobID = id, jobID
 	return &t, nil
 }
+
+// Timeline events are kept as compact JSON lines appended to one string
+// per job: far smaller in Redis than a list of full JSON events.
+var eventNames = map[string]string{
+	"timestamp": "a", "event_type": "y", "state": "s", "previous_state": "ps", "next_state": "ns",
+	"origin_task_id": "t", "worker_id": "w", "attempt_number": "n", "detail": "d",
+}
+
+var eventLong = invert(eventNames)
+
+func encodeEvent(e core.TimelineEvent) (string, error) { return compact(e, eventNames) }
+
+func decodeEvent(s string) (core.TimelineEvent, error) {
+	var e core.TimelineEvent
+	err := expand(s, eventLong, &e)
+	return e, err
+}

@@ -15,7 +15,7 @@
 //	jobs          list  job ids, newest first
 //	jc:<client>   list  the client's job ids, newest first
 //	stc           hash  status -> job count
-//	tl:<job>      list  timeline events (JSON)
+//	tl:<job>      string timeline events, compact JSON lines
 //	t:<task>      string MessagePack {s=state (q l d w x), j=job, ty=type,
 //	                    m=queue member, sc=queue score, to=timeout (µs),
 //	                    a=assigned worker, w=lease holder, la/lu=lease
@@ -328,7 +328,7 @@ type commitArgs struct {
 	Ctm    []string     `json:"ctm,omitempty"`
 	Ch     []childArg   `json:"ch,omitempty"`
 	Sw     []storeWrite `json:"sw,omitempty"`
-	Tl     []string     `json:"tl,omitempty"`
+	Tl     string       `json:"tl,omitempty"` // compact events, one a line
 }
 
 type doneArg struct {
@@ -432,13 +432,16 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			}
 			a.Sw = append(a.Sw, storeWrite{B: w.Blueprint, S: w.Store, K: w.Key, V: string(b)})
 		}
+		var tl strings.Builder
 		for _, e := range fx.Timeline {
-			b, err := json.Marshal(e)
+			b, err := encodeEvent(e)
 			if err != nil {
 				return "", fmt.Errorf("commit job %q: timeline event %q: %w", j.ID, e.Type, err)
 			}
-			a.Tl = append(a.Tl, string(b))
+			tl.WriteString(b)
+			tl.WriteByte('\n')
 		}
+		a.Tl = tl.String()
 	}
 	b, err := json.Marshal(&a)
 	if err != nil {
@@ -557,22 +560,29 @@ func (s *Store) Timeline(ctx context.Context, jobID string) ([]core.TimelineEven
 		return nil, err
 	}
 	var ex *redis.IntCmd
-	var lr *redis.StringSliceCmd
+	var lr *redis.StringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ex = p.Exists(ctx, s.key("j", jobID))
-		lr = p.LRange(ctx, s.key("tl", jobID), 0, -1)
+		lr = p.Get(ctx, s.key("tl", jobID))
 		return nil
 	})
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("timeline of job %q: redis: %w", jobID, err)
 	}
 	if ex.Val() == 0 {
 		return nil, fmt.Errorf("timeline of job %q: %w", jobID, store.ErrNotFound)
 	}
-	out := make([]core.TimelineEvent, 0, len(lr.Val()))
-	for _, e := range lr.Val() {
-		var ev core.TimelineEvent
-		if err := json.Unmarshal([]byte(e), &ev); err != nil {
+	lines := strings.Split(strings.TrimSuffix(lr.Val(), "\n"), "\n")
+	out := make([]core.TimelineEvent, 0, len(lines))
+	for _, e := range lines {
+		if e == "" {
+			continue
+		}
+		ev, err := decodeEvent(e)
+		if err != nil {
 			return nil, fmt.Errorf("timeline of job %q: decode: %w", jobID, err)
 		}
 		out = append(out, ev)

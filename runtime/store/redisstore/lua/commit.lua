@@ -102,6 +102,6 @@ for _, w in ipairs(a.sw or {}) do
   redis.call('HSET', k('st', w.b, w.s), w.k, w.v)
   redis.call('SADD', k('sts', w.b), w.s)
 end
-for _, e in ipairs(a.tl or {}) do redis.call('RPUSH', k('tl', a.id), e) end
+if a.tl and a.tl ~= '' then redis.call('APPEND', k('tl', a.id), a.tl) end
 publish()
 return {'OK', rev}
