@@ -187,7 +187,7 @@ type Registration struct {
 	SupportedSkills    []SkillInfo       `json:"supported_skills,omitempty"`
 	AvailableSkills    []string          `json:"available_skills,omitempty"`
 	HotSkills          []string          `json:"hot_skills,omitempty"`
-	Resources          *Resources        `json:"resources,omitempty"`
+	Resources          map[string]any    `json:"resources,omitempty"` // see Resources for the members
 	InstalledSoftware  map[string]string `json:"installed_software,omitempty"`
 	InstalledArtifacts []Artifact        `json:"installed_artifacts,omitempty"`
 	Capabilities       Capabilities      `json:"capabilities"`
@@ -228,8 +228,8 @@ type Usage struct {
 // Heartbeat is PATCH /_worker/workers/{id}.
 type Heartbeat struct {
 	WorkerID        string         `json:"worker_id"`
-	Status          string         `json:"status"` // idle, busy, offline
-	Usage           *Usage         `json:"usage,omitempty"`
+	Status          string         `json:"status"`          // idle, busy, offline
+	Usage           map[string]any `json:"usage,omitempty"` // see Usage for the members
 	CurrentTasks    []string       `json:"current_tasks"`
 	SupportedSkills []SkillInfo    `json:"supported_skills,omitempty"`
 	AvailableSkills []string       `json:"available_skills,omitempty"`
