@@ -42,6 +42,7 @@ func TestScripts(t *testing.T) {
 			}
 			return os.CopyFS(filepath.Join(env.WorkDir, "golden"), os.DirFS(graphs))
 		},
+		Cmds:                jobScriptCmds(),
 		RequireExplicitExec: true,
 		UpdateScripts:       *update,
 	})
