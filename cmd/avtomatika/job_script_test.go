@@ -54,28 +54,42 @@ func scriptServer(ts *testscript.TestScript, neg bool, args []string) {
 	} else if len(args) > 1 {
 		ts.Fatalf("usage: server [--token T] [DIR]")
 	}
-	cfg.BlueprintsDir = ts.MkAbs(dir)
+	url, stop, err := startTestServer(cfg, ts.MkAbs(dir))
+	ts.Check(err)
+	ts.Defer(func() {
+		if err := stop(); err != nil {
+			ts.Logf("server: %v", err)
+		}
+	})
+	ts.Setenv("AVTOMATIKA_URL", url)
+}
+
+// startTestServer serves dir on a loopback port; stop ends the server and
+// waits for it.
+func startTestServer(cfg config.Config, dir string) (url string, stop func() error, err error) {
+	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = scriptWorkerToken
 	cfg.PollTimeout = 2 * time.Second
 	srv, err := server.New(server.Options{Config: cfg})
-	ts.Check(err)
+	if err != nil {
+		return "", nil, err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
+	if err != nil {
+		return "", nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
-	ts.Defer(func() {
+	return "http://" + l.Addr().String(), func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				ts.Logf("server: %v", err)
-			}
+			return err
 		case <-time.After(15 * time.Second):
-			ts.Logf("server did not stop")
+			return fmt.Errorf("server on %s did not stop", l.Addr())
 		}
-	})
-	ts.Setenv("AVTOMATIKA_URL", "http://"+l.Addr().String())
+	}, nil
 }
 
 func scriptCapture(ts *testscript.TestScript, neg bool, args []string) {
