@@ -137,6 +137,10 @@ func (c *Client) endpoint(ctx context.Context, target string) (string, error) {
 		return c.prefix + p, nil
 	}
 	bs, err := c.Blueprints(ctx)
+	if errors.Is(err, ErrNotFound) {
+		// The Python orchestrator has no blueprint list.
+		return "", fmt.Errorf("find the endpoint of blueprint %q: the server lists no blueprints; give the endpoint instead, e.g. /jobs/%s: %w", target, target, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("find the endpoint of blueprint %q: %w", target, err)
 	}

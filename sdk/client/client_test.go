@@ -592,3 +592,32 @@ func TestErrorBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestStartByNameWithoutBlueprintList: a server without GET
+// /api/v1/blueprints (the Python orchestrator) still takes endpoints,
+// and a name is refused with a hint.
+func TestStartByNameWithoutBlueprintList(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/jobs/flow" {
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprint(w, `{"status":"accepted","job_id":"j9"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error":"Not Found"}`)
+	}))
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if id, err := c.Start(ctx, "/jobs/flow", nil, client.StartOptions{}); err != nil || id != "j9" {
+		t.Errorf("start by endpoint: %q, %v", id, err)
+	}
+	_, err = c.Start(ctx, "flow", nil, client.StartOptions{})
+	if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "give the endpoint instead, e.g. /jobs/flow") {
+		t.Errorf("start by name: %v", err)
+	}
+}
