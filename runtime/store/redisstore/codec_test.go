@@ -18,7 +18,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		History: map[string]any{"a": map[string]any{}}, Result: &core.Result{Status: "success", Data: map[string]any{"x": 1.0}},
 		Results: []*core.Result{{Status: "failure", Error: &core.ErrorInfo{Code: "E", Message: "m"}}},
 		Client:  core.Client{Name: "c", Plan: "p", Fields: map[string]any{"k": "v"}},
-		Tasks:   []core.TaskRef{{ID: "t", Attempt: 2}}, Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
+		Tasks:   []core.TaskRef{{ID: "t", Attempt: 2}}, BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
 		Timer: "tm", Error: &core.ErrorInfo{Code: "C", Message: "M"}, Steps: 3, WebhookURL: "http://h",
 		Metadata: map[string]any{"m": 1.0}, Security: map[string]any{}, DispatchTimeout: time.Second, ResultTimeout: time.Minute,
 		Progress: 0.5, ProgressMessage: "half", CreatedAt: at, UpdatedAt: at.Add(time.Second), FinishedAt: at.Add(time.Hour)}
@@ -26,7 +26,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeJob(d, "7")
+	got, err := decodeJob("j", d, "7", string(j.Status), "v", base(j.CreatedAt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +41,57 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gt, err := decodeTask(d, "t", "j")
+	gt, err := decodeTask(d, "t", "j", "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(tk, gt); diff != "" {
 		t.Errorf("task round trip (-want +got):\n%s\nstored: %s", diff, d)
 	}
-	if _, err := decodeTask(`{"??":1}`, "t", "j"); err == nil {
+	if _, err := decodeTask(`{"??":1}`, "t", "j", "a"); err == nil {
 		t.Error("a stored task with an unknown short field decoded without error")
+	}
+}
+
+// Timeline times are offsets from the job's creation time; a "@" line
+// sets the base for the lines after it, and a zero base keeps absolute
+// times.
+func TestTimelineRoundTrip(t *testing.T) {
+	c0 := time.Date(2026, 3, 4, 5, 6, 7, 89, time.UTC)
+	c1 := c0.Add(-time.Hour)
+	evs := []core.TimelineEvent{
+		{At: c0, Type: "created"},
+		{At: c0.Add(-time.Nanosecond), Type: "state_entered", State: "s", NextState: "s"},
+		{At: c0.Add(time.Second), Type: "task_enqueued", TaskID: "t", Attempt: 1, Detail: map[string]any{"type": "a"}},
+		{Type: "no_time"},
+	}
+	line := func(e core.TimelineEvent, b time.Time) string {
+		var n int64
+		if !b.IsZero() {
+			n = b.UnixNano()
+		}
+		s, err := encodeEvent(e, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s + "\n"
+	}
+	for _, tc := range []struct {
+		name, created, lines string
+	}{
+		{"one base", base(c0), line(evs[0], c0) + line(evs[1], c0) + line(evs[2], c0) + line(evs[3], c0)},
+		{"base changed", base(c1), "@" + base(c0) + "\n" + line(evs[0], c0) + line(evs[1], c0) + "@" + base(c1) + "\n" +
+			line(evs[2], c1) + line(evs[3], c1)},
+		{"zero base", "", line(evs[0], time.Time{}) + line(evs[1], time.Time{}) + line(evs[2], time.Time{}) + line(evs[3], time.Time{})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeTimeline(tc.created, tc.lines)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(evs, got); diff != "" {
+				t.Errorf("timeline round trip (-want +got):\n%s\nstored: %s", diff, tc.lines)
+			}
+		})
 	}
 }

@@ -99,7 +99,7 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 		case "EMPTY":
 			return nil, nil
 		case "OK":
-			t, err := decodeTask(res[1], res[4], res[5])
+			t, err := decodeTask(res[1], res[4], res[5], res[6])
 			if err != nil {
 				return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 			}
@@ -112,8 +112,8 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 			}
 			return t, nil
 		case "CHECK":
-			for i := 1; i+1 < len(res); i += 2 {
-				t, err := decodeTask(res[i+1], res[i], "")
+			for i := 1; i+2 < len(res); i += 3 {
+				t, err := decodeTask(res[i+1], res[i], "", res[i+2])
 				if err != nil {
 					return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 				}
@@ -143,10 +143,10 @@ func (s *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
 	if err == redisNil {
 		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
 	}
-	if err != nil || len(h) != 7 {
+	if err != nil || len(h) != 8 {
 		return nil, fmt.Errorf("task %q: redis: %v", id, err)
 	}
-	t, err := decodeTask(h[5], id, h[6])
+	t, err := decodeTask(h[5], id, h[6], h[7])
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +170,9 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("reclaim expired leases: redis: %w", err)
 	}
-	out := make([]*core.Task, 0, len(res)/6)
-	for i := 0; i+5 < len(res); i += 6 {
-		t, err := decodeTask(res[i], res[i+4], res[i+5])
+	out := make([]*core.Task, 0, len(res)/7)
+	for i := 0; i+6 < len(res); i += 7 {
+		t, err := decodeTask(res[i], res[i+4], res[i+5], res[i+6])
 		if err != nil {
 			return nil, fmt.Errorf("reclaim expired leases: %w", err)
 		}

@@ -11,15 +11,17 @@
 // not spread over several Cluster shards (Cluster gives failover, not
 // write scaling); docs/operations.md discusses it.
 //
-//	j:<job>       string MessagePack {r=rev, st=status, d=job JSON}
+//	j:<job>       string MessagePack {r=rev, st=status, v=version number,
+//	                    c=created at (ns), d=job JSON, tl=timeline lines,
+//	                    tk=task id -> task}; a task is {s=state (q l d w x),
+//	                    ty=type, q=enqueue sequence, c=constrained flag,
+//	                    sc=queue score, to=timeout (µs), a=assigned worker,
+//	                    w=lease holder, la/lu=lease start/end (µs), d=task JSON}
+//	ti:<bucket>   hash  task id -> job id; bucket: 3 hex digits of SHA-1(id)
 //	jobs          list  job ids, newest first
-//	jc:<client>   list  the client's job ids, newest first
+//	jc:<client>   list  a named client's job ids, newest first
 //	stc           hash  status -> job count
-//	tl:<job>      string timeline events, compact JSON lines
-//	t:<task>      string MessagePack {s=state (q l d w x), j=job, ty=type,
-//	                    m=queue member, sc=queue score, to=timeout (µs),
-//	                    a=assigned worker, w=lease holder, la/lu=lease
-//	                    start/end (µs), d=task JSON}
+//	vn, vh        hash  version hash -> number; number -> hash
 //	q:<type>      zset  shared queue; wq:<worker> a worker's own queue
 //	leases        zset  leased task ids by lease end (µs; +inf: none)
 //	wl:<worker>   set   tasks leased to the worker
@@ -29,11 +31,16 @@
 //	workers       zset  worker ids by expiry (µs)
 //	st:<bp>:<s>   hash  a named store; sts:<bp> set of its store names
 //	v:<hash>      string machine version JSON
-//	seq, cnt, ctr:<name>  counters
+//	seq, cnt, ctr:<name>  counters (cnt: q queued tasks, v versions)
 //
-// Jobs and tasks are single strings rather than hashes: a hash whose JSON
-// field exceeds hash-max-listpack-value (64 bytes by default) becomes a
-// hash table several times its size.
+// A job is one key holding its tasks and timeline: every Redis key costs
+// about a hundred bytes before its value, and a hash whose JSON field
+// exceeds hash-max-listpack-value (64 bytes by default) becomes a hash
+// table several times its size, so the record is one MessagePack string.
+// The job JSON (codec.go) leaves out what the record holds and keeps times
+// as integer nanoseconds, offsets from the creation time. Task ids are
+// found through the task index, spread over 4,096 small hashes so each
+// stays listpack-encoded up to about two million tasks.
 //
 // A queue member is "<12 hex digits of sequence><flag><task id>" with
 // score -priority: ZRANGE order is the highest priority first, then FIFO.
@@ -70,7 +77,7 @@ var luaFS embed.FS
 // scripts are the store's Lua scripts, each with lib.lua prepended.
 type scripts struct {
 	commit, lease, unlease, reclaim, withdraw, timers, nextTimer, workers,
-	heartbeat, getWorkers, seed, stores, list, stats, getTask, getJob *redis.Script
+	heartbeat, getWorkers, seed, stores, list, stats, getTask, getJob, timeline *redis.Script
 }
 
 func loadScripts() (*scripts, error) {
@@ -91,6 +98,7 @@ func loadScripts() (*scripts, error) {
 		withdraw: load("withdraw"), timers: load("timers"), nextTimer: load("nexttimer"), workers: load("workers"),
 		heartbeat: load("heartbeat"), getWorkers: load("getworkers"), seed: load("seed"), stores: load("stores"),
 		list: load("list"), stats: load("stats"), getTask: load("gettask"), getJob: load("getjob"),
+		timeline: load("timeline"),
 	}
 	return s, firstErr
 }
@@ -176,7 +184,7 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 		return nil, fmt.Errorf("redis store: ping: %w", err)
 	}
 	for _, x := range []*redis.Script{sc.commit, sc.lease, sc.unlease, sc.reclaim, sc.withdraw, sc.timers, sc.nextTimer,
-		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats, sc.getTask, sc.getJob} {
+		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats, sc.getTask, sc.getJob, sc.timeline} {
 		if err := x.Load(ctx, c).Err(); err != nil {
 			return nil, fmt.Errorf("redis store: load script: %w", err)
 		}
@@ -320,7 +328,9 @@ type commitArgs struct {
 	Rev    string       `json:"rev,omitempty"`
 	Job    string       `json:"job"`
 	Status string       `json:"st"`
-	Client string       `json:"cl"`
+	Client string       `json:"cl,omitempty"`
+	V      string       `json:"v,omitempty"`  // version hash
+	Tb     string       `json:"tb,omitempty"` // created at (ns), the base of other times
 	Done   *doneArg     `json:"done,omitempty"`
 	Enq    []enqArg     `json:"enq,omitempty"`
 	Wd     []string     `json:"wd,omitempty"`
@@ -354,9 +364,11 @@ type timerArg struct {
 
 type childArg struct {
 	ID string `json:"id"`
-	D  string `json:"d"`
+	D  string `json:"job"`
 	St string `json:"st"`
-	Cl string `json:"cl"`
+	Cl string `json:"cl,omitempty"`
+	V  string `json:"v,omitempty"`
+	Tb string `json:"tb,omitempty"`
 }
 
 type storeWrite struct {
@@ -375,7 +387,8 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: string(j.Status), Client: j.Client.Name}
+	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: string(j.Status), Client: j.Client.Name,
+		V: j.Version, Tb: base(j.CreatedAt)}
 	if !create {
 		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
 		if c := p.Complete; c != nil {
@@ -423,7 +436,7 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: string(c.Status), Cl: c.Client.Name})
+			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: string(c.Status), Cl: c.Client.Name, V: c.Version, Tb: base(c.CreatedAt)})
 		}
 		for _, w := range fx.StoreWrites {
 			b, err := json.Marshal(w.Value)
@@ -433,8 +446,12 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			a.Sw = append(a.Sw, storeWrite{B: w.Blueprint, S: w.Store, K: w.Key, V: string(b)})
 		}
 		var tl strings.Builder
+		var tb int64
+		if !j.CreatedAt.IsZero() {
+			tb = j.CreatedAt.UnixNano()
+		}
 		for _, e := range fx.Timeline {
-			b, err := encodeEvent(e)
+			b, err := encodeEvent(e, tb)
 			if err != nil {
 				return "", fmt.Errorf("commit job %q: timeline event %q: %w", j.ID, e.Type, err)
 			}
@@ -522,10 +539,10 @@ func (s *Store) GetJob(ctx context.Context, id string) (*core.Job, error) {
 	if err == redisNil {
 		return nil, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
-	if err != nil || len(v) != 2 {
+	if err != nil || len(v) != 5 {
 		return nil, fmt.Errorf("get job %q: redis: %v", id, err)
 	}
-	return decodeJob(v[0], v[1])
+	return decodeJob(id, v[0], v[1], v[2], v[3], v[4])
 }
 
 // ListJobs implements store.Store.
@@ -544,8 +561,8 @@ func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]*core.Job, 
 		return nil, fmt.Errorf("list jobs: redis: %w", err)
 	}
 	var out []*core.Job
-	for i := 0; i+1 < len(res); i += 2 {
-		j, err := decodeJob(res[i], res[i+1])
+	for i := 0; i+5 < len(res); i += 6 {
+		j, err := decodeJob(res[i], res[i+1], res[i+2], res[i+3], res[i+4], res[i+5])
 		if err != nil {
 			return nil, err
 		}
@@ -559,33 +576,19 @@ func (s *Store) Timeline(ctx context.Context, jobID string) ([]core.TimelineEven
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	var ex *redis.IntCmd
-	var lr *redis.StringCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		ex = p.Exists(ctx, s.key("j", jobID))
-		lr = p.Get(ctx, s.key("tl", jobID))
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("timeline of job %q: redis: %w", jobID, err)
-	}
-	if ex.Val() == 0 {
+	v, err := s.sc.timeline.Run(ctx, s.rdb, s.keys, jobID).StringSlice()
+	if err == redisNil {
 		return nil, fmt.Errorf("timeline of job %q: %w", jobID, store.ErrNotFound)
 	}
-	lines := strings.Split(strings.TrimSuffix(lr.Val(), "\n"), "\n")
-	out := make([]core.TimelineEvent, 0, len(lines))
-	for _, e := range lines {
-		if e == "" {
-			continue
-		}
-		ev, err := decodeEvent(e)
-		if err != nil {
-			return nil, fmt.Errorf("timeline of job %q: decode: %w", jobID, err)
-		}
-		out = append(out, ev)
+	if err != nil || len(v) != 2 {
+		return nil, fmt.Errorf("timeline of job %q: redis: %v", jobID, err)
+	}
+	out, err := decodeTimeline(v[0], v[1])
+	if err != nil {
+		return nil, fmt.Errorf("timeline of job %q: decode: %w", jobID, err)
+	}
+	if out == nil {
+		out = []core.TimelineEvent{}
 	}
 	return out, nil
 }

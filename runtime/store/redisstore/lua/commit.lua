@@ -10,8 +10,8 @@ elseif not cur then
 end
 local done
 if a.done then
-  done = tget(a.done.t)
-  if not done or done.j ~= a.id or done.s == 'w' then return {'STALE'} end
+  done = cur.tk and cur.tk[a.done.t]
+  if not done or done.s == 'w' then return {'STALE'} end
   local w = done.w or ''
   if done.s == 'd' then
     if w == a.done.w then return {'DONE'} end
@@ -30,7 +30,7 @@ if not a.create then
 end
 local seen = {}
 for _, t in ipairs(a.enq or {}) do
-  if seen[t.id] or redis.call('EXISTS', k('t', t.id)) == 1 then return {'EXISTS', 'task', t.id} end
+  if seen[t.id] or redis.call('HEXISTS', tindex(t.id), t.id) == 1 then return {'EXISTS', 'task', t.id} end
   seen[t.id] = true
 end
 seen = {}
@@ -41,52 +41,68 @@ for _, c in ipairs(a.ch or {}) do
   seen[c.id] = true
 end
 
--- Writes.
-local function newJob(id, d, st, cl)
-  jput(id, {r = 1, st = st, d = d})
+-- Writes. The job's own record is written last: withdrawals may touch it.
+local function newJob(id, c)
   redis.call('LPUSH', k('jobs'), id)
-  redis.call('LPUSH', k('jc', cl), id)
-  redis.call('HINCRBY', k('stc'), st, 1)
+  if c.cl and c.cl ~= '' then redis.call('LPUSH', k('jc', c.cl), id) end
+  redis.call('HINCRBY', k('stc'), c.st, 1)
+  return {r = 1, st = c.st, v = vnum(c.v), c = c.tb, d = c.job, tk = {}}
 end
+local j
 if a.create then
-  newJob(a.id, a.job, a.st, a.cl)
+  j = newJob(a.id, a)
 else
-  jput(a.id, {r = rev, st = a.st, d = a.job})
+  j = cur
   if cur.st ~= a.st then
     redis.call('HINCRBY', k('stc'), cur.st, -1)
     redis.call('HINCRBY', k('stc'), a.st, 1)
   end
+  j.r, j.st, j.v, j.d = rev, a.st, vnum(a.v), a.job
+  if j.c ~= a.tb then
+    -- The creation time, the timeline's base, changed: mark the old base
+    -- before the first line (when unmarked) and the new one after the last.
+    if j.tl and j.tl ~= '' then
+      if string.sub(j.tl, 1, 1) ~= '@' then j.tl = '@' .. (j.c or '') .. '\n' .. j.tl end
+      j.tl = j.tl .. '@' .. (a.tb or '') .. '\n'
+    end
+    j.c = a.tb
+  end
 end
+if not j.tk then j.tk = {} end
 if done then
   done.s = 'd'
-  tput(a.done.t, done)
   redis.call('ZREM', k('leases'), a.done.t)
   redis.call('SREM', k('wl', a.done.w), a.done.t)
 end
 for _, t in ipairs(a.enq or {}) do
   local seq = redis.call('INCR', k('seq'))
-  local m = string.format('%012x', seq) .. t.c .. t.id
   local assigned = nil
   if t.w and t.w ~= '' and redis.call('EXISTS', k('w', t.w)) == 1 then assigned = t.w end
-  tput(t.id, {s = 'q', j = a.id, ty = t.ty, m = m, sc = t.sc, to = t.to, a = assigned, d = t.d})
+  local r = {s = 'q', ty = t.ty, q = seq, c = t.c, sc = t.sc, to = t.to, a = assigned, d = t.d}
+  j.tk[t.id] = r
+  redis.call('HSET', tindex(t.id), t.id, a.id)
   if assigned then wake('w:' .. assigned) else wake('t:' .. t.ty) end
-  redis.call('ZADD', queue(assigned, t.ty), t.sc, m)
+  redis.call('ZADD', queue(assigned, t.ty), t.sc, member(r, t.id))
   redis.call('HINCRBY', k('cnt'), 'q', 1)
 end
 for _, id in ipairs(a.wd or {}) do
-  local t = tget(id)
+  local jid, o, t
+  if j.tk[id] then
+    jid, o, t = a.id, j, j.tk[id]
+  else
+    jid, o, t = tfind(id)
+  end
   if t and t.s == 'q' then
-    redis.call('ZREM', queue(t.a, t.ty), t.m)
+    redis.call('ZREM', queue(t.a, t.ty), member(t, id))
     t.s = 'w'
-    tput(id, t)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
   elseif t and t.s == 'l' then
     redis.call('ZREM', k('leases'), id)
     redis.call('SREM', k('wl', t.w), id)
     t.s = 'w'
-    tput(id, t)
     redis.call('RPUSH', k('cr', t.w), id)
   end
+  if t and jid ~= a.id then jput(jid, o) end
 end
 for _, id in ipairs(a.ctm or {}) do
   redis.call('ZREM', k('tm'), id)
@@ -97,11 +113,12 @@ for _, tm in ipairs(a.tm or {}) do
   redis.call('HSET', k('tmd'), tm.id, tm.d)
   wake('timer')
 end
-for _, c in ipairs(a.ch or {}) do newJob(c.id, c.d, c.st, c.cl) end
+for _, c in ipairs(a.ch or {}) do jput(c.id, newJob(c.id, c)) end
 for _, w in ipairs(a.sw or {}) do
   redis.call('HSET', k('st', w.b, w.s), w.k, w.v)
   redis.call('SADD', k('sts', w.b), w.s)
 end
-if a.tl and a.tl ~= '' then redis.call('APPEND', k('tl', a.id), a.tl) end
+if a.tl and a.tl ~= '' then j.tl = (j.tl or '') .. a.tl end
+jput(a.id, j)
 publish()
 return {'OK', rev}

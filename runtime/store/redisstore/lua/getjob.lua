@@ -1,4 +1,4 @@
--- Returns {job JSON, rev} of job ARGV[1], or nil.
+-- Returns {job JSON, rev, status, version, created} of job ARGV[1], or nil.
 local j = jget(ARGV[1])
 if not j then return false end
-return {j.d, tostring(j.r)}
+return jview(j)

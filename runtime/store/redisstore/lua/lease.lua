@@ -49,11 +49,11 @@ while scanned < 2000 do
   if bi == 1 or string.sub(m, 13, 13) == '0' or ok[id] then
     if #check > 0 then break end
     redis.call('ZREM', qs[bi], m)
-    local t = tget(id)
+    local jid, j, t = tfind(id)
     local lu = ''
     if t.to then lu = string.format('%d', tonumber(a.now) + tonumber(t.to)) end
     t.s, t.w, t.la, t.lu = 'l', a.w, a.now, lu
-    tput(id, t)
+    jput(jid, j)
     if lu == '' then
       redis.call('ZADD', k('leases'), '+inf', id)
     else
@@ -61,10 +61,12 @@ while scanned < 2000 do
     end
     redis.call('SADD', k('wl', a.w), id)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-    return {'OK', t.d, a.now, lu, id, t.j}
+    return {'OK', t.d, a.now, lu, id, jid, t.ty}
   elseif not no[id] then
+    local _, _, t = tfind(id)
     check[#check + 1] = id
-    check[#check + 1] = tget(id).d
+    check[#check + 1] = t.d
+    check[#check + 1] = t.ty
   end
 end
 if #check > 0 then

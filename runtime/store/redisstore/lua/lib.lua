@@ -18,22 +18,48 @@ local function wake(msg) wakes[msg] = true end
 local function publish()
   for msg in pairs(wakes) do redis.call('PUBLISH', P .. ':wake', msg) end
 end
--- A task is one string key t:<id> holding a MessagePack map: s=state
--- (q l d w x), j=job, ty=type, m=queue member, sc=queue score, to=timeout
--- (µs), a=assigned worker, w=lease holder, la/lu=lease start/end (µs),
--- d=task JSON. One compact value per task instead of a hash, whose JSON
--- field would exceed hash-max-listpack-value and cost a hash table.
-local function tget(id)
-  local v = redis.call('GET', k('t', id))
-  if not v then return nil end
-  return cmsgpack.unpack(v)
-end
-local function tput(id, t) redis.call('SET', k('t', id), cmsgpack.pack(t)) end
--- A job is one string key j:<id>: a MessagePack map r=rev, st=status,
--- d=job JSON (without rev).
+-- A job is one string key j:<id> holding a MessagePack map: r=rev,
+-- st=status, v=version number (vh), c=created at (ns, text), d=job JSON
+-- (without id, rev, status, version, created at), tl=timeline lines,
+-- tk=task id -> task. A task is a map: s=state (q l d w x), ty=type,
+-- q=enqueue sequence, c=constrained flag ('0' or '1'), sc=queue score,
+-- to=timeout (µs), a=assigned worker, w=lease holder, la/lu=lease
+-- start/end (µs), d=task JSON.
 local function jget(id)
   local v = redis.call('GET', k('j', id))
   if not v then return nil end
   return cmsgpack.unpack(v)
 end
 local function jput(id, j) redis.call('SET', k('j', id), cmsgpack.pack(j)) end
+-- The task index ti:<bucket> maps task id -> job id; the bucket is the
+-- first three hex digits of the id's SHA-1 (4,096 small hashes).
+local function tindex(id) return k('ti', string.sub(redis.sha1hex(id), 1, 3)) end
+-- tfind returns the job id, the job and the task of task id, or nil.
+local function tfind(id)
+  local jid = redis.call('HGET', tindex(id), id)
+  if not jid then return nil end
+  local j = jget(jid)
+  if not j or not j.tk or not j.tk[id] then return nil end
+  return jid, j, j.tk[id]
+end
+-- member is a task's queue member: the enqueue sequence in 12 hex digits,
+-- the constrained flag, the task id.
+local function member(t, id) return string.format('%012x', t.q) .. t.c .. id end
+-- vnum maps a version hash to its short number (vn, vh), allocating one.
+local function vnum(h)
+  if not h or h == '' then return nil end
+  local n = redis.call('HGET', k('vn'), h)
+  if n then return tonumber(n) end
+  n = redis.call('HINCRBY', k('cnt'), 'v', 1)
+  redis.call('HSET', k('vn'), h, n)
+  redis.call('HSET', k('vh'), n, h)
+  return n
+end
+local function vhash(n)
+  if not n then return '' end
+  return redis.call('HGET', k('vh'), n) or ''
+end
+-- jview is what the job readers return: {d, rev, status, version, created}.
+local function jview(j)
+  return {j.d, tostring(j.r), j.st, vhash(j.v), j.c or ''}
+end

@@ -1,6 +1,6 @@
 -- Ends leases due at or before ARGV[1] (microseconds), at most ARGV[2]
--- (0: all), earliest first; returns {task, worker, leased_at, lease_until, id, job}
--- for each.
+-- (0: all), earliest first; returns {task, worker, leased_at, lease_until,
+-- id, job, type} for each.
 local due
 if tonumber(ARGV[2]) > 0 then
   due = redis.call('ZRANGEBYSCORE', k('leases'), '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -9,16 +9,19 @@ else
 end
 local out = {}
 for _, id in ipairs(due) do
-  local t = tget(id)
   redis.call('ZREM', k('leases'), id)
-  redis.call('SREM', k('wl', t.w), id)
-  t.s = 'x'
-  tput(id, t)
-  out[#out + 1] = t.d
-  out[#out + 1] = t.w
-  out[#out + 1] = t.la or ''
-  out[#out + 1] = t.lu or ''
-  out[#out + 1] = id
-  out[#out + 1] = t.j
+  local jid, j, t = tfind(id)
+  if t then
+    redis.call('SREM', k('wl', t.w), id)
+    t.s = 'x'
+    jput(jid, j)
+    out[#out + 1] = t.d
+    out[#out + 1] = t.w
+    out[#out + 1] = t.la or ''
+    out[#out + 1] = t.lu or ''
+    out[#out + 1] = id
+    out[#out + 1] = jid
+    out[#out + 1] = t.ty
+  end
 end
 return out

@@ -19,12 +19,14 @@ for _, id in ipairs(ids) do
   for j = 1, #own, 2 do
     local m = own[j]
     local tid = string.sub(m, 14)
-    local t = tget(tid)
-    local ty = t.ty
-    t.a = nil
-    tput(tid, t)
-    redis.call('ZADD', k('q', ty), own[j + 1], m)
-    wake('t:' .. ty)
+    local jid, job, t = tfind(tid)
+    if t then
+      local ty = t.ty
+      t.a = nil
+      jput(jid, job)
+      redis.call('ZADD', k('q', ty), own[j + 1], m)
+      wake('t:' .. ty)
+    end
   end
   redis.call('DEL', k('wq', id))
 end
