@@ -49,8 +49,8 @@ func invert(m map[string]string) map[string]string {
 
 // compact re-encodes v's JSON object with short names; a name mapped to ""
 // is dropped (kept elsewhere), an unknown name is kept as it is behind
-// "_". times are added as integers under their short names.
-func compact(v any, names map[string]string, times map[string]int64) (string, error) {
+// "_". extra values are added under their names.
+func compact(v any, names map[string]string, extra map[string]json.RawMessage) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -59,7 +59,7 @@ func compact(v any, names map[string]string, times map[string]int64) (string, er
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return "", err
 	}
-	out := make(map[string]json.RawMessage, len(fields)+len(times))
+	out := make(map[string]json.RawMessage, len(fields)+len(extra))
 	for k, raw := range fields {
 		if isZero(raw) {
 			continue
@@ -72,8 +72,8 @@ func compact(v any, names map[string]string, times map[string]int64) (string, er
 			out[short] = raw
 		}
 	}
-	for k, n := range times {
-		out[k] = json.RawMessage(strconv.FormatInt(n, 10))
+	for k, raw := range extra {
+		out[k] = raw
 	}
 	b, err = json.Marshal(out)
 	return string(b), err
@@ -87,21 +87,17 @@ func isZero(raw json.RawMessage) bool {
 	return false
 }
 
-// expand reverses compact into dst and returns the integer times found
-// under the names in times.
-func expand(s string, long map[string]string, times []string, dst any) (map[string]int64, error) {
+// expand reverses compact into dst and returns the values found under the
+// names in extra.
+func expand(s string, long map[string]string, extra []string, dst any) (map[string]json.RawMessage, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &fields); err != nil {
 		return nil, err
 	}
-	ns := make(map[string]int64, len(times))
-	for _, name := range times {
+	ex := make(map[string]json.RawMessage, len(extra))
+	for _, name := range extra {
 		if raw, ok := fields[name]; ok {
-			n, err := strconv.ParseInt(string(raw), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("stored time %q: %s", name, raw)
-			}
-			ns[name] = n
+			ex[name] = raw
 			delete(fields, name)
 		}
 	}
@@ -119,7 +115,7 @@ func expand(s string, long map[string]string, times []string, dst any) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	return ns, json.Unmarshal(b, dst)
+	return ex, json.Unmarshal(b, dst)
 }
 
 // base is the job's creation time as stored: nanoseconds in text, "" for
@@ -138,32 +134,58 @@ func parseBase(s string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// at is the time n nanoseconds after base b, or the zero time when the
-// value was not stored.
-func at(ns map[string]int64, name string, b int64) time.Time {
-	n, ok := ns[name]
+func num(n int64) json.RawMessage { return json.RawMessage(strconv.FormatInt(n, 10)) }
+
+// at is the time stored under name, nanoseconds after base b, or the zero
+// time when there is none.
+func at(ex map[string]json.RawMessage, name string, b int64) (time.Time, error) {
+	raw, ok := ex[name]
 	if !ok {
-		return time.Time{}
+		return time.Time{}, nil
 	}
-	return time.Unix(0, n+b).UTC()
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %s", name, raw)
+	}
+	return time.Unix(0, n+b).UTC(), nil
 }
+
+// Task references (Job.Tasks) get short names too.
+var refNames = map[string]string{"id": "i", "type": "y", "branch": "b", "attempt": "a", "result": "r", "timer": "tm"}
+
+var refLong = invert(refNames)
 
 func encodeJob(j *core.Job) (string, error) {
 	c := *j
 	c.ID, c.Rev, c.Status, c.Version = "", 0, "", ""
-	c.CreatedAt, c.UpdatedAt, c.FinishedAt = time.Time{}, time.Time{}, time.Time{}
+	c.CreatedAt, c.UpdatedAt, c.FinishedAt, c.Tasks = time.Time{}, time.Time{}, time.Time{}, nil
 	b := int64(0)
 	if !j.CreatedAt.IsZero() {
 		b = j.CreatedAt.UnixNano()
 	}
-	times := map[string]int64{}
+	extra := map[string]json.RawMessage{}
 	if !j.UpdatedAt.IsZero() {
-		times["ua"] = j.UpdatedAt.UnixNano() - b
+		extra["ua"] = num(j.UpdatedAt.UnixNano() - b)
 	}
 	if !j.FinishedAt.IsZero() {
-		times["fa"] = j.FinishedAt.UnixNano() - b
+		extra["fa"] = num(j.FinishedAt.UnixNano() - b)
 	}
-	s, err := compact(&c, jobNames, times)
+	if j.Tasks != nil {
+		refs := make([]json.RawMessage, len(j.Tasks))
+		for i := range j.Tasks {
+			r, err := compact(&j.Tasks[i], refNames, nil)
+			if err != nil {
+				return "", fmt.Errorf("encode job %q: task %q: %w", j.ID, j.Tasks[i].ID, err)
+			}
+			refs[i] = json.RawMessage(r)
+		}
+		raw, err := json.Marshal(refs)
+		if err != nil {
+			return "", fmt.Errorf("encode job %q: %w", j.ID, err)
+		}
+		extra["t"] = raw
+	}
+	s, err := compact(&c, jobNames, extra)
 	if err != nil {
 		return "", fmt.Errorf("encode job %q: %w", j.ID, err)
 	}
@@ -173,7 +195,7 @@ func encodeJob(j *core.Job) (string, error) {
 // decodeJob rebuilds a job from its stored parts.
 func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	var j core.Job
-	ns, err := expand(d, jobLong, []string{"ua", "fa"}, &j)
+	ex, err := expand(d, jobLong, []string{"ua", "fa", "t"}, &j)
 	if err != nil {
 		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
 	}
@@ -189,7 +211,24 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	if created != "" {
 		j.CreatedAt = time.Unix(0, b).UTC()
 	}
-	j.UpdatedAt, j.FinishedAt = at(ns, "ua", b), at(ns, "fa", b)
+	if j.UpdatedAt, err = at(ex, "ua", b); err == nil {
+		j.FinishedAt, err = at(ex, "fa", b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
+	}
+	if raw, ok := ex["t"]; ok {
+		var refs []json.RawMessage
+		if err := json.Unmarshal(raw, &refs); err != nil {
+			return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
+		}
+		j.Tasks = make([]core.TaskRef, len(refs))
+		for i, r := range refs {
+			if _, err := expand(string(r), refLong, nil, &j.Tasks[i]); err != nil {
+				return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
+			}
+		}
+	}
 	return &j, nil
 }
 
@@ -199,11 +238,11 @@ func encodeTask(t *core.Task) (string, error) {
 	c := *t
 	c.ID, c.JobID, c.Type, c.Worker = "", "", "", ""
 	c.EnqueuedAt, c.LeasedAt, c.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
-	times := map[string]int64{}
+	extra := map[string]json.RawMessage{}
 	if !t.EnqueuedAt.IsZero() {
-		times["ea"] = t.EnqueuedAt.UnixNano()
+		extra["ea"] = num(t.EnqueuedAt.UnixNano())
 	}
-	s, err := compact(&c, taskNames, times)
+	s, err := compact(&c, taskNames, extra)
 	if err != nil {
 		return "", fmt.Errorf("encode task %q: %w", t.ID, err)
 	}
@@ -212,43 +251,92 @@ func encodeTask(t *core.Task) (string, error) {
 
 func decodeTask(d, id, jobID, typ string) (*core.Task, error) {
 	var t core.Task
-	ns, err := expand(d, taskLong, []string{"ea"}, &t)
+	ex, err := expand(d, taskLong, []string{"ea"}, &t)
+	if err == nil {
+		t.EnqueuedAt, err = at(ex, "ea", 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decode stored task %q: %w", id, err)
 	}
 	t.ID, t.JobID, t.Type = id, jobID, typ
-	t.EnqueuedAt = at(ns, "ea", 0)
 	return &t, nil
 }
 
 // Timeline events are kept as compact JSON lines appended to the job's
-// record, their times in nanoseconds after the job's creation time. A line "@<ns>" sets another base for the lines after
-// it (written only when a job's creation time changed).
+// record. A line's time "a" is in nanoseconds after the job's creation
+// time; a line without one has the time of the line before it (the first
+// line a commit writes always has one), and "z" marks the zero time. A
+// line "@<ns>" sets another base for the lines after it (written only when
+// a job's creation time changed). The event types the engine writes are
+// numbers (eventTypes); others are kept as text.
 var eventNames = map[string]string{
-	"timestamp": "", "event_type": "y", "state": "s", "previous_state": "ps", "next_state": "ns",
+	"timestamp": "", "event_type": "", "state": "s", "previous_state": "ps", "next_state": "ns",
 	"origin_task_id": "t", "worker_id": "w", "attempt_number": "n", "detail": "d",
 }
 
 var eventLong = invert(eventNames)
 
-func encodeEvent(e core.TimelineEvent, b int64) (string, error) {
-	c := e
-	c.At = time.Time{}
-	times := map[string]int64{}
-	if !e.At.IsZero() {
-		times["a"] = e.At.UnixNano() - b
+// eventTypes are the numbered event types. Stored data refers to them by
+// position: append only.
+var eventTypes = []string{"created", "state_entered", "task_enqueued", "retry_scheduled", "approval",
+	"approval_requested", "cancel_requested", "wait_over", "waiting", "child_started", "child_finished",
+	"parallel_empty", "task_result", "task_timeout", "dispatch_timeout"}
+
+var eventCodes = func() map[string]int {
+	m := make(map[string]int, len(eventTypes))
+	for i, t := range eventTypes {
+		m[t] = i
 	}
-	return compact(&c, eventNames, times)
+	return m
+}()
+
+// encodeEvent encodes e with base b; prev is the time of the line before
+// it in the same commit (nil for the first).
+func encodeEvent(e core.TimelineEvent, b int64, prev *time.Time) (string, error) {
+	c := e
+	c.At, c.Type = time.Time{}, ""
+	extra := map[string]json.RawMessage{}
+	switch {
+	case e.At.IsZero():
+		extra["z"] = num(1)
+	case prev == nil || prev.IsZero() || !prev.Equal(e.At):
+		extra["a"] = num(e.At.UnixNano() - b)
+	}
+	if n, ok := eventCodes[e.Type]; ok {
+		extra["y"] = num(int64(n))
+	} else {
+		raw, err := json.Marshal(e.Type)
+		if err != nil {
+			return "", err
+		}
+		extra["y"] = raw
+	}
+	return compact(&c, eventNames, extra)
 }
 
-func decodeEvent(s string, b int64) (core.TimelineEvent, error) {
+func decodeEvent(s string, b int64, prev time.Time) (core.TimelineEvent, error) {
 	var e core.TimelineEvent
-	ns, err := expand(s, eventLong, []string{"a"}, &e)
+	ex, err := expand(s, eventLong, []string{"a", "z", "y"}, &e)
 	if err != nil {
 		return e, err
 	}
-	e.At = at(ns, "a", b)
-	return e, nil
+	switch _, zero := ex["z"]; {
+	case zero:
+	case ex["a"] != nil:
+		if e.At, err = at(ex, "a", b); err != nil {
+			return e, err
+		}
+	default:
+		e.At = prev
+	}
+	if raw := ex["y"]; len(raw) > 0 && raw[0] == '"' {
+		err = json.Unmarshal(raw, &e.Type)
+	} else if n, perr := strconv.Atoi(string(raw)); perr == nil && n >= 0 && n < len(eventTypes) {
+		e.Type = eventTypes[n]
+	} else if len(raw) > 0 {
+		err = fmt.Errorf("unknown event type %s", raw)
+	}
+	return e, err
 }
 
 // decodeTimeline reads the stored lines of a job created at created.
@@ -258,6 +346,7 @@ func decodeTimeline(created, lines string) ([]core.TimelineEvent, error) {
 		return nil, fmt.Errorf("created %q", created)
 	}
 	var out []core.TimelineEvent
+	var prev time.Time
 	for line := range strings.SplitSeq(lines, "\n") {
 		if line == "" {
 			continue
@@ -268,11 +357,12 @@ func decodeTimeline(created, lines string) ([]core.TimelineEvent, error) {
 			}
 			continue
 		}
-		ev, err := decodeEvent(line, b)
+		ev, err := decodeEvent(line, b, prev)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ev)
+		prev = ev.At
 	}
 	return out, nil
 }

@@ -18,7 +18,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		History: map[string]any{"a": map[string]any{}}, Result: &core.Result{Status: "success", Data: map[string]any{"x": 1.0}},
 		Results: []*core.Result{{Status: "failure", Error: &core.ErrorInfo{Code: "E", Message: "m"}}},
 		Client:  core.Client{Name: "c", Plan: "p", Fields: map[string]any{"k": "v"}},
-		Tasks:   []core.TaskRef{{ID: "t", Attempt: 2}}, BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
+		Tasks: []core.TaskRef{{ID: "t", Attempt: 2}, {ID: "u", Type: "a", Branch: 1, Attempt: 1, Timer: "tm",
+			Result: &core.Result{Status: "success"}}}, BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
 		Timer: "tm", Error: &core.ErrorInfo{Code: "C", Message: "M"}, Steps: 3, WebhookURL: "http://h",
 		Metadata: map[string]any{"m": 1.0}, Security: map[string]any{}, DispatchTimeout: time.Second, ResultTimeout: time.Minute,
 		Progress: 0.5, ProgressMessage: "half", CreatedAt: at, UpdatedAt: at.Add(time.Second), FinishedAt: at.Add(time.Hour)}
@@ -62,15 +63,22 @@ func TestTimelineRoundTrip(t *testing.T) {
 	evs := []core.TimelineEvent{
 		{At: c0, Type: "created"},
 		{At: c0.Add(-time.Nanosecond), Type: "state_entered", State: "s", NextState: "s"},
-		{At: c0.Add(time.Second), Type: "task_enqueued", TaskID: "t", Attempt: 1, Detail: map[string]any{"type": "a"}},
+		{At: c0.Add(-time.Nanosecond), Type: "task_enqueued", TaskID: "t", Attempt: 1, Detail: map[string]any{"type": "a"}},
+		{At: c0.Add(time.Second), Type: "custom_type", WorkerID: "w"},
 		{Type: "no_time"},
 	}
-	line := func(e core.TimelineEvent, b time.Time) string {
+	// line encodes event i as the first of its commit when first is set,
+	// else after event i-1.
+	line := func(i int, b time.Time, first bool) string {
 		var n int64
 		if !b.IsZero() {
 			n = b.UnixNano()
 		}
-		s, err := encodeEvent(e, n)
+		var prev *time.Time
+		if !first {
+			prev = &evs[i-1].At
+		}
+		s, err := encodeEvent(evs[i], n, prev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,10 +87,12 @@ func TestTimelineRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name, created, lines string
 	}{
-		{"one base", base(c0), line(evs[0], c0) + line(evs[1], c0) + line(evs[2], c0) + line(evs[3], c0)},
-		{"base changed", base(c1), "@" + base(c0) + "\n" + line(evs[0], c0) + line(evs[1], c0) + "@" + base(c1) + "\n" +
-			line(evs[2], c1) + line(evs[3], c1)},
-		{"zero base", "", line(evs[0], time.Time{}) + line(evs[1], time.Time{}) + line(evs[2], time.Time{}) + line(evs[3], time.Time{})},
+		{"one commit", base(c0), line(0, c0, true) + line(1, c0, false) + line(2, c0, false) + line(3, c0, false) + line(4, c0, false)},
+		{"commit each", base(c0), line(0, c0, true) + line(1, c0, true) + line(2, c0, true) + line(3, c0, true) + line(4, c0, true)},
+		{"base changed", base(c1), "@" + base(c0) + "\n" + line(0, c0, true) + line(1, c0, false) + line(2, c0, false) +
+			"@" + base(c1) + "\n" + line(3, c1, true) + line(4, c1, false)},
+		{"zero base", "", line(0, time.Time{}, true) + line(1, time.Time{}, false) + line(2, time.Time{}, false) +
+			line(3, time.Time{}, false) + line(4, time.Time{}, false)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeTimeline(tc.created, tc.lines)

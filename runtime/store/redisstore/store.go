@@ -14,8 +14,8 @@
 //	j:<job>       string MessagePack {r=rev, st=status, v=version number,
 //	                    c=created at (ns), d=job JSON, tl=timeline lines,
 //	                    tk=task id -> task}; a task is {s=state (q l d w x),
-//	                    ty=type, q=enqueue sequence, c=constrained flag,
-//	                    sc=queue score, to=timeout (µs), a=assigned worker,
+//	                    ty=type, q=enqueue sequence, c="1" when constrained,
+//	                    sc=queue score (none: 0), to=timeout (µs), a=assigned worker,
 //	                    w=lease holder, la/lu=lease start/end (µs), d=task JSON}
 //	ti:<bucket>   hash  task id -> job id; bucket: 3 hex digits of SHA-1(id)
 //	jobs          list  job ids, newest first
@@ -350,8 +350,8 @@ type enqArg struct {
 	ID string `json:"id"`
 	Ty string `json:"ty"`
 	D  string `json:"d"`
-	Sc string `json:"sc"`
-	C  string `json:"c"`
+	Sc string `json:"sc,omitempty"` // queue score; "" for 0
+	C  string `json:"c,omitempty"`  // "1": constrained
 	W  string `json:"w,omitempty"`
 	To string `json:"to,omitempty"`
 }
@@ -407,7 +407,10 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			e := enqArg{ID: t.ID, Ty: t.Type, D: td, Sc: strconv.FormatFloat(-t.Priority, 'g', -1, 64), C: "0", W: t.Worker}
+			e := enqArg{ID: t.ID, Ty: t.Type, D: td, W: t.Worker}
+			if t.Priority != 0 {
+				e.Sc = strconv.FormatFloat(-t.Priority, 'g', -1, 64)
+			}
 			if len(t.Requires) > 0 || t.MaxCost != nil {
 				e.C = "1"
 			}
@@ -450,8 +453,10 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 		if !j.CreatedAt.IsZero() {
 			tb = j.CreatedAt.UnixNano()
 		}
+		var prev *time.Time
 		for _, e := range fx.Timeline {
-			b, err := encodeEvent(e, tb)
+			b, err := encodeEvent(e, tb, prev)
+			prev = &e.At
 			if err != nil {
 				return "", fmt.Errorf("commit job %q: timeline event %q: %w", j.ID, e.Type, err)
 			}

@@ -82,7 +82,7 @@ for _, t in ipairs(a.enq or {}) do
   j.tk[t.id] = r
   redis.call('HSET', tindex(t.id), t.id, a.id)
   if assigned then wake('w:' .. assigned) else wake('t:' .. t.ty) end
-  redis.call('ZADD', queue(assigned, t.ty), t.sc, member(r, t.id))
+  redis.call('ZADD', queue(assigned, t.ty), t.sc or '0', member(r, t.id))
   redis.call('HINCRBY', k('cnt'), 'q', 1)
 end
 for _, id in ipairs(a.wd or {}) do

@@ -22,7 +22,7 @@ end
 -- st=status, v=version number (vh), c=created at (ns, text), d=job JSON
 -- (without id, rev, status, version, created at), tl=timeline lines,
 -- tk=task id -> task. A task is a map: s=state (q l d w x), ty=type,
--- q=enqueue sequence, c=constrained flag ('0' or '1'), sc=queue score,
+-- q=enqueue sequence, c=constrained flag ('1' or none), sc=queue score (none: 0),
 -- to=timeout (µs), a=assigned worker, w=lease holder, la/lu=lease
 -- start/end (µs), d=task JSON.
 local function jget(id)
@@ -44,7 +44,7 @@ local function tfind(id)
 end
 -- member is a task's queue member: the enqueue sequence in 12 hex digits,
 -- the constrained flag, the task id.
-local function member(t, id) return string.format('%012x', t.q) .. t.c .. id end
+local function member(t, id) return string.format('%012x', t.q) .. (t.c or '0') .. id end
 -- vnum maps a version hash to its short number (vn, vh), allocating one.
 local function vnum(h)
   if not h or h == '' then return nil end

@@ -8,7 +8,7 @@ redis.call('ZREM', k('leases'), id)
 redis.call('SREM', k('wl', w), id)
 t.s, t.w, t.la, t.lu = 'q', nil, nil, nil
 jput(jid, j)
-redis.call('ZADD', queue(t.a, t.ty), t.sc, member(t, id))
+redis.call('ZADD', queue(t.a, t.ty), t.sc or '0', member(t, id))
 redis.call('HINCRBY', k('cnt'), 'q', 1)
 if t.a then wake('w:' .. t.a) else wake('t:' .. t.ty) end
 publish()
