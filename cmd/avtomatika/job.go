@@ -402,7 +402,7 @@ func watchLine(j *client.Job, began, now time.Time) string {
 	if f := j.Finished(); !f.IsZero() {
 		to = f
 	}
-	fmt.Fprintf(&b, "  elapsed=%s", max(0, to.Sub(from)).Round(time.Second))
+	fmt.Fprintf(&b, "  elapsed=%s", max(0, to.Sub(from)).Truncate(time.Second))
 	return b.String()
 }
 

@@ -153,7 +153,7 @@ func TestWatchLine(t *testing.T) {
 		want string
 	}{
 		{"running since watch began", client.Job{ID: "j", Blueprint: "b", Status: client.StatusRunning, State: "s"}, began.Add(1500 * time.Millisecond),
-			"j  b  status=running  state=s  elapsed=2s"},
+			"j  b  status=running  state=s  elapsed=1s"},
 		{"since created", client.Job{ID: "j", Blueprint: "b", Status: client.StatusWaitingForWorker, State: "s", CreatedAt: 900}, began,
 			"j  b  status=waiting_for_worker  state=s  elapsed=1m40s"},
 		{"ended", client.Job{ID: "j", Blueprint: "b", Status: client.StatusFinished, State: "done", CreatedAt: 990, FinishedAt: 993}, began.Add(time.Hour),

@@ -208,8 +208,14 @@ func (c *Client) Watch(ctx context.Context, id string, o WatchOptions) (*Job, er
 	pause := minPause
 	var last *Job
 	for {
+		// The first look answers at once, so OnUpdate sees where the job
+		// is; later ones are held.
+		hold := every
+		if last == nil {
+			hold = 0
+		}
 		t0 := time.Now()
-		j, err := c.get(ctx, id, every)
+		j, err := c.get(ctx, id, hold)
 		if err != nil {
 			var ae *APIError
 			if !errors.As(err, &ae) || !errors.Is(err, ErrUnavailable) {
@@ -233,7 +239,7 @@ func (c *Client) Watch(ctx context.Context, id string, o WatchOptions) (*Job, er
 		}
 		// A server that held the request already spent the pause; one that
 		// answered at once is polled with backoff.
-		if err := sleep(ctx, min(pause, every)-time.Since(t0)); err != nil {
+		if err := sleep(ctx, min(pause, max(hold, minPause))-time.Since(t0)); err != nil {
 			return nil, fmt.Errorf("watch job %s: %w", id, err)
 		}
 		pause = min(2*pause, maxPause)
@@ -241,8 +247,9 @@ func (c *Client) Watch(ctx context.Context, id string, o WatchOptions) (*Job, er
 	}
 }
 
-// Wait blocks until the job ends and returns it. Each request is held by
-// the server up to 60 s, so an ended job is seen at once.
+// Wait blocks until the job ends and returns it. After a first look, each
+// request is held by the server up to 60 s, so an ended job is seen at
+// once.
 func (c *Client) Wait(ctx context.Context, id string) (*Job, error) {
 	return c.Watch(ctx, id, WatchOptions{Every: maxWait})
 }
