@@ -207,7 +207,7 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode stored job %q: created %q", id, created)
 	}
-	j.ID, j.Rev, j.Status, j.Version = id, r, core.Status(status), version
+	j.ID, j.Rev, j.Status, j.Version = id, r, statusName(status), version
 	if created != "" {
 		j.CreatedAt = time.Unix(0, b).UTC()
 	}
@@ -365,4 +365,37 @@ func decodeTimeline(created, lines string) ([]core.TimelineEvent, error) {
 		prev = ev.At
 	}
 	return out, nil
+}
+
+// statuses are the job statuses stored as their position in this list (a
+// job record and the stc counts hold the code, not the name). Stored data
+// refers to them by position: append only. Another status is stored as
+// "~" and its name.
+var statuses = []core.Status{core.StatusPending, core.StatusRunning, core.StatusWaitingForWorker,
+	core.StatusWaitingForHuman, core.StatusWaitingParallel, core.StatusWaitingForChild, core.StatusWaiting,
+	core.StatusAwaitingRetry, core.StatusFinished, core.StatusFailed, core.StatusCancelled, core.StatusQuarantined}
+
+var statusCodes = func() map[core.Status]string {
+	m := make(map[core.Status]string, len(statuses))
+	for i, s := range statuses {
+		m[s] = strconv.Itoa(i)
+	}
+	return m
+}()
+
+func statusCode(s core.Status) string {
+	if c, ok := statusCodes[s]; ok {
+		return c
+	}
+	return "~" + string(s)
+}
+
+func statusName(code string) core.Status {
+	if name, ok := strings.CutPrefix(code, "~"); ok {
+		return core.Status(name)
+	}
+	if n, err := strconv.Atoi(code); err == nil && n >= 0 && n < len(statuses) {
+		return statuses[n]
+	}
+	return core.Status(code)
 }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeJob("j", d, "7", string(j.Status), "v", base(j.CreatedAt))
+	got, err := decodeJob("j", d, "7", statusCode(j.Status), "v", base(j.CreatedAt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,5 +104,14 @@ func TestTimelineRoundTrip(t *testing.T) {
 				t.Errorf("timeline round trip (-want +got):\n%s\nstored: %s", diff, tc.lines)
 			}
 		})
+	}
+}
+
+// Known statuses are stored as numbers, others by name; both come back.
+func TestStatusCodes(t *testing.T) {
+	for _, st := range append(slices.Clone(statuses), "custom", "7", "~x") {
+		if got := statusName(statusCode(st)); got != st {
+			t.Errorf("status %q stored as %q came back as %q", st, statusCode(st), got)
+		}
 	}
 }

@@ -11,7 +11,7 @@
 // not spread over several Cluster shards (Cluster gives failover, not
 // write scaling); docs/operations.md discusses it.
 //
-//	j:<job>       string MessagePack {r=rev, st=status, v=version number,
+//	j:<job>       string MessagePack {r=rev, st=status code, v=version number,
 //	                    c=created at (ns), d=job JSON, tl=timeline lines,
 //	                    tk=task id -> task}; a task is {s=state (q l d w x),
 //	                    ty=type, q=enqueue sequence, c="1" when constrained,
@@ -20,7 +20,7 @@
 //	ti:<bucket>   hash  task id -> job id; bucket: 3 hex digits of SHA-1(id)
 //	jobs          list  job ids, newest first
 //	jc:<client>   list  a named client's job ids, newest first
-//	stc           hash  status -> job count
+//	stc           hash  status code (codec.go) -> job count
 //	vn, vh        hash  version hash -> number; number -> hash
 //	q:<type>      zset  shared queue; wq:<worker> a worker's own queue
 //	leases        zset  leased task ids by lease end (µs; +inf: none)
@@ -387,7 +387,7 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: string(j.Status), Client: j.Client.Name,
+	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: statusCode(j.Status), Client: j.Client.Name,
 		V: j.Version, Tb: base(j.CreatedAt)}
 	if !create {
 		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
@@ -439,7 +439,7 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: string(c.Status), Cl: c.Client.Name, V: c.Version, Tb: base(c.CreatedAt)})
+			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: statusCode(c.Status), Cl: c.Client.Name, V: c.Version, Tb: base(c.CreatedAt)})
 		}
 		for _, w := range fx.StoreWrites {
 			b, err := json.Marshal(w.Value)

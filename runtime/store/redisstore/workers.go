@@ -321,7 +321,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		v, _ := kv[i+1].(string)
 		c, _ := strconv.Atoi(v)
 		if c != 0 {
-			st.JobsByStatus[core.Status(k)] = c
+			st.JobsByStatus[statusName(k)] += c
 		}
 	}
 	s.mu.Lock()

@@ -19,7 +19,7 @@ local function publish()
   for msg in pairs(wakes) do redis.call('PUBLISH', P .. ':wake', msg) end
 end
 -- A job is one string key j:<id> holding a MessagePack map: r=rev,
--- st=status, v=version number (vh), c=created at (ns, text), d=job JSON
+-- st=status code (codec.go), v=version number (vh), c=created at (ns, text), d=job JSON
 -- (without id, rev, status, version, created at), tl=timeline lines,
 -- tk=task id -> task. A task is a map: s=state (q l d w x), ty=type,
 -- q=enqueue sequence, c=constrained flag ('1' or none), sc=queue score (none: 0),
