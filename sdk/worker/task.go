@@ -1,0 +1,104 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+)
+
+// HandlerFunc runs one task. It returns the status (success, failure,
+// cancelled or any custom word the blueprint's transitions name, such as
+// out_of_stock) and data the orchestrator merges into the job's history.
+// An error fails the task: wrap it with Transient (retried), Permanent
+// (quarantines the job) or InvalidInput (fails it at once); a plain error
+// is transient. ctx ends when the orchestrator cancels the task.
+type HandlerFunc func(ctx context.Context, t *Task) (Result, error)
+
+// Result is what a handler returns.
+type Result struct {
+	Status   string // "" means success
+	Data     map[string]any
+	Metadata map[string]any
+}
+
+// Task is one task handed to the worker.
+type Task struct {
+	JobID, TaskID, Type string
+	Priority            float64
+	Params              map[string]any
+	Metadata            map[string]any
+	TracingContext      map[string]any
+	ParamsMetadata      map[string]wire.FileMetadata
+	// Deadline is when the orchestrator stops waiting for the result
+	// (zero when it gave none).
+	Deadline time.Time
+	// PayloadDir is this task's folder for files (removed afterwards);
+	// downloaded S3 payloads land here, and result paths inside it are
+	// uploaded.
+	PayloadDir string
+
+	cancelled atomic.Bool
+	send      func(ctx context.Context, eventType string, payload map[string]any) error
+}
+
+// Cancelled reports whether the orchestrator asked to cancel the task
+// (pushed over the WebSocket or learnt from a heartbeat).
+func (t *Task) Cancelled() bool { return t.cancelled.Load() }
+
+// CheckForCancellation is the cookbook's check_for_cancellation: a
+// handler calls it in its loop and stops when it is true; the task then
+// ends cancelled.
+func (t *Task) CheckForCancellation(ctx context.Context) bool {
+	return t.Cancelled() || errors.Is(context.Cause(ctx), errCancelRequested)
+}
+
+// Progress reports progress (0 to 1) and a message to the orchestrator.
+func (t *Task) Progress(ctx context.Context, fraction float64, message string) error {
+	if t.send == nil {
+		return nil
+	}
+	return t.send(ctx, wire.EventProgress, map[string]any{"progress": fraction, "message": message})
+}
+
+// codeError carries a wire error code.
+type codeError struct {
+	code string
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// WithCode marks err with a wire error code.
+func WithCode(code string, err error) error {
+	if err == nil {
+		err = errors.New(code)
+	}
+	return &codeError{code, err}
+}
+
+// Transient marks err as TRANSIENT_ERROR: the orchestrator retries the
+// task with backoff while the blueprint's retries allow.
+func Transient(err error) error { return WithCode(wire.ErrTransient, err) }
+
+// Permanent marks err as PERMANENT_ERROR: the job is quarantined.
+func Permanent(err error) error { return WithCode(wire.ErrPermanent, err) }
+
+// InvalidInput marks err as INVALID_INPUT_ERROR: the task fails at once.
+func InvalidInput(err error) error { return WithCode(wire.ErrInvalidInput, err) }
+
+// Code returns err's wire code (TRANSIENT_ERROR for a plain error).
+func Code(err error) string {
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return wire.ErrTransient
+}
+
+func errorInfo(err error) *wire.Error {
+	return &wire.Error{Code: Code(err), Message: err.Error()}
+}
