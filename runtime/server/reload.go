@@ -11,10 +11,6 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 )
 
-// watch reloads the blueprints folder when a file in it changes: after
-// 50 ms of quiet the folder is linted; a clean one is swapped in for new
-// jobs, one with findings is refused (logged, shown by the API) and the
-// last good version stays.
 // newWatcher watches every folder under the blueprints folder; nil when
 // the platform gives no file events (hot reload is then off, and said so).
 func (s *Server) newWatcher() *fsnotify.Watcher {
@@ -35,6 +31,10 @@ func (s *Server) newWatcher() *fsnotify.Watcher {
 	return w
 }
 
+// watch reloads the blueprints folder when a file in it changes: after
+// 50 ms of quiet the folder is linted; a clean one is swapped in for new
+// jobs, one with findings is refused (logged, shown by the API) and the
+// last good version stays.
 func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
 	defer w.Close()
 	var quiet <-chan time.Time
@@ -67,6 +67,7 @@ func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
 // Reload lints the blueprints folder and swaps it in when clean. It
 // reports whether the new set was taken.
 func (s *Server) Reload(ctx context.Context) bool {
+	defer s.reloaded()
 	set, ds := lang.LoadDir(s.cfg.BlueprintsDir)
 	if ds.HasErrors() {
 		s.reg.Refuse(ds)
@@ -79,4 +80,25 @@ func (s *Server) Reload(ctx context.Context) bool {
 	}
 	s.log.Info("blueprints reloaded", "dir", s.cfg.BlueprintsDir, "count", len(set.Machines))
 	return true
+}
+
+// Reloaded returns a channel that is closed when the next reload attempt
+// after this call ends, taken or refused. Take it before editing a file,
+// then wait on it (tests, benchmarks).
+func (s *Server) Reloaded() <-chan struct{} {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.reloadDone == nil {
+		s.reloadDone = make(chan struct{})
+	}
+	return s.reloadDone
+}
+
+func (s *Server) reloaded() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.reloadDone != nil {
+		close(s.reloadDone)
+		s.reloadDone = nil
+	}
 }

@@ -71,6 +71,9 @@ type Server struct {
 	used    map[string]int64 // jobs created per client this run
 
 	kick chan struct{} // wakes the reclaim loop
+
+	reloadMu   sync.Mutex
+	reloadDone chan struct{} // closed when the next reload attempt ends
 }
 
 type client struct {
