@@ -72,7 +72,7 @@ func newWorker(lookup worker.Lookup, log *slog.Logger, a *app) (*worker.Worker, 
 
 // app holds what the handlers share; it is read only once built.
 type app struct {
-	stock map[string]int // units on hand by item id (upper case)
+	stock map[string]int // units on hand by item id (upper case); other items: 100
 	tick  time.Duration  // one step of long_running_task
 	// started, when set, is called as long_running_task begins (tests).
 	started func(taskID string)
@@ -80,7 +80,7 @@ type app struct {
 
 func newApp(tick time.Duration) *app {
 	return &app{
-		stock: map[string]int{"SKU-123": 42, "SKU-456": 3, "SKU-789": 0},
+		stock: map[string]int{"SKU-42": 10, "SKU-43": 5, "SKU-44": 0, "SKU-123": 42},
 		tick:  tick,
 	}
 }
@@ -103,7 +103,10 @@ func (a *app) checkInventory(ctx context.Context, t *worker.Task) (worker.Result
 	default:
 		return worker.Result{}, worker.InvalidInput(fmt.Errorf("check_inventory: params.quantity %v: want a number", q))
 	}
-	onHand := a.stock[strings.ToUpper(item)]
+	onHand, known := a.stock[strings.ToUpper(item)]
+	if !known {
+		onHand = 100 // everything else is plentiful
+	}
 	if onHand < qty {
 		return worker.Result{Status: "out_of_stock", Data: map[string]any{
 			"in_stock": false, "item_id": item, "requested": qty, "available": onHand,
@@ -145,6 +148,10 @@ func (a *app) longRunning(ctx context.Context, t *worker.Task) (worker.Result, e
 			return worker.Result{}, ctx.Err()
 		case <-tick.C:
 			steps++
+			if steps%10 == 0 && total > 0 {
+				// Progress is advisory: a failure to send it does not stop the work.
+				_ = t.Progress(ctx, min(1, time.Since(start).Seconds()/total.Seconds()), fmt.Sprintf("step %d", steps))
+			}
 		}
 	}
 	return worker.Result{Status: "success", Data: map[string]any{"steps_done": steps, "duration_seconds": secs}}, nil

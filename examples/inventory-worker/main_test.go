@@ -112,9 +112,10 @@ func TestInventoryCheck(t *testing.T) {
 		status client.Status
 		state  string
 	}{
-		{"SKU-123", 2, client.StatusFinished, "in_stock"},
-		{"SKU-456", 5, client.StatusFailed, "out_of_stock"},
-		{"sku-789", 1, client.StatusFailed, "out_of_stock"},
+		{"sku-42", 3, client.StatusFinished, "in_stock"},
+		{"sku-43", 6, client.StatusFailed, "out_of_stock"},
+		{"sku-44", 1, client.StatusFailed, "out_of_stock"},
+		{"anything-else", 50, client.StatusFinished, "in_stock"},
 	} {
 		id, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"item_id": tc.item, "quantity": tc.qty}, client.StartOptions{})
 		if err != nil {
