@@ -25,6 +25,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const benchBP = `name: bench
@@ -106,7 +107,7 @@ func benchWorkers(ctx context.Context, b *testing.B, url string, hc *http.Client
 				for k, v := range hdr {
 					req.Header.Set(k, v)
 				}
-				var t taskPayload
+				var t wire.Task
 				code, err := send(hc, req, &t)
 				if err != nil || code != 200 {
 					continue

@@ -22,6 +22,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const workerToken = "test-worker-token"
@@ -194,9 +195,9 @@ func (h *harness) wh(id string) map[string]string {
 }
 
 // poll long-polls once; nil when none came.
-func (w *worker) poll(timeout float64) *taskPayload {
+func (w *worker) poll(timeout float64) *wire.Task {
 	w.h.t.Helper()
-	var p taskPayload
+	var p wire.Task
 	code := w.h.do("GET", fmt.Sprintf("/_worker/workers/%s/tasks/next?timeout=%g", w.id, timeout), w.h.wh(w.id), nil, &p)
 	switch code {
 	case 204:
@@ -208,7 +209,7 @@ func (w *worker) poll(timeout float64) *taskPayload {
 	return nil
 }
 
-func (w *worker) mustPoll() *taskPayload {
+func (w *worker) mustPoll() *wire.Task {
 	w.h.t.Helper()
 	p := w.poll(5)
 	if p == nil {
@@ -217,7 +218,7 @@ func (w *worker) mustPoll() *taskPayload {
 	return p
 }
 
-func (w *worker) result(p *taskPayload, status string, data map[string]any, code string) map[string]string {
+func (w *worker) result(p *wire.Task, status string, data map[string]any, code string) map[string]string {
 	w.h.t.Helper()
 	body := map[string]any{"job_id": p.JobID, "task_id": p.TaskID, "worker_id": w.id, "status": status, "data": data}
 	if code != "" {
@@ -762,7 +763,7 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				var p taskPayload
+				var p wire.Task
 				req, _ := http.NewRequestWithContext(ctx, "GET", h.url+"/_worker/workers/"+w.id+"/tasks/next?timeout=1", nil)
 				req.Header.Set("X-Worker-Token", workerToken)
 				resp, err := http.DefaultClient.Do(req)
@@ -829,5 +830,44 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 		if runs[id] != 1 {
 			t.Errorf("job %s: its task ran %d times", id, runs[id])
 		}
+	}
+}
+
+func TestProgressEvents(t *testing.T) {
+	t.Parallel()
+	h := start(t, true, nil)
+	w := h.worker("w1", "long_running_task")
+	id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
+	p := w.mustPoll()
+	var er wire.EventReply
+	ev := wire.Event{WorkerID: "w1", EventType: wire.EventProgress, OriginTaskID: p.TaskID, Payload: map[string]any{"progress": 0.25, "message": "a quarter"}}
+	if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, &er); code != 200 || er.Status != wire.ReplyEventAccepted {
+		t.Fatalf("event: %d %+v", code, er)
+	}
+	if v := h.job(id); v.Progress != 0.25 || v.ProgressMessage != "a quarter" {
+		t.Errorf("after a posted progress event: %v %q", v.Progress, v.ProgressMessage)
+	}
+	// The same event over the worker's WebSocket.
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+wire.RouteWS("w1"), http.Header{"X-Worker-Token": {workerToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ev.Payload = map[string]any{"progress": 0.5, "message": "half"}
+	ev.TargetJobID = id
+	if err := conn.WriteJSON(ev); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for v := h.job(id); v.Progress != 0.5; v = h.job(id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a progress event over the WebSocket did not reach the job: %+v", v)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Another worker's event is refused.
+	ev.WorkerID = "w2"
+	if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, nil); code != 403 {
+		t.Errorf("event naming another worker: %d, want 403", code)
 	}
 }

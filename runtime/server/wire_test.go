@@ -18,6 +18,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -88,7 +89,7 @@ func TestReplayPythonWorker(t *testing.T) {
 		return resp.StatusCode, strings.TrimSpace(string(b))
 	}
 	jobs := 0
-	var lastTask taskPayload
+	var lastTask wire.Task
 	for i, r := range ex {
 		clock.Store(int64(r.T * 1e9))
 		body := r.ReqBody

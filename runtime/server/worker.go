@@ -17,15 +17,12 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
-// protocolVersion is what we answer in X-RXON-Version and registration.
-const protocolVersion = "1.0b16"
-
 var workerIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 
 func (s *Server) workerRoutes(mux *http.ServeMux) {
 	wk := func(h func(http.ResponseWriter, *http.Request, string, []byte) error) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-RXON-Version", protocolVersion)
+			w.Header().Set(wire.HeaderVersion, wire.Version)
 			var body []byte
 			if r.Method != http.MethodGet {
 				b, err := readAll(w, r, s.cfg.MaxBodyBytes)
@@ -37,7 +34,11 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 			}
 			id, err := s.authWorker(r, body)
 			if err == nil {
-				err = s.checkSignature(r, id, body)
+				kind := wire.KindMessage
+				if r.URL.Path == wire.RouteEvents {
+					kind = wire.KindEvent
+				}
+				err = s.checkSignature(id, body, kind)
 			}
 			if err == nil {
 				err = h(w, r, id, body)
@@ -85,9 +86,6 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 	if id != "" && !workerIDRE.MatchString(id) {
 		return "", errorf(http.StatusBadRequest, "invalid_worker_id", "worker id %q: want 1 to 128 of [a-zA-Z0-9_-]", id)
 	}
-	if id == "ghost" {
-		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: worker id %q is reserved", id)
-	}
 	if own, ok := s.workers[id]; ok && id != "" {
 		if subtle.ConstantTimeCompare([]byte(own), []byte(tok)) == 1 {
 			return id, nil
@@ -108,7 +106,7 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 // form with the worker's secret (its workers.toml token, else the global
 // token). An unsigned message is accepted unless signatures are required;
 // an offline heartbeat is never signed by the Python SDK and is let be.
-func (s *Server) checkSignature(r *http.Request, id string, body []byte) error {
+func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 	if !s.cfg.VerifySignatures || len(body) == 0 {
 		return nil
 	}
@@ -138,10 +136,6 @@ func (s *Server) checkSignature(r *http.Request, id string, body []byte) error {
 	secret := s.cfg.GlobalWorkerToken
 	if own, ok := s.workers[id]; ok {
 		secret = own
-	}
-	kind := wire.KindMessage
-	if r.URL.Path == wire.RouteEvents {
-		kind = wire.KindEvent
 	}
 	if !wire.Verify(secret, body, kind, m.Security.Signature) {
 		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid signature")
@@ -242,7 +236,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, bod
 		return err
 	}
 	s.workerRecs.put(&rec, now)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "registered", "version": protocolVersion})
+	writeJSON(w, http.StatusOK, wire.RegisterReply{Status: wire.ReplyRegistered, Version: wire.Version})
 	return nil
 }
 
@@ -268,20 +262,6 @@ func jsonValue(v any) any {
 		return lang.FromJSON(x)
 	}
 	return v
-}
-
-// taskPayload is what a poll returns (PROTOCOL.md §3.5).
-type taskPayload struct {
-	JobID          string         `json:"job_id"`
-	TaskID         string         `json:"task_id"`
-	Type           string         `json:"type"`
-	Params         map[string]any `json:"params"`
-	Priority       float64        `json:"priority"`
-	Deadline       int64          `json:"deadline,omitempty"`
-	TracingContext map[string]any `json:"tracing_context"`
-	Metadata       map[string]any `json:"metadata,omitempty"`
-	Security       any            `json:"security,omitempty"`
-	Timestamp      int64          `json:"timestamp"`
 }
 
 func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byte) error {
@@ -321,15 +301,24 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 		return nil
 	}
 	s.metrics.leased(t)
-	p := taskPayload{
+	// tracing_context is always sent, as the Python orchestrator does.
+	p := struct {
+		wire.Task
+		TracingContext map[string]any `json:"tracing_context"`
+	}{wire.Task{
 		JobID: t.JobID, TaskID: t.ID, Type: t.Type, Params: t.Params, Priority: t.Priority,
-		TracingContext: map[string]any{}, Metadata: t.Metadata, Security: t.Security, Timestamp: s.now().Unix(),
-	}
+		Metadata: t.Metadata, Timestamp: wire.Timestamp(s.now().Unix()),
+	}, map[string]any{}}
 	if p.Params == nil {
 		p.Params = map[string]any{}
 	}
+	if t.Security != nil {
+		if b, err := json.Marshal(t.Security); err == nil {
+			p.Security = b
+		}
+	}
 	if !t.LeaseUntil.IsZero() {
-		p.Deadline = t.LeaseUntil.Unix()
+		p.Deadline = wire.Timestamp(t.LeaseUntil.Unix())
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
@@ -372,7 +361,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		res.Status = "success"
 	}
 	ignored := func(reason, msg string) error {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": reason, "message": msg})
+		writeJSON(w, http.StatusOK, wire.ResultReply{Status: wire.ReplyIgnored, Reason: reason, Message: msg})
 		return nil
 	}
 	// The job holds the task's branch; -1 lets the engine find it.
@@ -381,37 +370,37 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 	j, err := s.deliver(r.Context(), res.JobID, ev, &store.TaskCompletion{TaskID: res.TaskID, WorkerID: id})
 	switch {
 	case errors.Is(err, store.ErrAlreadyDone):
-		writeJSON(w, http.StatusOK, map[string]string{"status": "accepted", "transition": "duplicate_result"})
+		writeJSON(w, http.StatusOK, wire.ResultReply{Status: wire.ReplyAccepted, Transition: "duplicate_result"})
 		return nil
 	case errors.Is(err, store.ErrWorkerMismatch):
-		return ignored("worker_mismatch", "task "+res.TaskID+" is not leased to worker "+id)
+		return ignored(wire.ReasonWorkerMismatch, "task "+res.TaskID+" is not leased to worker "+id)
 	case errors.Is(err, store.ErrLeaseLost):
-		return ignored("deadline_exceeded", "the lease on task "+res.TaskID+" expired; the task was handed on")
+		return ignored(wire.ReasonDeadlineExceeded, "the lease on task "+res.TaskID+" expired; the task was handed on")
 	case errors.Is(err, store.ErrStaleTask), errors.Is(err, core.ErrStaleTask):
-		return ignored("stale_task", "the job no longer waits on task "+res.TaskID)
+		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+res.TaskID)
 	case errors.Is(err, core.ErrTerminal):
-		reason := "job_already_terminated"
+		reason := wire.ReasonAlreadyTerminated
 		if j != nil && j.Status == core.StatusCancelled {
-			reason = "job_cancelled"
+			reason = wire.ReasonJobCancelled
 		}
 		return ignored(reason, "the job has ended")
 	case errors.Is(err, store.ErrNotFound):
-		return ignored("job_not_found", "unknown job "+res.JobID)
+		return ignored(wire.ReasonJobNotFound, "unknown job "+res.JobID)
 	case err != nil:
 		return err
 	}
-	transition := "success_transition"
+	transition := wire.TransitionSuccess
 	switch {
 	case len(j.Tasks) > 0 && j.Status == core.StatusWaitingParallel:
-		transition = "parallel_branch_accepted"
-	case res.Status == "failure":
-		transition = "failure_handled"
-	case res.Status == "cancelled":
-		transition = "cancelled_handled"
+		transition = wire.TransitionParallelBranch
+	case res.Status == wire.StatusFailure:
+		transition = wire.TransitionFailureHandled
+	case res.Status == wire.StatusCancelled:
+		transition = wire.TransitionCancelledHandled
 	case j.Status == core.StatusFailed && j.Error != nil && j.Error.Code == "UNHANDLED_STATUS":
-		transition = "unhandled_status_failure"
+		transition = wire.TransitionUnhandledStatus
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted", "transition": transition})
+	writeJSON(w, http.StatusOK, wire.ResultReply{Status: wire.ReplyAccepted, Transition: transition})
 	return nil
 }
 
@@ -432,16 +421,16 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 			return err
 		}
 		switch hb.Status {
-		case "offline":
+		case wire.WorkerOffline:
 			s.workerRecs.drop(id)
 			if err := s.store.RemoveWorker(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			writeJSON(w, http.StatusOK, wire.HeartbeatReply{Status: wire.ReplyOK})
 			return nil
-		case "busy":
+		case wire.WorkerBusy:
 			p.Status = dispatch.StatusBusy
-		case "draining":
+		case wire.WorkerDraining:
 			p.Status = dispatch.StatusDraining
 		}
 	}
@@ -454,22 +443,29 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 		return errorf(http.StatusNotFound, "not_found", "Worker not found: register again")
 	}
 	if empty {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ttl_refreshed"})
+		writeJSON(w, http.StatusOK, wire.HeartbeatReply{Status: wire.ReplyTTLRefreshed})
 		return nil
 	}
-	reply := map[string]any{"status": "ok"}
 	ids, err := s.store.CancelRequests(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if len(ids) > 0 {
-		reply["cancel_task_ids"] = ids
-	}
-	writeJSON(w, http.StatusOK, reply)
+	writeJSON(w, http.StatusOK, wire.HeartbeatReply{Status: wire.ReplyOK, CancelTaskIDs: ids})
 	return nil
 }
 
 func (s *Server) event(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	if err := s.applyEvent(r.Context(), id, body); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.EventReply{Status: wire.ReplyEventAccepted})
+	return nil
+}
+
+// applyEvent applies a worker event, from POST /_worker/events or the
+// worker's WebSocket: a progress event sets the job's progress and
+// message; other events are accepted and logged.
+func (s *Server) applyEvent(ctx context.Context, id string, body []byte) error {
 	var ev struct {
 		WorkerID     string         `json:"worker_id"`
 		EventType    string         `json:"event_type"`
@@ -488,18 +484,19 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, id string, body [
 	}
 	jobID := ev.TargetJobID
 	if jobID == "" && ev.OriginTaskID != "" {
-		if info, err := s.store.Task(r.Context(), ev.OriginTaskID); err == nil {
+		if info, err := s.store.Task(ctx, ev.OriginTaskID); err == nil {
 			jobID = info.Task.JobID
 		}
 	}
-	if ev.EventType == "progress" && jobID != "" {
-		data := lang.FromJSON(jsonValue(ev.Payload))
-		m, _ := data.(map[string]any)
-		if _, err := s.deliver(r.Context(), jobID, core.Event{Kind: core.EventProgress, Data: m}, nil); err != nil && !benign(err) {
-			return err
-		}
+	if ev.EventType != wire.EventProgress || jobID == "" {
+		s.log.Debug("worker event", "worker", id, "type", ev.EventType, "job", jobID)
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "event_accepted"})
+	data := lang.FromJSON(jsonValue(ev.Payload))
+	m, _ := data.(map[string]any)
+	if _, err := s.deliver(ctx, jobID, core.Event{Kind: core.EventProgress, Data: m}, nil); err != nil && !benign(err) {
+		return err
+	}
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // wsHub keeps one WebSocket per worker and pushes cancel_task commands.
@@ -46,12 +48,21 @@ func (h *wsHub) serve(w http.ResponseWriter, r *http.Request, id string, _ []byt
 		h.mu.Unlock()
 		_ = c.Close()
 	}()
-	c.SetReadLimit(1 << 20)
+	c.SetReadLimit(h.s.cfg.MaxBodyBytes)
 	for {
-		// Workers may send events here; progress reaches the job.
-		var ev map[string]any
-		if err := c.ReadJSON(&ev); err != nil {
+		// Workers may send signed events here, as to POST /_worker/events;
+		// progress reaches the job. A bad event is logged and skipped: the
+		// socket carries no replies.
+		_, msg, err := c.ReadMessage()
+		if err != nil {
 			return nil
+		}
+		err = h.s.checkSignature(id, msg, wire.KindEvent)
+		if err == nil {
+			err = h.s.applyEvent(r.Context(), id, msg)
+		}
+		if err != nil {
+			h.s.log.Warn("websocket event refused", "worker", id, "err", err)
 		}
 	}
 }
@@ -83,7 +94,7 @@ func (h *wsHub) cancel(ctx context.Context, taskID, jobID string) {
 	if conn == nil {
 		return
 	}
-	if err := conn.send(map[string]any{"command": "cancel_task", "task_id": taskID, "job_id": jobID}); err != nil {
+	if err := conn.send(wire.Command{Command: wire.CommandCancelTask, TaskID: taskID, JobID: jobID}); err != nil {
 		h.s.log.Warn("push cancel_task", "worker", info.Worker, "task", taskID, "err", err)
 	}
 }
