@@ -5,10 +5,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
 func newTestServer(t testing.TB, clients []config.Client, workers map[string]string) *Server {
@@ -126,4 +129,44 @@ func FuzzRequests(f *testing.F) {
 		}
 		call(h, "PATCH", "/_worker/workers/w", body, map[string]string{"X-Worker-Token": workerToken})
 	})
+}
+
+func TestQuotaIsMonthlyAndDurable(t *testing.T) {
+	t.Parallel()
+	set, ds := lang.LoadDir(filepath.Join("..", "..", "blueprints"))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st := store.NewMemory(store.MemoryOptions{Clock: clock})
+	one := int64(1)
+	newSrv := func() http.Handler {
+		cfg := config.Default()
+		cfg.BlueprintsDir = ""
+		srv, err := New(Options{Config: cfg, Blueprints: set, Store: st, Clock: clock,
+			Clients: []config.Client{{Name: "acme", Token: "tok", MonthlyAttempts: &one}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv.Handler()
+	}
+	create := `{"initial_data": {"item_id": "x"}}`
+	hdr := map[string]string{"X-Client-Token": "tok"}
+	h := newSrv()
+	if r := call(h, "POST", "/api/v1/jobs/inventory_check", create, hdr); r.Code != 202 {
+		t.Fatalf("first job of January: %d %s", r.Code, r.Body)
+	}
+	// A second instance on the same store sees the same count.
+	r := call(newSrv(), "POST", "/api/v1/jobs/inventory_check", create, hdr)
+	if r.Code != 429 || r.Header().Get("Retry-After") != "3601" {
+		t.Errorf("over quota: %d, Retry-After %q, want 429 and 3601 (the start of February)", r.Code, r.Header().Get("Retry-After"))
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	if r := call(h, "POST", "/api/v1/jobs/inventory_check", create, hdr); r.Code != 202 {
+		t.Errorf("first job of February: %d %s", r.Code, r.Body)
+	}
 }

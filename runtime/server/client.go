@@ -125,7 +125,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 	if req.WebhookURL != "" && !strings.HasPrefix(req.WebhookURL, "http://") && !strings.HasPrefix(req.WebhookURL, "https://") {
 		return errorf(http.StatusBadRequest, "invalid_field", "webhook_url must be an http or https URL")
 	}
-	if err := s.takeQuota(cl); err != nil {
+	if err := s.takeQuota(r.Context(), cl); err != nil {
 		return err
 	}
 	now := s.now()
@@ -144,17 +144,25 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 }
 
 // takeQuota counts one job creation against the client's monthly_attempts;
-// a client without the key is unlimited.
-func (s *Server) takeQuota(cl *client) error {
+// a client without the key is unlimited. The count is a store counter per
+// client and calendar month (UTC), so it holds across restarts and
+// instances and starts again each month. A refused creation is 429 with
+// Retry-After set to the start of the next month.
+func (s *Server) takeQuota(ctx context.Context, cl *client) error {
 	if cl.MonthlyAttempts == nil {
 		return nil
 	}
-	s.quotaMu.Lock()
-	defer s.quotaMu.Unlock()
-	if s.used[cl.Name] >= *cl.MonthlyAttempts {
-		return errorf(http.StatusTooManyRequests, "quota_exceeded", "client %q used its %d monthly job creations", cl.Name, *cl.MonthlyAttempts)
+	now := s.now().UTC()
+	n, err := s.store.Counter(ctx, "quota:"+cl.Name+":"+now.Format("2006-01"))
+	if err != nil {
+		return err
 	}
-	s.used[cl.Name]++
+	if n > uint64(*cl.MonthlyAttempts) {
+		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		e := errorf(http.StatusTooManyRequests, "quota_exceeded", "client %q used its %d job creations of %s", cl.Name, *cl.MonthlyAttempts, now.Format("January 2006"))
+		e.RetryAfter = int(next.Sub(now).Seconds()) + 1
+		return e
+	}
 	return nil
 }
 

@@ -20,6 +20,8 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Details any    `json:"details,omitempty"`
+	// RetryAfter is the Retry-After of a 429 or 503 in seconds (default 1).
+	RetryAfter int `json:"-"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -44,7 +46,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(max(ae.RetryAfter, 1)))
 	}
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
 }

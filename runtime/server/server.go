@@ -67,9 +67,6 @@ type Server struct {
 	jobs       jobCache
 	workerRecs workerCache
 
-	quotaMu sync.Mutex
-	used    map[string]int64 // jobs created per client this run
-
 	kick chan struct{} // wakes the reclaim loop
 
 	reloadMu   sync.Mutex
@@ -86,7 +83,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		cfg: o.Config, store: o.Store, log: o.Logger, now: o.Clock, rand: o.Rand,
 		reg: lang.NewRegistry(), clients: map[string]*client{}, workers: o.Workers,
-		used: map[string]int64{}, kick: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1),
 	}
 	s.jobs.max = 50_000
 	s.drainCtx, s.startDrain = context.WithCancel(context.Background())
