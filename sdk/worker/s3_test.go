@@ -1,0 +1,241 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/worker"
+)
+
+const s3Blueprint = `name: s3_transform
+endpoint: /jobs/s3_transform
+input:
+  type: object
+  properties:
+    src: {type: string}
+    more: {type: object}
+start: work
+states:
+  work:
+    task:
+      type: transform
+      params:
+        src: ${{ input.src }}
+        more: ${{ input.more }}
+      timeout: 60s
+    transitions:
+      success: done
+      failure: failed
+  done: {end: success}
+  failed: {end: failure}
+`
+
+// fakeS3 serves an in-memory S3 over HTTP on loopback and returns its
+// URL and a client of it.
+func fakeS3(t *testing.T) (string, *s3.Client) {
+	t.Helper()
+	ts := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(ts.Close)
+	cli := s3.New(s3.Options{
+		BaseEndpoint: aws.String(ts.URL), Region: "us-east-1", UsePathStyle: true,
+		Credentials:                credentials.NewStaticCredentialsProvider("key", "secret", ""),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	if _, err := cli.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("payloads")}); err != nil {
+		t.Fatal(err)
+	}
+	return ts.URL, cli
+}
+
+func put(t *testing.T, cli *s3.Client, key, body string) {
+	t.Helper()
+	_, err := cli.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("payloads"), Key: aws.String(key), Body: strings.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, cli *s3.Client, key string) (string, error) {
+	t.Helper()
+	out, err := cli.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("payloads"), Key: aws.String(key)})
+	if err != nil {
+		return "", err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	return string(b), err
+}
+
+// orchestratorWith serves the given blueprint files on loopback.
+func orchestratorWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = token
+	cfg.PollTimeout = time.Second
+	srv, err := server.New(server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx, l, 5*time.Second); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + l.Addr().String()
+}
+
+// seen is what the transform handler observed, sent once per task.
+type seen struct {
+	taskDir string
+	src     string
+	content string
+	nested  string
+	err     error
+}
+
+func TestS3Offload(t *testing.T) {
+	t.Parallel()
+	s3URL, cli := fakeS3(t)
+	put(t, cli, "in/photo.txt", "pixels")
+	put(t, cli, "in/deep/notes.txt", "nested notes")
+	url := orchestratorWith(t, map[string]string{"s3.yaml": s3Blueprint})
+	payloads := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "elsewhere.txt")
+	if err := os.WriteFile(outside, []byte("not mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w := newWorker(t, "s3-worker", []string{url}, func(c *worker.Config) {
+		c.PayloadDir = payloads
+		c.S3 = worker.S3Config{Endpoint: s3URL, AccessKey: "key", SecretKey: "secret", Bucket: "payloads"}
+	})
+	obs := make(chan seen, 4)
+	w.Handle("transform", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		var s seen
+		s.taskDir = task.PayloadDir
+		s.src, _ = task.Params["src"].(string)
+		b, err := os.ReadFile(s.src)
+		s.content, s.err = string(b), err
+		more, _ := task.Params["more"].(map[string]any)
+		list, _ := more["files"].([]any)
+		if len(list) == 1 {
+			s.nested, _ = list[0].(string)
+		}
+		obs <- s
+		if more["leak"] == true {
+			return worker.Result{Data: map[string]any{"out": outside}}, nil
+		}
+		out := filepath.Join(task.PayloadDir, "result.txt")
+		if err := os.WriteFile(out, []byte(strings.ToUpper(s.content)), 0o644); err != nil {
+			return worker.Result{}, err
+		}
+		return worker.Result{Data: map[string]any{"out": out, "note": "plain text stays"}}, nil
+	})
+	run(t, w)
+	c := newClient(t, url)
+	ctx := context.Background()
+
+	id, err := c.Start(ctx, "/jobs/s3_transform", map[string]any{
+		"src":  "s3://payloads/in/photo.txt",
+		"more": map[string]any{"files": []any{"s3://payloads/in/deep/notes.txt"}},
+	}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := wait(t, c, id)
+	if j.Status != client.StatusFinished {
+		t.Fatalf("job ended %s (error %+v), want finished", j.Status, j.Error)
+	}
+	s := <-obs
+	if s.err != nil || s.content != "pixels" {
+		t.Errorf("handler read %q (err %v) from %q, want the downloaded object", s.content, s.err, s.src)
+	}
+	if filepath.Dir(s.src) != s.taskDir || !strings.HasPrefix(s.taskDir, payloads+string(filepath.Separator)) {
+		t.Errorf("downloaded to %q, want a file in the task folder %q under %q", s.src, s.taskDir, payloads)
+	}
+	if b, err := os.ReadFile(s.nested); err == nil {
+		t.Errorf("nested param %q still readable after the task: want the task folder removed (read %q)", s.nested, b)
+	}
+	if filepath.Base(s.nested) != "notes.txt" {
+		t.Errorf("nested param became %q, want a local path ending notes.txt", s.nested)
+	}
+	if _, err := os.Stat(s.taskDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("task folder %s: %v, want it removed after the task", s.taskDir, err)
+	}
+	if got, err := get(t, cli, id+"/result.txt"); err != nil || got != "PIXELS" {
+		t.Errorf("uploaded result s3://payloads/%s/result.txt = %q, %v; want PIXELS", id, got, err)
+	}
+	res, err := json.Marshal(j.Result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uri := "s3://payloads/" + id + "/result.txt"; !bytes.Contains(res, []byte(uri)) || bytes.Contains(res, []byte(payloads)) {
+		t.Errorf("job result %s: want the data to name %s and no local path", res, uri)
+	}
+
+	// A result naming a file outside the payload folder is refused and
+	// the file is not uploaded.
+	id2, err := c.Start(ctx, "/jobs/s3_transform", map[string]any{
+		"src": "s3://payloads/in/photo.txt", "more": map[string]any{"leak": true},
+	}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-obs
+	j2 := wait(t, c, id2)
+	if j2.Status == client.StatusFinished {
+		t.Fatalf("job naming %s in its result finished; want it failed", outside)
+	}
+	if j2.Error == nil || !strings.Contains(j2.Error.Message, "outside the payload folder") {
+		t.Errorf("job error %+v, want it to say the path is outside the payload folder", j2.Error)
+	}
+	if _, err := get(t, cli, id2+"/elsewhere.txt"); err == nil {
+		t.Errorf("a file outside the payload folder was uploaded")
+	}
+
+	// A missing object fails the task without calling the handler.
+	id3, err := c.Start(ctx, "/jobs/s3_transform", map[string]any{"src": "s3://payloads/in/missing.bin"}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j3 := wait(t, c, id3); j3.Status == client.StatusFinished {
+		t.Errorf("job with a missing S3 object finished; want it failed")
+	}
+	select {
+	case s := <-obs:
+		t.Errorf("handler called for a task whose payload could not be downloaded: %+v", s)
+	default:
+	}
+}
