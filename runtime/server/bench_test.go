@@ -62,7 +62,19 @@ func benchServer(b *testing.B) (string, *http.Client, *Server) {
 	go func() { _ = srv.Run(ctx, l, 5*time.Second); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
-	return "http://" + l.Addr().String(), hc, srv
+	url := "http://" + l.Addr().String()
+	// Run watches the folder before it serves: once it answers, edits count.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if resp, err := hc.Get(url + "/_public/status"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the server did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return url, hc, srv
 }
 
 func post(hc *http.Client, url string, hdr map[string]string, body []byte, out any) (int, error) {
