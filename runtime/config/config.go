@@ -14,6 +14,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -279,59 +281,62 @@ type Client struct {
 
 // LoadClients reads clients.toml: one table per client with a token.
 func LoadClients(path string) ([]Client, error) {
-	var raw map[string]any
-	md, err := toml.DecodeFile(path, &raw)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, tomlError(path, err)
+		return nil, err
 	}
-	_ = md
-	var out []Client
-	seen := map[string]string{}
-	for name, v := range raw {
-		t, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%s: %q must be a table ([%s] with token = \"...\")", path, name, name)
+	return ParseClients(path, b)
+}
+
+// ParseClients parses clients.toml text; errors name name:line. Clients
+// come sorted by name.
+func ParseClients(name string, data []byte) ([]Client, error) {
+	// The first pass checks each entry is a table with a token (errors at
+	// the table's line) and keeps its raw keys; the second checks each
+	// member's type (errors at the member's line).
+	if err := tomlSyntax(name, data); err != nil {
+		return nil, err
+	}
+	var tables map[string]*clientTable
+	if _, err := toml.Decode(string(data), &tables); err != nil {
+		return nil, tomlError(name, err, true)
+	}
+	var typed map[string]struct {
+		Token           tomlString `toml:"token"`
+		Plan            tomlString `toml:"plan"`
+		MonthlyAttempts *tomlCount `toml:"monthly_attempts"`
+		Params          *tomlTable `toml:"params"`
+	}
+	if _, err := toml.Decode(string(data), &typed); err != nil {
+		return nil, tomlError(name, err, true)
+	}
+	out := make([]Client, 0, len(tables))
+	for cname, t := range tables {
+		f := typed[cname]
+		c := Client{Name: cname, Token: string(f.Token), Plan: string(f.Plan), Fields: map[string]any{}}
+		if f.MonthlyAttempts != nil {
+			n := int64(*f.MonthlyAttempts)
+			c.MonthlyAttempts = &n
 		}
-		c := Client{Name: name, Fields: map[string]any{}}
-		for k, fv := range t {
+		if f.Params != nil {
+			c.Params = map[string]any(*f.Params)
+		}
+		for k, v := range t.raw {
 			switch k {
-			case "token":
-				s, ok := fv.(string)
-				if !ok || s == "" {
-					return nil, fmt.Errorf("%s: [%s] token must be a non-empty string", path, name)
-				}
-				c.Token = s
-			case "plan":
-				s, ok := fv.(string)
-				if !ok {
-					return nil, fmt.Errorf("%s: [%s] plan must be a string", path, name)
-				}
-				c.Plan = s
-			case "monthly_attempts":
-				n, ok := fv.(int64)
-				if !ok || n < 0 {
-					return nil, fmt.Errorf("%s: [%s] monthly_attempts must be a non-negative integer", path, name)
-				}
-				c.MonthlyAttempts = &n
-			case "params":
-				p, ok := fv.(map[string]any)
-				if !ok {
-					return nil, fmt.Errorf("%s: [%s] params must be a table", path, name)
-				}
-				c.Params = p
-				c.Fields["params"] = p
+			case "token", "plan", "monthly_attempts":
 			default:
-				c.Fields[k] = fv
+				c.Fields[k] = v
 			}
 		}
-		if c.Token == "" {
-			return nil, fmt.Errorf("%s: [%s] has no token", path, name)
-		}
-		if other, dup := seen[c.Token]; dup {
-			return nil, fmt.Errorf("%s: [%s] and [%s] share a token", path, other, name)
-		}
-		seen[c.Token] = name
 		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(out); i++ {
+		for _, prev := range out[:i] {
+			if prev.Token == out[i].Token {
+				return nil, fmt.Errorf("%s: [%s] and [%s] share a token; each client needs its own", at(name, data, out[i].Name), prev.Name, out[i].Name)
+			}
+		}
 	}
 	return out, nil
 }
@@ -339,32 +344,159 @@ func LoadClients(path string) ([]Client, error) {
 // LoadWorkers reads workers.toml: worker id -> token. Entries without a
 // token are skipped, as in the Python orchestrator.
 func LoadWorkers(path string) (map[string]string, error) {
-	var raw map[string]any
-	if _, err := toml.DecodeFile(path, &raw); err != nil {
-		return nil, tomlError(path, err)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWorkers(path, b)
+}
+
+// ParseWorkers parses workers.toml text; errors name name:line.
+func ParseWorkers(name string, data []byte) (map[string]string, error) {
+	if err := tomlSyntax(name, data); err != nil {
+		return nil, err
+	}
+	var tables map[string]*table
+	if _, err := toml.Decode(string(data), &tables); err != nil {
+		return nil, tomlError(name, err, true)
+	}
+	var typed map[string]struct {
+		Token *tomlString `toml:"token"`
+	}
+	if _, err := toml.Decode(string(data), &typed); err != nil {
+		return nil, tomlError(name, err, true)
 	}
 	out := map[string]string{}
-	for id, v := range raw {
-		t, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%s: %q must be a table ([%s] with token = \"...\")", path, id, id)
+	for id := range tables {
+		if tok := typed[id].Token; tok != nil {
+			if !workerIDRE.MatchString(id) {
+				return nil, fmt.Errorf("%s: [%s]: a worker id is 1 to 128 of [a-zA-Z0-9_-]", at(name, data, id), id)
+			}
+			out[id] = string(*tok)
 		}
-		tok, present := t["token"]
-		if !present {
-			continue
-		}
-		s, ok := tok.(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("%s: [%s] token must be a non-empty string", path, id)
-		}
-		out[id] = s
 	}
 	return out, nil
 }
 
-func tomlError(path string, err error) error {
+var workerIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+
+// table is one top-level entry of clients.toml or workers.toml: it must
+// be a table; its keys are kept.
+type table struct{ raw map[string]any }
+
+func (t *table) UnmarshalTOML(v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return badValue("want a table ([name] with token = \"...\"), got %s", tomlKind(v))
+	}
+	t.raw = m
+	return nil
+}
+
+// clientTable is a table that must have a token.
+type clientTable struct{ table }
+
+func (t *clientTable) UnmarshalTOML(v any) error {
+	if err := t.table.UnmarshalTOML(v); err != nil {
+		return err
+	}
+	if _, ok := t.raw["token"]; !ok {
+		return badValue("no token: each client needs token = \"...\"")
+	}
+	return nil
+}
+
+// badValue is a bad value found by an UnmarshalTOML of ours; the parser
+// gives it the key and the line.
+func badValue(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
+// tomlSyntax parses the text alone, so that later errors are about values.
+func tomlSyntax(name string, data []byte) error {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return tomlError(name, err, false)
+	}
+	return nil
+}
+
+// at is name:line of the table header (or inline table) of key in a TOML
+// file, or name when it cannot be found.
+func at(name string, data []byte, key string) string {
+	for i, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(line)
+		for _, k := range []string{key, strconv.Quote(key), "'" + key + "'"} {
+			if strings.HasPrefix(l, "["+k+"]") || (strings.HasPrefix(l, k) && strings.HasPrefix(strings.TrimSpace(l[len(k):]), "=")) {
+				return fmt.Sprintf("%s:%d", name, i+1)
+			}
+		}
+	}
+	return name
+}
+
+// tomlString is a non-empty string member.
+type tomlString string
+
+func (s *tomlString) UnmarshalTOML(v any) error {
+	str, ok := v.(string)
+	if !ok || str == "" {
+		return badValue("want a non-empty string, got %s", tomlKind(v))
+	}
+	*s = tomlString(str)
+	return nil
+}
+
+// tomlCount is a non-negative integer member.
+type tomlCount int64
+
+func (n *tomlCount) UnmarshalTOML(v any) error {
+	i, ok := v.(int64)
+	if !ok || i < 0 {
+		return badValue("want a non-negative integer, got %s", tomlKind(v))
+	}
+	*n = tomlCount(i)
+	return nil
+}
+
+// tomlTable is a table member.
+type tomlTable map[string]any
+
+func (t *tomlTable) UnmarshalTOML(v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return badValue("want a table, got %s", tomlKind(v))
+	}
+	*t = m
+	return nil
+}
+
+func tomlKind(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case int64:
+		return fmt.Sprintf("the integer %d", x)
+	case float64:
+		return fmt.Sprintf("the float %g", x)
+	case bool:
+		return fmt.Sprintf("%t", x)
+	case map[string]any:
+		return "a table"
+	case []any, []map[string]any:
+		return "an array"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// tomlError names path:line; a member error (member set: the text
+// parsed, a value was wrong) also names its key.
+func tomlError(path string, err error, member bool) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
+		if member && pe.LastKey != "" {
+			return fmt.Errorf("%s:%d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
+		}
 		return fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 	}
 	return fmt.Errorf("%s: %w", path, err)

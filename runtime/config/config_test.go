@@ -63,23 +63,89 @@ func write(t *testing.T, name, s string) string {
 
 func TestClientsAndWorkers(t *testing.T) {
 	t.Parallel()
-	cs, err := LoadClients(write(t, "clients.toml", "[acme]\ntoken = \"tok\"\nplan = \"premium\"\nmonthly_attempts = 5\nparams = {languages = [\"en\"]}\nregion = \"eu\"\n"))
-	if err != nil || len(cs) != 1 || cs[0].Name != "acme" || *cs[0].MonthlyAttempts != 5 || cs[0].Fields["region"] != "eu" {
+	cs, err := LoadClients(write(t, "clients.toml", "[zed]\ntoken = \"z\"\n[acme]\ntoken = \"tok\"\nplan = \"premium\"\nmonthly_attempts = 5\nparams = {languages = [\"en\"]}\nregion = \"eu\"\n"))
+	if err != nil || len(cs) != 2 || cs[0].Name != "acme" || *cs[0].MonthlyAttempts != 5 || cs[0].Fields["region"] != "eu" || cs[1].MonthlyAttempts != nil {
 		t.Fatalf("%+v %v", cs, err)
-	}
-	for _, bad := range []string{"[a]\nplan = \"x\"\n", "[a]\ntoken = 3\n", "[a]\ntoken = \"t\"\n[b]\ntoken = \"t\"\n", "a = 1\n", "[a]\ntoken = \"t\"\nmonthly_attempts = -1\n"} {
-		if _, err := LoadClients(write(t, "c.toml", bad)); err == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-	_, err = LoadClients(write(t, "c.toml", "[a]\ntoken = \"t\"\n\n[b\n"))
-	if err == nil || !(strings.Contains(err.Error(), "c.toml:4:") || strings.Contains(err.Error(), "c.toml:5:")) {
-		t.Errorf("syntax error must name file:line: %v", err)
 	}
 	ws, err := LoadWorkers(write(t, "workers.toml", "[gpu-01]\ntoken = \"s\"\n[no-token]\nx = 1\n"))
 	if err != nil || len(ws) != 1 || ws["gpu-01"] != "s" {
 		t.Fatalf("%v %v", ws, err)
 	}
+	if _, err := LoadClients(filepath.Join(t.TempDir(), "missing.toml")); err == nil || !strings.Contains(err.Error(), "missing.toml") {
+		t.Errorf("a missing file must be named: %v", err)
+	}
+}
+
+func TestTOMLErrorsNameFileAndLine(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, src, want string }{
+		{"no token", "[a]\nplan = \"x\"\n", "c.toml:1: a: no token: each client needs token = \"...\""},
+		{"token type", "[a]\n\ntoken = 3\n", "c.toml:3: a.token: want a non-empty string, got the integer 3"},
+		{"empty token", "[a]\ntoken = \"\"\n", "c.toml:2: a.token: want a non-empty string, got the string \"\""},
+		{"shared token", "[a]\ntoken = \"t\"\n[b]\ntoken = \"t\"\n", "c.toml:3: [a] and [b] share a token; each client needs its own"},
+		{"not a table", "a = 1\n", "c.toml:1: a: want a table ([name] with token = \"...\"), got the integer 1"},
+		{"negative quota", "[a]\ntoken = \"t\"\nmonthly_attempts = -1\n", "c.toml:3: a.monthly_attempts: want a non-negative integer, got the integer -1"},
+		{"float quota", "[a]\ntoken = \"t\"\nmonthly_attempts = 1.5\n", "c.toml:3: a.monthly_attempts: want a non-negative integer, got the float 1.5"},
+		{"params", "[a]\ntoken = \"t\"\nparams = 3\n", "c.toml:3: a.params: want a table, got the integer 3"},
+		{"inline", "a = {token = 4}\n", "c.toml:1: a.token: want a non-empty string, got the integer 4"},
+		{"syntax", "[a]\ntoken = \"t\"\n\n[b\n", "c.toml:5: expected '.' or ']' to end table name, but got '\\n' instead"},
+	} {
+		_, err := ParseClients("c.toml", []byte(c.src))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v\nwant %s", c.name, err, c.want)
+		}
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"token type", "[w1]\ntoken = true\n", "w.toml:2: w1.token: want a non-empty string, got true"},
+		{"bad id", "[ok]\ntoken = \"a\"\n[\"bad id\"]\ntoken = \"b\"\n", "w.toml:3: [bad id]: a worker id is 1 to 128 of [a-zA-Z0-9_-]"},
+		{"not a table", "w1 = \"tok\"\n", "w.toml:1: w1: want a table ([name] with token = \"...\"), got the string \"tok\""},
+	} {
+		_, err := ParseWorkers("w.toml", []byte(c.src))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("workers %s: got %v\nwant %s", c.name, err, c.want)
+		}
+	}
+}
+
+func FuzzParseClients(f *testing.F) {
+	f.Add("[acme]\ntoken = \"tok\"\nplan = \"p\"\nmonthly_attempts = 5\nparams = {a = [1]}\n")
+	f.Add("a = {token = 4}\n[b\n")
+	f.Add("[[a]]\ntoken = \"x\"\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := ParseClients("c.toml", []byte(s))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "c.toml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, c := range cs {
+			if c.Token == "" || seen[c.Token] || (c.MonthlyAttempts != nil && *c.MonthlyAttempts < 0) {
+				t.Fatalf("accepted a bad client %+v", c)
+			}
+			seen[c.Token] = true
+		}
+	})
+}
+
+func FuzzParseWorkers(f *testing.F) {
+	f.Add("[gpu-01]\ntoken = \"s\"\n[x]\ny = 1\n")
+	f.Add("w = 1\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ws, err := ParseWorkers("w.toml", []byte(s))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "w.toml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for id, tok := range ws {
+			if tok == "" || id == "" {
+				t.Fatalf("accepted %q = %q", id, tok)
+			}
+		}
+	})
 }
 
 func FuzzParseDotEnv(f *testing.F) {
