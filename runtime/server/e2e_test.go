@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -869,5 +871,79 @@ func TestProgressEvents(t *testing.T) {
 	ev.WorkerID = "w2"
 	if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, nil); code != 403 {
 		t.Errorf("event naming another worker: %d, want 403", code)
+	}
+}
+
+func TestWebhookRetriedUntilDelivered(t *testing.T) {
+	t.Parallel()
+	type hook struct {
+		body map[string]any
+		code int
+	}
+	got := make(chan hook, 10)
+	var calls atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		code := http.StatusOK
+		if calls.Add(1) == 1 {
+			code = http.StatusBadGateway // the first try fails
+		}
+		w.WriteHeader(code)
+		got <- hook{body, code}
+	}))
+	defer recv.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(retryBP), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = workerToken
+	srv, err := New(Options{Config: cfg, WebhookBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
+	w := h.worker("w1", "flaky")
+	var acc map[string]string
+	if code := h.do("POST", "/api/v1/jobs/retry", nil, map[string]any{"webhook_url": recv.URL, "metadata": map[string]any{"k": "v"}}, &acc); code != 202 {
+		t.Fatalf("create: %d %v", code, acc)
+	}
+	w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
+	for i, wantCode := range []int{http.StatusBadGateway, http.StatusOK} {
+		select {
+		case hk := <-got:
+			if hk.code != wantCode || hk.body["event"] != "job_quarantined" || hk.body["job_id"] != acc["job_id"] || hk.body["status"] != "quarantined" {
+				t.Errorf("try %d: %d %v", i+1, hk.code, hk.body)
+			}
+			if m, _ := hk.body["metadata"].(map[string]any); m["k"] != "v" {
+				t.Errorf("try %d: metadata %v", i+1, hk.body["metadata"])
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("webhook try %d did not come", i+1)
+		}
+	}
+	// A delivered webhook is not sent again.
+	if code := h.do("POST", "/api/v1/jobs/retry", nil, map[string]any{"webhook_url": "ftp://x"}, nil); code != 400 {
+		t.Errorf("a webhook_url that is not http(s): %d, want 400", code)
+	}
+	select {
+	case hk := <-got:
+		t.Errorf("a third try after a 200: %v", hk)
+	default:
 	}
 }

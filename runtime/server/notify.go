@@ -12,9 +12,11 @@ import (
 
 // notify posts the job's webhook on every terminal status (job_finished,
 // job_failed, job_quarantined, job_cancelled): 10 s timeout, 3 tries with
-// 2 s and 4 s backoff, 2xx is delivered. It does not block the caller.
+// 2 s and 4 s backoff (Options.WebhookBackoff), 2xx is delivered. It does
+// not block the caller; a drain lets the attempt under way finish and
+// starts no other.
 func (s *Server) notify(j *core.Job, n *core.Notification) {
-	s.log.Info("job ended", "job", j.ID, "blueprint", j.Blueprint, "status", j.Status)
+	s.log.Debug("job ended", "job", j.ID, "blueprint", j.Blueprint, "status", j.Status)
 	if j.WebhookURL == "" {
 		return
 	}
@@ -35,14 +37,16 @@ func (s *Server) notify(j *core.Job, n *core.Notification) {
 	s.hooks.Add(1)
 	go func() {
 		defer s.hooks.Done()
-		delay := 2 * time.Second
+		delay := s.hookBackoff
 		for try := 0; try < 3; try++ {
-			ctx, cancel := context.WithTimeout(s.drainCtx, 10*time.Second)
+			// An attempt under way when the server drains may finish; no
+			// new one starts after.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.WebhookURL, bytes.NewReader(b))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
 				var resp *http.Response
-				resp, err = http.DefaultClient.Do(req)
+				resp, err = s.hookClient.Do(req)
 				if err == nil {
 					resp.Body.Close()
 					if resp.StatusCode/100 == 2 {
@@ -52,10 +56,16 @@ func (s *Server) notify(j *core.Job, n *core.Notification) {
 				}
 			}
 			cancel()
+			if try == 2 {
+				break
+			}
+			t := time.NewTimer(delay)
 			select {
 			case <-s.drainCtx.Done():
+				t.Stop()
+				s.log.Warn("webhook not delivered: the server is shutting down", "job", j.ID, "url", j.WebhookURL)
 				return
-			case <-time.After(delay):
+			case <-t.C:
 			}
 			delay *= 2
 		}

@@ -42,6 +42,11 @@ type Options struct {
 	Workers map[string]string // workers.toml: worker id -> token
 	// Blueprints, when set, is used instead of Config.BlueprintsDir (tests).
 	Blueprints *lang.Set
+	// HTTPClient posts webhooks (default: a client with a 10 s timeout).
+	HTTPClient *http.Client
+	// WebhookBackoff is the wait before the second try of a webhook; it
+	// doubles for the third (default 2 s).
+	WebhookBackoff time.Duration
 }
 
 // Server is one orchestrator instance.
@@ -69,6 +74,9 @@ type Server struct {
 
 	kick chan struct{} // wakes the reclaim loop
 
+	hookClient  *http.Client
+	hookBackoff time.Duration
+
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
 }
@@ -83,7 +91,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		cfg: o.Config, store: o.Store, log: o.Logger, now: o.Clock, rand: o.Rand,
 		reg: lang.NewRegistry(), clients: map[string]*client{}, workers: o.Workers,
-		kick: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
 	}
 	s.jobs.max = 50_000
 	s.drainCtx, s.startDrain = context.WithCancel(context.Background())
@@ -98,6 +106,12 @@ func New(o Options) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.hookClient == nil {
+		s.hookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.hookBackoff <= 0 {
+		s.hookBackoff = 2 * time.Second
 	}
 	if s.workers == nil {
 		s.workers = map[string]string{}
