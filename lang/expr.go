@@ -21,6 +21,12 @@ package lang
 // compiler rewrites `x.name` (outside a call position) into `_dot(x,
 // "name")` and `x[k]` into `_idx(x, k)`, which give None for a missing key
 // and for None itself. Method calls (`d.get(k, v)`) are left as they are.
+// JSON objects and arrays are the read-only Starlark types json_dict and
+// json_list (jsonvalue.go), wrapped lazily around the Go maps and slices.
+// `a == b`, `a != b`, `a in b` and `a not in b` become `_eq(a, b, neg)` and
+// `_in(a, b, neg)` unless one side is a literal scalar, so a JSON value
+// equals a Starlark dict or list with the same contents.
+// The same rewrites apply inside the script, except on the left of `=`.
 
 import (
 	"context"
@@ -41,6 +47,10 @@ import (
 
 // DefaultMaxSteps bounds one evaluation (and a script's top level).
 const DefaultMaxSteps = 100_000
+
+// ErrStepLimit is wrapped by an *EvalError whose evaluation ran out of
+// steps (errors.Is(err, ErrStepLimit)).
+var ErrStepLimit = errors.New("step limit exceeded")
 
 // scopeNames are the names every expression sees, in parameter order.
 var scopeNames = [...]string{"input", "history", "result", "results", "job", "client", "stores"}
@@ -88,6 +98,8 @@ var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: t
 var builtins = starlark.StringDict{
 	"_dot": starlark.NewBuiltin("_dot", builtinDot),
 	"_idx": starlark.NewBuiltin("_idx", builtinIdx),
+	"_eq":  starlark.NewBuiltin("_eq", builtinEq),
+	"_in":  starlark.NewBuiltin("_in", builtinIn),
 }
 
 // compileWhen compiles a `when:` scalar.
@@ -311,6 +323,25 @@ func rewriteExpr(p *syntax.Expr, index bool) {
 	case *syntax.BinaryExpr:
 		rewriteExpr(&e.X, index)
 		rewriteExpr(&e.Y, index)
+		var fn string
+		switch e.Op {
+		case syntax.EQL, syntax.NEQ:
+			fn = "_eq"
+		case syntax.IN, syntax.NOT_IN:
+			fn = "_in"
+		}
+		if fn != "" && !scalarLiteral(e.X) && !scalarLiteral(e.Y) {
+			neg := "False"
+			if e.Op == syntax.NEQ || e.Op == syntax.NOT_IN {
+				neg = "True"
+			}
+			*p = &syntax.CallExpr{
+				Fn:     &syntax.Ident{NamePos: e.OpPos, Name: fn},
+				Lparen: e.OpPos,
+				Args:   []syntax.Expr{e.X, e.Y, &syntax.Ident{NamePos: e.OpPos, Name: neg}},
+				Rparen: e.OpPos,
+			}
+		}
 	case *syntax.UnaryExpr:
 		if e.X != nil {
 			rewriteExpr(&e.X, index)
@@ -358,44 +389,58 @@ func rewriteExpr(p *syntax.Expr, index bool) {
 	}
 }
 
-// rewriteStmts applies rewriteExpr to every expression read in a script
-// (dots only: a script may assign into its own dicts with brackets).
+// scalarLiteral reports whether e is a literal string, number, None, True
+// or False: comparing with one needs no JSON-aware rewrite.
+func scalarLiteral(e syntax.Expr) bool {
+	switch e := e.(type) {
+	case *syntax.Literal:
+		return true
+	case *syntax.Ident:
+		return e.Name == "None" || e.Name == "True" || e.Name == "False"
+	case *syntax.UnaryExpr:
+		return e.Op == syntax.MINUS && scalarLiteral(e.X)
+	}
+	return false
+}
+
+// rewriteStmts applies rewriteExpr to every expression read in a script;
+// the target of an assignment (d[k] = v) keeps its brackets.
 func rewriteStmts(stmts []syntax.Stmt) {
 	for _, s := range stmts {
 		switch s := s.(type) {
 		case *syntax.ExprStmt:
-			rewriteExpr(&s.X, false)
+			rewriteExpr(&s.X, true)
 		case *syntax.AssignStmt:
-			rewriteExpr(&s.RHS, false)
+			rewriteExpr(&s.RHS, true)
 			if _, ok := s.LHS.(*syntax.Ident); !ok {
 				// d[k] = v or x.f = v: rewrite only the parts that are read.
 				switch l := s.LHS.(type) {
 				case *syntax.IndexExpr:
-					rewriteExpr(&l.X, false)
-					rewriteExpr(&l.Y, false)
+					rewriteExpr(&l.X, true)
+					rewriteExpr(&l.Y, true)
 				}
 			}
 		case *syntax.DefStmt:
 			for i, p := range s.Params {
 				if b, ok := p.(*syntax.BinaryExpr); ok && b.Op == syntax.EQ {
-					rewriteExpr(&b.Y, false)
+					rewriteExpr(&b.Y, true)
 					s.Params[i] = b
 				}
 			}
 			rewriteStmts(s.Body)
 		case *syntax.ForStmt:
-			rewriteExpr(&s.X, false)
+			rewriteExpr(&s.X, true)
 			rewriteStmts(s.Body)
 		case *syntax.WhileStmt:
-			rewriteExpr(&s.Cond, false)
+			rewriteExpr(&s.Cond, true)
 			rewriteStmts(s.Body)
 		case *syntax.IfStmt:
-			rewriteExpr(&s.Cond, false)
+			rewriteExpr(&s.Cond, true)
 			rewriteStmts(s.True)
 			rewriteStmts(s.False)
 		case *syntax.ReturnStmt:
 			if s.Result != nil {
-				rewriteExpr(&s.Result, false)
+				rewriteExpr(&s.Result, true)
 			}
 		}
 	}
@@ -489,7 +534,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 					pos = Pos{File: name, Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
 					err = errors.New(ee.Msg)
 				}
-				if strings.Contains(err.Error(), "too many steps") {
+				if child.ExecutionSteps() >= maxSteps {
 					err = fmt.Errorf("top level exceeded the step limit of %d (endless loop?)", maxSteps)
 				}
 				ds = append(ds, Diagnostic{Pos: pos, Rule: "script-error", Message: "script " + name + ": " + err.Error()})
@@ -571,10 +616,15 @@ func (c *compiledExpr) call(ctx context.Context, env *Env) (starlark.Value, erro
 				}
 			}
 		}
-		if strings.Contains(msg, "too many steps") {
+		switch {
+		case ctx.Err() != nil:
+			msg = "cancelled: " + context.Cause(ctx).Error()
+			err = context.Cause(ctx)
+		case th.ExecutionSteps() >= c.maxSteps:
 			msg = fmt.Sprintf("step limit of %d exceeded (endless loop?)", c.maxSteps)
+			err = ErrStepLimit
 		}
-		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: msg}
+		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: msg, Err: err}
 	}
 	return v, nil
 }
@@ -586,7 +636,7 @@ func (c *compiledExpr) eval(ctx context.Context, env *Env) (any, error) {
 	}
 	out, err := fromStarlark(v)
 	if err != nil {
-		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: err.Error()}
+		return nil, &EvalError{Blueprint: c.bp, State: c.st, Expr: c.src, Pos: c.pos, Msg: err.Error(), Err: err}
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // FromJSON normalises a value decoded from JSON (numbers as float64 or
@@ -63,7 +64,14 @@ func normFloat(f float64) any {
 }
 
 // jsonDict is a read-only JSON object in Starlark: x.key, x["key"],
-// x.get(k, d), keys(), values(), items(), `in`, len and iteration.
+// x.get(k, d), keys(), values(), items(), `in`, len, iteration and `|`.
+//
+// Its type name is "json_dict", not "dict": Starlark's own *Dict and
+// *List compare themselves with any value of the same type name by a type
+// assertion, so sharing the name would panic on `{"a": 1} < input.x`.
+// Equality with Starlark dicts and lists is instead given by the `==`,
+// `!=`, `in` and `not in` rewrites (see jsonEqual), so
+// `input.tags == ["a"]` is true when the JSON list holds "a".
 type jsonDict struct{ m map[string]any }
 
 var (
@@ -71,16 +79,17 @@ var (
 	_ starlark.Mapping    = jsonDict{}
 	_ starlark.Sequence   = jsonDict{}
 	_ starlark.Comparable = jsonDict{}
+	_ starlark.HasBinary  = jsonDict{}
 )
 
 func (d jsonDict) String() string {
 	b, _ := json.Marshal(d.m)
 	return string(b)
 }
-func (d jsonDict) Type() string          { return "dict" }
+func (d jsonDict) Type() string          { return "json_dict" }
 func (d jsonDict) Freeze()               {}
 func (d jsonDict) Truth() starlark.Bool  { return len(d.m) > 0 }
-func (d jsonDict) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: dict") }
+func (d jsonDict) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: json_dict") }
 func (d jsonDict) Len() int              { return len(d.m) }
 
 func (d jsonDict) sortedKeys() []string {
@@ -109,17 +118,53 @@ func (it *strIter) Next(p *starlark.Value) bool {
 }
 func (it *strIter) Done() {}
 
-// Get never fails for a missing key: it gives None.
+// Get reports a missing key as not found (so `in` is right); the
+// expression rewrite of x[k] (builtinIdx) turns that into None.
 func (d jsonDict) Get(k starlark.Value) (starlark.Value, bool, error) {
 	s, ok := k.(starlark.String)
 	if !ok {
-		return starlark.None, true, nil
+		return nil, false, nil
 	}
 	v, ok := d.m[string(s)]
 	if !ok {
-		return starlark.None, true, nil
+		return nil, false, nil
 	}
 	return toStarlark(v), true, nil
+}
+
+// Binary gives `|` (union) with another dict, as a new Starlark dict.
+func (d jsonDict) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
+	if op != syntax.PIPE {
+		return nil, nil
+	}
+	other, ok := asDict(y)
+	if !ok {
+		return nil, nil
+	}
+	x := d.dict()
+	if side == starlark.Right {
+		x, other = other, x
+	}
+	return x.Union(other), nil
+}
+
+// dict copies the object's top level into a Starlark dict.
+func (d jsonDict) dict() *starlark.Dict {
+	out := starlark.NewDict(len(d.m))
+	for _, k := range d.sortedKeys() {
+		_ = out.SetKey(starlark.String(k), toStarlark(d.m[k]))
+	}
+	return out
+}
+
+func asDict(v starlark.Value) (*starlark.Dict, bool) {
+	switch x := v.(type) {
+	case *starlark.Dict:
+		return x, true
+	case jsonDict:
+		return x.dict(), true
+	}
+	return nil, false
 }
 
 func (d jsonDict) Attr(name string) (starlark.Value, error) {
@@ -170,14 +215,11 @@ func (d jsonDict) method(th *starlark.Thread, b *starlark.Builtin, args starlark
 }
 
 func (d jsonDict) CompareSameType(op syntaxToken, y starlark.Value, depth int) (bool, error) {
-	e, err := jsonEqual(d, y, depth)
-	if err != nil {
-		return false, err
-	}
-	return cmpEq(op, e)
+	return cmpEq(op, goEqual(d.m, y.(jsonDict).m))
 }
 
-// jsonList is a read-only JSON array in Starlark.
+// jsonList is a read-only JSON array in Starlark (type name "json_list",
+// see jsonDict): index, slice, len, iteration, `in`, `+` and `*`.
 type jsonList struct{ s []any }
 
 var (
@@ -185,16 +227,78 @@ var (
 	_ starlark.Sequence   = jsonList{}
 	_ starlark.Sliceable  = jsonList{}
 	_ starlark.Comparable = jsonList{}
+	_ starlark.Container  = jsonList{}
+	_ starlark.HasBinary  = jsonList{}
 )
+
+// Has is `x in list`, by JSON equality.
+func (l jsonList) Has(x starlark.Value) (bool, error) {
+	for _, e := range l.s {
+		if ok, err := jsonEqual(toStarlark(e), x); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// Binary gives `+` with another list and `*` with an int, as new
+// Starlark lists.
+func (l jsonList) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
+	switch op {
+	case syntax.PLUS:
+		other, ok := asList(y)
+		if !ok {
+			return nil, nil
+		}
+		a, b := l.values(), other
+		if side == starlark.Right {
+			a, b = b, a
+		}
+		return starlark.NewList(append(append(make([]starlark.Value, 0, len(a)+len(b)), a...), b...)), nil
+	case syntax.STAR:
+		n, err := starlark.AsInt32(y)
+		if err != nil {
+			return nil, nil
+		}
+		var out []starlark.Value
+		for range max(n, 0) {
+			out = append(out, l.values()...)
+		}
+		return starlark.NewList(out), nil
+	}
+	return nil, nil
+}
+
+func (l jsonList) values() []starlark.Value {
+	out := make([]starlark.Value, len(l.s))
+	for i, e := range l.s {
+		out[i] = toStarlark(e)
+	}
+	return out
+}
+
+func asList(v starlark.Value) ([]starlark.Value, bool) {
+	switch x := v.(type) {
+	case *starlark.List:
+		out := make([]starlark.Value, x.Len())
+		for i := range out {
+			out[i] = x.Index(i)
+		}
+		return out, true
+	case jsonList:
+		return x.values(), true
+	}
+	return nil, false
+}
 
 func (l jsonList) String() string {
 	b, _ := json.Marshal(l.s)
 	return string(b)
 }
-func (l jsonList) Type() string          { return "list" }
+func (l jsonList) Type() string          { return "json_list" }
 func (l jsonList) Freeze()               {}
 func (l jsonList) Truth() starlark.Bool  { return len(l.s) > 0 }
-func (l jsonList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: list") }
+func (l jsonList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: json_list") }
 func (l jsonList) Len() int              { return len(l.s) }
 func (l jsonList) Index(i int) starlark.Value {
 	return toStarlark(l.s[i])
@@ -214,11 +318,7 @@ func (l jsonList) Slice(start, end, step int) starlark.Value {
 	return starlark.NewList(out)
 }
 func (l jsonList) CompareSameType(op syntaxToken, y starlark.Value, depth int) (bool, error) {
-	e, err := jsonEqual(l, y, depth)
-	if err != nil {
-		return false, err
-	}
-	return cmpEq(op, e)
+	return cmpEq(op, goEqual(l.s, y.(jsonList).s))
 }
 
 type listIter struct {
@@ -236,19 +336,125 @@ func (it *listIter) Next(p *starlark.Value) bool {
 }
 func (it *listIter) Done() {}
 
-// jsonEqual compares two JSON-ish Starlark values by their Go form.
-func jsonEqual(x, y starlark.Value, depth int) (bool, error) {
-	a, err := fromStarlark(x)
-	if err != nil {
-		return false, err
+// jsonEqual is `==` that also holds between JSON values and Starlark
+// dicts, lists and tuples with equal contents; other values compare as
+// Starlark compares them.
+func jsonEqual(x, y starlark.Value) (bool, error) {
+	if isContainer(x) && isContainer(y) {
+		a, err := fromStarlark(x)
+		if err != nil {
+			return false, err
+		}
+		b, err := fromStarlark(y)
+		if err != nil {
+			return false, err
+		}
+		return goEqual(a, b), nil
 	}
-	b, err := fromStarlark(y)
-	if err != nil {
-		return false, err
+	if isContainer(x) || isContainer(y) {
+		return false, nil
 	}
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb), nil
+	return starlark.Equal(x, y)
+}
+
+func isContainer(v starlark.Value) bool {
+	switch v.(type) {
+	case jsonDict, jsonList, *starlark.Dict, *starlark.List, starlark.Tuple:
+		return true
+	}
+	return false
+}
+
+// goEqual compares JSON values; numbers compare by value (1 == 1.0).
+func goEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, e := range x {
+			f, ok := y[k]
+			if !ok || !goEqual(e, f) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !goEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case int64, float64, int, json.Number:
+		fa, oka := number(a)
+		fb, okb := number(b)
+		if !oka || !okb {
+			return false
+		}
+		return fa == fb
+	}
+	return a == b
+}
+
+func number(v any) (float64, bool) {
+	switch x := FromJSON(v).(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+// builtinEq and builtinIn are the rewrites of `==`/`!=` and `in`/`not in`
+// (see rewriteExpr); the last argument says whether to negate.
+func builtinEq(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 3 {
+		return nil, fmt.Errorf("_eq: want 3 arguments")
+	}
+	ok, err := jsonEqual(args[0], args[1])
+	if err != nil {
+		return nil, err
+	}
+	return starlark.Bool(ok != bool(args[2].Truth())), nil
+}
+
+func builtinIn(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 3 {
+		return nil, fmt.Errorf("_in: want 3 arguments")
+	}
+	x, y := args[0], args[1]
+	var found bool
+	switch c := y.(type) {
+	case *starlark.List, starlark.Tuple:
+		it := starlark.Iterate(c)
+		defer it.Done()
+		var e starlark.Value
+		for it.Next(&e) {
+			ok, err := jsonEqual(e, x)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				found = true
+				break
+			}
+		}
+	default:
+		op := syntax.IN
+		v, err := starlark.Binary(op, x, y)
+		if err != nil {
+			return nil, err
+		}
+		found = bool(v.Truth())
+	}
+	return starlark.Bool(found != bool(args[2].Truth())), nil
 }
 
 // toStarlark wraps a JSON value for Starlark without copying it.
@@ -330,7 +536,7 @@ func fromStarlark(v starlark.Value) (any, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("%v is not a JSON number", f)
 		}
-		return f, nil
+		return normFloat(f), nil
 	case jsonDict:
 		return x.m, nil
 	case jsonList:
@@ -451,8 +657,6 @@ func formatInto(v any) string {
 		return x
 	case int64:
 		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
 	case bool:
 		return strconv.FormatBool(x)
 	}

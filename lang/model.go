@@ -233,10 +233,14 @@ type EvalError struct {
 	Expr      string
 	Pos       Pos
 	Msg       string
+	Err       error // the cause, for errors.Is: context.Canceled, ErrStepLimit, ...
 }
 
 func (e *EvalError) Error() string {
 	return "blueprint " + quote(e.Blueprint) + ", state " + quote(e.State) + ": " + e.Pos.String() + ": evaluate `" + e.Expr + "`: " + e.Msg
 }
+
+// Unwrap returns the cause.
+func (e *EvalError) Unwrap() error { return e.Err }
 
 func quote(s string) string { return "\"" + s + "\"" }
