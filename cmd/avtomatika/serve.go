@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,9 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 )
@@ -103,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 				tok = fmt.Sprintf(" -H 'X-Client-Token: %s'", cfg.ClientToken)
 			}
 			fmt.Fprintf(stdout, "start a job:  curl -s -X POST %s/api/v1%s%s -H 'Content-Type: application/json' -d '{\"initial_data\": %s}'\n",
-				base, m.Endpoint, tok, sampleInput(m.Name))
+				base, m.Endpoint, tok, sampleInput(m))
 			break
 		}
 	}
@@ -136,14 +137,97 @@ func displayAddr(a string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func sampleInput(name string) string {
-	switch {
-	case strings.Contains(name, "inventory"):
-		return `{"item_id": "sku-42", "quantity": 3}`
-	case strings.Contains(name, "long"):
-		return `{"duration_seconds": 30}`
-	case strings.Contains(name, "order"):
-		return `{"items": [{"sku": "a"}]}`
+// sampleInput is initial_data for the curl line: built from the
+// blueprint's input schema (examples, default, const or enum first, else
+// a value of the type), kept only when the schema accepts it.
+func sampleInput(m *lang.Machine) string {
+	if m.Input == nil {
+		return "{}"
 	}
-	return "{}"
+	v := sampleOf(m.Input.Raw, 0)
+	obj, ok := v.(map[string]any)
+	if !ok || m.Input.Validate(obj) != nil {
+		return "{}"
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+func sampleOf(schema any, depth int) any {
+	sc, ok := schema.(map[string]any)
+	if !ok || depth > 8 {
+		return nil
+	}
+	if ex, ok := sc["examples"].([]any); ok && len(ex) > 0 {
+		return ex[0]
+	}
+	for _, k := range []string{"default", "const"} {
+		if v, ok := sc[k]; ok {
+			return v
+		}
+	}
+	if en, ok := sc["enum"].([]any); ok && len(en) > 0 {
+		return en[0]
+	}
+	typ, _ := sc["type"].(string)
+	if ts, ok := sc["type"].([]any); ok && len(ts) > 0 {
+		typ, _ = ts[0].(string)
+	}
+	switch typ {
+	case "string":
+		return "example"
+	case "integer", "number":
+		if min, ok := sc["minimum"]; ok {
+			return min
+		}
+		return 1
+	case "boolean":
+		return true
+	case "array":
+		var n int64
+		switch x := sc["minItems"].(type) {
+		case int:
+			n = int64(x)
+		case int64:
+			n = x
+		case float64:
+			n = int64(x)
+		}
+		out := []any{}
+		for range min(n, 3) {
+			item := sampleOf(sc["items"], depth+1)
+			if item == nil {
+				item = map[string]any{}
+			}
+			out = append(out, item)
+		}
+		return out
+	}
+	props, _ := sc["properties"].(map[string]any)
+	if typ != "object" && props == nil {
+		return nil
+	}
+	names := []string{}
+	if req, ok := sc["required"].([]any); ok {
+		for _, r := range req {
+			if n, ok := r.(string); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		for n := range props {
+			names = append(names, n)
+		}
+	}
+	out := map[string]any{}
+	for _, n := range names {
+		if v := sampleOf(props[n], depth+1); v != nil {
+			out[n] = v
+		}
+	}
+	return out
 }
