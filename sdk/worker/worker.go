@@ -245,6 +245,10 @@ func (w *Worker) pick(ctx context.Context) *link {
 		for _, l := range w.links {
 			if l.ready {
 				ready = append(ready, l)
+			} else if w.cfg.Mode != RoundRobin && !l.checked {
+				// FAILOVER moves past an orchestrator only once it is
+				// known to be unreachable, not while it is first checked.
+				break
 			}
 		}
 		if len(ready) > 0 {
@@ -279,8 +283,8 @@ func (w *Worker) pick(ctx context.Context) *link {
 func (w *Worker) setReady(l *link, ready bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if l.ready != ready {
-		l.ready = ready
+	if l.ready != ready || !l.checked {
+		l.ready, l.checked = ready, true
 		close(w.readyCh)
 		w.readyCh = make(chan struct{})
 	}
@@ -438,7 +442,8 @@ type link struct {
 
 	// guarded by w.mu
 	ready   bool
-	current int // smooth weighted round robin
+	checked bool // ready was set at least once
+	current int  // smooth weighted round robin
 
 	registered atomic.Bool
 }

@@ -209,7 +209,10 @@ func TestFailover(t *testing.T) {
 	t.Parallel()
 	url1, stop1 := orchestrator(t)
 	url2, _ := orchestrator(t)
-	w := newWorker(t, "fo-1", []string{url1, url2}, nil)
+	// Equal priorities are ordered by URL: make url1 the first.
+	w := newWorker(t, "fo-1", nil, func(c *worker.Config) {
+		c.Orchestrators = []worker.Orchestrator{{URL: url1, Priority: 1}, {URL: url2, Priority: 2}}
+	})
 	var runs sync32
 	w.Handle("check_inventory", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
 		runs.add(task.JobID)
