@@ -62,6 +62,26 @@ func TestWhen(t *testing.T) {
 		{`job.id[:4] == "0123"`, true},
 		{`input.items[5] == None`, true},
 		{`client.plan == "pro" if client.name else False`, true},
+		{`{"sku": "a"} == input.items[0]`, true},
+		{`input.items[0] == {"sku": "a"}`, true},
+		{`input.items[0] != {"sku": "a"}`, false},
+		{`input.items == [{"sku": "a"}, {"sku": "b"}]`, true},
+		{`[x for x in input.items] == input.items`, true},
+		{`{"sku": "b"} in input.items`, true},
+		{`{"sku": "c"} not in input.items`, true},
+		{`"missing" in input`, false},
+		{`"missing" not in input`, true},
+		{`"acme" in stores.vip_clients`, true},
+		{`len(input.items + [1]) == 3 and len([0] + input.items) == 3`, true},
+		{`len(input.items * 2) == 4`, true},
+		{`(client | {"x": 1}).x == 1 and ({"plan": "free"} | client)["plan"] == "pro"`, true},
+		{`input.amount == 150.0`, true},
+		{`type(input) == "json_dict" and type(input.items) == "json_list"`, true},
+		{`sorted(input.keys()) == ["amount", "items", "name"]`, true},
+		{`[k for k in input] == ["amount", "items", "name"]`, true},
+		{`input.items[-1].sku == "b" and input.items[1:][0].sku == "b"`, true},
+		{`job.created_at == "1970-01-01T00:00:00Z" and job.attempt == 1`, true},
+		{`results == [] and result == None`, true},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, "v: '"+strings.ReplaceAll(c.expr, "'", "''")+"'\n")
@@ -97,6 +117,16 @@ func TestTemplates(t *testing.T) {
 		{`v: "$${{ literal }}"`, "${{ literal }}"},
 		{`v: no templates here`, "no templates here"},
 		{"v: |\n  line ${{ input.name }}\n  next\n", "line Ann\nnext\n"},
+		{`v: "${{ input.amount * 1.0 }}"`, int64(150)},
+		{`v: "${{ input.amount / 4 }}"`, 37.5},
+		{`v: "n=${{ 1e6 }} h=${{ 0.5 }} t=${{ 1e-7 }} b=${{ True }} s=${{ 'x' }}"`, "n=1000000 h=0.5 t=1e-7 b=true s=x"},
+		{`v: "${{ {'a': input.items[0], 'n': None} }}"`, map[string]any{"a": map[string]any{"sku": "a"}, "n": nil}},
+		{`v: "${{ (1, 'two') }}"`, []any{int64(1), "two"}},
+		{`v: "${{   input.name   }}"`, "Ann"},
+		{`v: " ${{ input.amount }}"`, " 150"},
+		{`v: "cost: $$${{ input.amount }}"`, "cost: $150"},
+		{`v: "$$$${{ x }} and $$ {{ and $$$"`, "$${{ x }} and $$ {{ and $$$"},
+		{`v: '${{ "}}" + input.name }}'`, "}}Ann"},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, c.doc)
@@ -135,6 +165,10 @@ func TestExprDiagnostics(t *testing.T) {
 		{"folded block", "v: >\n  first\n  x ${{ nope }}\n", false, []string{`3:9 undefined-name`}},
 		{"plain multiline", "v: a\n  b ${{ nope }}\n", false, []string{`2:9 undefined-name`}},
 		{"empty", "v: \"${{ }}\"\n", false, []string{`1:8 starlark-syntax empty expression`}},
+		{"open string", "v: \"${{ 'abc }}\"\n", false, []string{"1:9 unclosed-template unclosed string literal"}},
+		{"second template", "v: x ${{ input.name }} ${{ input.name + }}\n", false, []string{"1:40 starlark-syntax"}},
+		{"when as template", "v: ${{ histroy.vip }}\n", true, []string{`1:8 undefined-name undefined name "histroy"`}},
+		{"unicode before", "v: \"ünï ${{ nope }}\"\n", false, []string{`1:13 undefined-name`}},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, c.doc)
@@ -215,6 +249,126 @@ func TestScript(t *testing.T) {
 	}
 }
 
+// TestEvalErrors: run-time failures are *EvalErrors naming the blueprint,
+// state, expression and position, never panics.
+func TestEvalErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ expr, msg string }{
+		{`[1] < input.items`, "json_list"},
+		{`input.items < [1]`, "json_list"},
+		{`input.amount.x`, "has no .x field"},
+		{`input.name + 1`, "unknown binary op"},
+		{`{input.items: 1}`, "unhashable"},
+		{`float("nan")`, "not a JSON number"},
+		{`input.items.append(1)`, "json_list has no .append"},
+	}
+	for _, c := range cases {
+		n, src := yamlValue(t, "v: '"+strings.ReplaceAll(c.expr, "'", "''")+"'\n")
+		e, ds := compileWhen(n, scope(src, nil))
+		if len(ds) > 0 {
+			t.Errorf("%s: %v", c.expr, ds)
+			continue
+		}
+		_, err := e.Eval(context.Background(), testEnv())
+		var ee *EvalError
+		if !errors.As(err, &ee) || !strings.Contains(ee.Msg, c.msg) || ee.Blueprint != "bp" || ee.State != "st" || ee.Expr != c.expr || ee.Pos.String() != "bp.yaml:1:5" {
+			t.Errorf("%s: err = %v, want an EvalError at bp.yaml:1:5 containing %q", c.expr, err, c.msg)
+		}
+	}
+}
+
+func TestScriptJSONValues(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{"s.star": {Data: []byte(`
+def total(items):
+    t = 0
+    for it in items:
+        t += it.get("qty", 1)
+    return t
+
+def discount(order):
+    return order["discount"] or 0
+
+def tags(order):
+    d = {}
+    d["n"] = len(order.items)
+    d["first"] = order.items[0].sku
+    return d
+
+def same(a, b):
+    return a == b
+`)}}
+	prog, ds := compileScript(fsys, "s.star", 0)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	cases := []struct {
+		expr string
+		want any
+	}{
+		{"total(input.items)", int64(2)},
+		{"discount(input)", int64(0)},
+		{"tags(input)", map[string]any{"n": int64(2), "first": "a"}},
+		{"same(input.items[0], {'sku': 'a'})", true},
+	}
+	for _, c := range cases {
+		n, src := yamlValue(t, "v: \""+c.expr+"\"\n")
+		e, ds := compileWhen(n, scope(src, prog))
+		if len(ds) > 0 {
+			t.Fatalf("%s: %v", c.expr, ds)
+		}
+		got, err := e.Eval(context.Background(), testEnv())
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.expr, diff)
+		}
+	}
+}
+
+func TestStepLimitOption(t *testing.T) {
+	t.Parallel()
+	n, src := yamlValue(t, "v: \"${{ [x for x in range(1000)] }}\"\n")
+	small := scope(src, nil)
+	small.MaxSteps = 100
+	v, ds := compileValue(n, small)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	_, err := v.Eval(context.Background(), testEnv())
+	if !errors.Is(err, ErrStepLimit) || !strings.Contains(err.Error(), "step limit of 100") {
+		t.Errorf("small limit: err = %v, want ErrStepLimit", err)
+	}
+	v, ds = compileValue(n, scope(src, nil))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	if got, err := v.Eval(context.Background(), testEnv()); err != nil || len(got.([]any)) != 1000 {
+		t.Errorf("default limit: %v", err)
+	}
+}
+
+func TestScriptTopLevelLimit(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{"s.star": {Data: []byte("def f():\n    n = 0\n    while True:\n        n += 1\nx = f()\n")}}
+	_, ds := compileScript(fsys, "s.star", 1000)
+	if len(ds) != 1 || ds[0].Rule != "script-error" || !strings.Contains(ds[0].Message, "step limit of 1000") || ds[0].Pos.File != "s.star" {
+		t.Errorf("ds = %v", ds)
+	}
+}
+
+func TestScriptPurity(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{"load('time', 'now')\n", "x = now()\n", "x = open('/etc/passwd')\n", "x = random()\n"} {
+		fsys := fstest.MapFS{"s.star": {Data: []byte(src)}}
+		if _, ds := compileScript(fsys, "s.star", 0); len(ds) == 0 {
+			t.Errorf("%q loaded; a script must have no clock, file or random access", src)
+		}
+	}
+}
+
 func TestEvalCancel(t *testing.T) {
 	t.Parallel()
 	fsys := fstest.MapFS{"s.star": {Data: []byte("def spin():\n    while True:\n        pass\n")}}
@@ -235,7 +389,7 @@ func TestEvalCancel(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "cancelled") {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cancelled") {
 			t.Errorf("err = %v, want cancelled", err)
 		}
 	case <-time.After(10 * time.Second):
@@ -279,5 +433,38 @@ func TestScanTemplate(t *testing.T) {
 	want := []segment{{text: "a ", off: 0}, {isExpr: true, text: ` "}}" + x `, off: 5}, {text: " b", off: 17}}
 	if diff := cmp.Diff(want, segs, cmp.AllowUnexported(segment{})); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestForEachName(t *testing.T) {
+	t.Parallel()
+	n, src := yamlValue(t, "v: {sku: \"${{ item.sku }}\", n: \"${{ len(input.items) }}\"}\n")
+	sc := scope(src, nil)
+	sc.Local = "item"
+	v, ds := compileValue(n, sc)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	env := testEnv()
+	env.Locals = map[string]any{"item": map[string]any{"sku": "x-1"}}
+	got, err := v.Eval(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]any{"sku": "x-1", "n": int64(2)}, got); diff != "" {
+		t.Error(diff)
+	}
+
+	n, src = yamlValue(t, "v: ${{ itme.sku }}\n")
+	sc = scope(src, nil)
+	sc.Local = "item"
+	_, ds = compileValue(n, sc)
+	if len(ds) != 1 || ds[0].Error() != `bp.yaml:1:8: undefined name "itme"; did you mean "item"? [undefined-name]` {
+		t.Errorf("misspelt for_each name: %v", ds)
+	}
+	// Outside the parallel task the name is not in scope.
+	n, src = yamlValue(t, "v: ${{ item.sku }}\n")
+	if _, ds = compileValue(n, scope(src, nil)); len(ds) != 1 || ds[0].Rule != "undefined-name" {
+		t.Errorf("item outside for_each: %v", ds)
 	}
 }

@@ -38,10 +38,17 @@ type templateError struct {
 
 func (e *templateError) Error() string { return e.Msg }
 
-// scanTemplate splits s into literal and expression segments. `$${{`
-// stands for a literal `${{`. A `${{` without its `}}` is an error at the
-// `${{`. The closing `}}` is the first one outside a Starlark string
-// literal.
+// scanTemplate splits s into literal and expression segments.
+//
+// Escapes: in a run of dollar signs directly before `{{`, each pair `$$`
+// writes one literal `$`; an odd dollar left over starts a template. So
+// `$${{ x }}` is the literal text `${{ x }}`, and `$$${{ x }}` is a `$`
+// followed by the value of x (a price). Dollars not before `{{` are
+// literal as they stand.
+//
+// A `${{` without its `}}` is an error at the `${{`. The closing `}}` is
+// the first one outside a Starlark string literal; a string literal left
+// open before a `}}` is an error at its quote.
 func scanTemplate(s string) ([]segment, error) {
 	var segs []segment
 	var lit strings.Builder
@@ -54,23 +61,35 @@ func scanTemplate(s string) ([]segment, error) {
 	}
 	i := 0
 	for i < len(s) {
-		if strings.HasPrefix(s[i:], "$${{") {
-			lit.WriteString("${{")
-			i += 4
-			continue
+		if lit.Len() == 0 {
+			litStart = i
 		}
-		if !strings.HasPrefix(s[i:], "${{") {
-			if lit.Len() == 0 {
-				litStart = i
-			}
+		if s[i] != '$' {
 			lit.WriteByte(s[i])
 			i++
 			continue
 		}
+		k := 0
+		for i+k < len(s) && s[i+k] == '$' {
+			k++
+		}
+		if !strings.HasPrefix(s[i+k:], "{{") {
+			lit.WriteString(s[i : i+k])
+			i += k
+			continue
+		}
+		lit.WriteString(s[i : i+k/2])
+		if k%2 == 0 {
+			lit.WriteString("{{")
+			i += k + 2
+			continue
+		}
+		i += k - 1 // at the `${{`
 		start := i
 		j := i + 3
 		end := -1
 		var quote byte
+		quoteAt := 0
 		for j < len(s) {
 			c := s[j]
 			if quote != 0 {
@@ -85,7 +104,7 @@ func scanTemplate(s string) ([]segment, error) {
 				continue
 			}
 			if c == '"' || c == '\'' {
-				quote = c
+				quote, quoteAt = c, j
 				j++
 				continue
 			}
@@ -96,6 +115,9 @@ func scanTemplate(s string) ([]segment, error) {
 			j++
 		}
 		if end < 0 {
+			if quote != 0 && strings.Contains(s[quoteAt:], "}}") {
+				return nil, &templateError{Off: quoteAt, Msg: "unclosed string literal inside `${{ }}`"}
+			}
 			return nil, &templateError{Off: start, Msg: "unclosed template: `${{` without `}}`"}
 		}
 		flush()
