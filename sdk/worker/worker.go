@@ -343,7 +343,7 @@ func (w *Worker) taskDir(taskID string) string {
 
 // run calls the handler and turns what happened into a result.
 func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
-	res := wire.Result{JobID: t.JobID, TaskID: t.TaskID, WorkerID: w.cfg.WorkerID}
+	res := wire.Result{JobID: t.JobID, TaskID: t.TaskID, WorkerID: w.cfg.WorkerID, OriginWorkerID: w.cfg.WorkerID}
 	fail := func(err error) wire.Result {
 		res.Status = wire.StatusFailure
 		res.Error = errorInfo(err)
