@@ -473,14 +473,11 @@ func TestApprovalDecisions(t *testing.T) {
 				t.Fatalf("decision: %d", code)
 			}
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for v := h.job(id); !v.Status.Terminal(); v = h.job(id) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: still %s", c.state, v.Status)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var v JobView
+		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || !v.Status.Terminal() {
+			t.Fatalf("%s: %d, still %s", c.state, code, v.Status)
 		}
-		if v := h.job(id); v.State != c.state {
+		if v.State != c.state {
 			t.Errorf("decision %q: state %s", c.decision, v.State)
 		}
 	}
@@ -497,17 +494,9 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	old := h.create("/jobs/retry", nil)
 	p := w.mustPoll()
 	// A new version: the task type changes.
-	gen := h.srv.Registry().Generation()
-	if err := os.WriteFile(filepath.Join(h.dir, "retry.yaml"), []byte(strings.Replace(retryBP, "type: flaky", "type: other", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for h.srv.Registry().Generation() == gen {
-		if time.Now().After(deadline) {
-			t.Fatal("no reload")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.edit("retry.yaml", strings.Replace(retryBP, "type: flaky", "type: other", 1), func() bool {
+		return h.srv.Registry().Current("retry").Hash != h.job(old).Version
+	})
 	fresh := h.create("/jobs/retry", nil)
 	if p2 := w.mustPoll(); p2.Type != "other" || p2.JobID != fresh {
 		t.Errorf("new job runs the new version: %+v", p2)
@@ -517,26 +506,40 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 		t.Error("old and new jobs share a version")
 	}
 	// A broken edit is refused; the last good version stays.
-	gen = h.srv.Registry().Generation()
-	if err := os.WriteFile(filepath.Join(h.dir, "retry.yaml"), []byte("name: retry\nstart: nowhere\nstates: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gen := h.srv.Registry().Generation()
 	var bl struct {
 		Blueprints []map[string]any `json:"blueprints"`
 		Refused    []map[string]any `json:"refused_reload"`
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for len(bl.Refused) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the refused reload is not shown")
-		}
-		time.Sleep(20 * time.Millisecond)
+	h.edit("retry.yaml", "name: retry\nstart: nowhere\nstates: {}\n", func() bool {
 		h.do("GET", "/api/v1/blueprints", nil, nil, &bl)
-	}
+		return len(bl.Refused) > 0
+	})
 	if len(bl.Blueprints) != 1 || h.srv.Registry().Generation() != gen {
 		t.Errorf("the last good version must stay: %+v", bl)
 	}
 	h.create("/jobs/retry", nil)
+}
+
+// edit writes a blueprint file and waits, reload by reload, until done
+// says the server has it.
+func (h *harness) edit(name, src string, done func() bool) {
+	h.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		ch := h.srv.Reloaded()
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(src), 0o644); err != nil {
+			h.t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			h.t.Fatalf("%s: no reload within 10 s", name)
+		}
+		if done() {
+			return
+		}
+	}
 }
 
 func TestBadRequests(t *testing.T) {
