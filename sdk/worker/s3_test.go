@@ -89,7 +89,7 @@ func get(t *testing.T, cli *s3.Client, key string) (string, error) {
 }
 
 // orchestratorWith serves the given blueprint files on loopback.
-func orchestratorWith(t *testing.T, files map[string]string) string {
+func orchestratorWith(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
