@@ -755,11 +755,15 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t, redistest.Options{})
 	prefix := rs.Fresh(t)
-	a := startOn(t, false, map[string]string{"retry.yaml": retryBP}, redisStoreAt(t, rs.URL, prefix), "")
+	// A lease long enough that no task is retried for being slow on a
+	// loaded machine: every second run would then be a double lease.
+	bp := strings.Replace(retryBP, "timeout: 1s", "timeout: 120s", 1)
+	a := startOn(t, false, map[string]string{"retry.yaml": bp}, redisStoreAt(t, rs.URL, prefix), "")
 	b := startOn(t, false, nil, redisStoreAt(t, rs.URL, prefix), a.dir)
 	const jobs = 1000
 	var mu sync.Mutex
 	runs := map[string]int{}
+	leases := map[string]int{} // by task id
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i, h := range []*harness{a, b, a, b, a, b} {
@@ -783,6 +787,7 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 				resp.Body.Close()
 				mu.Lock()
 				runs[p.JobID]++
+				leases[p.TaskID]++
 				mu.Unlock()
 				body, _ := json.Marshal(map[string]any{"job_id": p.JobID, "task_id": p.TaskID, "worker_id": w.id, "status": "success"})
 				req, _ = http.NewRequest("POST", h.url+"/_worker/tasks/result", bytes.NewReader(body))
@@ -834,6 +839,11 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	for _, id := range ids {
 		if runs[id] != 1 {
 			t.Errorf("job %s: its task ran %d times", id, runs[id])
+		}
+	}
+	for id, n := range leases {
+		if n != 1 {
+			t.Errorf("task %s was leased %d times", id, n)
 		}
 	}
 }
