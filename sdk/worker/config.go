@@ -48,9 +48,10 @@ type S3Config struct {
 	Bucket    string // S3_BUCKET or S3_DEFAULT_BUCKET, default avtomatika-payloads
 }
 
-// Config configures a worker. The zero value plus FromEnv's defaults is a
-// worker of localhost:8080; values set in code win over the environment
-// when Merge is used.
+// Config configures a worker. The zero value is a worker of
+// localhost:8080 with the defaults below. To combine the environment and
+// code, read the environment with FromEnv and set fields on the result:
+// what code sets wins.
 type Config struct {
 	WorkerID   string // WORKER_ID, default worker-<uuid4>
 	WorkerType string // WORKER_TYPE, default generic-cpu-worker
@@ -92,6 +93,7 @@ func (c *Config) withDefaults() {
 	if len(c.Orchestrators) == 0 {
 		c.Orchestrators = []Orchestrator{{URL: "http://localhost:8080"}}
 	}
+	c.Orchestrators = append([]Orchestrator(nil), c.Orchestrators...) // the caller's slice stays as it is
 	for i := range c.Orchestrators {
 		o := &c.Orchestrators[i]
 		o.URL = strings.TrimRight(o.URL, "/")
