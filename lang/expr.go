@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strings"
 
+	starlarkjson "go.starlark.net/lib/json"
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -94,8 +95,10 @@ type compiledExpr struct {
 
 var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: false, Recursion: true}
 
-// builtins are predeclared in expressions and scripts besides Universe.
+// builtins are predeclared in expressions and scripts besides Universe:
+// the rewrite helpers and the pure json module (encode, decode, indent).
 var builtins = starlark.StringDict{
+	"json": starlarkjson.Module,
 	"_dot": starlark.NewBuiltin("_dot", builtinDot),
 	"_idx": starlark.NewBuiltin("_idx", builtinIdx),
 	"_eq":  starlark.NewBuiltin("_eq", builtinEq),
@@ -231,6 +234,7 @@ func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *e
 		for k := range starlark.Universe {
 			cands = append(cands, k)
 		}
+		cands = append(cands, "json")
 		if sc.Program != nil {
 			for k := range sc.Program.globals {
 				cands = append(cands, k)
@@ -495,7 +499,11 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 				for _, e := range el {
 					d := Diagnostic{Pos: Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, Rule: "undefined-name", Message: e.Msg}
 					if n, ok := strings.CutPrefix(e.Msg, "undefined: "); ok {
+						n, _, _ = strings.Cut(n, " ")
 						d.Message = fmt.Sprintf("undefined name %q", n)
+						if s := spell.Nearest(n, scriptNames(f)); s != "" {
+							d.Message += fmt.Sprintf("; did you mean %q?", s)
+						}
 					} else {
 						d.Rule = "starlark-syntax"
 					}
@@ -561,6 +569,32 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 }
 
 var errReported = errors.New("reported")
+
+// scriptNames are the names a script may mean: Universe, json and every
+// identifier the file itself uses.
+func scriptNames(f *syntax.File) []string {
+	seen := map[string]bool{"json": true}
+	for k := range starlark.Universe {
+		seen[k] = true
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if id, ok := n.(*syntax.Ident); ok {
+			seen[id.Name] = true
+		}
+		return true
+	})
+	for k := range builtins {
+		if strings.HasPrefix(k, "_") {
+			delete(seen, k)
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // confine resolves module relative to dir and reports whether it stays
 // inside the folder.

@@ -3,6 +3,7 @@ package lang
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -467,4 +468,82 @@ func TestForEachName(t *testing.T) {
 	if _, ds = compileValue(n, scope(src, nil)); len(ds) != 1 || ds[0].Rule != "undefined-name" {
 		t.Errorf("item outside for_each: %v", ds)
 	}
+}
+
+func TestScriptLoadAndNames(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"main.star":        {Data: []byte("load('lib/a.star', 'a')\ndef f(x):\n    return a(x)\n")},
+		"lib/a.star":       {Data: []byte("load('b.star', 'b')\ndef a(x):\n    return b(x) + 1\n")},
+		"lib/b.star":       {Data: []byte("def b(x):\n    return x * 10\n")},
+		"abs.star":         {Data: []byte("load('/etc/x.star', 'x')\n")},
+		"sneaky.star":      {Data: []byte("\n\nload('lib/../../x.star', 'x')\n")},
+		"cycle.star":       {Data: []byte("load('cycle2.star', 'y')\nx = 1\n")},
+		"cycle2.star":      {Data: []byte("load('cycle.star', 'x')\ny = 2\n")},
+		"typo.star":        {Data: []byte("def total(items):\n    return lenn(items)\n")},
+		"fail.star":        {Data: []byte("x = 1 // 0\n")},
+		"jsonuse.star":     {Data: []byte("def enc(v):\n    return json.encode(v)\n")},
+		"lib/private.star": {Data: []byte("_hidden = 1\nshown = 2\n")},
+	}
+	prog, ds := compileScript(fsys, "main.star", 0)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	if diff := cmp.Diff([]string{"lib/a.star", "lib/b.star", "main.star"}, sortedKeys(prog.Sources)); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	n, src := yamlValue(t, "v: f(2) == 21\n")
+	e, ds := compileWhen(n, scope(src, prog))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	if ok, err := e.Truth(context.Background(), testEnv()); err != nil || !ok {
+		t.Errorf("f(2) == 21: %v, %v", ok, err)
+	}
+	// Only the script's own top-level names are in scope, not what it loaded.
+	n, src = yamlValue(t, "v: a(1)\n")
+	if _, ds := compileWhen(n, scope(src, prog)); len(ds) != 1 || ds[0].Rule != "unknown-function" {
+		t.Errorf("loaded name leaked into scope: %v", ds)
+	}
+
+	want := map[string]string{
+		"abs.star":    `abs.star:1:6: load("/etc/x.star") leaves the blueprints folder [load-outside-folder]`,
+		"sneaky.star": `sneaky.star:3:6: load("lib/../../x.star") leaves the blueprints folder [load-outside-folder]`,
+		"typo.star":   `typo.star:2:12: undefined name "lenn"; did you mean "len"? [undefined-name]`,
+		"fail.star":   `fail.star:1:7: script fail.star: floored division by zero [script-error]`,
+	}
+	for file, w := range want {
+		_, ds := compileScript(fsys, file, 0)
+		if len(ds) != 1 || ds[0].Error() != w {
+			t.Errorf("%s: got %v, want %s", file, ds, w)
+		}
+	}
+	if _, ds := compileScript(fsys, "cycle.star", 0); len(ds) == 0 || !strings.Contains(ds.Error(), "cycle") {
+		t.Errorf("cycle: %v", ds)
+	}
+	prog, ds = compileScript(fsys, "lib/private.star", 0)
+	if len(ds) > 0 || !prog.has("shown") || prog.has("_hidden") {
+		t.Errorf("private names: %v, shown %v, _hidden %v", ds, prog.has("shown"), prog.has("_hidden"))
+	}
+	prog, ds = compileScript(fsys, "jsonuse.star", 0)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	n, src = yamlValue(t, "v: ${{ enc(input.items) + json.encode(client.plan) }}\n")
+	v, ds := compileValue(n, scope(src, prog))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	if got, err := v.Eval(context.Background(), testEnv()); err != nil || got != `[{"sku":"a"},{"sku":"b"}]"pro"` {
+		t.Errorf("json.encode: %v, %v", got, err)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

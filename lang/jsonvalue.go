@@ -75,11 +75,12 @@ func normFloat(f float64) any {
 type jsonDict struct{ m map[string]any }
 
 var (
-	_ starlark.HasAttrs   = jsonDict{}
-	_ starlark.Mapping    = jsonDict{}
-	_ starlark.Sequence   = jsonDict{}
-	_ starlark.Comparable = jsonDict{}
-	_ starlark.HasBinary  = jsonDict{}
+	_ starlark.HasAttrs        = jsonDict{}
+	_ starlark.Mapping         = jsonDict{}
+	_ starlark.IterableMapping = jsonDict{}
+	_ starlark.Sequence        = jsonDict{}
+	_ starlark.Comparable      = jsonDict{}
+	_ starlark.HasBinary       = jsonDict{}
 )
 
 func (d jsonDict) String() string {
@@ -102,6 +103,16 @@ func (d jsonDict) sortedKeys() []string {
 }
 
 func (d jsonDict) Iterate() starlark.Iterator { return &strIter{keys: d.sortedKeys()} }
+
+// Items makes the object an IterableMapping (for json.encode, dict(x)).
+func (d jsonDict) Items() []starlark.Tuple {
+	ks := d.sortedKeys()
+	out := make([]starlark.Tuple, len(ks))
+	for i, k := range ks {
+		out[i] = starlark.Tuple{starlark.String(k), toStarlark(d.m[k])}
+	}
+	return out
+}
 
 type strIter struct {
 	keys []string
