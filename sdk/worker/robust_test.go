@@ -25,6 +25,7 @@ type netFault struct {
 	mu          sync.Mutex
 	target      *url.URL
 	dropResults int              // result POSTs still to cut
+	forget      int              // result POSTs still to answer 404, as a restarted orchestrator would
 	results     []wire.Result    // every result POST seen, in order
 	bodies      [][]byte         // their raw bodies
 	heartbeats  []wire.Heartbeat // every heartbeat seen
@@ -81,8 +82,18 @@ func (f *netFault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if drop {
 			f.dropResults--
 		}
+		forget := !drop && f.forget > 0
+		if forget {
+			f.forget--
+		}
 		f.mu.Unlock()
 		f.resultSeen <- res
+		if forget {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"NOT_FOUND","message":"worker not found"}}`)
+			return
+		}
 		if drop {
 			// The connection breaks before an answer: a network error.
 			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
@@ -400,5 +411,31 @@ func TestReRegisters(t *testing.T) {
 	}
 	if _, _, n := f.snapshot(); n < 2 {
 		t.Errorf("%d registrations, want a new one after the orchestrator forgot the worker", n)
+	}
+}
+
+// TestResultAfterForgotten: a result answered 404 (the orchestrator
+// forgot the worker) is sent again after a new registration.
+func TestResultAfterForgotten(t *testing.T) {
+	t.Parallel()
+	url, _ := orchestrator(t)
+	f, proxied := newNetFault(t, url)
+	f.forget = 1
+	w := newWorker(t, "forgot-1", []string{proxied}, nil)
+	w.Handle("check_inventory", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		return worker.Result{Data: map[string]any{"in_stock": true}}, nil
+	})
+	run(t, w)
+	c := newClient(t, url)
+	id, err := c.Start(context.Background(), "inventory_check", map[string]any{"item_id": "x"}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, c, id); j.Status != client.StatusFinished {
+		t.Fatalf("job %s (error %+v), want finished once the result was sent again", j.Status, j.Error)
+	}
+	results, _, regs := f.snapshot()
+	if len(results) != 2 || regs < 2 {
+		t.Errorf("%d result submissions and %d registrations, want 2 and at least 2", len(results), regs)
 	}
 }

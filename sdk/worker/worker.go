@@ -622,6 +622,10 @@ func (l *link) submit(ctx context.Context, res wire.Result) error {
 	w := l.w
 	var bo backoff
 	bo.init(w.cfg.RetryInitial, w.cfg.RetryMax/2)
+	// An orchestrator that no longer knows the worker (it restarted) gets
+	// a new registration and the result again, a few times.
+	const maxForgotten = 5
+	forgot := 0
 	for {
 		res.Timestamp = wire.Now() // a retry is signed afresh
 		b, err := l.call(ctx, http.MethodPost, wire.RouteResult, res, wire.KindMessage)
@@ -634,7 +638,13 @@ func (l *link) submit(ctx context.Context, res wire.Result) error {
 			return nil
 		}
 		var he *httpError
-		if errors.As(err, &he) && he.Status < 500 && he.Status != http.StatusTooManyRequests {
+		switch {
+		case forgotten(err) && forgot < maxForgotten:
+			forgot++
+			if rerr := l.register(ctx); rerr != nil {
+				l.trouble(err)
+			}
+		case errors.As(err, &he) && he.Status < 500 && he.Status != http.StatusTooManyRequests:
 			return fmt.Errorf("result of task %s refused: %w", res.TaskID, err)
 		}
 		w.log.Warn("send result, will retry", "task", res.TaskID, "orchestrator", l.o.URL, "err", err)
