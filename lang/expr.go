@@ -89,6 +89,7 @@ type compiledExpr struct {
 	local    string
 	src      string
 	pos      Pos
+	uses     uint8 // bit i: the expression mentions scopeNames[i]
 	bp, st   string
 	maxSteps uint64
 }
@@ -177,6 +178,17 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		}},
 	}
 	calls := callees(expr)
+	var uses uint8
+	syntax.Walk(expr, func(n syntax.Node) bool {
+		if id, ok := n.(*syntax.Ident); ok {
+			for i, s := range scopeNames {
+				if id.Name == s {
+					uses |= 1 << i
+				}
+			}
+		}
+		return true
+	})
 	isPre := func(name string) bool {
 		_, ok := builtins[name]
 		return ok || sc.Program.has(name)
@@ -213,7 +225,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		steps = DefaultMaxSteps
 	}
 	return &compiledExpr{
-		fn: g["__expr"].(*starlark.Function), local: sc.Local, src: src,
+		fn: g["__expr"].(*starlark.Function), local: sc.Local, src: src, uses: uses,
 		pos: at.pos(off), bp: sc.Blueprint, st: sc.State, maxSteps: steps,
 	}, nil
 }
@@ -624,13 +636,30 @@ func (c *compiledExpr) call(ctx context.Context, env *Env) (starlark.Value, erro
 	if env == nil {
 		env = &Env{}
 	}
-	args[0] = toStarlark(env.Input)
-	args[1] = mapValue(env.History)
-	args[2] = toStarlark(env.Result)
-	args[3] = listOf(env.Results)
-	args[4] = jobValue(env.Job)
-	args[5] = mapValue(env.Client)
-	args[6] = storesValue(env.Stores)
+	// Only the names the expression mentions are wrapped; the others are
+	// None (script functions see the scope only through arguments).
+	for i := range scopeNames {
+		if c.uses&(1<<i) == 0 {
+			args[i] = starlark.None
+			continue
+		}
+		switch i {
+		case 0:
+			args[i] = toStarlark(env.Input)
+		case 1:
+			args[i] = mapValue(env.History)
+		case 2:
+			args[i] = toStarlark(env.Result)
+		case 3:
+			args[i] = listOf(env.Results)
+		case 4:
+			args[i] = jobValue(env.Job)
+		case 5:
+			args[i] = mapValue(env.Client)
+		case 6:
+			args[i] = storesValue(env.Stores)
+		}
+	}
 	n := len(scopeNames)
 	if c.local != "" {
 		args[n] = toStarlark(env.Locals[c.local])

@@ -3,6 +3,7 @@ package lang
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -546,4 +547,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestConcurrentScript: one frozen script and its compiled expressions
+// are shared by many goroutines evaluating different jobs (run with -race).
+func TestConcurrentScript(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{"s.star": {Data: []byte("LIMITS = {'pro': 1000, 'free': 10}\ndef over(c, amount):\n    return amount > LIMITS.get(c.plan, 0)\n")}}
+	prog, ds := compileScript(fsys, "s.star", 0)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	n, src := yamlValue(t, "v: over(client, input.amount) or input.amount < 0\n")
+	e, ds := compileWhen(n, scope(src, prog))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				env := testEnv()
+				amount := int64(g*200 + i)
+				env.Input = map[string]any{"amount": amount}
+				env.Client = map[string]any{"plan": []string{"pro", "free"}[i%2]}
+				got, err := e.Truth(context.Background(), env)
+				limit := map[bool]int64{true: 1000, false: 10}[i%2 == 0]
+				if err != nil || got != (amount > limit) {
+					errs <- fmt.Errorf("amount %d plan %v: %v, %v", amount, env.Client["plan"], got, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("evaluations did not finish")
+		}
+	}
 }
