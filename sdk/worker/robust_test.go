@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ type netFault struct {
 	resultSeen  chan wire.Result // each result POST, as it arrives
 	proxy       *httputil.ReverseProxy
 	closeOnce   sync.Once
+	down        atomic.Bool // every request fails as on a network outage
 }
 
 func newNetFault(t *testing.T, target string) (*netFault, string) {
@@ -66,6 +68,13 @@ func (f *netFault) point(t *testing.T, target string) {
 }
 
 func (f *netFault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.down.Load() {
+		// Unreachable: every connection breaks.
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	}
 	var body []byte
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
@@ -437,5 +446,41 @@ func TestResultAfterForgotten(t *testing.T) {
 	results, _, regs := f.snapshot()
 	if len(results) != 2 || regs < 2 {
 		t.Errorf("%d result submissions and %d registrations, want 2 and at least 2", len(results), regs)
+	}
+}
+
+// TestFailoverAndBack: FAILOVER leaves the first orchestrator while it is
+// unreachable and returns to it when it is back.
+func TestFailoverAndBack(t *testing.T) {
+	t.Parallel()
+	url1, _ := orchestrator(t)
+	url2, _ := orchestrator(t)
+	f, proxied := newNetFault(t, url1)
+	w := newWorker(t, "back-1", nil, func(c *worker.Config) {
+		c.Orchestrators = []worker.Orchestrator{{URL: proxied, Priority: 1}, {URL: url2, Priority: 2}}
+	})
+	w.Handle("check_inventory", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		return worker.Result{Data: map[string]any{"in_stock": true}}, nil
+	})
+	run(t, w)
+	c1, c2 := newClient(t, url1), newClient(t, url2)
+	ctx := context.Background()
+	start := func(c *client.Client) string {
+		id, err := c.Start(ctx, "inventory_check", map[string]any{"item_id": "x"}, client.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if j := wait(t, c1, start(c1)); j.Status != client.StatusFinished {
+		t.Fatalf("first orchestrator's job: %s", j.Status)
+	}
+	f.down.Store(true)
+	if j := wait(t, c2, start(c2)); j.Status != client.StatusFinished {
+		t.Fatalf("second orchestrator's job while the first is down: %s", j.Status)
+	}
+	f.down.Store(false)
+	if j := wait(t, c1, start(c1)); j.Status != client.StatusFinished {
+		t.Fatalf("first orchestrator's job after it came back: %s", j.Status)
 	}
 }
