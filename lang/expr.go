@@ -20,7 +20,8 @@ package lang
 // Dots and brackets on JSON values never fail for a missing key: the
 // compiler rewrites `x.name` (outside a call position) into `_dot(x,
 // "name")` and `x[k]` into `_idx(x, k)`, which give None for a missing key
-// and for None itself. Method calls (`d.get(k, v)`) are left as they are.
+// and for None itself; a method call `x.m(a)` becomes `_meth(x, "m", a)`,
+// None when x is None (so `input.user.get("plan")` is None without a user).
 // JSON objects and arrays are the read-only Starlark types json_dict and
 // json_list (jsonvalue.go), wrapped lazily around the Go maps and slices.
 // `a == b`, `a != b`, `a in b` and `a not in b` become `_eq(a, b, neg)` and
@@ -99,11 +100,12 @@ var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: t
 // builtins are predeclared in expressions and scripts besides Universe:
 // the rewrite helpers and the pure json module (encode, decode, indent).
 var builtins = starlark.StringDict{
-	"json": starlarkjson.Module,
-	"_dot": starlark.NewBuiltin("_dot", builtinDot),
-	"_idx": starlark.NewBuiltin("_idx", builtinIdx),
-	"_eq":  starlark.NewBuiltin("_eq", builtinEq),
-	"_in":  starlark.NewBuiltin("_in", builtinIn),
+	"json":  starlarkjson.Module,
+	"_dot":  starlark.NewBuiltin("_dot", builtinDot),
+	"_idx":  starlark.NewBuiltin("_idx", builtinIdx),
+	"_eq":   starlark.NewBuiltin("_eq", builtinEq),
+	"_in":   starlark.NewBuiltin("_in", builtinIn),
+	"_meth": starlark.NewBuiltin("_meth", builtinMeth),
 }
 
 // compileWhen compiles a `when:` scalar.
@@ -328,13 +330,18 @@ func rewriteExpr(p *syntax.Expr, index bool) {
 			}
 		}
 	case *syntax.CallExpr:
-		if d, ok := e.Fn.(*syntax.DotExpr); ok {
-			rewriteExpr(&d.X, index) // keep the method, rewrite its receiver
-		} else {
-			rewriteExpr(&e.Fn, index)
-		}
 		for i := range e.Args {
 			rewriteExpr(&e.Args[i], index)
+		}
+		if d, ok := e.Fn.(*syntax.DotExpr); ok {
+			// x.m(args) becomes _meth(x, "m", args): None when x is None.
+			rewriteExpr(&d.X, index)
+			args := make([]syntax.Expr, 0, len(e.Args)+2)
+			args = append(args, d.X, &syntax.Literal{Token: syntax.STRING, TokenPos: d.NamePos, Raw: fmt.Sprintf("%q", d.Name.Name), Value: d.Name.Name})
+			e.Args = append(args, e.Args...)
+			e.Fn = &syntax.Ident{NamePos: d.Dot, Name: "_meth"}
+		} else {
+			rewriteExpr(&e.Fn, index)
 		}
 	case *syntax.BinaryExpr:
 		rewriteExpr(&e.X, index)

@@ -37,7 +37,7 @@ func scope(src []byte, prog *program) *exprScope {
 
 func testEnv() *Env {
 	return &Env{
-		Input:   FromJSON(map[string]any{"amount": 150.0, "items": []any{map[string]any{"sku": "a"}, map[string]any{"sku": "b"}}, "name": "Ann"}),
+		Input:   FromJSON(map[string]any{"amount": 150.0, "items": []any{map[string]any{"sku": "a"}, map[string]any{"sku": "b"}}, "name": "Ann", "odd": map[string]any{"get": 2.0, "x": 1.0}}),
 		History: map[string]any{"vip": true, "order_no": "ORD-1"},
 		Job:     JobInfo{ID: "0123456789abcdef", Blueprint: "bp", State: "st", Attempt: 1, CreatedAt: time.Unix(0, 0)},
 		Client:  map[string]any{"name": "acme", "plan": "pro"},
@@ -79,11 +79,19 @@ func TestWhen(t *testing.T) {
 		{`(client | {"x": 1}).x == 1 and ({"plan": "free"} | client)["plan"] == "pro"`, true},
 		{`input.amount == 150.0`, true},
 		{`type(input) == "json_dict" and type(input.items) == "json_list"`, true},
-		{`sorted(input.keys()) == ["amount", "items", "name"]`, true},
-		{`[k for k in input] == ["amount", "items", "name"]`, true},
+		{`sorted(input.keys()) == ["amount", "items", "name", "odd"]`, true},
+		{`[k for k in input] == ["amount", "items", "name", "odd"]`, true},
 		{`input.items[-1].sku == "b" and input.items[1:][0].sku == "b"`, true},
 		{`job.created_at == "1970-01-01T00:00:00Z" and job.attempt == 1`, true},
 		{`results == [] and result == None`, true},
+		{`input.user.get("plan") == None`, true},
+		{`input.user.keys() == None`, true},
+		{`input.odd.get("x") == 1 and input.odd.get == 2 and input.odd["get"] == 2`, true},
+		{`input.odd.keys() == ["get", "x"]`, true},
+		{`"pro".upper() == "PRO" and client.plan.upper() == "PRO"`, true},
+		{`",".join([i.sku for i in input.items]) == "a,b"`, true},
+		{`dict(input.odd) == {"get": 2, "x": 1}`, true},
+		{`json.decode(json.encode(input.items)) == input.items`, true},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, "v: '"+strings.ReplaceAll(c.expr, "'", "''")+"'\n")

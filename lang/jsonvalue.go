@@ -178,13 +178,16 @@ func asDict(v starlark.Value) (*starlark.Dict, bool) {
 	return nil, false
 }
 
+// Attr gives the dict methods first, then the object's keys (a method
+// call x.get(k) stays a method when the object has a "get" key; x.get
+// without a call is rewritten to _dot and reads the key).
 func (d jsonDict) Attr(name string) (starlark.Value, error) {
-	if v, ok := d.m[name]; ok {
-		return toStarlark(v), nil
-	}
 	switch name {
 	case "get", "keys", "values", "items":
 		return starlark.NewBuiltin(name, d.method).BindReceiver(d), nil
+	}
+	if v, ok := d.m[name]; ok {
+		return toStarlark(v), nil
 	}
 	return starlark.None, nil
 }
@@ -621,6 +624,29 @@ func builtinDot(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return v, nil
 	}
 	return nil, fmt.Errorf("%s has no .%s field or method", args[0].Type(), name)
+}
+
+// builtinMeth is x.name(args...) that gives None when x is None.
+func builtinMeth(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) < 2 {
+		return nil, fmt.Errorf("_meth: want at least 2 arguments")
+	}
+	if args[0] == starlark.None {
+		return starlark.None, nil
+	}
+	name, _ := starlark.AsString(args[1])
+	x, ok := args[0].(starlark.HasAttrs)
+	if !ok {
+		return nil, fmt.Errorf("%s has no .%s field or method", args[0].Type(), name)
+	}
+	m, err := x.Attr(name)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil || m == starlark.None {
+		return nil, fmt.Errorf("%s has no .%s method", x.Type(), name)
+	}
+	return starlark.Call(th, m, args[2:], kwargs)
 }
 
 // builtinIdx is x[k] that gives None for a missing key and for None.
