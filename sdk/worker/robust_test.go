@@ -36,6 +36,7 @@ type netFault struct {
 	proxy       *httputil.ReverseProxy
 	closeOnce   sync.Once
 	down        atomic.Bool // every request fails as on a network outage
+	events      [][]byte    // bodies of POST /_worker/events
 }
 
 func newNetFault(t *testing.T, target string) (*netFault, string) {
@@ -119,6 +120,10 @@ func (f *netFault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if hb.Status == wire.WorkerOffline {
 			f.closeOnce.Do(func() { close(f.offline) })
 		}
+	case r.Method == http.MethodPost && r.URL.Path == wire.RouteEvents:
+		f.mu.Lock()
+		f.events = append(f.events, body)
+		f.mu.Unlock()
 	case r.Method == http.MethodPost && r.URL.Path == wire.RouteRegister:
 		f.mu.Lock()
 		f.registered++
@@ -484,3 +489,5 @@ func TestFailoverAndBack(t *testing.T) {
 		t.Fatalf("first orchestrator's job after it came back: %s", j.Status)
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

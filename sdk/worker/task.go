@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +101,52 @@ func Code(err error) string {
 	return wire.ErrTransient
 }
 
+// detailsError carries the details member of a wire error.
+type detailsError struct {
+	details any
+	err     error
+}
+
+func (e *detailsError) Error() string { return e.err.Error() }
+func (e *detailsError) Unwrap() error { return e.err }
+
+// WithDetails attaches details (any JSON value, e.g. the offending field)
+// to err; they are sent as the error's details member. The code stays
+// err's: WithDetails(InvalidInput(err), d) is an INVALID_INPUT_ERROR.
+func WithDetails(err error, details any) error {
+	if err == nil {
+		err = errors.New("error")
+	}
+	return &detailsError{details, err}
+}
+
 func errorInfo(err error) *wire.Error {
-	return &wire.Error{Code: Code(err), Message: err.Error()}
+	e := &wire.Error{Code: Code(err), Message: err.Error()}
+	var de *detailsError
+	if errors.As(err, &de) {
+		e.Details = de.details
+	}
+	return e
+}
+
+// Event sends a custom event about the task to the orchestrator that
+// issued it (POST /_worker/events, signed like every message).
+func (t *Task) Event(ctx context.Context, eventType string, payload map[string]any) error {
+	if t.send == nil {
+		return errors.New("worker: this task has no orchestrator to send events to")
+	}
+	return t.send(ctx, eventType, payload)
+}
+
+// Decode fills v (a pointer to a struct or map) from the task's params
+// by way of JSON; a mismatch is an INVALID_INPUT_ERROR naming the task.
+func (t *Task) Decode(v any) error {
+	b, err := json.Marshal(t.Params)
+	if err != nil {
+		return InvalidInput(fmt.Errorf("task %s: params: %w", t.TaskID, err))
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return InvalidInput(fmt.Errorf("task %s (%s): params: %w", t.TaskID, t.Type, err))
+	}
+	return nil
 }
