@@ -184,6 +184,22 @@ func FromEnv(lookup Lookup) (Config, error) {
 		integer("REDIS_DB", &db, 0, 1<<20)
 		c.RedisURL = fmt.Sprintf("redis://%s/%d", net.JoinHostPort(host, strconv.Itoa(port)), db)
 	}
+	// Worker authentication is by token; refuse what would silently not
+	// be enforced.
+	if v, ok := lookup("WORKER_AUTH_MODE"); ok && v != "" {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "mixed", "token-only":
+		case "mtls-only":
+			errs = append(errs, fmt.Errorf("WORKER_AUTH_MODE=%q: mTLS is not supported; want mixed or token-only", v))
+		default:
+			errs = append(errs, fmt.Errorf("WORKER_AUTH_MODE=%q: want mixed or token-only", v))
+		}
+	}
+	var tls bool
+	boolean("TLS_ENABLED", &tls)
+	if tls {
+		errs = append(errs, fmt.Errorf("TLS_ENABLED=true: TLS is not served; terminate it in a proxy in front"))
+	}
 	if c.PollTimeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("WORKER_POLL_TIMEOUT_SECONDS: at most 300"))
 	}

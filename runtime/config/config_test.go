@@ -18,6 +18,9 @@ func TestFromEnv(t *testing.T) {
 	if err != nil || c.Port != 8080 || c.PollTimeout != 30*time.Second || c.GlobalWorkerToken != "secure-worker-token" || c.BlueprintsDir != "blueprints" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
+	if _, err := FromEnv(env(map[string]string{"WORKER_AUTH_MODE": "token-only", "TLS_ENABLED": "false"})); err != nil {
+		t.Errorf("token-only without TLS: %v", err)
+	}
 	c, err = FromEnv(env(map[string]string{"API_PORT": "9000", "WORKER_POLL_TIMEOUT_SECONDS": "2.5", "LOG_FORMAT": "JSON", "REDIS_HOST": "r", "REDIS_PORT": "7000", "REDIS_DB": "2"}))
 	if err != nil || c.Port != 9000 || c.PollTimeout != 2500*time.Millisecond || c.LogFormat != "json" || c.RedisURL != "redis://r:7000/2" {
 		t.Fatalf("values: %+v %v", c, err)
@@ -25,6 +28,7 @@ func TestFromEnv(t *testing.T) {
 	for name, val := range map[string]string{
 		"API_PORT": "http", "WORKER_TIMEOUT_SECONDS": "-1", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"MAX_TRANSITIONS_PER_JOB": "0", "WORKER_VERIFY_SIGNATURES": "maybe", "WORKER_POLL_TIMEOUT_SECONDS": "1000",
+		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true",
 	} {
 		_, err := FromEnv(env(map[string]string{name: val}))
 		if err == nil || !strings.Contains(err.Error(), strings.Split(name, "=")[0]) {

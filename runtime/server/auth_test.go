@@ -108,6 +108,12 @@ func TestWorkerTokens(t *testing.T) {
 	if c := call(h, "POST", "/_worker/workers/register", `{"worker_id":"other"}`, map[string]string{"X-Worker-Token": workerToken, "X-Worker-ID": "cpu-01"}).Code; c != 403 {
 		t.Errorf("body id differing from the header id: %d", c)
 	}
+	if c := call(h, "PATCH", "/_worker/workers/cpu-01", `{"worker_id":"cpu-01","status":"idle"}`, map[string]string{"X-Worker-Token": workerToken, "X-Worker-ID": "gpu-01"}).Code; c != 403 {
+		t.Errorf("header id differing from the path id: %d", c)
+	}
+	if c := call(h, "PATCH", "/_worker/workers/cpu-01", `{"worker_id":"cpu-01","status":"idle"}`, map[string]string{"X-Worker-Token": workerToken, "X-Worker-ID": "cpu-01"}).Code; c != 200 {
+		t.Errorf("heartbeat: %d", c)
+	}
 }
 
 // FuzzRequests sends arbitrary bodies to every route that decodes one:

@@ -69,8 +69,10 @@ func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 // token for the worker is tried first, then the global token.
 func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 	id := r.PathValue("id")
-	if id == "" {
-		id = r.Header.Get("X-Worker-ID")
+	if hid := r.Header.Get(wire.HeaderWorkerID); id == "" {
+		id = hid
+	} else if hid != "" && hid != id {
+		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: X-Worker-ID %q is not worker %q of the path", hid, id)
 	}
 	if id == "" && len(body) > 0 {
 		var b struct {
