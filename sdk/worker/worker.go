@@ -62,6 +62,10 @@ type running struct {
 	cancel context.CancelCauseFunc
 }
 
+// deliverMin is the least time results get to reach the orchestrator
+// after the handlers' shutdown timeout.
+const deliverMin = 5 * time.Second
+
 // errCancelRequested is the cause of a task context the orchestrator
 // cancelled.
 var errCancelRequested = errors.New("the orchestrator cancelled the task")
@@ -149,7 +153,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	base := context.WithoutCancel(ctx)
 	// Handlers run on hard, which ends ShutdownTimeout after ctx; results
-	// are delivered on deliver, which ends as long again after that.
+	// are delivered on deliver, which ends as long again after that, and
+	// at least deliverMin.
 	hard, hardCancel := context.WithCancel(base)
 	deliver, deliverCancel := context.WithCancel(base)
 	defer hardCancel()
@@ -161,7 +166,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer timersMu.Unlock()
 		timers = append(timers,
 			time.AfterFunc(w.cfg.ShutdownTimeout, hardCancel),
-			time.AfterFunc(2*w.cfg.ShutdownTimeout, deliverCancel))
+			time.AfterFunc(w.cfg.ShutdownTimeout+max(w.cfg.ShutdownTimeout, deliverMin), deliverCancel))
 	})
 	defer func() {
 		stopAfter()
