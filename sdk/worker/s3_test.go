@@ -137,7 +137,8 @@ func TestS3Offload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := newWorker(t, "s3-worker", []string{url}, func(c *worker.Config) {
+	f, proxied := newNetFault(t, url)
+	w := newWorker(t, "s3-worker", []string{proxied}, func(c *worker.Config) {
 		c.PayloadDir = payloads
 		c.S3 = worker.S3Config{Endpoint: s3URL, AccessKey: "key", SecretKey: "secret", Bucket: "payloads"}
 	})
@@ -203,6 +204,18 @@ func TestS3Offload(t *testing.T) {
 	}
 	if uri := "s3://payloads/" + id + "/result.txt"; !bytes.Contains(res, []byte(uri)) || bytes.Contains(res, []byte(payloads)) {
 		t.Errorf("job result %s: want the data to name %s and no local path", res, uri)
+	}
+
+	results, _, _ := f.snapshot()
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1", len(results))
+	}
+	meta, ok := results[0].DataMetadata["out"]
+	if !ok || meta.URI != "s3://payloads/"+id+"/result.txt" || meta.Size != int64(len("PIXELS")) || meta.ETag == "" {
+		t.Errorf("data_metadata %+v, want out: the URI, size 6 and the ETag", results[0].DataMetadata)
+	}
+	if _, ok := results[0].DataMetadata["note"]; ok {
+		t.Errorf("data_metadata describes a plain text member: %+v", results[0].DataMetadata)
 	}
 
 	// A result naming a file outside the payload folder is refused and

@@ -319,11 +319,13 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	w.kickAll()
 
 	res := w.run(ctx, t)
-	if err := l.submit(deliver, res); err != nil {
-		w.log.Error("result not delivered", "task", t.TaskID, "job", t.JobID, "orchestrator", l.o.URL, "err", err)
-	}
+	// The files are uploaded by now: the folder goes before the result, so
+	// a finished job never leaves one behind.
 	if err := os.RemoveAll(t.PayloadDir); err != nil {
 		w.log.Warn("remove task folder", "dir", t.PayloadDir, "err", err)
+	}
+	if err := l.submit(deliver, res); err != nil {
+		w.log.Error("result not delivered", "task", t.TaskID, "job", t.JobID, "orchestrator", l.o.URL, "err", err)
 	}
 	w.mu.Lock()
 	delete(w.running, t.TaskID)
