@@ -2,11 +2,82 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/bench"
 )
 
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "avtomatika bench: not built yet")
-	return exitUsage
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var o bench.Options
+	fl.StringVar(&o.Store, "store", "memory", "store of the in-process server: memory or redis")
+	fl.StringVar(&o.RedisURL, "redis-url", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for --store redis (the bench uses and removes its own key prefix)")
+	fl.StringVar(&o.URL, "url", "", "measure a running server instead (its blueprints must include the bench's)")
+	fl.StringVar(&o.Token, "token", "", "worker token of the server at --url")
+	fl.IntVar(&o.Jobs, "jobs", 5000, "jobs per run of single (other workloads scale from it)")
+	fl.IntVar(&o.Rate, "rate", 500, "dispatch: jobs per second")
+	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")
+	workload := fl.String("workload", "all", "workload: "+strings.Join(bench.Workloads, ", ")+", fanout1000 or all")
+	force := fl.Bool("force", false, "run even when the machine is already loaded")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if o.Store != "memory" && o.Store != "redis" {
+		fmt.Fprintf(stderr, "avtomatika bench: --store %q: want memory or redis\n", o.Store)
+		return exitUsage
+	}
+	if *runs < 1 {
+		fmt.Fprintln(stderr, "avtomatika bench: --runs must be at least 1")
+		return exitUsage
+	}
+	ws := bench.Workloads
+	if *workload != "all" {
+		if !slices.Contains(append(slices.Clone(bench.Workloads), "fanout1000"), *workload) {
+			fmt.Fprintf(stderr, "avtomatika bench: unknown workload %q; known: %s, fanout1000, all\n", *workload, strings.Join(bench.Workloads, ", "))
+			return exitUsage
+		}
+		ws = []string{*workload}
+	}
+	if l, high := bench.LoadTooHigh(); high && !*force {
+		fmt.Fprintf(stderr, "avtomatika bench: the load average is already %.2f, above the core count: figures would measure the neighbours (--force runs anyway)\n", l)
+		return exitUsage
+	}
+	o.Progress = stderr
+	enc := json.NewEncoder(stdout)
+	for _, w := range ws {
+		if _, err := bench.Run(ctx, w, 0, o); err != nil { // warm-up, not counted
+			fmt.Fprintf(stderr, "avtomatika bench: %s: %v\n", w, err)
+			return exitFindings
+		}
+		var recs []bench.Record
+		for i := 1; i <= *runs; i++ {
+			r, err := bench.Run(ctx, w, i, o)
+			if err != nil {
+				fmt.Fprintf(stderr, "avtomatika bench: %s run %d: %v\n", w, i, err)
+				return exitFindings
+			}
+			recs = append(recs, r)
+			_ = enc.Encode(r)
+		}
+		_ = enc.Encode(bench.Summarize(recs))
+	}
+	return exitOK
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

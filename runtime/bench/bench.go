@@ -1,0 +1,553 @@
+// Package bench measures an orchestrator through its public HTTP API only:
+// built-in client and worker simulators drive a server started in-process
+// (memory or Redis store) or one at a URL. Each run yields a Record; a
+// workload's runs end with their median and range.
+//
+// Workloads:
+//   - single: single-task jobs, closed loop: 50 clients create then wait
+//     (GET ?wait), 50 no-op workers.
+//   - linear10: ten sequential tasks per job; reports per-step overhead.
+//   - fanout100: one job fans out 100 parallel tasks (and 1,000 with
+//     Sizes) and aggregates; reports the time per job.
+//   - dispatch: open loop at a fixed rate with 50 idle pollers; latency
+//     from each create's scheduled send time to the worker holding the
+//     task, so a stall is not hidden.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+)
+
+// Workloads are the names Run knows, in the order "all" runs them.
+var Workloads = []string{"single", "linear10", "fanout100", "dispatch"}
+
+// Options shape a benchmark. Zero values take the defaults.
+type Options struct {
+	Store    string // memory (default) or redis
+	RedisURL string // for Store redis; default redis://127.0.0.1:6379/0
+	URL      string // a running server instead of an in-process one
+	Token    string // its worker token (GLOBAL_WORKER_TOKEN)
+	Clients  int    // default 50
+	Workers  int    // default 50
+	Jobs     int    // jobs per run of single; others scale from it; default 5,000
+	Rate     int    // dispatch: jobs/s; default 500
+	Duration time.Duration
+	Progress io.Writer // a progress line while it runs; nil: none
+}
+
+func (o *Options) defaults() {
+	if o.Store == "" {
+		o.Store = "memory"
+	}
+	if o.RedisURL == "" {
+		o.RedisURL = "redis://127.0.0.1:6379/0"
+	}
+	if o.Token == "" {
+		o.Token = "bench-worker-token"
+	}
+	if o.Clients <= 0 {
+		o.Clients = 50
+	}
+	if o.Workers <= 0 {
+		o.Workers = 50
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 5000
+	}
+	if o.Rate <= 0 {
+		o.Rate = 500
+	}
+}
+
+// Record is one run's figures (one JSON line).
+type Record struct {
+	Workload      string  `json:"workload"`
+	Store         string  `json:"store"`
+	Run           int     `json:"run"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
+	CPU           string  `json:"cpu"`
+	GoVersion     string  `json:"go"`
+	RedisVersion  string  `json:"redis,omitempty"`
+	Jobs          int     `json:"jobs"`
+	Seconds       float64 `json:"seconds"`
+	JobsPerSec    float64 `json:"jobs_per_s"`
+	TasksPerSec   float64 `json:"tasks_per_s"`
+	RequestsPerS  float64 `json:"http_requests_per_s"`
+	RedisCmdsJob  float64 `json:"redis_commands_per_job,omitempty"`
+	RedisTripsJob float64 `json:"redis_round_trips_per_job,omitempty"`
+	CPUMicrosJob  float64 `json:"server_cpu_us_per_job"`
+	P50ms         float64 `json:"p50_ms,omitempty"`
+	P99ms         float64 `json:"p99_ms,omitempty"`
+	P999ms        float64 `json:"p999_ms,omitempty"`
+	StepMicros    float64 `json:"per_step_us,omitempty"`
+	JobMillis     float64 `json:"ms_per_job,omitempty"`
+}
+
+const blueprints = `name: single
+endpoint: /jobs/single
+start: work
+states:
+  work: {task: {type: noop}, transitions: {success: done}}
+  done: {end: success}
+---
+name: linear10
+endpoint: /jobs/linear10
+start: s1
+states:
+  s1:  {task: {type: noop}, transitions: {success: s2}}
+  s2:  {task: {type: noop}, transitions: {success: s3}}
+  s3:  {task: {type: noop}, transitions: {success: s4}}
+  s4:  {task: {type: noop}, transitions: {success: s5}}
+  s5:  {task: {type: noop}, transitions: {success: s6}}
+  s6:  {task: {type: noop}, transitions: {success: s7}}
+  s7:  {task: {type: noop}, transitions: {success: s8}}
+  s8:  {task: {type: noop}, transitions: {success: s9}}
+  s9:  {task: {type: noop}, transitions: {success: s10}}
+  s10: {task: {type: noop}, transitions: {success: done}}
+  done: {end: success}
+---
+name: fanout
+endpoint: /jobs/fanout
+start: fan
+states:
+  fan:
+    parallel:
+      for_each: ${{ list(range(input.n)) }}
+      as: i
+      task: {type: noop, params: {i: "${{ i }}"}}
+    transitions: {success: done, failure: failed}
+  done: {end: success}
+  failed: {end: failure}
+`
+
+// target is a server under test.
+type target struct {
+	url    string
+	trips  *redisstore.RoundTrips
+	redis  string
+	stop   func()
+	hc     *http.Client
+	reqs   atomic.Int64
+	token  string
+	prefix string
+}
+
+// start serves the bench blueprints in-process on a fresh key prefix.
+func start(ctx context.Context, o Options) (*target, error) {
+	t := &target{hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}, token: o.Token}
+	if o.URL != "" {
+		t.url = strings.TrimRight(o.URL, "/")
+		t.stop = func() {}
+		return t, nil
+	}
+	dir, err := os.MkdirTemp("", "avtomatika-bench-")
+	if err != nil {
+		return nil, err
+	}
+	for i, doc := range strings.Split(blueprints, "---\n") {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("b%d.yaml", i)), []byte(doc), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = o.Token
+	cfg.PollTimeout = 2 * time.Second
+	var st store.Store
+	var rs *redisstore.Store
+	if o.Store == "redis" {
+		t.prefix = "avtbench" + fmt.Sprint(time.Now().UnixNano())
+		rs, err = redisstore.Open(ctx, redisstore.Config{URL: o.RedisURL, Prefix: t.prefix})
+		if err != nil {
+			return nil, fmt.Errorf("redis at %s: %w", o.RedisURL, err)
+		}
+		st, t.trips = rs, rs.RoundTrips()
+		t.redis = redisVersion(ctx, o.RedisURL)
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st})
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(rctx, l, 5*time.Second); close(done) }()
+	t.url = "http://" + l.Addr().String()
+	t.stop = func() {
+		cancel()
+		<-done
+		if t.prefix != "" {
+			cleanRedis(o.RedisURL, t.prefix)
+		}
+		os.RemoveAll(dir)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if resp, err := t.hc.Get(t.url + "/_public/status"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.stop()
+			return nil, errors.New("the in-process server did not start")
+		}
+	}
+	return t, nil
+}
+
+func (t *target) do(ctx context.Context, method, path string, body []byte, worker string, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.url+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if worker != "" {
+		req.Header.Set("X-Worker-Token", t.token)
+		req.Header.Set("X-Worker-ID", worker)
+	}
+	t.reqs.Add(1)
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode/100 == 2 && resp.StatusCode != 204 {
+		err = json.NewDecoder(resp.Body).Decode(out)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// workers runs n no-op workers until ctx ends; seen (may be nil) hears of
+// each task as it is leased.
+func (t *target) workers(ctx context.Context, n int, seen func(jobID string)) (*sync.WaitGroup, error) {
+	var wg sync.WaitGroup
+	for i := range n {
+		id := fmt.Sprintf("bench-w%d", i)
+		if code, err := t.do(ctx, "POST", "/_worker/workers/register", []byte(`{"worker_id":"`+id+`","supported_skills":[{"name":"noop"}]}`), id, nil); code != 200 {
+			return nil, fmt.Errorf("register a worker: %d %v", code, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				var task struct {
+					JobID  string `json:"job_id"`
+					TaskID string `json:"task_id"`
+				}
+				code, err := t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout=1", nil, id, &task)
+				if err != nil || code != 200 {
+					continue
+				}
+				if seen != nil {
+					seen(task.JobID)
+				}
+				res, _ := json.Marshal(map[string]any{"job_id": task.JobID, "task_id": task.TaskID, "worker_id": id, "status": "success"})
+				_, _ = t.do(ctx, "POST", "/_worker/tasks/result", res, id, nil)
+			}
+		}()
+	}
+	return &wg, nil
+}
+
+// closedLoop has clients create jobs and wait for each to end.
+func (t *target) closedLoop(ctx context.Context, endpoint string, input string, clients, jobs int, progress func(int)) error {
+	var left atomic.Int64
+	left.Store(int64(jobs))
+	var done atomic.Int64
+	errc := make(chan error, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				var out struct {
+					JobID string `json:"job_id"`
+				}
+				if code, err := t.do(ctx, "POST", "/api/v1"+endpoint, []byte(`{"initial_data":`+input+`}`), "", &out); code != 202 {
+					errc <- fmt.Errorf("create: %d %v", code, err)
+					return
+				}
+				var v struct {
+					Status string `json:"status"`
+				}
+				for v.Status != "finished" {
+					if code, err := t.do(ctx, "GET", "/api/v1/jobs/"+out.JobID+"?wait=30", nil, "", &v); code != 200 {
+						errc <- fmt.Errorf("wait: %d %v", code, err)
+						return
+					}
+					if v.Status == "failed" || v.Status == "cancelled" || v.Status == "quarantined" {
+						errc <- fmt.Errorf("job %s %s", out.JobID, v.Status)
+						return
+					}
+				}
+				if n := done.Add(1); progress != nil && n%100 == 0 {
+					progress(int(n))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Run measures one workload once (after the caller's warm-up) and
+// returns its record.
+func Run(ctx context.Context, workload string, run int, o Options) (Record, error) {
+	o.defaults()
+	t, err := start(ctx, o)
+	if err != nil {
+		return Record{}, err
+	}
+	defer t.stop()
+	rec := Record{Workload: workload, Store: o.Store, Run: run, GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), GoVersion: runtime.Version(), RedisVersion: t.redis}
+	if o.URL != "" {
+		rec.Store = "url"
+	}
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	prog := func(n int) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "\r%s run %d: %d jobs", workload, run, n)
+		}
+	}
+	var lat []time.Duration
+	var latMu sync.Mutex
+	sent := map[string]time.Time{}
+	pending := map[string]time.Time{}
+	var seen func(string)
+	if workload == "dispatch" {
+		seen = func(job string) {
+			now := time.Now()
+			latMu.Lock()
+			if at, ok := sent[job]; ok {
+				lat = append(lat, now.Sub(at))
+			} else {
+				pending[job] = now
+			}
+			latMu.Unlock()
+		}
+	}
+	wg, err := t.workers(wctx, o.Workers, seen)
+	if err != nil {
+		return rec, err
+	}
+	defer func() { stopWorkers(); wg.Wait() }()
+	time.Sleep(50 * time.Millisecond) // let the pollers park
+	tasksPerJob, jobs := 1, o.Jobs
+	cpu0 := cpuTime()
+	trips0, cmds0 := t.counts()
+	req0 := t.reqs.Load()
+	t0 := time.Now()
+	switch workload {
+	case "single":
+		err = t.closedLoop(ctx, "/jobs/single", "{}", o.Clients, jobs, prog)
+	case "linear10":
+		tasksPerJob, jobs = 10, max(jobs/10, 1)
+		err = t.closedLoop(ctx, "/jobs/linear10", "{}", o.Clients, jobs, prog)
+	case "fanout100":
+		tasksPerJob, jobs = 100, max(jobs/100, 1)
+		err = t.closedLoop(ctx, "/jobs/fanout", `{"n":100}`, 1, jobs, prog)
+	case "fanout1000":
+		tasksPerJob, jobs = 1000, max(jobs/1000, 1)
+		err = t.closedLoop(ctx, "/jobs/fanout", `{"n":1000}`, 1, jobs, prog)
+	case "dispatch":
+		jobs = max(o.Rate*2, 100)
+		if o.Duration > 0 {
+			jobs = int(o.Duration.Seconds() * float64(o.Rate))
+		}
+		interval := time.Second / time.Duration(o.Rate)
+		var cw sync.WaitGroup
+		for i := range jobs {
+			at := t0.Add(time.Duration(i) * interval)
+			time.Sleep(time.Until(at))
+			cw.Add(1)
+			go func() {
+				defer cw.Done()
+				var out struct {
+					JobID string `json:"job_id"`
+				}
+				if code, _ := t.do(ctx, "POST", "/api/v1/jobs/single", []byte(`{}`), "", &out); code != 202 {
+					return
+				}
+				latMu.Lock()
+				if got, ok := pending[out.JobID]; ok {
+					lat = append(lat, got.Sub(at))
+					delete(pending, out.JobID)
+				} else {
+					sent[out.JobID] = at
+				}
+				latMu.Unlock()
+			}()
+			if i%100 == 0 {
+				prog(i)
+			}
+		}
+		cw.Wait()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			latMu.Lock()
+			n := len(lat)
+			latMu.Unlock()
+			if n >= jobs || time.Now().After(deadline) {
+				break
+			}
+		}
+	default:
+		return rec, fmt.Errorf("unknown workload %q; known: %s", workload, strings.Join(append(slices.Clone(Workloads), "fanout1000"), ", "))
+	}
+	if err != nil {
+		return rec, err
+	}
+	el := time.Since(t0)
+	if o.Progress != nil {
+		fmt.Fprint(o.Progress, "\r\033[K")
+	}
+	trips1, cmds1 := t.counts()
+	rec.Jobs = jobs
+	rec.Seconds = el.Seconds()
+	rec.JobsPerSec = float64(jobs) / el.Seconds()
+	rec.TasksPerSec = float64(jobs*tasksPerJob) / el.Seconds()
+	rec.RequestsPerS = float64(t.reqs.Load()-req0) / el.Seconds()
+	if o.URL == "" {
+		rec.CPUMicrosJob = float64((cpuTime() - cpu0).Microseconds()) / float64(jobs)
+	}
+	if t.trips != nil {
+		rec.RedisTripsJob = float64(trips1-trips0) / float64(jobs)
+		rec.RedisCmdsJob = float64(cmds1-cmds0) / float64(jobs)
+	}
+	switch workload {
+	case "linear10":
+		rec.StepMicros = float64(el.Microseconds()) / float64(jobs*10) * float64(o.Clients)
+	case "fanout100", "fanout1000":
+		rec.JobMillis = float64(el.Milliseconds()) / float64(jobs)
+	case "dispatch":
+		slices.Sort(lat)
+		if len(lat) > 0 {
+			q := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+			}
+			rec.P50ms, rec.P99ms, rec.P999ms = q(0.5), q(0.99), q(0.999)
+		}
+	}
+	return rec, nil
+}
+
+func (t *target) counts() (int64, int64) {
+	if t.trips == nil {
+		return 0, 0
+	}
+	return t.trips.Trips(), t.trips.Commands()
+}
+
+// cpuTime is this process's user+system CPU time (the in-process server's
+// share cannot be told from the simulators', so it includes both).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// LoadTooHigh reports the 1-minute load average when it is above the
+// number of cores: figures taken then measure the neighbours.
+func LoadTooHigh() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return 0, false
+	}
+	return l, l > float64(runtime.NumCPU())
+}
+
+// Summary is a workload's median and range over its runs.
+type Summary struct {
+	Workload string     `json:"workload"`
+	Store    string     `json:"store"`
+	Runs     int        `json:"runs"`
+	Median   Record     `json:"median"`
+	Min, Max [2]float64 `json:"-"`
+	Range    string     `json:"range"`
+}
+
+// Summarize takes the run with the median jobs/s (dispatch: median p50)
+// and states the range.
+func Summarize(recs []Record) Summary {
+	key := func(r Record) float64 {
+		if r.Workload == "dispatch" {
+			return r.P50ms
+		}
+		return r.JobsPerSec
+	}
+	s := slices.Clone(recs)
+	slices.SortFunc(s, func(a, b Record) int {
+		switch {
+		case key(a) < key(b):
+			return -1
+		case key(a) > key(b):
+			return 1
+		}
+		return 0
+	})
+	m := s[len(s)/2]
+	unit := "jobs/s"
+	if m.Workload == "dispatch" {
+		unit = "ms p50"
+	}
+	return Summary{Workload: m.Workload, Store: m.Store, Runs: len(recs), Median: m,
+		Range: fmt.Sprintf("%.3g–%.3g %s", key(s[0]), key(s[len(s)-1]), unit)}
+}
