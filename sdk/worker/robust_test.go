@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -46,7 +47,7 @@ func newNetFault(t *testing.T, target string) (*netFault, string) {
 		t.Fatal(err)
 	}
 	f := &netFault{target: u, offline: make(chan struct{}), resultSeen: make(chan wire.Result, 64)}
-	f.proxy = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+	f.proxy = &httputil.ReverseProxy{ErrorLog: log.New(io.Discard, "", 0), Rewrite: func(r *httputil.ProxyRequest) {
 		f.mu.Lock()
 		tgt := f.target
 		f.mu.Unlock()
