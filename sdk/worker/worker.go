@@ -15,6 +15,37 @@
 // re-registers when the orchestrator no longer knows the worker; another
 // keeps the WebSocket open when enabled.
 //
+// # Outcomes
+//
+// A handler's Result names the status: success (also when empty),
+// failure, cancelled, or any word the blueprint's transitions know, such
+// as out_of_stock. A returned error fails the task with the wire error
+// object {code, message, details}: Transient (retried by the
+// orchestrator while the blueprint's retries allow), Permanent (the job
+// is quarantined), InvalidInput (fails at once), WithCode for any other
+// code, WithDetails for the details member; a plain error is
+// TRANSIENT_ERROR and a panic INTERNAL_ERROR, after which the worker
+// keeps running. A task the orchestrator cancelled ends cancelled
+// whatever the handler returns.
+//
+// # Payload files
+//
+// With S3 configured (S3_ENDPOINT_URL), s3:// URIs in the params are
+// streamed into the task's folder under PayloadDir before the handler
+// runs; absolute paths of existing files in the result data are uploaded
+// to s3://{bucket}/{job_id}/{basename}, replaced by that URI and
+// described in data_metadata; the folder is removed before the result is
+// sent. A result path outside PayloadDir is refused:
+// the task fails with PERMANENT_ERROR, since running the same handler
+// again would name it again.
+//
+// # Configuration
+//
+// FromEnv reads the names of PROTOCOL.md §2.2 through a Lookup (Env is
+// the process environment over a .env file); set fields on the Config
+// afterwards to override them in code. The worker token is the first set
+// of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN.
+//
 // The package depends on the wire types, the standard library, a
 // WebSocket client and the S3 client only: never on the orchestrator's
 // runtime, Starlark or Redis.
