@@ -492,3 +492,55 @@ func TestFailoverAndBack(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestConcurrency: MaxConcurrentTasks handlers run side by side, never
+// more.
+func TestConcurrency(t *testing.T) {
+	t.Parallel()
+	url, _ := orchestrator(t)
+	w := newWorker(t, "conc-1", []string{url}, func(c *worker.Config) { c.MaxConcurrentTasks = 3 })
+	var mu sync.Mutex
+	running, most := 0, 0
+	started, release := make(chan struct{}, 16), make(chan struct{})
+	w.Handle("check_inventory", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		started <- struct{}{}
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return worker.Result{Data: map[string]any{"in_stock": true}}, nil
+	})
+	run(t, w)
+	c := newClient(t, url)
+	ctx := context.Background()
+	var ids []string
+	for range 5 {
+		id, err := c.Start(ctx, "inventory_check", map[string]any{"item_id": "x"}, client.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for i := range 3 {
+		select {
+		case <-started:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d of 3 handlers started side by side", i)
+		}
+	}
+	close(release)
+	for _, id := range ids {
+		if j := wait(t, c, id); j.Status != client.StatusFinished {
+			t.Errorf("job %s: %s", id, j.Status)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 3 {
+		t.Errorf("at most %d handlers ran at once, want 3", most)
+	}
+}
