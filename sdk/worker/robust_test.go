@@ -36,8 +36,9 @@ type netFault struct {
 	resultSeen  chan wire.Result // each result POST, as it arrives
 	proxy       *httputil.ReverseProxy
 	closeOnce   sync.Once
-	down        atomic.Bool // every request fails as on a network outage
-	events      [][]byte    // bodies of POST /_worker/events
+	down        atomic.Bool         // every request fails as on a network outage
+	events      [][]byte            // bodies of POST /_worker/events
+	hbSeen      chan wire.Heartbeat // every heartbeat, dropped when full
 }
 
 func newNetFault(t *testing.T, target string) (*netFault, string) {
@@ -46,7 +47,7 @@ func newNetFault(t *testing.T, target string) (*netFault, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &netFault{target: u, offline: make(chan struct{}), resultSeen: make(chan wire.Result, 64)}
+	f := &netFault{target: u, offline: make(chan struct{}), resultSeen: make(chan wire.Result, 64), hbSeen: make(chan wire.Heartbeat, 256)}
 	f.proxy = &httputil.ReverseProxy{ErrorLog: log.New(io.Discard, "", 0), Rewrite: func(r *httputil.ProxyRequest) {
 		f.mu.Lock()
 		tgt := f.target
@@ -118,6 +119,10 @@ func (f *netFault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.heartbeats = append(f.heartbeats, hb)
 		f.mu.Unlock()
+		select {
+		case f.hbSeen <- hb:
+		default:
+		}
 		if hb.Status == wire.WorkerOffline {
 			f.closeOnce.Do(func() { close(f.offline) })
 		}
@@ -543,4 +548,55 @@ func TestConcurrency(t *testing.T) {
 	if most != 3 {
 		t.Errorf("at most %d handlers ran at once, want 3", most)
 	}
+}
+
+// TestHeartbeatCurrentTasks: heartbeats list the running tasks, say busy
+// while every slot is taken, and idle with no tasks once they end.
+func TestHeartbeatCurrentTasks(t *testing.T) {
+	t.Parallel()
+	url, _ := orchestrator(t)
+	f, proxied := newNetFault(t, url)
+	w := newWorker(t, "hb-1", []string{proxied}, func(c *worker.Config) { c.MaxConcurrentTasks = 1 })
+	started, release := make(chan string, 1), make(chan struct{})
+	w.Handle("check_inventory", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		started <- task.TaskID
+		<-release
+		return worker.Result{Data: map[string]any{"in_stock": true}}, nil
+	})
+	run(t, w)
+	c := newClient(t, url)
+	id, err := c.Start(context.Background(), "inventory_check", map[string]any{"item_id": "x"}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taskID string
+	select {
+	case taskID = <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the task never started")
+	}
+	next := func(want func(wire.Heartbeat) bool, what string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case hb := <-f.hbSeen:
+				if want(hb) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no heartbeat %s", what)
+			}
+		}
+	}
+	next(func(hb wire.Heartbeat) bool {
+		return hb.Status == wire.WorkerBusy && len(hb.CurrentTasks) == 1 && hb.CurrentTasks[0] == taskID
+	}, "saying busy with the running task")
+	close(release)
+	if j := wait(t, c, id); j.Status != client.StatusFinished {
+		t.Fatalf("job %s", j.Status)
+	}
+	next(func(hb wire.Heartbeat) bool {
+		return hb.Status == wire.WorkerIdle && len(hb.CurrentTasks) == 0
+	}, "saying idle with no tasks after the task ended")
 }
