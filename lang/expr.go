@@ -17,6 +17,11 @@ package lang
 // a fresh thread with a step limit, so a compiled blueprint is safe for
 // concurrent use and costs no parsing at run time.
 //
+// One step of Starlark may be a large allocation (`[0] * 10**8`,
+// `list(range(10**8))`), which the step limit does not see: `*` becomes
+// `_mul(a, b)` and `range` is replaced, both refusing results of more than
+// maxElements elements (strings: bytes).
+//
 // Dots and brackets on JSON values never fail for a missing key: the
 // compiler rewrites `x.name` (outside a call position) into `_dot(x,
 // "name")` and `x[k]` into `_idx(x, k)`, which give None for a missing key
@@ -106,6 +111,8 @@ var builtins = starlark.StringDict{
 	"_eq":   starlark.NewBuiltin("_eq", builtinEq),
 	"_in":   starlark.NewBuiltin("_in", builtinIn),
 	"_meth": starlark.NewBuiltin("_meth", builtinMeth),
+	"_mul":  starlark.NewBuiltin("_mul", builtinMul),
+	"range": starlark.NewBuiltin("range", builtinRange),
 }
 
 // compileWhen compiles a `when:` scalar.
@@ -353,6 +360,15 @@ func rewriteExpr(p *syntax.Expr, index bool) {
 		case syntax.IN, syntax.NOT_IN:
 			fn = "_in"
 		}
+		if e.Op == syntax.STAR && !(numberLiteral(e.X) && numberLiteral(e.Y)) {
+			*p = &syntax.CallExpr{
+				Fn:     &syntax.Ident{NamePos: e.OpPos, Name: "_mul"},
+				Lparen: e.OpPos,
+				Args:   []syntax.Expr{e.X, e.Y},
+				Rparen: e.OpPos,
+			}
+			return
+		}
 		if fn != "" && !scalarLiteral(e.X) && !scalarLiteral(e.Y) {
 			neg := "False"
 			if e.Op == syntax.NEQ || e.Op == syntax.NOT_IN {
@@ -426,6 +442,11 @@ func scalarLiteral(e syntax.Expr) bool {
 	return false
 }
 
+func numberLiteral(e syntax.Expr) bool {
+	l, ok := e.(*syntax.Literal)
+	return ok && (l.Token == syntax.INT || l.Token == syntax.FLOAT)
+}
+
 // rewriteStmts applies rewriteExpr to every expression read in a script;
 // the target of an assignment (d[k] = v) keeps its brackets.
 func rewriteStmts(stmts []syntax.Stmt) {
@@ -434,6 +455,11 @@ func rewriteStmts(stmts []syntax.Stmt) {
 		case *syntax.ExprStmt:
 			rewriteExpr(&s.X, true)
 		case *syntax.AssignStmt:
+			if id, ok := s.LHS.(*syntax.Ident); ok && s.Op == syntax.STAR_EQ {
+				// x *= n is x = x * n, with the size check of _mul.
+				s.Op = syntax.EQ
+				s.RHS = &syntax.BinaryExpr{OpPos: s.OpPos, Op: syntax.STAR, X: &syntax.Ident{NamePos: id.NamePos, Name: id.Name}, Y: s.RHS}
+			}
 			rewriteExpr(&s.RHS, true)
 			if _, ok := s.LHS.(*syntax.Ident); !ok {
 				// d[k] = v or x.f = v: rewrite only the parts that are read.
@@ -678,12 +704,16 @@ func (c *compiledExpr) call(ctx context.Context, env *Env) (starlark.Value, erro
 		var ee *starlark.EvalError
 		if errors.As(err, &ee) {
 			msg = ee.Msg
-			if fr := ee.CallStack; len(fr) > 1 {
-				// Name the script function and line where it failed.
-				top := fr.At(0)
-				if top.Pos.Filename() != c.pos.File && top.Pos.Line > 0 {
-					msg = fmt.Sprintf("%s (in %s at %s:%d:%d)", msg, top.Name, top.Pos.Filename(), top.Pos.Line, top.Pos.Col)
+			// Name the innermost script function and line where it failed.
+			for i := range len(ee.CallStack) {
+				fr := ee.CallStack.At(i)
+				if fr.Pos.Line <= 0 || fr.Pos.Filename() == "<builtin>" {
+					continue
 				}
+				if fr.Pos.Filename() != c.pos.File {
+					msg = fmt.Sprintf("%s (in %s at %s:%d:%d)", msg, fr.Name, fr.Pos.Filename(), fr.Pos.Line, fr.Pos.Col)
+				}
+				break
 			}
 		}
 		switch {

@@ -92,6 +92,8 @@ func TestWhen(t *testing.T) {
 		{`",".join([i.sku for i in input.items]) == "a,b"`, true},
 		{`dict(input.odd) == {"get": 2, "x": 1}`, true},
 		{`json.decode(json.encode(input.items)) == input.items`, true},
+		{`"ab" * 3 == "ababab" and 2 * [1] == [1, 1] and input.amount * 2 == 300`, true},
+		{`len(2 * input.items) == 4 and len(range(0, 10, 3)) == 4`, true},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, "v: '"+strings.ReplaceAll(c.expr, "'", "''")+"'\n")
@@ -271,6 +273,10 @@ func TestEvalErrors(t *testing.T) {
 		{`{input.items: 1}`, "unhashable"},
 		{`float("nan")`, "not a JSON number"},
 		{`input.items.append(1)`, "json_list has no .append"},
+		{`[1] * 99999999`, "would exceed 1048576 elements"},
+		{`"ab" * (1 << 40)`, "would exceed"},
+		{`input.items * 9999999`, "would exceed"},
+		{`list(range(99999999))`, "range of 99999999 elements exceeds"},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, "v: '"+strings.ReplaceAll(c.expr, "'", "''")+"'\n")
@@ -307,6 +313,11 @@ def tags(order):
 
 def same(a, b):
     return a == b
+
+def grow(s):
+    for i in range(30):
+        s *= 2
+    return s
 `)}}
 	prog, ds := compileScript(fsys, "s.star", 0)
 	if len(ds) > 0 {
@@ -320,6 +331,7 @@ def same(a, b):
 		{"discount(input)", int64(0)},
 		{"tags(input)", map[string]any{"n": int64(2), "first": "a"}},
 		{"same(input.items[0], {'sku': 'a'})", true},
+		{"len(grow('a')) if False else 0", int64(0)},
 	}
 	for _, c := range cases {
 		n, src := yamlValue(t, "v: \""+c.expr+"\"\n")
@@ -598,5 +610,23 @@ func TestConcurrentScript(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("evaluations did not finish")
 		}
+	}
+}
+
+func TestScriptRepeatLimit(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{"s.star": {Data: []byte("def grow(s):\n    for i in range(30):\n        s *= 2\n    return s\n")}}
+	prog, ds := compileScript(fsys, "s.star", 0)
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	n, src := yamlValue(t, "v: len(grow('ab'))\n")
+	e, ds := compileWhen(n, scope(src, prog))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	_, err := e.Eval(context.Background(), testEnv())
+	if err == nil || !strings.Contains(err.Error(), "would exceed") || !strings.Contains(err.Error(), "in grow at s.star:3:") {
+		t.Errorf("err = %v, want the repetition refused inside grow", err)
 	}
 }

@@ -626,6 +626,50 @@ func builtinDot(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	return nil, fmt.Errorf("%s has no .%s field or method", args[0].Type(), name)
 }
 
+// maxElements bounds a list, tuple or range made by repetition or range
+// (and a string made by repetition, in bytes).
+const maxElements = 1 << 20
+
+// builtinMul is a * b, refusing repetitions longer than maxElements.
+func builtinMul(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("_mul: want 2 arguments")
+	}
+	x, y := args[0], args[1]
+	seq, n := x, y
+	if _, ok := x.(starlark.Int); ok {
+		seq, n = y, x
+	}
+	if k, ok := n.(starlark.Int); ok {
+		var size int
+		switch s := seq.(type) {
+		case starlark.String:
+			size = len(s)
+		case starlark.Sequence:
+			size = s.Len()
+		}
+		if c, ok := k.Int64(); size > 0 && (!ok || c > 0 && int64(size)*min(c, maxElements+1) > maxElements) {
+			return nil, fmt.Errorf("repetition of a %s of %d by %s would exceed %d elements", seq.Type(), size, k, maxElements)
+		}
+	}
+	if l, ok := seq.(jsonList); ok {
+		return l.Binary(syntax.STAR, n, starlark.Left)
+	}
+	return starlark.Binary(syntax.STAR, x, y)
+}
+
+// builtinRange is Starlark's range, refusing more than maxElements.
+func builtinRange(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r, err := starlark.Call(th, starlark.Universe["range"], args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := r.(starlark.Sequence); ok && s.Len() > maxElements {
+		return nil, fmt.Errorf("range of %d elements exceeds %d", s.Len(), maxElements)
+	}
+	return r, nil
+}
+
 // builtinMeth is x.name(args...) that gives None when x is None.
 func builtinMeth(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) < 2 {
