@@ -22,7 +22,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run ./cmd/avtomatika lint blueprints
 
-bench:
+# bench: the harness (medians of 3 runs after a warm-up, memory and Redis)
+# and the Go benchmarks. Needs a Redis at $$REDIS_URL (default 127.0.0.1:6379).
+bench: build
+	$(BIN) bench --store memory --runs 3
+	$(BIN) bench --store redis --runs 3
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./lang/... ./runtime/... ./sdk/...
 
 fuzz:
