@@ -5,12 +5,23 @@ package lang
 //
 // The loader calls, for one blueprint:
 //
-//	prog, ds := compileScript(fsys, "order_processing.star", limits) // nil prog when no script
-//	sc := &exprScope{Blueprint: name, State: state, File: file, Src: src, Program: prog, Local: asName}
+//	prog, ds := compileScript(fsys, "order_processing.star", maxSteps) // nil prog on error
+//	sc := &exprScope{Blueprint: name, State: state, File: file, Src: src, Program: prog, Local: asName, MaxSteps: maxSteps}
 //	when, ds := compileWhen(node, sc)   // node: the YAML scalar of a `when:`
 //	val, ds := compileValue(node, sc)   // node: any YAML value; strings may hold ${{ }}
 //
-// Every diagnostic points into the YAML (or .star) file at the exact spot.
+// and the runtime calls Expr.Truth, Expr.Eval and Value.Eval with an Env;
+// their errors are *EvalError, wrapping context.Canceled (or the ctx's
+// cause) or ErrStepLimit when that is why the evaluation stopped.
+//
+// Every diagnostic points into the YAML (or .star) file at the exact spot
+// (rules: starlark-syntax, undefined-name and unknown-function with "did
+// you mean", unclosed-template, load-outside-folder, missing-script,
+// script-error). Names in scope: input, history, result, results, job,
+// client, stores, the for_each name, the script's public top-level names,
+// Starlark's Universe (with a bounded range) and a pure json module; no
+// clock, file, network or random access. Template escapes: see
+// scanTemplate.
 // Each expression is compiled once into a Starlark function whose
 // parameters are the names in scope (input, history, result, results, job,
 // client, stores and the for_each name); evaluation calls that function on
