@@ -57,6 +57,10 @@ func (s *Set) ByEndpoint(p string) *Machine {
 type Options struct {
 	// MaxSteps bounds each evaluation; 0 means DefaultMaxSteps.
 	MaxSteps uint64
+
+	// visit, when set, sees every mapping key as the loader reads it
+	// (tests use it to fail a pass at a chosen node).
+	visit func(key *yaml.Node)
 }
 
 // LoadDir loads every blueprint of a folder. See LoadFS.
@@ -224,6 +228,8 @@ type loader struct {
 	// broken names states whose decoding failed: their edges are unknown,
 	// so graph checks do not pile findings on top.
 	broken map[string]bool
+	// at is the key being read, where an internal error is reported.
+	at *yaml.Node
 }
 
 func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
@@ -243,8 +249,12 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 	l := &loader{o: o, fsys: fsys, pf: pf}
 	defer func() {
 		if r := recover(); r != nil {
+			at := Pos{File: file, Line: 1, Col: 1}
+			if l.at != nil && l.at.Line > 0 {
+				at = l.pos(l.at)
+			}
 			pf.machine = nil
-			pf.diags = append(l.diags, Diagnostic{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "internal-error", Message: fmt.Sprintf("internal error: %v", r)})
+			pf.diags = append(l.diags, Diagnostic{Pos: at, Rule: "internal-error", Message: fmt.Sprintf("internal error: %v", r)})
 		}
 	}()
 	src, err := fs.ReadFile(fsys, file)
@@ -316,6 +326,10 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 	var out [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		l.at = k
+		if l.o.visit != nil {
+			l.o.visit(k)
+		}
 		if k.Kind != yaml.ScalarNode {
 			l.errf(k, "wrong-type", "a key of %s must be a string", what)
 			continue
@@ -337,6 +351,8 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 		}
 		out = append(out, [2]*yaml.Node{k, deref(v)})
 	}
+	// The caller reads the values next: they lie within this mapping.
+	l.at = n
 	return out
 }
 

@@ -45,6 +45,11 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		l.errf(keys["until"], "action-count", "state %q has both wait and until; use one", st.Name)
 		actions = remove(actions, "until")
 	}
+	// In the order written, so the finding points at the extra one.
+	sort.SliceStable(actions, func(i, j int) bool {
+		a, b := keys[actions[i]], keys[actions[j]]
+		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
 	switch {
 	case len(actions) == 0 && len(l.diags) > before:
 		// An unknown key (a misspelt action, most likely) says enough.

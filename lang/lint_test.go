@@ -1,0 +1,298 @@
+package lang
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// lintCase is one wrong folder and the finding it must give.
+type lintCase struct {
+	rule  string
+	files map[string]string // path -> source; one blueprint is bp.yaml
+	at    string            // file:line:TEXT: the finding is where TEXT starts on that line, or at | within TEXT
+	msg   string            // a fragment of its message
+}
+
+// ok is a tail of states that makes a blueprint otherwise clean.
+const okEnd = "  done: {end: success}\n"
+
+var lintCases = []lintCase{
+	{rule: "yaml-syntax", at: "bp.yaml:4:s:", msg: "did not find expected ',' or '}'",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success\n"}},
+	{rule: "unknown-key", at: "bp.yaml:6:trasitions", msg: `unknown key "trasitions" in state "s"; did you mean "transitions"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s:\n    task: {type: t}\n    trasitions: {success: done}\n" + okEnd}},
+	{rule: "unknown-key", at: "bp.yaml:1:xyzzy", msg: `unknown key "xyzzy" in the blueprint; valid keys: defaults, description, endpoint`,
+		files: map[string]string{"bp.yaml": "xyzzy: 1\nname: a\nstart: done\nstates:\n" + okEnd}},
+	{rule: "wrong-type", at: "bp.yaml:1:name: |5", msg: "name must be a string, not a number",
+		files: map[string]string{"bp.yaml": "name: 5\nstart: done\nstates:\n" + okEnd}},
+	{rule: "wrong-type", at: "bp.yaml:4:done", msg: "choose must be a list of {when, go_to} entries, not a string",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: done}\n" + okEnd}},
+	{rule: "missing-key", at: "bp.yaml:1:name", msg: `missing required key "start"`,
+		files: map[string]string{"bp.yaml": "name: a\nstates:\n" + okEnd}},
+	{rule: "missing-key", at: "bp.yaml:4:{params", msg: "task needs a type",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {params: {}}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "duplicate-key", at: "bp.yaml:3:name", msg: `key "name" appears twice in the blueprint`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: done\nname: b\nstates:\n" + okEnd}},
+	{rule: "unknown-state", at: "bp.yaml:2:dne", msg: `start names unknown state "dne"; did you mean "done"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: dne\nstates:\n" + okEnd}},
+	{rule: "unknown-state", at: "bp.yaml:4:finsh", msg: `state "s" go_to names unknown state "finsh"; did you mean "finish"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {go_to: finsh}\n  finish: {end: success}\n"}},
+	{rule: "unknown-state", at: "bp.yaml:4:bad", msg: `state "s" transition "failure" names unknown state "bad"`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t}, transitions: {success: done, failure: bad}}\n" + okEnd}},
+	{rule: "unknown-state", at: "bp.yaml:4:nope", msg: `state "s" choose names unknown state "nope"`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: [{when: input.x, go_to: nope}, {go_to: done}]}\n" + okEnd}},
+	{rule: "unreachable-state", at: "bp.yaml:5:orphan", msg: `state "orphan" is not reachable from start "done"`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: done\nstates:\n" + okEnd + "  orphan: {go_to: done}\n"}},
+	{rule: "end-with-transitions", at: "bp.yaml:4:transitions", msg: `end state "s" has transitions`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success, transitions: {success: s}}\n"}},
+	{rule: "no-path-to-end", at: "bp.yaml:5:spin", msg: `state "spin" can never reach an end state`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: [{when: input.x, go_to: done}, {go_to: spin}]}\n  spin: {go_to: spin}\n" + okEnd}},
+	{rule: "no-end-state", at: "bp.yaml:4:s:", msg: "the blueprint has no end state",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {go_to: s}\n"}},
+	{rule: "action-count", at: "bp.yaml:4:{set", msg: `state "s" has no action; want one of approval, blueprint, choose, end, go_to, parallel, task, until, wait`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {set: {x: 1}}\n" + okEnd}},
+	{rule: "action-count", at: "bp.yaml:4:go_to", msg: `state "s" has 2 actions (end, go_to); a state has exactly one`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success, go_to: s}\n"}},
+	{rule: "unreachable-choice", at: "bp.yaml:4:{when: input.y", msg: "this entry of choose comes after the default entry (entry 2) and is never taken",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: [{when: input.x, go_to: done}, {go_to: done}, {when: input.y, go_to: done}]}\n" + okEnd}},
+	{rule: "missing-transitions", at: "bp.yaml:4:s:", msg: `state "s" (task) needs transitions`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t}}\n" + okEnd}},
+	{rule: "unused-transitions", at: "bp.yaml:4:transitions", msg: `state "s" (go_to) does not use transitions; it leaves by go_to`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {go_to: done, transitions: {success: done}}\n" + okEnd}},
+	{rule: "unknown-status", at: "bp.yaml:4:aproved", msg: `approval never leaves with status "aproved"; did you mean "approved"?; valid: approved, rejected, timeout`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {approval: {message: \"ok?\"}, transitions: {aproved: done}}\n" + okEnd}},
+	{rule: "starlark-syntax", at: "bp.yaml:4:, go_to", msg: "syntax error",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: [{when: input.x ==, go_to: done}, {go_to: done}]}\n" + okEnd}},
+	{rule: "undefined-name", at: "bp.yaml:4:inptu", msg: `undefined name "inptu"; did you mean "input"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {choose: [{when: inptu.x, go_to: done}, {go_to: done}]}\n" + okEnd}},
+	{rule: "unknown-function", at: "bp.yaml:5:too_lrge", msg: `call of undefined function "too_lrge"; did you mean "too_large"?`,
+		files: map[string]string{
+			"bp.yaml": "name: a\nscript: bp.star\nstart: s\nstates:\n  s: {choose: [{when: too_lrge(input), go_to: done}, {go_to: done}]}\n" + okEnd,
+			"bp.star": "def too_large(order):\n    return order.total > 100\n",
+		}},
+	{rule: "unclosed-template", at: "bp.yaml:4:${{", msg: "",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {set: {x: \"${{ input.x\"}, go_to: done}\n" + okEnd}},
+	{rule: "unknown-blueprint", at: "bp.yaml:4:sendd", msg: `blueprint "sendd" does not exist in this folder; did you mean "send"?`,
+		files: map[string]string{
+			"bp.yaml":   "name: a\nstart: s\nstates:\n  s: {blueprint: sendd, transitions: {success: done, failure: done}}\n" + okEnd,
+			"send.yaml": "name: send\nstart: done\nstates:\n" + okEnd,
+		}},
+	{rule: "duplicate-name", at: "bp.yaml:1:name: |a", msg: `blueprint name "a" is already used by a.yaml:1:7`,
+		files: map[string]string{
+			"a.yaml":  "name: a\nstart: done\nstates:\n" + okEnd,
+			"bp.yaml": "name: a\nstart: done\nstates:\n" + okEnd,
+		}},
+	{rule: "duplicate-endpoint", at: "bp.yaml:2:/jobs", msg: `endpoint "/jobs/x" is already used by blueprint "a" at a.yaml:2:11`,
+		files: map[string]string{
+			"a.yaml":  "name: a\nendpoint: /jobs/x\nstart: done\nstates:\n" + okEnd,
+			"bp.yaml": "name: b\nendpoint: /jobs/x\nstart: done\nstates:\n" + okEnd,
+		}},
+	{rule: "bad-duration", at: "bp.yaml:4:5 minutes", msg: `timeout: bad duration "5 minutes": want a duration such as 30s, 5m, 24h or 2d`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t, timeout: 5 minutes}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "bad-duration", at: "bp.yaml:4:true", msg: "wait must be a duration such as 30s, 5m, 24h or 2d, not a boolean",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {wait: true, go_to: done}\n" + okEnd}},
+	{rule: "unknown-strategy", at: "bp.yaml:2:cheapst", msg: `unknown strategy "cheapst"; did you mean "cheapest"?; valid strategies: best_value, cheapest, default, least_connections, round_robin`,
+		files: map[string]string{"bp.yaml": "name: a\ndefaults: {strategy: cheapst}\nstart: done\nstates:\n" + okEnd}},
+	{rule: "wrong-type", at: "bp.yaml:4:-1", msg: "retries must be an integer from 0 to 1000, not -1",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t, retries: -1}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "wrong-type", at: "bp.yaml:4:1.5", msg: "retries must be a non-negative integer, not a number",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t, retries: 1.5}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "wrong-type", at: "bp.yaml:4:high", msg: "priority must be a number, not a string",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t, priority: high}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "invalid-name", at: "bp.yaml:1:Order", msg: `blueprint name "Order-Processing" must match [a-z0-9_]+`,
+		files: map[string]string{"bp.yaml": "name: Order-Processing\nstart: done\nstates:\n" + okEnd}},
+	{rule: "invalid-endpoint", at: "bp.yaml:2:jobs", msg: `endpoint "jobs/x" must be a path starting with /`,
+		files: map[string]string{"bp.yaml": "name: a\nendpoint: jobs/x\nstart: done\nstates:\n" + okEnd}},
+	{rule: "invalid-schema", at: "bp.yaml:2:{type", msg: "input is not a valid JSON Schema: at '/type'",
+		files: map[string]string{"bp.yaml": "name: a\ninput: {type: objekt}\nstart: done\nstates:\n" + okEnd}},
+	{rule: "invalid-schema", at: "bp.yaml:4:{required", msg: "output_schema is not a valid JSON Schema",
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {task: {type: t, output_schema: {required: 5}}, transitions: {success: done}}\n" + okEnd}},
+	{rule: "missing-script", at: "bp.yaml:2:nope", msg: `script "nope.star" not found beside the blueprint`,
+		files: map[string]string{"bp.yaml": "name: a\nscript: nope.star\nstart: done\nstates:\n" + okEnd}},
+	{rule: "invalid-script", at: "bp.yaml:2:../", msg: `script "../x.star" must be a .star file inside the blueprints folder`,
+		files: map[string]string{"bp.yaml": "name: a\nscript: ../x.star\nstart: done\nstates:\n" + okEnd}},
+	{rule: "load-outside-folder", at: "bp.star:1:\"../", msg: "",
+		files: map[string]string{
+			"bp.yaml": "name: a\nscript: bp.star\nstart: done\nstates:\n" + okEnd,
+			"bp.star": "load(\"../x.star\", \"f\")\n",
+		}},
+	{rule: "script-error", at: "bp.star:1://", msg: "division by zero",
+		files: map[string]string{
+			"bp.yaml": "name: a\nscript: bp.star\nstart: done\nstates:\n" + okEnd,
+			"bp.star": "x = 1 // 0\n",
+		}},
+	{rule: "unknown-store", at: "bp.yaml:5:sen", msg: `store "sen" is not declared under stores; did you mean "seen"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstores: {seen: {}}\nstart: s\nstates:\n  s: {store: {sen: {k: 1}}, go_to: done}\n" + okEnd}},
+}
+
+// spot turns file:line:TEXT into file:line:col.
+func spot(t *testing.T, files map[string]string, at string) string {
+	t.Helper()
+	parts := strings.SplitN(at, ":", 3)
+	line, err := strconv.Atoi(parts[1])
+	if err != nil {
+		t.Fatalf("bad spot %q", at)
+	}
+	lines := strings.Split(files[parts[0]], "\n")
+	if line < 1 || line > len(lines) {
+		t.Fatalf("spot %q: no such line", at)
+	}
+	text, skip := parts[2], 0
+	if i := strings.IndexByte(text, '|'); i >= 0 {
+		text, skip = text[:i]+text[i+1:], i
+	}
+	i := strings.Index(lines[line-1], text)
+	if i < 0 {
+		t.Fatalf("spot %q: text not on line %q", at, lines[line-1])
+	}
+	return fmt.Sprintf("%s:%d:%d", parts[0], line, utf8.RuneCountInString(lines[line-1][:i+skip])+1)
+}
+
+func lintFiles(files map[string]string) Diagnostics {
+	fsys := fstest.MapFS{}
+	for p, src := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(src)}
+	}
+	return LintFS(fsys)
+}
+
+// TestLintRules gives each rule a wrong blueprint and checks the finding:
+// its rule, where it points and what it says.
+func TestLintRules(t *testing.T) {
+	t.Parallel()
+	covered := map[string]bool{}
+	for _, c := range lintCases {
+		covered[c.rule] = true
+		t.Run(c.rule, func(t *testing.T) {
+			t.Parallel()
+			ds := lintFiles(c.files)
+			at := spot(t, c.files, c.at)
+			for _, d := range ds {
+				if d.Rule == c.rule && d.Pos.String() == at && strings.Contains(d.Message, c.msg) {
+					if d.Severity != SeverityError {
+						t.Errorf("%v: want an error", d)
+					}
+					return
+				}
+			}
+			t.Errorf("want %s %s %q; got:\n%v", at, c.rule, c.msg, ds)
+		})
+	}
+	// Every rule the guide lists has a case here, or a test of its own.
+	own := map[string]bool{"schema": true, "internal-error": true, "unreadable": true}
+	for _, r := range documentedRules(t) {
+		if !covered[r] && !own[r] {
+			t.Errorf("rule %q has no test case", r)
+		}
+	}
+}
+
+// documentedRules reads the rule names from the guide's table.
+func documentedRules(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "blueprints.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	_, table, _ := strings.Cut(string(b), "## Validation")
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, "| `") {
+			rules = append(rules, strings.Trim(strings.SplitN(line, "|", 3)[1], " `"))
+		}
+	}
+	if len(rules) < 30 {
+		t.Fatalf("found %d rules in docs/blueprints.md", len(rules))
+	}
+	return rules
+}
+
+// TestLintAllAtOnce: one file with many mistakes reports each of them.
+func TestLintAllAtOnce(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{"bp.yaml": `name: Bad-Name
+endpoint: jobs
+defaults: {strategy: fastest, retries: many}
+start: s
+states:
+  s:
+    task: {type: t, timeout: soon}
+    transitions: {success: dne}
+  u: {go_to: s, end: success}
+  e: {end: success, transitions: {x: e}}
+`})
+	want := []string{
+		"bp.yaml:1:7 invalid-name",
+		"bp.yaml:2:11 invalid-endpoint",
+		"bp.yaml:3:22 unknown-strategy",
+		"bp.yaml:3:40 wrong-type",
+		"bp.yaml:7:30 bad-duration",
+		"bp.yaml:8:28 unknown-state",
+		"bp.yaml:9:17 action-count",
+		"bp.yaml:10:21 end-with-transitions",
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Pos.String()+" "+d.Rule)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s\nfull:\n%v", strings.Join(got, "\n"), strings.Join(want, "\n"), ds)
+	}
+}
+
+// TestLintInternalError: a pass that panics gives an internal-error
+// finding at the node it was reading, and the other files still load.
+func TestLintInternalError(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"bp.yaml": {Data: []byte("name: a\nstart: s\nstates:\n  s:\n    task: {type: t}\n    transitions: {success: done}\n" + okEnd)},
+		"ok.yaml": {Data: []byte("name: ok\nstart: done\nstates:\n" + okEnd)},
+	}
+	o := Options{visit: func(k *yaml.Node) {
+		if k.Value == "type" {
+			panic("boom")
+		}
+	}}
+	set, ds := o.LoadFS(fsys)
+	if len(ds) != 1 || ds[0].Rule != "internal-error" || ds[0].Pos.String() != "bp.yaml:5:12" || !strings.Contains(ds[0].Message, "boom") {
+		t.Errorf("findings: %v", ds)
+	}
+	if len(set.Machines) != 1 || set.Machines[0].Name != "ok" {
+		t.Errorf("machines: %v; want only the file that did not fail", set.Machines)
+	}
+}
+
+// TestLintUnreadable: a missing folder and a file that cannot be read.
+func TestLintUnreadable(t *testing.T) {
+	t.Parallel()
+	if _, ds := LoadDir(filepath.Join(t.TempDir(), "missing")); len(ds) != 1 || ds[0].Rule != "unreadable" || !strings.Contains(ds[0].Message, "cannot read blueprints folder") {
+		t.Errorf("missing folder: %v", ds)
+	}
+	set, ds := LoadFS(brokenFS{fstest.MapFS{"bp.yaml": {Data: []byte("name: a\nstart: done\nstates:\n" + okEnd)}}})
+	if len(ds) != 1 || ds[0].Rule != "unreadable" || ds[0].Pos.File != "bp.yaml" || len(set.Machines) != 0 {
+		t.Errorf("unreadable file: %v", ds)
+	}
+}
+
+// brokenFS lists its files but fails to read them.
+type brokenFS struct{ fstest.MapFS }
+
+func (b brokenFS) Open(name string) (fs.File, error) {
+	if strings.HasSuffix(name, ".yaml") {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return b.MapFS.Open(name)
+}
+
+func (b brokenFS) ReadFile(name string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrPermission}
+}
