@@ -247,3 +247,38 @@ func TestLintFSPaths(t *testing.T) {
 		t.Error("b.yaml: want findings")
 	}
 }
+
+// TestLoadPositions: every compiled part points at where it is written.
+func TestLoadPositions(t *testing.T) {
+	t.Parallel()
+	m := loadOne(t, everyAction)
+	files := map[string]string{"bp.yaml": everyAction}
+	for _, c := range []struct {
+		what string
+		got  Pos
+		at   string // file:line:TEXT, as in the lint tests
+	}{
+		{"state first", m.State("first").Pos, "bp.yaml:8:first"},
+		{"state bad", m.State("bad").Pos, "bp.yaml:49:bad"},
+		{"set n", m.State("first").Set[0].Pos, "bp.yaml:9:n:"},
+		{"set label value", m.State("first").Set[1].Value.Pos, "bp.yaml:9:\"${{"},
+		{"store key", m.State("first").Store[0].Pos, "bp.yaml:10:\"${{ job"},
+		{"choice 1", m.State("pick").Choose[0].Pos, "bp.yaml:14:when"},
+		{"choice 1 when", m.State("pick").Choose[0].When.Pos, "bp.yaml:14:input.fast"},
+		{"default choice", m.State("pick").Choose[1].Pos, "bp.yaml:16:go_to"},
+		{"task", m.State("work").Task.Pos, "bp.yaml:19:type"},
+		{"task params", m.State("work").Task.Params.Pos, "bp.yaml:20:{items"},
+		{"transition success", m.State("work").Transitions[0].Pos, "bp.yaml:25:many"},
+		{"transition failure", m.State("work").Transitions[1].Pos, "bp.yaml:25:bad"},
+		{"for_each", m.State("many").Parallel.ForEach.Pos, "bp.yaml:28:${{"},
+		{"for_each task", m.State("many").Parallel.Task.Pos, "bp.yaml:30:{type"},
+		{"parallel task 2", m.State("fixed").Parallel.Tasks[1].Pos, "bp.yaml:34:{type: b"},
+		{"approval message", m.State("ask").Approval.Message.Pos, "bp.yaml:37:\"ok"},
+		{"sub-blueprint input", m.State("child").Blueprint.Input.Pos, "bp.yaml:40:{items"},
+		{"until", m.State("until").Wait.Until.Pos, "bp.yaml:46:job.created_at"},
+	} {
+		if want := spot(t, files, c.at); c.got.String() != want {
+			t.Errorf("%s at %s, want %s (%s)", c.what, c.got, want, c.at)
+		}
+	}
+}
