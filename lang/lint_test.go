@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -176,6 +177,11 @@ func TestLintRules(t *testing.T) {
 			t.Parallel()
 			ds := lintFiles(c.files)
 			at := spot(t, c.files, c.at)
+			for _, d := range ds {
+				if r, _ := utf8.DecodeRuneInString(d.Message); unicode.IsUpper(r) || strings.HasSuffix(d.Message, ".") {
+					t.Errorf("%v: a message starts in lower case and has no final period", d)
+				}
+			}
 			for _, d := range ds {
 				if d.Rule == c.rule && d.Pos.String() == at && strings.Contains(d.Message, c.msg) {
 					if d.Severity != SeverityError {
