@@ -131,6 +131,12 @@ var lintCases = []lintCase{
 			"bp.yaml": "name: a\nscript: bp.star\nstart: done\nstates:\n" + okEnd,
 			"bp.star": "x = 1 // 0\n",
 		}},
+	{rule: "multiple-documents", at: "bp.yaml:7:name", msg: "a blueprint file holds one YAML document",
+		files: map[string]string{"bp.yaml": "---\nname: a\nstart: done\nstates:\n" + okEnd + "---\nname: b\n"}},
+	{rule: "yaml-syntax", at: "bp.yaml:7:x", msg: "did not find expected node content at the end of the file",
+		files: map[string]string{"bp.yaml": "name: a\nstart: done\nstates:\n" + okEnd + "---\nname: b\nx: [\n"}},
+	{rule: "wrong-type", at: "bp.yaml:4:succes", msg: `end must be success or failure, not "succes"; did you mean "success"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: succes}\n"}},
 	{rule: "unknown-store", at: "bp.yaml:5:sen", msg: `store "sen" is not declared under stores; did you mean "seen"?`,
 		files: map[string]string{"bp.yaml": "name: a\nstores: {seen: {}}\nstart: s\nstates:\n  s: {store: {sen: {k: 1}}, go_to: done}\n" + okEnd}},
 }
@@ -220,6 +226,14 @@ func documentedRules(t *testing.T) []string {
 		t.Fatalf("found %d rules in docs/blueprints.md", len(rules))
 	}
 	return rules
+}
+
+// TestLintExplicitDocument: a file may start with ---, and may end with ...
+func TestLintExplicitDocument(t *testing.T) {
+	t.Parallel()
+	if ds := lintFiles(map[string]string{"bp.yaml": "---\nname: a\nstart: done\nstates:\n" + okEnd + "...\n"}); len(ds) != 0 {
+		t.Errorf("findings: %v", ds)
+	}
 }
 
 // TestLintAllAtOnce: one file with many mistakes reports each of them.

@@ -1,10 +1,12 @@
 package lang
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -273,6 +275,9 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 		return pf
 	}
 	root := doc.Content[0]
+	if d, ok := extraDocument(file, src); ok {
+		l.diags = append(l.diags, d)
+	}
 	l.decode(root)
 	if !l.diags.HasErrors() {
 		// The schema backs the loader up: it speaks only when the
@@ -282,6 +287,31 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 	pf.diags = l.diags
 	pf.machine = l.m
 	return pf
+}
+
+// extraDocument finds a second YAML document in a file, which would
+// otherwise be ignored: a file holds one blueprint.
+func extraDocument(file string, src []byte) (Diagnostic, bool) {
+	if !bytes.Contains(src, []byte("\n---")) && !bytes.Contains(src, []byte("\n...")) {
+		return Diagnostic{}, false
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil {
+		return Diagnostic{}, false
+	}
+	err := dec.Decode(&second)
+	switch {
+	case errors.Is(err, io.EOF):
+		return Diagnostic{}, false
+	case err != nil:
+		return yamlError(file, src, err), true
+	}
+	n := &second
+	if len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	return Diagnostic{Pos: nodePos(file, n), Rule: "multiple-documents", Message: "a blueprint file holds one YAML document; this second one would be ignored (put each blueprint in a file of its own)"}, true
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -303,8 +333,22 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
+	lines := strings.Split(string(src), "\n")
+	// An error at the end of the file (an unclosed collection, mostly)
+	// points at the last line that has any text.
+	last := len(lines)
+	for last > 1 && strings.TrimSpace(lines[last-1]) == "" {
+		last--
+	}
+	if line < 1 {
+		line = 1
+	}
+	if line > last {
+		line = last
+		msg += " at the end of the file"
+	}
 	col := 1
-	if lines := strings.Split(string(src), "\n"); line <= len(lines) {
+	if line <= len(lines) {
 		text := lines[line-1]
 		col += len([]rune(text)) - len([]rune(strings.TrimLeft(text, " ")))
 		if strings.HasPrefix(strings.TrimLeft(text, " "), "\t") {

@@ -167,8 +167,8 @@ func (l *loader) state(st *State, n *yaml.Node) {
 	case ActionEnd:
 		v := kv["end"]
 		s, ok := l.str(v, "end")
-		if ok && s != string(OutcomeSuccess) && s != string(OutcomeFailure) {
-			l.errf(v, "wrong-type", "end must be success or failure, not %q", s)
+		if outcomes := []string{string(OutcomeFailure), string(OutcomeSuccess)}; ok && !contains(outcomes, s) {
+			l.errf(v, "wrong-type", "end must be success or failure, not %q%s", s, didYouMean(s, outcomes))
 		}
 		st.End = Outcome(s)
 	}
