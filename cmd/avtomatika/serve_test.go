@@ -96,7 +96,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{dotenv: "A=1\nnot a line\n", want: ".env:2: want KEY=VALUE"},
 		{env: "CLIENTS_CONFIG_PATH=" + filepath.Join(dir, "clients.toml"), want: "clients.toml:1: acme.token: want a non-empty string"},
 		{env: "WORKERS_CONFIG_PATH=" + filepath.Join(dir, "nope.toml"), want: "nope.toml"},
-		{env: "BLUEPRINTS_DIR=" + filepath.Join(dir, "bad"), want: "x.yaml:2:1: yaml: did not find expected node content [yaml-syntax]"},
+		{env: "BLUEPRINTS_DIR=" + filepath.Join(dir, "bad"), want: "x.yaml:1:1: yaml: did not find expected node content at the end of the file [yaml-syntax]"},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, "clients.toml"), []byte("acme = {token = 1}\n"), 0o644); err != nil {
 			t.Fatal(err)
