@@ -316,3 +316,41 @@ func (b brokenFS) Open(name string) (fs.File, error) {
 func (b brokenFS) ReadFile(name string) ([]byte, error) {
 	return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrPermission}
 }
+
+// TestLintMisspeltKeyAlone: a misspelt required key gives one finding,
+// not also one for the key it was meant to be.
+func TestLintMisspeltKeyAlone(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{"bp.yaml": `nmae: k
+start: s
+states:
+  s:
+    task: {tpye: x}
+    transitions: {success: b}
+  b:
+    blueprint: {nmae: k}
+    transitions: {success: p, failure: done}
+  p:
+    parallel: {for_eahc: "${{ input.x }}", as: i, task: {type: t}}
+    transitions: {success: c, failure: done}
+  c:
+    choose: [{when: input.x, goto: w}, {go_to: w}]
+  w: {wiat: 5s, go_to: done}
+  done: {end: success}
+`})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Pos.String()+" "+d.Rule)
+	}
+	want := []string{
+		"bp.yaml:1:1 unknown-key",
+		"bp.yaml:5:12 unknown-key",
+		"bp.yaml:8:17 unknown-key",
+		"bp.yaml:11:16 unknown-key",
+		"bp.yaml:14:30 unknown-key",
+		"bp.yaml:15:7 unknown-key",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
+	}
+}

@@ -232,6 +232,20 @@ type loader struct {
 	broken map[string]bool
 	// at is the key being read, where an internal error is reported.
 	at *yaml.Node
+	// suggested holds, per mapping, the keys offered for its unknown
+	// keys: a "missing" finding for one of them would repeat the news.
+	suggested map[*yaml.Node][]string
+}
+
+// wasSuggested reports whether an unknown key of mapping n was taken for
+// one of keys.
+func (l *loader) wasSuggested(n *yaml.Node, keys ...string) bool {
+	for _, s := range l.suggested[deref(n)] {
+		if contains(keys, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
@@ -387,6 +401,10 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
 			if s := spell.Nearest(k.Value, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
+				if l.suggested == nil {
+					l.suggested = map[*yaml.Node][]string{}
+				}
+				l.suggested[n] = append(l.suggested[n], s)
 			} else {
 				msg += "; valid keys: " + strings.Join(known, ", ")
 			}
@@ -468,7 +486,7 @@ func (l *loader) decode(root *yaml.Node) {
 		return
 	}
 	for _, req := range []string{"name", "start", "states"} {
-		if top[req] == nil {
+		if top[req] == nil && !l.wasSuggested(root, req) {
 			l.diags = append(l.diags, Diagnostic{Pos: Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, Rule: "missing-key", Message: fmt.Sprintf("missing required key %q", req)})
 		}
 	}

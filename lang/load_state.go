@@ -138,7 +138,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 					sb.Input, _ = l.value(p[1], sc)
 				}
 			}
-			if !seen && bp.Kind == yaml.MappingNode {
+			if !seen && bp.Kind == yaml.MappingNode && !l.wasSuggested(bp, "name") {
 				l.errf(bp, "missing-key", "blueprint needs a name")
 			}
 		}
@@ -159,7 +159,9 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		}
 		st.Wait = w
 		if g := kv["go_to"]; g == nil {
-			l.errf(n, "missing-key", "state %q waits but has no go_to for when the time comes", st.Name)
+			if !l.wasSuggested(n, "go_to") {
+				l.errf(n, "missing-key", "state %q waits but has no go_to for when the time comes", st.Name)
+			}
 		} else if s, ok := l.str(g, "go_to"); ok {
 			st.GoTo = s
 			l.target(g, s, fmt.Sprintf("state %q go_to", st.Name))
@@ -258,7 +260,9 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 			defaultAt = i
 		}
 		if gotoNode == nil {
-			l.errf(e, "missing-key", "a choose entry needs go_to")
+			if !l.wasSuggested(e, "go_to") {
+				l.errf(e, "missing-key", "a choose entry needs go_to")
+			}
 		} else if s, ok := l.str(gotoNode, "go_to"); ok {
 			c.GoTo = s
 			l.target(gotoNode, s, fmt.Sprintf("state %q choose", st.Name))
@@ -325,7 +329,7 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 			t.OutputSchema = l.schema(v, "output_schema")
 		}
 	}
-	if n.Kind == yaml.MappingNode && !seenType {
+	if n.Kind == yaml.MappingNode && !seenType && !l.wasSuggested(n, "type") {
 		l.errf(n, "missing-key", "task needs a type")
 	}
 	return t
@@ -358,7 +362,9 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 		}
 	case kv["for_each"] != nil:
 		if kv["as"] == nil {
-			l.errf(n, "missing-key", "parallel for_each needs as: NAME for the item")
+			if !l.wasSuggested(n, "as") {
+				l.errf(n, "missing-key", "parallel for_each needs as: NAME for the item")
+			}
 		} else if s, ok := l.str(kv["as"], "as"); ok {
 			if !identRE.MatchString(s) || contains(scopeNames[:], s) {
 				l.errf(kv["as"], "invalid-name", "as %q must be an identifier other than %s", s, strings.Join(scopeNames[:], ", "))
@@ -368,10 +374,13 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 		}
 		p.ForEach = l.untilValue(kv["for_each"], l.scope(st.Name, ""))
 		if kv["task"] == nil {
-			l.errf(n, "missing-key", "parallel for_each needs a task")
+			if !l.wasSuggested(n, "task") {
+				l.errf(n, "missing-key", "parallel for_each needs a task")
+			}
 		} else {
 			p.Task = l.task(kv["task"], st.Name, p.As)
 		}
+	case l.wasSuggested(n, "tasks", "for_each", "task"):
 	default:
 		l.errf(n, "missing-key", "parallel needs tasks, or for_each with as and task")
 	}
