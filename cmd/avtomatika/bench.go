@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 
@@ -24,6 +26,9 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fl.StringVar(&o.Token, "token", "", "worker token of the server at --url")
 	fl.IntVar(&o.Jobs, "jobs", 5000, "jobs per run of single (other workloads scale from it)")
 	fl.IntVar(&o.Rate, "rate", 500, "dispatch: jobs per second")
+	fl.IntVar(&o.Idle, "idle", 10000, "idle10k: idle workers (bounded by the open-file limit)")
+	fl.IntVar(&o.Queued, "queued", 100000, "mem100k: jobs queued with no workers")
+	baseline := fl.String("baseline", "", "asynq: also run the same shapes on github.com/hibiken/asynq (go run in bench/baseline of the source tree) against the same Redis")
 	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")
 	workload := fl.String("workload", "all", "workload: "+strings.Join(bench.Workloads, ", ")+", fanout1000 or all")
 	force := fl.Bool("force", false, "run even when the machine is already loaded")
@@ -35,6 +40,10 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if o.Store != "memory" && o.Store != "redis" {
 		fmt.Fprintf(stderr, "avtomatika bench: --store %q: want memory or redis\n", o.Store)
+		return exitUsage
+	}
+	if *baseline != "" && *baseline != "asynq" {
+		fmt.Fprintf(stderr, "avtomatika bench: --baseline %q: the only baseline is asynq\n", *baseline)
 		return exitUsage
 	}
 	if *runs < 1 {
@@ -71,6 +80,35 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			_ = enc.Encode(r)
 		}
 		_ = enc.Encode(bench.Summarize(recs))
+	}
+	if *baseline == "asynq" {
+		return runBaseline(ctx, o.RedisURL, *workload, *runs, stdout, stderr)
+	}
+	return exitOK
+}
+
+// runBaseline runs bench/baseline (a separate module, so this binary does
+// not link asynq) with the same Redis server, in database 15.
+func runBaseline(ctx context.Context, redisURL, workload string, runs int, stdout, stderr io.Writer) int {
+	if workload != "all" && workload != "single" && workload != "dispatch" && workload != "mem100k" {
+		fmt.Fprintf(stderr, "avtomatika bench: the asynq baseline has single, dispatch and mem100k, not %s\n", workload)
+		return exitUsage
+	}
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "avtomatika bench: --redis-url: %v\n", err)
+		return exitUsage
+	}
+	u.Path = "/15"
+	if _, err := os.Stat("bench/baseline/go.mod"); err != nil {
+		fmt.Fprintln(stderr, "avtomatika bench: --baseline asynq runs from the source tree's root (bench/baseline/go.mod not found)")
+		return exitUsage
+	}
+	cmd := exec.CommandContext(ctx, "go", "-C", "bench/baseline", "run", ".", "--redis-url", u.String(), "--workload", workload, "--runs", fmt.Sprint(runs))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(stderr, "avtomatika bench: asynq baseline: %v\n", err)
+		return exitFindings
 	}
 	return exitOK
 }

@@ -12,6 +12,11 @@
 //   - dispatch: open loop at a fixed rate with 50 idle pollers; latency
 //     from each create's scheduled send time to the worker holding the
 //     task, so a stall is not hidden.
+//   - idle10k: 10,000 idle workers long-polling (with heartbeats) while
+//     single jobs arrive open loop at 1,000/s: RSS, goroutines, idle CPU
+//     and the single latency beside them.
+//   - mem100k: 100,000 jobs queued with no workers (heap bytes per job
+//     after GC, Redis used_memory per job), then drained by 50 workers.
 package bench
 
 import (
@@ -41,7 +46,7 @@ import (
 )
 
 // Workloads are the names Run knows, in the order "all" runs them.
-var Workloads = []string{"single", "linear10", "fanout100", "dispatch"}
+var Workloads = []string{"single", "linear10", "fanout100", "dispatch", "idle10k", "mem100k"}
 
 // Options shape a benchmark. Zero values take the defaults.
 type Options struct {
@@ -54,6 +59,8 @@ type Options struct {
 	Jobs     int    // jobs per run of single; others scale from it; default 5,000
 	Rate     int    // dispatch: jobs/s; default 500
 	Duration time.Duration
+	Idle     int       // idle10k: idle workers; default 10,000 (bounded by the file limit)
+	Queued   int       // mem100k: queued jobs; default 100,000
 	Progress io.Writer // a progress line while it runs; nil: none
 }
 
@@ -79,6 +86,12 @@ func (o *Options) defaults() {
 	if o.Rate <= 0 {
 		o.Rate = 500
 	}
+	if o.Idle <= 0 {
+		o.Idle = 10000
+	}
+	if o.Queued <= 0 {
+		o.Queued = 100000
+	}
 }
 
 // Record is one run's figures (one JSON line).
@@ -103,6 +116,13 @@ type Record struct {
 	P999ms        float64 `json:"p999_ms,omitempty"`
 	StepMicros    float64 `json:"per_step_us,omitempty"`
 	JobMillis     float64 `json:"ms_per_job,omitempty"`
+	IdleWorkers   int     `json:"idle_workers,omitempty"`
+	RSSBytes      int64   `json:"rss_bytes,omitempty"`
+	Goroutines    int     `json:"goroutines,omitempty"`
+	IdleCPUPct    float64 `json:"idle_cpu_percent,omitempty"`
+	HeapBytesJob  float64 `json:"heap_bytes_per_queued_job,omitempty"`
+	RedisBytesJob float64 `json:"redis_bytes_per_queued_job,omitempty"`
+	DrainPerSec   float64 `json:"drain_jobs_per_s,omitempty"`
 }
 
 const blueprints = `name: single
@@ -352,7 +372,7 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	sent := map[string]time.Time{}
 	pending := map[string]time.Time{}
 	var seen func(string)
-	if workload == "dispatch" {
+	if workload == "dispatch" || workload == "idle10k" {
 		seen = func(job string) {
 			now := time.Now()
 			latMu.Lock()
@@ -364,9 +384,11 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 			latMu.Unlock()
 		}
 	}
-	wg, err := t.workers(wctx, o.Workers, seen)
-	if err != nil {
-		return rec, err
+	wg := &sync.WaitGroup{}
+	if workload != "mem100k" { // mem100k starts its workers after the fill
+		if wg, err = t.workers(wctx, o.Workers, seen); err != nil {
+			return rec, err
+		}
 	}
 	defer func() { stopWorkers(); wg.Wait() }()
 	time.Sleep(50 * time.Millisecond) // let the pollers park
@@ -388,45 +410,32 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		tasksPerJob, jobs = 1000, max(jobs/1000, 1)
 		err = t.closedLoop(ctx, "/jobs/fanout", `{"n":1000}`, 1, jobs, prog)
 	case "dispatch":
-		jobs = max(o.Rate*2, 100)
+		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
+	case "idle10k":
+		var idle *sync.WaitGroup
+		idle, rec.IdleWorkers, err = t.idleWorkers(wctx, o.Idle, o.Progress)
+		if err != nil {
+			return rec, err
+		}
+		defer func() { stopWorkers(); idle.Wait() }()
+		c0, w0 := cpuTime(), time.Now()
+		window := 2 * time.Second // idle CPU over two seconds of parked pollers
 		if o.Duration > 0 {
-			jobs = int(o.Duration.Seconds() * float64(o.Rate))
+			window = o.Duration
 		}
-		interval := time.Second / time.Duration(o.Rate)
-		var cw sync.WaitGroup
-		for i := range jobs {
-			at := t0.Add(time.Duration(i) * interval)
-			time.Sleep(time.Until(at))
-			cw.Add(1)
-			go func() {
-				defer cw.Done()
-				var out struct {
-					JobID string `json:"job_id"`
-				}
-				if code, _ := t.do(ctx, "POST", "/api/v1/jobs/single", []byte(`{}`), "", &out); code != 202 {
-					return
-				}
-				latMu.Lock()
-				if got, ok := pending[out.JobID]; ok {
-					lat = append(lat, got.Sub(at))
-					delete(pending, out.JobID)
-				} else {
-					sent[out.JobID] = at
-				}
-				latMu.Unlock()
-			}()
-			if i%100 == 0 {
-				prog(i)
-			}
-		}
-		cw.Wait()
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			latMu.Lock()
-			n := len(lat)
-			latMu.Unlock()
-			if n >= jobs || time.Now().After(deadline) {
-				break
-			}
+		time.Sleep(window)
+		rec.IdleCPUPct = 100 * (cpuTime() - c0).Seconds() / time.Since(w0).Seconds()
+		rec.RSSBytes, rec.Goroutines = rss(), runtime.NumGoroutine()
+		o.Rate = 1000
+		cpu0, req0 = cpuTime(), t.reqs.Load()
+		trips0, cmds0 = t.counts()
+		t0 = time.Now()
+		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
+	case "mem100k":
+		jobs = o.Queued
+		rec.HeapBytesJob, rec.RedisBytesJob, err = t.fill(ctx, o, jobs, prog)
+		if err == nil {
+			rec.DrainPerSec, err = t.drain(wctx, o, jobs, wg)
 		}
 	default:
 		return rec, fmt.Errorf("unknown workload %q; known: %s", workload, strings.Join(append(slices.Clone(Workloads), "fanout1000"), ", "))
@@ -456,7 +465,7 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		rec.StepMicros = float64(el.Microseconds()) / float64(jobs*10) * float64(o.Clients)
 	case "fanout100", "fanout1000":
 		rec.JobMillis = float64(el.Milliseconds()) / float64(jobs)
-	case "dispatch":
+	case "dispatch", "idle10k":
 		slices.Sort(lat)
 		if len(lat) > 0 {
 			q := func(p float64) float64 {
@@ -528,7 +537,7 @@ type Summary struct {
 // and states the range.
 func Summarize(recs []Record) Summary {
 	key := func(r Record) float64 {
-		if r.Workload == "dispatch" {
+		if r.Workload == "dispatch" || r.Workload == "idle10k" {
 			return r.P50ms
 		}
 		return r.JobsPerSec
@@ -545,9 +554,181 @@ func Summarize(recs []Record) Summary {
 	})
 	m := s[len(s)/2]
 	unit := "jobs/s"
-	if m.Workload == "dispatch" {
+	if m.Workload == "dispatch" || m.Workload == "idle10k" {
 		unit = "ms p50"
 	}
 	return Summary{Workload: m.Workload, Store: m.Store, Runs: len(recs), Median: m,
 		Range: fmt.Sprintf("%.3g–%.3g %s", key(s[0]), key(s[len(s)-1]), unit)}
+}
+
+// openLoop creates single jobs at o.Rate from t0 on, each at its scheduled
+// time, and waits until the workers have seen them all (30 s at most);
+// latency runs from the scheduled send time to the lease.
+func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pending map[string]time.Time, lat *[]time.Duration, latMu *sync.Mutex, prog func(int)) int {
+	jobs := max(o.Rate*2, 100)
+	if o.Duration > 0 {
+		jobs = max(int(o.Duration.Seconds()*float64(o.Rate)), 1)
+	}
+	interval := time.Second / time.Duration(o.Rate)
+	var cw sync.WaitGroup
+	for i := range jobs {
+		at := t0.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			var out struct {
+				JobID string `json:"job_id"`
+			}
+			if code, _ := t.do(ctx, "POST", "/api/v1/jobs/single", []byte(`{}`), "", &out); code != 202 {
+				return
+			}
+			latMu.Lock()
+			if got, ok := pending[out.JobID]; ok {
+				*lat = append(*lat, got.Sub(at))
+				delete(pending, out.JobID)
+			} else {
+				sent[out.JobID] = at
+			}
+			latMu.Unlock()
+		}()
+		if i%100 == 0 {
+			prog(i)
+		}
+	}
+	cw.Wait()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		latMu.Lock()
+		n := len(*lat)
+		latMu.Unlock()
+		if n >= jobs || time.Now().After(deadline) {
+			break
+		}
+	}
+	return jobs
+}
+
+// idleWorkers registers up to n workers of a skill no job asks for and
+// keeps each long-polling, with a heartbeat between polls, until ctx ends.
+// The count is bounded by the open-file limit (each poller holds a client
+// and a server connection in this process); it returns how many run.
+func (t *target) idleWorkers(ctx context.Context, n int, progress io.Writer) (*sync.WaitGroup, int, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		n = min(n, max(int(lim.Cur)-1000, 2)/2)
+	}
+	var wg sync.WaitGroup
+	parked := make(chan struct{}, n)
+	for i := range n {
+		id := fmt.Sprintf("bench-idle%d", i)
+		if code, err := t.do(ctx, "POST", "/_worker/workers/register", []byte(`{"worker_id":"`+id+`","supported_skills":[{"name":"idle"}]}`), id, nil); code != 200 {
+			wg.Wait()
+			return &wg, i, fmt.Errorf("register idle worker %d: %d %v", i, code, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hb := []byte(`{"worker_id":"` + id + `","status":"idle"}`)
+			first := true
+			for ctx.Err() == nil {
+				if first {
+					parked <- struct{}{}
+					first = false
+				}
+				_, _ = t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout=10", nil, id, nil)
+				_, _ = t.do(ctx, "PATCH", "/_worker/workers/"+id, hb, id, nil)
+			}
+		}()
+		if progress != nil && i%1000 == 0 {
+			fmt.Fprintf(progress, "\ridle10k: %d idle workers", i)
+		}
+	}
+	for range n {
+		<-parked
+	}
+	time.Sleep(500 * time.Millisecond) // the last polls reach the server
+	return &wg, n, nil
+}
+
+// fill queues jobs with no workers and returns the in-process heap and
+// the Redis memory each queued job holds after a GC.
+func (t *target) fill(ctx context.Context, o Options, jobs int, prog func(int)) (heap, redisBytes float64, err error) {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	r0 := usedMemory(ctx, o.RedisURL, t.prefix != "")
+	var next, done atomic.Int64
+	errc := make(chan error, o.Clients)
+	var wg sync.WaitGroup
+	for range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(jobs) {
+				if code, err := t.do(ctx, "POST", "/api/v1/jobs/single", []byte(`{"initial_data":{}}`), "", nil); code != 202 {
+					errc <- fmt.Errorf("create: %d %v", code, err)
+					return
+				}
+				if n := done.Add(1); n%1000 == 0 {
+					prog(int(n))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, 0, err
+	default:
+	}
+	t.hc.CloseIdleConnections()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	heap = (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / float64(jobs)
+	if t.prefix != "" {
+		redisBytes = float64(usedMemory(ctx, o.RedisURL, true)-r0) / float64(jobs)
+	}
+	return heap, redisBytes, nil
+}
+
+// drain starts o.Workers no-op workers and returns the jobs per second
+// they lease until every queued job is taken.
+func (t *target) drain(ctx context.Context, o Options, jobs int, wg *sync.WaitGroup) (float64, error) {
+	var leased atomic.Int64
+	all := make(chan struct{})
+	d0 := time.Now()
+	w, err := t.workers(ctx, o.Workers, func(string) {
+		if leased.Add(1) == int64(jobs) {
+			close(all)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	wg.Add(1)
+	go func() { w.Wait(); wg.Done() }()
+	select {
+	case <-all:
+		return float64(jobs) / time.Since(d0).Seconds(), nil
+	case <-time.After(10 * time.Minute):
+		return 0, fmt.Errorf("drain: %d of %d jobs leased after 10 minutes", leased.Load(), jobs)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// rss is this process's resident set size (VmRSS), 0 when unknown.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb * 1024
+		}
+	}
+	return 0
 }

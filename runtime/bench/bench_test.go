@@ -15,7 +15,7 @@ func TestSmoke(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{})
 	for _, st := range []string{"memory", "redis"} {
 		for _, w := range Workloads {
-			o := Options{Store: st, RedisURL: rs.URL, Jobs: 20, Clients: 4, Workers: 4, Rate: 200, Duration: 250 * time.Millisecond}
+			o := Options{Store: st, RedisURL: rs.URL, Jobs: 20, Clients: 4, Workers: 4, Rate: 200, Duration: 250 * time.Millisecond, Idle: 20, Queued: 50}
 			r, err := Run(context.Background(), w, 1, o)
 			if err != nil {
 				t.Fatalf("%s on %s: %v", w, st, err)
@@ -26,7 +26,13 @@ func TestSmoke(t *testing.T) {
 			if st == "redis" && (r.RedisTripsJob <= 0 || r.RedisVersion == "") {
 				t.Errorf("%s on redis: no round trips counted: %+v", w, r)
 			}
-			if w == "dispatch" && (r.P50ms <= 0 || r.P99ms < r.P50ms) {
+			if w == "idle10k" && (r.IdleWorkers != 20 || r.Goroutines < 20 || r.RSSBytes <= 0) {
+				t.Errorf("idle10k: %+v", r)
+			}
+			if w == "mem100k" && (r.DrainPerSec <= 0 || (st == "memory" && r.HeapBytesJob <= 0) || (st == "redis" && r.RedisBytesJob <= 0)) {
+				t.Errorf("mem100k on %s: %+v", st, r)
+			}
+			if (w == "dispatch" || w == "idle10k") && (r.P50ms <= 0 || r.P99ms < r.P50ms) {
 				t.Errorf("dispatch latency: %+v", r)
 			}
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,4 +50,29 @@ func cleanRedis(url, prefix string) {
 	if len(batch) > 0 {
 		c.Unlink(ctx, batch...)
 	}
+}
+
+// usedMemory is the Redis server's used_memory; 0 when on is false or it
+// cannot be read.
+func usedMemory(ctx context.Context, url string, on bool) int64 {
+	if !on {
+		return 0
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return 0
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
