@@ -635,8 +635,16 @@ func (t *target) idleWorkers(ctx context.Context, n int, progress io.Writer) (*s
 					parked <- struct{}{}
 					first = false
 				}
-				_, _ = t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout=10", nil, id, nil)
-				_, _ = t.do(ctx, "PATCH", "/_worker/workers/"+id, hb, id, nil)
+				_, err := t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout=10", nil, id, nil)
+				if err == nil {
+					_, err = t.do(ctx, "PATCH", "/_worker/workers/"+id, hb, id, nil)
+				}
+				if err != nil { // out of connections or stopping: back off, do not spin
+					select {
+					case <-ctx.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
 			}
 		}()
 		if progress != nil && i%1000 == 0 {
