@@ -31,6 +31,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
 )
 
 // Record matches the fields of avtomatika bench's records that apply.
@@ -302,7 +304,7 @@ func (b *bench) run(ctx context.Context, workload string, run int) (Record, erro
 		var cw sync.WaitGroup
 		for i := range jobs {
 			at := t0.Add(time.Duration(i) * interval)
-			time.Sleep(time.Until(at))
+			pace.Until(at)
 			cw.Add(1)
 			go func() {
 				defer cw.Done()

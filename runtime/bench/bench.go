@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -573,7 +574,7 @@ func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pe
 	var cw sync.WaitGroup
 	for i := range jobs {
 		at := t0.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(at))
+		pace.Until(at)
 		cw.Add(1)
 		go func() {
 			defer cw.Done()

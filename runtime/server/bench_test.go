@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
@@ -200,7 +201,7 @@ func BenchmarkDispatchLatency(b *testing.B) {
 	var cw sync.WaitGroup
 	for i := range b.N {
 		at := start.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(at))
+		pace.Until(at)
 		cw.Add(1)
 		go func() {
 			defer cw.Done()
@@ -281,7 +282,7 @@ func BenchmarkDispatchBaselineHTTP(b *testing.B) {
 	var wg sync.WaitGroup
 	for i := range b.N {
 		at := start.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(at))
+		pace.Until(at)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
