@@ -31,55 +31,69 @@ func (s *Store) Lease(ctx context.Context, p store.LeaseParams) (*core.Task, err
 		return nil, err
 	}
 	start := time.Now()
-	var w *waiter
-	if p.Wait > 0 {
-		w = &waiter{worker: p.WorkerID, types: slices.Clone(p.Types), ch: make(chan struct{}, 1)}
-		s.mu.Lock()
-		s.waiters[w] = struct{}{}
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			delete(s.waiters, w)
-			s.mu.Unlock()
-		}()
-	}
 	args := leaseArgs{W: p.WorkerID, Ty: p.Types}
-	var deadline <-chan time.Time
-	if w != nil {
-		t := time.NewTimer(p.Wait)
-		defer t.Stop()
-		deadline = t.C
+	if p.Wait <= 0 {
+		args.Now = us(p.Now)
+		tk, _, err := s.leaseOnce(ctx, &args, &p)
+		return tk, err
 	}
+	// A wake message wakes as many polls as it has tasks for. A poll that
+	// took a wake and ends without looking hands it on, and one that
+	// leased a shared task while more are queued wakes the next, so no
+	// task waits for the recheck while a poll idles.
+	w := &waiter{worker: p.WorkerID, types: slices.Clone(p.Types), ch: make(chan struct{}, 1)}
+	s.mu.Lock()
+	s.waiters.add(w)
+	s.mu.Unlock()
+	var owed bool   // a wake taken and not looked at
+	var next string // the type of a leased task with more queued
+	defer func() {
+		s.mu.Lock()
+		if s.waiters.remove(w) || owed {
+			for _, ty := range w.types {
+				s.waiters.wakeType(ty, 1)
+			}
+		} else if next != "" {
+			s.waiters.wakeType(next, 1)
+		}
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(p.Wait)
+	defer t.Stop()
+	recheck := time.NewTimer(s.recheck)
+	defer recheck.Stop()
 	for {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
 		args.Now = us(p.Now.Add(time.Since(start)))
-		tk, err := s.leaseOnce(ctx, &args, &p)
-		if err != nil || tk != nil || w == nil {
+		owed = false
+		tk, more, err := s.leaseOnce(ctx, &args, &p)
+		if tk != nil && more {
+			next = tk.Type
+		}
+		if err != nil || tk != nil {
 			return tk, err
 		}
-		recheck := time.NewTimer(s.recheck)
+		recheck.Reset(s.recheck)
 		select {
 		case <-w.ch:
+			owed = true
 		case <-recheck.C:
-		case <-deadline:
-			recheck.Stop()
+		case <-t.C:
 			return nil, nil
 		case <-ctx.Done():
-			recheck.Stop()
 			return nil, nil
 		case <-s.closedCh:
-			recheck.Stop()
 			return nil, nil
 		}
-		recheck.Stop()
 	}
 }
 
 // leaseOnce runs the lease script until it claims a task or finds none,
-// checking constrained tasks it reports against the worker in between.
-func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParams) (*core.Task, error) {
+// checking constrained tasks it reports against the worker in between;
+// more says that the shared queue it leased from holds more tasks.
+func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParams) (_ *core.Task, more bool, _ error) {
 	a.Ok, a.No = a.Ok[:0], a.No[:0]
 	// The script runs detached from the poll's context: a reply lost to a
 	// cancellation would leave the task leased to nobody. A poll that
@@ -89,33 +103,33 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 	for range 100 {
 		b, err := json.Marshal(a)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		res, err := s.sc.lease.Run(rctx, s.rdb, s.keys, string(b)).StringSlice()
 		if err != nil {
-			return nil, fmt.Errorf("lease for worker %q: redis: %w", p.WorkerID, err)
+			return nil, false, fmt.Errorf("lease for worker %q: redis: %w", p.WorkerID, err)
 		}
 		switch res[0] {
 		case "EMPTY":
-			return nil, nil
+			return nil, false, nil
 		case "OK":
 			t, err := decodeTask(res[1], res[4], res[5], res[6])
 			if err != nil {
-				return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
+				return nil, false, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 			}
 			t.Worker, t.LeasedAt, t.LeaseUntil = p.WorkerID, fromUS(res[2]), fromUS(res[3])
 			if ctx.Err() != nil {
 				if err := s.sc.unlease.Run(rctx, s.rdb, s.keys, t.ID, p.WorkerID).Err(); err != nil {
-					return nil, fmt.Errorf("lease for worker %q: put task %q back: redis: %w", p.WorkerID, t.ID, err)
+					return nil, false, fmt.Errorf("lease for worker %q: put task %q back: redis: %w", p.WorkerID, t.ID, err)
 				}
-				return nil, nil
+				return nil, false, nil
 			}
-			return t, nil
+			return t, len(res) > 7 && res[7] != "0", nil
 		case "CHECK":
 			for i := 1; i+2 < len(res); i += 3 {
 				t, err := decodeTask(res[i+1], res[i], "", res[i+2])
 				if err != nil {
-					return nil, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
+					return nil, false, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 				}
 				if dispatch.Fits(t, p.Resources, p.Costs) {
 					a.Ok = append(a.Ok, res[i])
@@ -124,10 +138,10 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 				}
 			}
 		default:
-			return nil, fmt.Errorf("lease for worker %q: unexpected reply %v", p.WorkerID, res)
+			return nil, false, fmt.Errorf("lease for worker %q: unexpected reply %v", p.WorkerID, res)
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 var stateNames = map[string]store.TaskState{

@@ -48,8 +48,12 @@
 // script leaves to Go to check (dispatch.Fits) before claiming.
 //
 // Long polls wait in the process; the scripts that enqueue publish
-// "t:<type>" or "w:<worker>" on "{prefix}:wake", and each store instance
-// holds one subscription that wakes its matching polls.
+// "t:<n>:<type>" (n tasks queued), "T:<type>" (a constrained task) or
+// "w:<worker>" on "{prefix}:wake", and each store instance holds one
+// subscription. It wakes n of its polls of the type, the longest waiting
+// first, every poll of the type for a constrained task (not every worker
+// fits it), or the worker's polls; a poll that leases while more are
+// queued wakes the next.
 package redisstore
 
 import (
@@ -59,7 +63,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +129,7 @@ type Store struct {
 	rt      *RoundTrips
 
 	mu       sync.Mutex
-	waiters  map[*waiter]struct{}
+	waiters  waiters
 	timerCh  chan struct{}
 	closed   bool
 	closedCh chan struct{}
@@ -137,12 +140,6 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
-
-type waiter struct {
-	worker string
-	types  []string
-	ch     chan struct{} // buffered 1
-}
 
 // Open connects to the Redis the configuration names and returns a store
 // that closes its client on Close.
@@ -177,7 +174,7 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 	}
 	s := &Store{
 		rdb: c, prefix: "{" + opt.Prefix + "}", sc: sc, recheck: opt.Recheck, owns: opt.OwnsClient,
-		rt: &RoundTrips{}, waiters: map[*waiter]struct{}{}, timerCh: make(chan struct{}), closedCh: make(chan struct{}),
+		rt: &RoundTrips{}, waiters: newWaiters(), timerCh: make(chan struct{}), closedCh: make(chan struct{}),
 	}
 	s.keys = []string{s.prefix}
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -263,15 +260,7 @@ func (s *Store) wake(msg string) {
 		s.timerCh = make(chan struct{})
 		return
 	}
-	kind, name, _ := strings.Cut(msg, ":")
-	for w := range s.waiters {
-		if (kind == "w" && w.worker == name) || (kind == "t" && slices.Contains(w.types, name)) {
-			select {
-			case w.ch <- struct{}{}:
-			default:
-			}
-		}
-	}
+	s.waiters.deliver(msg)
 }
 
 // Close ends waiting polls, stops the subscription and, when the store

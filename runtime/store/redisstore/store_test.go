@@ -20,13 +20,18 @@ func open(t testing.TB, srv *redistest.Server) *redisstore.Store {
 
 func openPrefix(t testing.TB, srv *redistest.Server, prefix string) *redisstore.Store {
 	t.Helper()
+	return openOpts(t, srv, redisstore.Options{Prefix: prefix})
+}
+
+func openOpts(t testing.TB, srv *redistest.Server, o redisstore.Options) *redisstore.Store {
+	t.Helper()
 	opt, err := redis.ParseURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{Prefix: prefix, OwnsClient: true})
+	s, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{Prefix: o.Prefix, Recheck: o.Recheck, OwnsClient: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -325,7 +325,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		}
 	}
 	s.mu.Lock()
-	st.Waiting = len(s.waiters)
+	st.Waiting = s.waiters.n
 	s.mu.Unlock()
 	return st, nil
 }

@@ -81,7 +81,7 @@ for _, t in ipairs(a.enq or {}) do
   local r = {s = 'q', ty = t.ty, q = seq, c = t.c, sc = t.sc, to = t.to, a = assigned, d = t.d}
   j.tk[t.id] = r
   redis.call('HSET', tindex(t.id), t.id, a.id)
-  if assigned then wake('w:' .. assigned) else wake('t:' .. t.ty) end
+  if assigned then wake('w:' .. assigned) elseif t.c == '1' then wake('T:' .. t.ty) else wake('t:' .. t.ty) end
   redis.call('ZADD', queue(assigned, t.ty), t.sc or '0', member(r, t.id))
   redis.call('HINCRBY', k('cnt'), 'q', 1)
 end

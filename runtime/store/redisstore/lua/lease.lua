@@ -5,6 +5,9 @@
 -- max_cost (member flag '1') is claimed only when listed in ok (it fits
 -- the worker); one in neither ok nor no is returned for the caller to
 -- check ({'CHECK', id, task, ...}) before anything after it is claimed.
+-- A claim replies {'OK', task, now, lease end, id, job id, type, n}: n is
+-- how many tasks the shared queue it came from still holds (0 for the
+-- worker's own queue).
 local a = cjson.decode(ARGV[1])
 local ok, no = set(a.ok), set(a.no)
 local qs = {k('wq', a.w)}
@@ -61,7 +64,9 @@ while scanned < 2000 do
     end
     redis.call('SADD', k('wl', a.w), id)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-    return {'OK', t.d, a.now, lu, id, jid, t.ty}
+    local more = 0
+    if bi > 1 then more = redis.call('ZCARD', qs[bi]) end
+    return {'OK', t.d, a.now, lu, id, jid, t.ty, tostring(more)}
   elseif not no[id] then
     local _, _, t = tfind(id)
     check[#check + 1] = id

@@ -13,10 +13,16 @@ local function queue(a, ty)
   if a and a ~= '' then return k('wq', a) end
   return k('q', ty)
 end
+-- Wake messages, published once per script: 't:<n>:<type>' (n tasks of
+-- a type queued: n polls wake), 'T:<type>' (a task only some workers fit:
+-- every poll of the type looks), 'w:<worker>', 'timer'.
 local wakes = {}
-local function wake(msg) wakes[msg] = true end
+local function wake(msg) wakes[msg] = (wakes[msg] or 0) + 1 end
 local function publish()
-  for msg in pairs(wakes) do redis.call('PUBLISH', P .. ':wake', msg) end
+  for msg, n in pairs(wakes) do
+    if string.sub(msg, 1, 2) == 't:' then msg = 't:' .. n .. ':' .. string.sub(msg, 3) end
+    redis.call('PUBLISH', P .. ':wake', msg)
+  end
 end
 -- A job is one string key j:<id> holding a MessagePack map: r=rev,
 -- st=status code (codec.go), v=version number (vh), c=created at (ns, text), d=job JSON

@@ -10,6 +10,6 @@ t.s, t.w, t.la, t.lu = 'q', nil, nil, nil
 jput(jid, j)
 redis.call('ZADD', queue(t.a, t.ty), t.sc or '0', member(t, id))
 redis.call('HINCRBY', k('cnt'), 'q', 1)
-if t.a then wake('w:' .. t.a) else wake('t:' .. t.ty) end
+if t.a then wake('w:' .. t.a) elseif t.c == '1' then wake('T:' .. t.ty) else wake('t:' .. t.ty) end
 publish()
 return 1

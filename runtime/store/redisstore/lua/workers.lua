@@ -25,7 +25,7 @@ for _, id in ipairs(ids) do
       t.a = nil
       jput(jid, job)
       redis.call('ZADD', k('q', ty), own[j + 1], m)
-      wake('t:' .. ty)
+      if string.sub(m, 13, 13) == '1' then wake('T:' .. ty) else wake('t:' .. ty) end
     end
   end
   redis.call('DEL', k('wq', id))

@@ -1,0 +1,74 @@
+package redisstore
+
+import (
+	"slices"
+	"testing"
+)
+
+func woken(ws []*waiter) []int {
+	var out []int
+	for i, w := range ws {
+		select {
+		case <-w.ch:
+			out = append(out, i)
+		default:
+		}
+	}
+	return out
+}
+
+func TestWaitersDeliver(t *testing.T) {
+	reg := newWaiters()
+	ws := []*waiter{
+		{worker: "w0", types: []string{"a"}},
+		{worker: "w1", types: []string{"a", "b"}},
+		{worker: "w2", types: []string{"b"}},
+		{worker: "w3", types: []string{"a"}},
+	}
+	for _, w := range ws {
+		w.ch = make(chan struct{}, 1)
+		reg.add(w)
+	}
+	for _, c := range []struct {
+		msg  string
+		want []int
+	}{
+		{"t:1:a", []int{0}},        // the longest waiting poll of the type
+		{"t:2:a", []int{0, 1}},     // as many as tasks
+		{"t:9:b", []int{1, 2}},     // no more than wait
+		{"T:a", []int{0, 1, 3}},    // a constrained task: all of the type
+		{"w:w2", []int{2}},         // a worker's own queue
+		{"t:a", []int{0, 1, 3}},    // no count: all of the type
+		{"t:0:a", []int{0, 1, 3}},  // a bad count: all of the type
+		{"t:1:c", nil},             // nobody waits for c
+		{"timer-ish:x", nil},       // unknown kinds are ignored
+		{"t:1:a:with:colons", nil}, // types may hold colons
+	} {
+		reg.deliver(c.msg)
+		if got := woken(ws); !slices.Equal(got, c.want) {
+			t.Errorf("%s woke %v, want %v", c.msg, got, c.want)
+		}
+	}
+	// A poll that holds a wake is skipped: two messages of one task each
+	// wake two polls.
+	reg.deliver("t:1:a")
+	reg.deliver("t:1:a")
+	if got := woken(ws); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("two single wakes woke %v, want [0 1]", got)
+	}
+	// Removing a poll that holds a wake reports it, so it can be handed on.
+	reg.deliver("t:1:a")
+	if !reg.remove(ws[0]) {
+		t.Error("remove of a woken poll did not report its wake")
+	}
+	if reg.remove(ws[3]) {
+		t.Error("remove of a poll without a wake reported one")
+	}
+	reg.deliver("t:1:a")
+	if got := woken(ws); !slices.Equal(got, []int{1}) {
+		t.Errorf("after removals t:1:a woke %v, want [1]", got)
+	}
+	if reg.n != 2 || len(reg.byType["a"].Front().Value.(*waiter).types) != 2 {
+		t.Errorf("registry holds %d polls, want 2", reg.n)
+	}
+}
