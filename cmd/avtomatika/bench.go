@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -32,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")
 	workload := fl.String("workload", "all", "workload: "+strings.Join(bench.Workloads, ", ")+", fanout1000 or all")
 	force := fl.Bool("force", false, "run even when the machine is already loaded")
+	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of the measured runs (server and simulators, one process) to this file, for go tool pprof")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -64,12 +66,27 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	o.Progress = stderr
 	enc := json.NewEncoder(stdout)
+	var prof *os.File
+	if *cpuprofile != "" {
+		var err error
+		if prof, err = os.Create(*cpuprofile); err != nil {
+			fmt.Fprintf(stderr, "avtomatika bench: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer prof.Close()
+	}
 	for _, w := range ws {
 		if _, err := bench.Run(ctx, w, 0, o); err != nil { // warm-up, not counted
 			fmt.Fprintf(stderr, "avtomatika bench: %s: %v\n", w, err)
 			return exitFindings
 		}
 		var recs []bench.Record
+		if prof != nil {
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				fmt.Fprintf(stderr, "avtomatika bench: --cpuprofile: %v\n", err)
+				return exitFindings
+			}
+		}
 		for i := 1; i <= *runs; i++ {
 			r, err := bench.Run(ctx, w, i, o)
 			if err != nil {
@@ -78,6 +95,10 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			}
 			recs = append(recs, r)
 			_ = enc.Encode(r)
+		}
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof = nil // one workload's runs: the first named
 		}
 		_ = enc.Encode(bench.Summarize(recs))
 	}

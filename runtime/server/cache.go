@@ -91,3 +91,42 @@ func (c *workerCache) drop(id string) {
 	defer c.mu.Unlock()
 	delete(c.m, id)
 }
+
+// jobLocks serialize the events of one job on this instance: results of a
+// job's parallel branches that arrive together are applied one after the
+// other on the cached copy, instead of racing to commit and re-reading on
+// every lost version check (which makes fan-in quadratic). Instances
+// still race, and the store's version check settles that.
+type jobLocks struct {
+	mu sync.Mutex
+	m  map[string]*jobLock
+}
+
+type jobLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks job id and returns its unlock.
+func (l *jobLocks) lock(id string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*jobLock{}
+	}
+	e := l.m[id]
+	if e == nil {
+		e = &jobLock{}
+		l.m[id] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
+}

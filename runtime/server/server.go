@@ -70,6 +70,7 @@ type Server struct {
 	hooks      sync.WaitGroup
 	waiters    waiters
 	jobs       jobCache
+	jobLocks   jobLocks
 	workerRecs workerCache
 
 	kick chan struct{} // wakes the reclaim loop
@@ -259,23 +260,36 @@ const maxCommitTries = 50
 // deliver applies one event to a job: read, step, commit; on a version
 // conflict it reads again and steps again. complete, when set, marks the
 // leased task done in the same commit. It returns the committed job.
+// Events of one job are applied one at a time on this instance.
 func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, complete *store.TaskCompletion) (*core.Job, error) {
+	unlock := s.jobLocks.lock(jobID)
+	nj, eff, err := s.commitEvent(ctx, jobID, ev, complete)
+	unlock()
+	if err != nil {
+		return nj, err
+	}
+	s.after(ctx, nj, eff)
+	return nj, nil
+}
+
+// commitEvent is deliver's read, step and commit, under the job's lock.
+func (s *Server) commitEvent(ctx context.Context, jobID string, ev core.Event, complete *store.TaskCompletion) (*core.Job, *core.Effects, error) {
 	for try := 0; ; try++ {
 		j := s.jobs.get(jobID)
 		cached := j != nil
 		if !cached {
 			var err error
 			if j, err = s.store.GetJob(ctx, jobID); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		m, err := s.machine(ctx, j)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		in, err := s.inputs(ctx, m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		nj, eff, err := core.Step(ctx, m, j, ev, in)
 		if err != nil && cached {
@@ -291,13 +305,13 @@ func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, compl
 					continue
 				}
 				if cerr != nil && !errors.Is(cerr, store.ErrConflict) {
-					return j, cerr
+					return j, nil, cerr
 				}
 			}
-			return j, err
+			return j, nil, err
 		}
 		if err := s.prepare(ctx, nj, eff); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rev, err := s.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
 		if errors.Is(err, store.ErrConflict) && try < maxCommitTries {
@@ -306,12 +320,11 @@ func (s *Server) deliver(ctx context.Context, jobID string, ev core.Event, compl
 		}
 		if err != nil {
 			s.jobs.drop(jobID)
-			return nil, err
+			return nil, nil, err
 		}
 		nj.Rev = rev
 		s.jobs.put(nj)
-		s.after(ctx, nj, eff)
-		return nj, nil
+		return nj, eff, nil
 	}
 }
 
