@@ -43,7 +43,8 @@ type Task struct {
 	PayloadDir string
 
 	cancelled atomic.Bool
-	send      func(ctx context.Context, eventType string, payload map[string]any) error
+	link      *link                   // the orchestrator that issued the task; nil in a Task made by hand
+	cancel    context.CancelCauseFunc // ends the handler's context
 }
 
 // Cancelled reports whether the orchestrator asked to cancel the task
@@ -59,10 +60,10 @@ func (t *Task) CheckForCancellation(ctx context.Context) bool {
 
 // Progress reports progress (0 to 1) and a message to the orchestrator.
 func (t *Task) Progress(ctx context.Context, fraction float64, message string) error {
-	if t.send == nil {
+	if t.link == nil {
 		return nil
 	}
-	return t.send(ctx, wire.EventProgress, map[string]any{"progress": fraction, "message": message})
+	return t.link.event(ctx, t, wire.EventProgress, map[string]any{"progress": fraction, "message": message})
 }
 
 // codeError carries a wire error code.
@@ -132,10 +133,10 @@ func errorInfo(err error) *wire.Error {
 // Event sends a custom event about the task to the orchestrator that
 // issued it (POST /_worker/events, signed like every message).
 func (t *Task) Event(ctx context.Context, eventType string, payload map[string]any) error {
-	if t.send == nil {
+	if t.link == nil {
 		return errors.New("worker: this task has no orchestrator to send events to")
 	}
-	return t.send(ctx, eventType, payload)
+	return t.link.event(ctx, t, eventType, payload)
 }
 
 // Decode fills v (a pointer to a struct or map) from the task's params

@@ -58,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -81,16 +82,10 @@ type Worker struct {
 
 	mu       sync.Mutex
 	handlers map[string]HandlerFunc
-	running  map[string]*running // by task id
-	readyCh  chan struct{}       // closed and replaced when a link's readiness changes
+	running  map[string]*Task // by task id
+	readyCh  chan struct{}    // closed and replaced when a link's readiness changes
 
 	started atomic.Bool
-}
-
-type running struct {
-	task   *Task
-	link   *link
-	cancel context.CancelCauseFunc
 }
 
 // deliverMin is the least time results get to reach the orchestrator
@@ -119,14 +114,20 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID),
-		handlers: map[string]HandlerFunc{}, running: map[string]*running{}, readyCh: make(chan struct{}),
+		handlers: map[string]HandlerFunc{}, running: map[string]*Task{}, readyCh: make(chan struct{}),
 	}
 	for i, o := range cfg.Orchestrators {
 		tok := o.Token
 		if tok == "" {
 			tok = cfg.Token
 		}
-		w.links = append(w.links, &link{w: w, idx: i, o: o, token: tok, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)})
+		id := url.PathEscape(cfg.WorkerID)
+		w.links = append(w.links, &link{
+			w: w, idx: i, o: o, token: tok, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+			pollURL:   o.URL + fmt.Sprintf(wire.RouteNextFmt, id) + fmt.Sprintf("?timeout=%g", cfg.PollTimeout.Seconds()),
+			beatURL:   o.URL + fmt.Sprintf(wire.RouteWorkerFmt, id),
+			resultURL: o.URL + wire.RouteResult,
+		})
 	}
 	if cfg.S3.Endpoint != "" {
 		s, err := newOffload(cfg)
@@ -333,7 +334,7 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	t := &Task{
 		JobID: wt.JobID, TaskID: wt.TaskID, Type: wt.Type, Priority: wt.Priority,
 		Params: wt.Params, Metadata: wt.Metadata, TracingContext: wt.TracingContext, ParamsMetadata: wt.ParamsMetadata,
-		PayloadDir: w.taskDir(wt.TaskID),
+		PayloadDir: w.taskDir(wt.TaskID), link: l, cancel: cancel,
 	}
 	if t.Params == nil {
 		t.Params = map[string]any{}
@@ -341,20 +342,15 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	if wt.Deadline != 0 {
 		t.Deadline = time.Unix(int64(wt.Deadline), 0)
 	}
-	t.send = func(ctx context.Context, eventType string, payload map[string]any) error {
-		return l.event(ctx, t, eventType, payload)
-	}
 	w.mu.Lock()
-	w.running[t.TaskID] = &running{task: t, link: l, cancel: cancel}
+	w.running[t.TaskID] = t
 	w.mu.Unlock()
 	w.kickAll()
 
 	res := w.run(ctx, t)
 	// The files are uploaded by now: the folder goes before the result, so
 	// a finished job never leaves one behind.
-	if err := os.RemoveAll(t.PayloadDir); err != nil {
-		w.log.Warn("remove task folder", "dir", t.PayloadDir, "err", err)
-	}
+	w.removeTaskDir(t.PayloadDir)
 	if err := l.submit(deliver, res); err != nil {
 		w.log.Error("result not delivered", "task", t.TaskID, "job", t.JobID, "orchestrator", l.o.URL, "err", err)
 	}
@@ -362,6 +358,17 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	delete(w.running, t.TaskID)
 	w.mu.Unlock()
 	w.kickAll()
+}
+
+// removeTaskDir removes a task's folder. Most tasks never make one: a
+// look (one system call) spares them os.RemoveAll's unlink and rmdir.
+func (w *Worker) removeTaskDir(dir string) {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		w.log.Warn("remove task folder", "dir", dir, "err", err)
+	}
 }
 
 func (w *Worker) taskDir(taskID string) string {
@@ -438,9 +445,9 @@ func (w *Worker) cancelTasks(ids []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		if r := w.running[id]; r != nil && !r.task.cancelled.Swap(true) {
+		if t := w.running[id]; t != nil && !t.cancelled.Swap(true) {
 			w.log.Info("task cancelled by the orchestrator", "task", id)
-			r.cancel(errCancelRequested)
+			t.cancel(errCancelRequested)
 		}
 	}
 }
@@ -451,8 +458,8 @@ func (w *Worker) current(l *link) (ids []string, busy bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ids = []string{}
-	for id, r := range w.running {
-		if r.link == l {
+	for id, t := range w.running {
+		if t.link == l {
 			ids = append(ids, id)
 		}
 	}
@@ -477,6 +484,9 @@ type link struct {
 	token string
 	kick  chan struct{} // a task started or ended: heartbeat soon
 	wake  chan struct{} // a call failed: check the orchestrator now
+
+	// URLs of the calls made per task, built once.
+	pollURL, beatURL, resultURL string
 
 	// guarded by w.mu
 	ready   bool
@@ -610,7 +620,7 @@ func (l *link) register(ctx context.Context) error {
 	if w.s3 != nil {
 		reg.Capabilities.S3ConfigHash = w.s3.configHash()
 	}
-	_, err := l.call(ctx, http.MethodPost, wire.RouteRegister, reg, wire.KindMessage)
+	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage)
 	return err
 }
 
@@ -618,7 +628,7 @@ func (l *link) heartbeat(ctx context.Context, status string) (wire.HeartbeatRepl
 	ids, _ := l.w.current(l)
 	hb := wire.Heartbeat{WorkerID: l.w.cfg.WorkerID, Status: status, CurrentTasks: ids, Timestamp: wire.Now()}
 	var reply wire.HeartbeatReply
-	b, err := l.call(ctx, http.MethodPatch, fmt.Sprintf(wire.RouteWorkerFmt, url.PathEscape(l.w.cfg.WorkerID)), hb, wire.KindMessage)
+	b, err := l.call(ctx, http.MethodPatch, l.beatURL, hb, wire.KindMessage)
 	if err != nil {
 		return reply, err
 	}
@@ -635,8 +645,7 @@ func (l *link) poll(ctx context.Context) (*wire.Task, error) {
 	w := l.w
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.PollTimeout+5*time.Second)
 	defer cancel()
-	path := fmt.Sprintf(wire.RouteNextFmt, url.PathEscape(w.cfg.WorkerID)) + fmt.Sprintf("?timeout=%g", w.cfg.PollTimeout.Seconds())
-	b, err := l.call(ctx, http.MethodGet, path, nil, 0)
+	b, err := l.call(ctx, http.MethodGet, l.pollURL, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -666,12 +675,15 @@ func (l *link) submit(ctx context.Context, res wire.Result) error {
 	forgot := 0
 	for {
 		res.Timestamp = wire.Now() // a retry is signed afresh
-		b, err := l.call(ctx, http.MethodPost, wire.RouteResult, res, wire.KindMessage)
+		b, err := l.call(ctx, http.MethodPost, l.resultURL, res, wire.KindMessage)
 		if err == nil {
-			var reply wire.ResultReply
-			_ = json.Unmarshal(b, &reply)
-			if reply.Status == "ignored" {
-				w.log.Info("result ignored", "task", res.TaskID, "reason", reply.Reason, "message", reply.Message)
+			// Most replies are accepted: only one that may say ignored is
+			// decoded, to log why.
+			if bytes.Contains(b, []byte(wire.ReplyIgnored)) {
+				var reply wire.ResultReply
+				if json.Unmarshal(b, &reply) == nil && reply.Status == wire.ReplyIgnored {
+					w.log.Info("result ignored", "task", res.TaskID, "reason", reply.Reason, "message", reply.Message)
+				}
 			}
 			return nil
 		}
@@ -700,13 +712,13 @@ func (l *link) event(ctx context.Context, t *Task, eventType string, payload map
 	if ev.Payload == nil {
 		ev.Payload = map[string]any{}
 	}
-	_, err := l.call(ctx, http.MethodPost, wire.RouteEvents, ev, wire.KindEvent)
+	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteEvents, ev, wire.KindEvent)
 	return err
 }
 
-// call sends one request (body signed when the link has a token) and
-// returns the body of a 2xx answer; 204 gives nil.
-func (l *link) call(ctx context.Context, method, path string, body any, kind wire.Kind) ([]byte, error) {
+// call sends one request to u (body signed when the link has a token)
+// and returns the body of a 2xx answer; 204 gives nil.
+func (l *link) call(ctx context.Context, method, u string, body any, kind wire.Kind) ([]byte, error) {
 	w := l.w
 	var rd io.Reader
 	if body != nil {
@@ -716,7 +728,7 @@ func (l *link) call(ctx context.Context, method, path string, body any, kind wir
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.o.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -735,7 +747,7 @@ func (l *link) call(ctx context.Context, method, path string, body any, kind wir
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &httpError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(b))}
