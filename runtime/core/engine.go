@@ -108,7 +108,6 @@ func Step(ctx context.Context, m *lang.Machine, job *Job, ev Event, in Inputs) (
 	}
 	s := &stepper{ctx: ctx, m: m, in: in, lim: in.Limits.withDefaults(), fx: &Effects{}}
 	j := *job
-	j.Tasks = append([]TaskRef(nil), job.Tasks...)
 	j.UpdatedAt = in.Now
 	s.j = &j
 	defer func() {
@@ -137,7 +136,18 @@ type stepper struct {
 	// err aborts the step (context ended, randomness failed): Step returns
 	// it and no job.
 	err        error
-	historyOwn bool // j.History is this step's own copy
+	historyOwn bool     // j.History is this step's own copy
+	own        refOwner // the chunks of j.Tasks this step copied
+}
+
+// ref returns the job's i-th task ref to change, copying its chunk the
+// first time in the step.
+func (s *stepper) ref(i int) *TaskRef { return s.own.ref(&s.j.Tasks, i) }
+
+// setTasks makes refs the job's task refs (nil: none).
+func (s *stepper) setTasks(refs []TaskRef) {
+	s.j.Tasks = NewTaskRefs(refs...)
+	s.own = refOwner{all: true}
 }
 
 func (s *stepper) apply(ev Event) error {
@@ -197,7 +207,7 @@ func (s *stepper) timer(ev Event) error {
 	j := s.j
 	if ev.TaskID != "" { // a retry
 		i := s.refIndex(ev.TaskID, ev.Branch)
-		if i < 0 || j.Tasks[i].Result == nil || j.Tasks[i].Timer == "" || (ev.TimerID != "" && ev.TimerID != j.Tasks[i].Timer) {
+		if i < 0 || j.Tasks.At(i).Result == nil || j.Tasks.At(i).Timer == "" || (ev.TimerID != "" && ev.TimerID != j.Tasks.At(i).Timer) {
 			return fmt.Errorf("retry timer %s for task %s of job %s: %w", ev.TimerID, ev.TaskID, j.ID, ErrStaleTimer)
 		}
 		s.retryNow(i)
@@ -262,11 +272,11 @@ func (s *stepper) childFinished(ev Event) error {
 // in Job.Tasks, O(1)), else by a scan for callers that do not know it.
 func (s *stepper) refIndex(id string, branch int) int {
 	ts := s.j.Tasks
-	if branch >= 0 && branch < len(ts) && ts[branch].ID == id {
+	if branch >= 0 && branch < ts.Len() && ts.At(branch).ID == id {
 		return branch
 	}
-	for i := range ts {
-		if ts[i].ID == id {
+	for i, t := range ts.All() {
+		if t.ID == id {
 			return i
 		}
 	}

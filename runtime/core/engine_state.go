@@ -79,8 +79,7 @@ func (s *stepper) enter(name string) {
 // withdrawn and armed timers disarmed.
 func (s *stepper) leave() {
 	j := s.j
-	for i := range j.Tasks {
-		t := &j.Tasks[i]
+	for _, t := range j.Tasks.All() {
 		if t.Result == nil {
 			s.fx.Withdraw = append(s.fx.Withdraw, t.ID)
 		}
@@ -88,7 +87,7 @@ func (s *stepper) leave() {
 			s.fx.CancelTimers = append(s.fx.CancelTimers, t.Timer)
 		}
 	}
-	j.Tasks = nil
+	s.setTasks(nil)
 	j.BranchesDone = 0
 	j.ApprovalMessage = ""
 	s.cancelTimer()
@@ -273,9 +272,8 @@ func (s *stepper) startTask(st *lang.State) {
 		return
 	}
 	t := s.newTask(st.Task, params, 0, 1)
-	s.j.Tasks = []TaskRef{{ID: t.ID, Type: t.Type, Branch: 0, Attempt: 1}}
 	s.j.Status = StatusWaitingForWorker
-	s.j.Tasks[0].Timer = s.enqueue(t)
+	s.setTasks([]TaskRef{{ID: t.ID, Type: t.Type, Branch: 0, Attempt: 1, Timer: s.enqueue(t)}})
 }
 
 func (s *stepper) startParallel(st *lang.State) {
@@ -316,13 +314,13 @@ func (s *stepper) startParallel(st *lang.State) {
 		s.leaveBy(st, "success")
 		return
 	}
-	s.j.Tasks = make([]TaskRef, len(specs))
+	refs := make([]TaskRef, len(specs))
 	s.j.Status = StatusWaitingParallel
 	for i, spec := range specs {
 		t := s.newTask(spec, params[i], i, 1)
-		s.j.Tasks[i] = TaskRef{ID: t.ID, Type: t.Type, Branch: i, Attempt: 1}
-		s.j.Tasks[i].Timer = s.enqueue(t)
+		refs[i] = TaskRef{ID: t.ID, Type: t.Type, Branch: i, Attempt: 1, Timer: s.enqueue(t)}
 	}
+	s.setTasks(refs)
 }
 
 // forEach evaluates a parallel's for_each list.

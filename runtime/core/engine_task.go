@@ -7,16 +7,17 @@ import (
 )
 
 // taskEvent applies a task's result, lease timeout or dispatch timeout.
-// Work per event is constant apart from copying the job's task refs, so a
-// fan-in of n branches costs O(n) steps of O(n) copying.
+// Work per event is constant apart from copying one chunk of the job's
+// task refs and the chunk index (TaskRefs), so a fan-in of n branches
+// costs O(n) steps of nearly constant work.
 func (s *stepper) taskEvent(ev Event) error {
 	j := s.j
 	st := s.m.State(j.State)
 	i := s.refIndex(ev.TaskID, ev.Branch)
-	if i < 0 || j.Tasks[i].Result != nil || st == nil || (st.Action != lang.ActionTask && st.Action != lang.ActionParallel) {
+	if i < 0 || j.Tasks.At(i).Result != nil || st == nil || (st.Action != lang.ActionTask && st.Action != lang.ActionParallel) {
 		return fmt.Errorf("%s for task %s of job %s (in state %q): %w", ev.Kind, ev.TaskID, j.ID, j.State, ErrStaleTask)
 	}
-	ref := &j.Tasks[i]
+	ref := s.ref(i)
 	var res *Result
 	switch ev.Kind {
 	case EventTaskResult:
@@ -100,7 +101,7 @@ func failsAtOnce(code string) bool {
 // (already recorded on its ref).
 func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 	j := s.j
-	ref := &j.Tasks[i]
+	ref := s.ref(i)
 	parallel := st.Action == lang.ActionParallel
 	switch res.Status {
 	case "failure":
@@ -141,12 +142,12 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 			return
 		}
 		j.BranchesDone++
-		if j.BranchesDone < len(j.Tasks) {
+		if j.BranchesDone < j.Tasks.Len() {
 			return // other branches still run
 		}
-		results := make([]*Result, len(j.Tasks))
-		for k := range j.Tasks {
-			results[k] = j.Tasks[k].Result
+		results := make([]*Result, j.Tasks.Len())
+		for k, t := range j.Tasks.All() {
+			results[k] = t.Result
 		}
 		j.Results = results
 		j.Result = &Result{Status: "success"}
@@ -192,7 +193,7 @@ func (s *stepper) retries(st *lang.State, branch int) int {
 // scheduleRetry arms the timer of the i-th task's next attempt, after
 // Backoff with full jitter.
 func (s *stepper) scheduleRetry(st *lang.State, i int, code string) {
-	ref := &s.j.Tasks[i]
+	ref := s.ref(i)
 	d := Backoff(ref.Attempt, s.lim.BackoffBase, s.lim.BackoffMax, s.rand64())
 	id := "retry-" + ref.ID
 	ref.Timer = id
@@ -210,7 +211,7 @@ func (s *stepper) scheduleRetry(st *lang.State, i int, code string) {
 func (s *stepper) retryNow(i int) {
 	j := s.j
 	st := s.m.State(j.State)
-	ref := &j.Tasks[i]
+	ref := s.ref(i)
 	spec := taskSpec(st, ref.Branch)
 	if spec == nil {
 		s.fail(CodeUnknownState, fmt.Sprintf("state %q has no task for branch %d", j.State, ref.Branch))

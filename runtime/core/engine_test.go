@@ -183,7 +183,7 @@ func pending(input map[string]any) *Job {
 // at is a job in state, waiting with status.
 func at(state string, status Status, steps int, input map[string]any, tasks ...TaskRef) *Job {
 	j := pending(input)
-	j.State, j.Status, j.Steps, j.Tasks = state, status, steps, tasks
+	j.State, j.Status, j.Steps, j.Tasks = state, status, steps, NewTaskRefs(tasks...)
 	return j
 }
 
@@ -308,7 +308,7 @@ func TestStepFlow(t *testing.T) {
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 3, map[string]any{"n": int64(11)}
-				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 11)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
 			types: []string{"created", "state_entered", "state_entered", "state_entered", "task_enqueued"},
@@ -319,7 +319,7 @@ func TestStepFlow(t *testing.T) {
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}
-				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
 			types: []string{"created", "state_entered", "state_entered", "task_enqueued"},
@@ -389,8 +389,10 @@ func working() *Job {
 func retrying(n int) *Job {
 	j := working()
 	j.Status = StatusAwaitingRetry
-	j.Tasks[0] = ref("task-A", "t", 0, n, "retry-task-A")
-	j.Tasks[0].Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTransient, Message: "boom"}}
+	j.Tasks = j.Tasks.With(0, func(r *TaskRef) { *r = ref("task-A", "t", 0, n, "retry-task-A") })
+	j.Tasks = j.Tasks.With(0, func(r *TaskRef) {
+		r.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTransient, Message: "boom"}}
+	})
 	return j
 }
 
@@ -408,7 +410,7 @@ func TestStepTask(t *testing.T) {
 			name: "success merges data into history and follows success", bp: taskBP, job: working,
 			ev: result("task-A", 0, "success", map[string]any{"ok": true}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, nil, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, TaskRefs{}, t0
 				j.History = map[string]any{"n": int64(6), "ok": true}
 				j.Result = &Result{Status: "success", Data: map[string]any{"ok": true}}
 			},
@@ -419,7 +421,7 @@ func TestStepTask(t *testing.T) {
 			name: "a result without a body is a success", bp: taskBP, job: working,
 			ev: Event{Kind: EventTaskResult, TaskID: "task-A"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, nil, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, TaskRefs{}, t0
 				j.Result = &Result{Status: "success"}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFinished)},
@@ -429,7 +431,7 @@ func TestStepTask(t *testing.T) {
 			name: "a custom status follows its transition", bp: taskBP, job: working,
 			ev: result("task-A", 0, "out_of_stock", map[string]any{"left": int64(0)}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "none", StatusFailed, 3, nil, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "none", StatusFailed, 3, TaskRefs{}, t0
 				j.History = map[string]any{"n": int64(6), "left": int64(0)}
 				j.Result = &Result{Status: "out_of_stock", Data: map[string]any{"left": int64(0)}}
 				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "none"`}
@@ -441,7 +443,7 @@ func TestStepTask(t *testing.T) {
 			name: "a status the transitions do not name fails the job, naming it", bp: taskBP, job: working,
 			ev: result("task-A", 0, "weird", map[string]any{"x": true}, ""),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusFailed, nil, t0
+				j.Status, j.Tasks, j.FinishedAt = StatusFailed, TaskRefs{}, t0
 				j.Result = &Result{Status: "weird", Data: map[string]any{"x": true}}
 				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "weird" in state "work": its transitions name "success", "out_of_stock", "failure"`}
 			},
@@ -452,7 +454,7 @@ func TestStepTask(t *testing.T) {
 			name: "PERMANENT_ERROR quarantines the job", bp: taskBP, job: working,
 			ev: result("task-A", 0, "failure", nil, ErrPermanent),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrPermanent)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrPermanent)
 				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
@@ -462,7 +464,7 @@ func TestStepTask(t *testing.T) {
 			name: "CONTRACT_VIOLATION_ERROR quarantines the job", bp: taskBP, job: working,
 			ev: result("task-A", 0, "failure", nil, ErrContractViolation),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrContractViolation)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrContractViolation)
 				j.Error = &ErrorInfo{Code: ErrContractViolation, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
@@ -472,7 +474,7 @@ func TestStepTask(t *testing.T) {
 			name: "INVALID_INPUT_ERROR follows failure at once", bp: taskBP, job: working,
 			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrInvalidInput)
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrInvalidInput)
 				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
@@ -482,7 +484,7 @@ func TestStepTask(t *testing.T) {
 			name: "INTEGRITY_MISMATCH_ERROR follows failure at once", bp: taskBP, job: working,
 			ev: result("task-A", 0, "failure", nil, ErrIntegrityMismatch),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrIntegrityMismatch)
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrIntegrityMismatch)
 				j.Error = &ErrorInfo{Code: ErrIntegrityMismatch, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
@@ -500,7 +502,7 @@ func TestStepTask(t *testing.T) {
 			ev: Event{Kind: EventTaskResult, TaskID: "task-A", Result: &Result{Status: "failure"}},
 			want: func(j *Job) {
 				*j = *retrying(1)
-				j.Tasks[0].Result = &Result{Status: "failure"}
+				j.Tasks = j.Tasks.With(0, func(r *TaskRef) { r.Result = &Result{Status: "failure"} })
 			},
 			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
 			types: []string{"task_result", "retry_scheduled"},
@@ -510,17 +512,17 @@ func TestStepTask(t *testing.T) {
 			ev: result("task-A", 0, "failure", nil, "SOMETHING_NEW"),
 			want: func(j *Job) {
 				*j = *retrying(1)
-				j.Tasks[0].Result = failure("SOMETHING_NEW")
+				j.Tasks = j.Tasks.With(0, func(r *TaskRef) { r.Result = failure("SOMETHING_NEW") })
 			},
 			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
 			types: []string{"task_result", "retry_scheduled"},
 		},
 		{
 			name: "retries exhausted follow failure", bp: taskBP,
-			job: func() *Job { j := working(); j.Tasks[0].Attempt = 3; return j },
+			job: func() *Job { j := working(); j.Tasks = j.Tasks.With(0, func(r *TaskRef) { r.Attempt = 3 }); return j },
 			ev:  result("task-A", 0, "failure", nil, ErrTransient),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, nil, t0, failure(ErrTransient)
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrTransient)
 				j.Error = &ErrorInfo{Code: ErrTransient, Message: `state "work": task task-A (t) failed after 3 attempts: boom`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
@@ -531,7 +533,9 @@ func TestStepTask(t *testing.T) {
 			ev: Event{Kind: EventTaskTimeout, TaskID: "task-A"},
 			want: func(j *Job) {
 				*j = *retrying(1)
-				j.Tasks[0].Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task task-A (attempt 1) gave no result before its deadline"}}
+				j.Tasks = j.Tasks.With(0, func(r *TaskRef) {
+					r.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task task-A (attempt 1) gave no result before its deadline"}}
+				})
 			},
 			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
 			types: []string{"task_timeout", "retry_scheduled"},
@@ -540,7 +544,7 @@ func TestStepTask(t *testing.T) {
 			name: "a dispatch timeout fails at once", bp: taskBP, job: working,
 			ev: Event{Kind: EventDispatchTimeout, TaskID: "task-A", TimerID: "dispatch-task-A"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 3, nil, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 3, TaskRefs{}, t0
 				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: CodeDispatchTimeout, Message: `no worker took task "task-A" within 7s`}}
 				j.Error = &ErrorInfo{Code: CodeDispatchTimeout, Message: `state "work": task task-A (t) failed: no worker took task "task-A" within 7s`}
 			},
@@ -552,7 +556,7 @@ func TestStepTask(t *testing.T) {
 			ev: Event{Kind: EventTimer, TimerID: "retry-task-A", TaskID: "task-A"},
 			want: func(j *Job) {
 				j.Status = StatusWaitingForWorker
-				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 2, "dispatch-task-"+id(1))}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 2, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 2, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
 			types: []string{"task_enqueued"},
@@ -582,7 +586,7 @@ func TestStepTask(t *testing.T) {
 			name: "cancelled without a cancelled transition cancels the job", bp: taskBP, job: working,
 			ev: result("task-A", 0, "cancelled", nil, ""),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusCancelled, nil, t0, &Result{Status: "cancelled"}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusCancelled, TaskRefs{}, t0, &Result{Status: "cancelled"}
 				j.Error = &ErrorInfo{Code: CodeCancelled, Message: `state "work": the task was cancelled`}
 			},
 			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusCancelled)},
@@ -593,7 +597,7 @@ func TestStepTask(t *testing.T) {
 			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:  result("task-A", 0, "cancelled", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "undo", StatusFailed, 2, nil, t0, &Result{Status: "cancelled"}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "undo", StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "cancelled"}
 				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "undo"`}
 			},
 			fx:    &Effects{Notify: notify(StatusFailed)},
@@ -604,7 +608,7 @@ func TestStepTask(t *testing.T) {
 			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:  result("task-A", 0, "failure", nil, ErrInvalidInput),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
 				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx:    &Effects{Notify: notify(StatusFailed)},
@@ -621,7 +625,7 @@ func TestStepTask(t *testing.T) {
 			ev: Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps = "work", StatusWaitingForWorker, 1
-				j.Tasks = []TaskRef{ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1))}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx: &Effects{
 				Enqueue: []*Task{{ID: "task-" + id(1), JobID: "job-1", Type: "t", Attempt: 1, Timeout: 9 * time.Second, DispatchTimeout: time.Hour,
@@ -639,7 +643,7 @@ func fanning(done ...int) *Job {
 	j := at("fan", StatusWaitingParallel, 1, map[string]any{"items": []any{"a", "b", "c"}},
 		ref("b0", "reserve", 0, 1, ""), ref("b1", "reserve", 1, 1, ""), ref("b2", "reserve", 2, 1, ""))
 	for _, i := range done {
-		j.Tasks[i].Result = branchOK(i)
+		j.Tasks = j.Tasks.With(i, func(r *TaskRef) { r.Result = branchOK(i) })
 		j.BranchesDone++
 	}
 	return j
@@ -663,7 +667,7 @@ func TestStepParallel(t *testing.T) {
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
-				j.Tasks = []TaskRef{ref("task-"+id(1), "reserve", 0, 1, ""), ref("task-"+id(2), "reserve", 1, 1, ""), ref("task-"+id(3), "reserve", 2, 1, "")}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "reserve", 0, 1, ""), ref("task-"+id(2), "reserve", 1, 1, ""), ref("task-"+id(3), "reserve", 2, 1, ""))
 			},
 			fx:    &Effects{Enqueue: []*Task{reserveTask(1, 0, "a", 1), reserveTask(2, 1, "b", 1), reserveTask(3, 2, "c", 1)}},
 			types: []string{"created", "state_entered", "task_enqueued", "task_enqueued", "task_enqueued"},
@@ -696,7 +700,7 @@ func TestStepParallel(t *testing.T) {
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
-				j.Tasks = []TaskRef{ref("task-"+id(1), "a", 0, 1, ""), ref("task-"+id(2), "b", 1, 1, "")}
+				j.Tasks = NewTaskRefs(ref("task-"+id(1), "a", 0, 1, ""), ref("task-"+id(2), "b", 1, 1, ""))
 			},
 			fx: &Effects{Enqueue: []*Task{
 				{ID: "task-" + id(1), JobID: "job-1", Type: "a", Params: map[string]any{"x": int64(1)}, Attempt: 1, Timeout: 300 * time.Second, EnqueuedAt: t0},
@@ -708,7 +712,7 @@ func TestStepParallel(t *testing.T) {
 			name: "a branch's result is recorded while others run", bp: parBP, job: func() *Job { return fanning() },
 			ev: result("b1", 1, "success", map[string]any{"n": int64(1)}, ""),
 			want: func(j *Job) {
-				j.Tasks[1].Result = branchOK(1)
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result = branchOK(1) })
 				j.BranchesDone = 1
 			},
 			types: []string{"task_result"},
@@ -717,7 +721,7 @@ func TestStepParallel(t *testing.T) {
 			name: "the last branch moves on with the results in branch order", bp: parBP, job: func() *Job { return fanning(2, 0) },
 			ev: result("b1", 1, "success", map[string]any{"n": int64(1)}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "done", StatusFinished, 2, nil, 0, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "done", StatusFinished, 2, TaskRefs{}, 0, t0
 				j.Result = &Result{Status: "success"}
 				j.Results = []*Result{branchOK(0), branchOK(1), branchOK(2)}
 			},
@@ -728,7 +732,7 @@ func TestStepParallel(t *testing.T) {
 			name: "a branch failed for good withdraws the running ones and follows failure", bp: parBP, job: func() *Job { return fanning(2) },
 			ev: result("b0", 0, "failure", nil, ErrInvalidInput),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "failed", StatusFailed, 2, nil, 0, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "failed", StatusFailed, 2, TaskRefs{}, 0, t0
 				j.Result = failure(ErrInvalidInput)
 				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 0, task b0 (reserve) failed: boom`}
 			},
@@ -739,7 +743,7 @@ func TestStepParallel(t *testing.T) {
 			name: "PERMANENT_ERROR in a branch quarantines the job", bp: parBP, job: func() *Job { return fanning() },
 			ev: result("b1", 1, "failure", nil, ErrPermanent),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, nil, t0, failure(ErrPermanent)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrPermanent)
 				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "fan": branch 1, task b1 (reserve) failed: boom`}
 			},
 			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(StatusQuarantined)},
@@ -749,7 +753,7 @@ func TestStepParallel(t *testing.T) {
 			name: "a custom status in a branch fails the parallel", bp: parBP, job: func() *Job { return fanning() },
 			ev: result("b2", 2, "odd", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 2, nil, t0, &Result{Status: "odd"}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "odd"}
 				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "odd" from branch 2 of state "fan": a branch succeeds with "success" only`}
 			},
 			fx:    &Effects{Withdraw: []string{"b0", "b1"}, Notify: notify(StatusFailed)},
@@ -759,7 +763,7 @@ func TestStepParallel(t *testing.T) {
 			name: "a branch is retried alone", bp: parBP, job: func() *Job { return fanning() },
 			ev: result("b1", 1, "failure", nil, ErrTransient),
 			want: func(j *Job) {
-				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
 			},
 			fx: &Effects{Timers: []Timer{{ID: "retry-b1", JobID: "job-1", At: t0.Add(500 * time.Millisecond),
 				Event: Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1}}}},
@@ -769,20 +773,22 @@ func TestStepParallel(t *testing.T) {
 			name: "a branch's retry is its item again", bp: parBP,
 			job: func() *Job {
 				j := fanning()
-				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
 				return j
 			},
-			ev:    Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1},
-			want:  func(j *Job) { j.Tasks[1] = ref("task-"+id(1), "reserve", 1, 2, "") },
+			ev: Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1},
+			want: func(j *Job) {
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { *r = ref("task-"+id(1), "reserve", 1, 2, "") })
+			},
 			fx:    &Effects{Enqueue: []*Task{reserveTask(1, 1, "b", 2)}},
 			types: []string{"task_enqueued"},
 		},
 		{
 			name: "a branch's retries exhausted fail the parallel", bp: parBP,
-			job: func() *Job { j := fanning(); j.Tasks[1].Attempt = 2; return j },
+			job: func() *Job { j := fanning(); j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Attempt = 2 }); return j },
 			ev:  Event{Kind: EventTaskTimeout, TaskID: "b1", Branch: 1},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 2, nil, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 2, TaskRefs{}, t0
 				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task b1 (attempt 2) gave no result before its deadline"}}
 				j.Error = &ErrorInfo{Code: ErrTimeout, Message: `state "fan": branch 1, task b1 (reserve) failed after 2 attempts: task b1 (attempt 2) gave no result before its deadline`}
 			},
@@ -793,12 +799,12 @@ func TestStepParallel(t *testing.T) {
 			name: "a cancel while a branch waits to retry disarms its timer", bp: parBP,
 			job: func() *Job {
 				j := fanning(0)
-				j.Tasks[1].Result, j.Tasks[1].Timer = failure(ErrTransient), "retry-b1"
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
 				return j
 			},
 			ev: Event{Kind: EventCancel, Reason: "changed my mind"},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.BranchesDone, j.FinishedAt = StatusCancelled, nil, 0, t0
+				j.Status, j.Tasks, j.BranchesDone, j.FinishedAt = StatusCancelled, TaskRefs{}, 0, t0
 				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "changed my mind"}
 			},
 			fx:    &Effects{Withdraw: []string{"b2"}, CancelTimers: []string{"retry-b1"}, Notify: notify(StatusCancelled)},
@@ -811,7 +817,7 @@ func TestStepParallel(t *testing.T) {
 			},
 			ev: result("b1", 1, "failure", nil, ErrInvalidInput),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
 				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 1, task b1 (b) failed: boom`}
 			},
 			fx:    &Effects{Withdraw: []string{"b0"}, Notify: notify(StatusFailed)},
@@ -958,7 +964,7 @@ func TestStepChild(t *testing.T) {
 			},
 			ev: result("task-A", 0, "success", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "done", StatusFinished, 2, nil, t0, &Result{Status: "success"}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "done", StatusFinished, 2, TaskRefs{}, t0, &Result{Status: "success"}
 			},
 			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
 				ChildID: "job-1", Outcome: "success", Result: &Result{Status: "success", Data: map[string]any{"k": "v"}}}}},
@@ -974,7 +980,7 @@ func TestStepChild(t *testing.T) {
 			},
 			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, nil, t0, failure(ErrInvalidInput)
+				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
 				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
@@ -1057,7 +1063,7 @@ func TestStepCancel(t *testing.T) {
 			name: "cancel withdraws the task and disarms its dispatch timer", bp: taskBP, job: working,
 			ev: Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, nil, t0
+				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, TaskRefs{}, t0
 				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
 			},
 			fx:    &Effects{Withdraw: []string{"task-A"}, CancelTimers: []string{"dispatch-task-A"}, Notify: notify(StatusCancelled)},
@@ -1067,7 +1073,7 @@ func TestStepCancel(t *testing.T) {
 			name: "cancel while a retry is due disarms the retry", bp: taskBP, job: func() *Job { return retrying(1) },
 			ev: Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, nil, t0
+				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, TaskRefs{}, t0
 				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
 			},
 			fx:    &Effects{CancelTimers: []string{"retry-task-A"}, Notify: notify(StatusCancelled)},

@@ -53,7 +53,7 @@ type Job struct {
 
 	// Tasks are the tasks the job waits on now: one for a task state, one
 	// per branch for parallel. Attempt counts from 1.
-	Tasks []TaskRef `json:"tasks,omitempty"`
+	Tasks TaskRefs `json:"tasks,omitzero"`
 	// BranchesDone counts the branches of a parallel that succeeded.
 	BranchesDone int `json:"branches_done,omitempty"`
 	// ApprovalMessage is the evaluated message of the approval the job

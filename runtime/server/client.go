@@ -205,7 +205,7 @@ func view(j *core.Job) JobView {
 	if j.Parent != nil {
 		v.ParentJobID = j.Parent.JobID
 	}
-	for _, t := range j.Tasks {
+	for _, t := range j.Tasks.All() {
 		if t.Result == nil {
 			v.Tasks = append(v.Tasks, t.ID)
 		}

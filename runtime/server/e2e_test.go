@@ -645,7 +645,7 @@ func TestDrain(t *testing.T) {
 		t.Errorf("drain took %v", d)
 	}
 	j, err := h.srv.Store().GetJob(context.Background(), id)
-	if err == nil && (j.Status != core.StatusWaitingForWorker || len(j.Tasks) != 1 || j.Tasks[0].ID != p.TaskID) {
+	if err == nil && (j.Status != core.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
 		t.Errorf("the job changed on drain: %+v", j)
 	}
 }

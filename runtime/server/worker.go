@@ -393,7 +393,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 	}
 	transition := wire.TransitionSuccess
 	switch {
-	case len(j.Tasks) > 0 && j.Status == core.StatusWaitingParallel:
+	case j.Tasks.Len() > 0 && j.Status == core.StatusWaitingParallel:
 		transition = wire.TransitionParallelBranch
 	case res.Status == wire.StatusFailure:
 		transition = wire.TransitionFailureHandled

@@ -73,7 +73,8 @@ func cloneErrorInfo(e *core.ErrorInfo) *core.ErrorInfo {
 	return &c
 }
 
-// CloneJob copies a job deeply.
+// CloneJob copies a job deeply, but for its task refs, which are
+// immutable and shared.
 func CloneJob(j *core.Job) *core.Job {
 	if j == nil {
 		return nil
@@ -89,13 +90,8 @@ func CloneJob(j *core.Job) *core.Job {
 		}
 	}
 	c.Client.Fields = cloneMap(j.Client.Fields)
-	if j.Tasks != nil {
-		c.Tasks = make([]core.TaskRef, len(j.Tasks))
-		for i, t := range j.Tasks {
-			t.Result = cloneResult(t.Result)
-			c.Tasks[i] = t
-		}
-	}
+	// Tasks is immutable (core.TaskRefs) and shared: copying it per commit
+	// would make a fan-in of n branches cost O(n) per result.
 	if j.Parent != nil {
 		p := *j.Parent
 		c.Parent = &p

@@ -158,7 +158,7 @@ var refLong = invert(refNames)
 func encodeJob(j *core.Job) (string, error) {
 	c := *j
 	c.ID, c.Rev, c.Status, c.Version = "", 0, "", ""
-	c.CreatedAt, c.UpdatedAt, c.FinishedAt, c.Tasks = time.Time{}, time.Time{}, time.Time{}, nil
+	c.CreatedAt, c.UpdatedAt, c.FinishedAt, c.Tasks = time.Time{}, time.Time{}, time.Time{}, core.TaskRefs{}
 	b := int64(0)
 	if !j.CreatedAt.IsZero() {
 		b = j.CreatedAt.UnixNano()
@@ -170,12 +170,12 @@ func encodeJob(j *core.Job) (string, error) {
 	if !j.FinishedAt.IsZero() {
 		extra["fa"] = num(j.FinishedAt.UnixNano() - b)
 	}
-	if j.Tasks != nil {
-		refs := make([]json.RawMessage, len(j.Tasks))
-		for i := range j.Tasks {
-			r, err := compact(&j.Tasks[i], refNames, nil)
+	if tasks := j.Tasks.Slice(); tasks != nil {
+		refs := make([]json.RawMessage, len(tasks))
+		for i := range tasks {
+			r, err := compact(&tasks[i], refNames, nil)
 			if err != nil {
-				return "", fmt.Errorf("encode job %q: task %q: %w", j.ID, j.Tasks[i].ID, err)
+				return "", fmt.Errorf("encode job %q: task %q: %w", j.ID, tasks[i].ID, err)
 			}
 			refs[i] = json.RawMessage(r)
 		}
@@ -222,12 +222,13 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 		if err := json.Unmarshal(raw, &refs); err != nil {
 			return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
 		}
-		j.Tasks = make([]core.TaskRef, len(refs))
+		tasks := make([]core.TaskRef, len(refs))
 		for i, r := range refs {
-			if _, err := expand(string(r), refLong, nil, &j.Tasks[i]); err != nil {
+			if _, err := expand(string(r), refLong, nil, &tasks[i]); err != nil {
 				return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
 			}
 		}
+		j.Tasks = core.NewTaskRefs(tasks...)
 	}
 	return &j, nil
 }

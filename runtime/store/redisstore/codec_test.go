@@ -19,8 +19,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		History: map[string]any{"a": map[string]any{}}, Result: &core.Result{Status: "success", Data: map[string]any{"x": 1.0}},
 		Results: []*core.Result{{Status: "failure", Error: &core.ErrorInfo{Code: "E", Message: "m"}}},
 		Client:  core.Client{Name: "c", Plan: "p", Fields: map[string]any{"k": "v"}},
-		Tasks: []core.TaskRef{{ID: "t", Attempt: 2}, {ID: "u", Type: "a", Branch: 1, Attempt: 1, Timer: "tm",
-			Result: &core.Result{Status: "success"}}}, BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
+		Tasks: core.NewTaskRefs([]core.TaskRef{{ID: "t", Attempt: 2}, {ID: "u", Type: "a", Branch: 1, Attempt: 1, Timer: "tm",
+			Result: &core.Result{Status: "success"}}}...), BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
 		Timer: "tm", Error: &core.ErrorInfo{Code: "C", Message: "M"}, Steps: 3, WebhookURL: "http://h",
 		Metadata: map[string]any{"m": 1.0}, Security: map[string]any{}, DispatchTimeout: time.Second, ResultTimeout: time.Minute,
 		Progress: 0.5, ProgressMessage: "half", CreatedAt: at, UpdatedAt: at.Add(time.Second), FinishedAt: at.Add(time.Hour)}
