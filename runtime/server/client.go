@@ -225,43 +225,43 @@ func view(j *core.Job) JobView {
 // waits for a result without polling.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *client) error {
 	id := r.PathValue("id")
-	j, err := s.ownJob(r.Context(), id, cl)
-	if err != nil {
-		return err
-	}
-	if v := r.URL.Query().Get("wait"); v != "" && !j.Status.Terminal() {
+	var wait time.Duration
+	var ch chan *core.Job
+	if v := r.URL.Query().Get("wait"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f > 60 {
 			return errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
 		}
-		deadline := time.NewTimer(time.Duration(f * float64(time.Second)))
+		wait = time.Duration(f * float64(time.Second))
+		// Registered before the read: an end committed after it wakes us.
+		ch = s.waiters.wait(id)
+		defer func() { s.waiters.drop(id, ch) }()
+	}
+	j, err := s.ownJob(r.Context(), id, cl)
+	if err != nil {
+		return err
+	}
+	if ch != nil && !j.Status.Terminal() {
+		deadline := time.NewTimer(wait)
 		defer deadline.Stop()
 		// Another instance may end the job: look again now and then.
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for !j.Status.Terminal() {
-			ch := s.waiters.wait(id)
-			if j, err = s.store.GetJob(r.Context(), id); err != nil {
-				s.waiters.drop(id, ch)
-				return err
-			}
-			if j.Status.Terminal() {
-				s.waiters.drop(id, ch)
-				break
-			}
 			select {
-			case <-ch:
+			case j = <-ch: // committed here: no read needed
+				if !j.Status.Terminal() {
+					s.waiters.drop(id, ch)
+					ch = s.waiters.wait(id)
+				}
+				continue
 			case <-tick.C:
-				s.waiters.drop(id, ch)
 			case <-deadline.C:
-				s.waiters.drop(id, ch)
 				writeJSON(w, http.StatusOK, view(j))
 				return nil
 			case <-r.Context().Done():
-				s.waiters.drop(id, ch)
 				return nil
 			case <-s.drainCtx.Done():
-				s.waiters.drop(id, ch)
 				writeJSON(w, http.StatusOK, view(j))
 				return nil
 			}

@@ -385,7 +385,7 @@ func (s *Server) after(ctx context.Context, j *core.Job, eff *core.Effects) {
 		}
 	}
 	if eff.Notify != nil {
-		s.waiters.wake(j.ID)
+		s.waiters.wake(j)
 		s.metrics.finished(j)
 		s.notify(j, eff.Notify)
 	}
@@ -518,24 +518,26 @@ func (s *Server) Reclaim() {
 
 func cloneMap(m map[string]any) map[string]any { return maps.Clone(m) }
 
-// waiters are the requests waiting for a job to end.
+// waiters are the requests waiting for a job to end. A wake hands each
+// the job as committed, so it answers without reading the store again.
 type waiters struct {
 	mu sync.Mutex
-	m  map[string][]chan struct{}
+	m  map[string][]chan *core.Job
 }
 
-func (w *waiters) wait(id string) chan struct{} {
-	ch := make(chan struct{})
+// wait registers for the next wake of job id; the channel receives once.
+func (w *waiters) wait(id string) chan *core.Job {
+	ch := make(chan *core.Job, 1)
 	w.mu.Lock()
 	if w.m == nil {
-		w.m = map[string][]chan struct{}{}
+		w.m = map[string][]chan *core.Job{}
 	}
 	w.m[id] = append(w.m[id], ch)
 	w.mu.Unlock()
 	return ch
 }
 
-func (w *waiters) drop(id string, ch chan struct{}) {
+func (w *waiters) drop(id string, ch chan *core.Job) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	list := w.m[id]
@@ -552,12 +554,12 @@ func (w *waiters) drop(id string, ch chan struct{}) {
 	}
 }
 
-func (w *waiters) wake(id string) {
+func (w *waiters) wake(j *core.Job) {
 	w.mu.Lock()
-	list := w.m[id]
-	delete(w.m, id)
+	list := w.m[j.ID]
+	delete(w.m, j.ID)
 	w.mu.Unlock()
 	for _, ch := range list {
-		close(ch)
+		ch <- j
 	}
 }
