@@ -772,18 +772,20 @@ func (l *link) encode(body any, kind wire.Kind) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign %T: %w", body, err)
 	}
-	sec, err := json.Marshal(wire.Security{Signature: sig, SignerID: l.w.cfg.WorkerID})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(b)+len(sec)+16)
+	// The member is what json.Marshal(wire.Security{...}) writes, by
+	// hand: the signature is hex and the worker id is checked to be
+	// [a-zA-Z0-9_-], so neither needs escaping.
+	id := l.w.cfg.WorkerID
+	out := make([]byte, 0, len(b)+len(sig)+len(id)+48)
 	out = append(out, b[:len(b)-1]...)
 	if len(b) > 2 {
 		out = append(out, ',')
 	}
-	out = append(out, `"security":`...)
-	out = append(out, sec...)
-	return append(out, '}'), nil
+	out = append(out, `"security":{"signature":"`...)
+	out = append(out, sig...)
+	out = append(out, `","signer_id":"`...)
+	out = append(out, id...)
+	return append(out, `"}}`...), nil
 }
 
 // backoff is exponential with jitter: each wait is in [d/2, d] where d

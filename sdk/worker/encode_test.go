@@ -1,0 +1,60 @@
+package worker
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+)
+
+// TestEncodeSecurity checks that the security member encode writes by
+// hand is byte for byte what encoding/json writes, and that it signs
+// the body without it.
+func TestEncodeSecurity(t *testing.T) {
+	t.Parallel()
+	const token = "secret-token"
+	w := &Worker{cfg: Config{WorkerID: "w-1_A"}}
+	l := &link{w: w, token: token}
+	tests := []struct {
+		name string
+		body any
+	}{
+		{"result", wire.Result{JobID: "j-1", TaskID: "task-1", WorkerID: "w-1_A", Status: wire.StatusSuccess,
+			Data: map[string]any{"echo": "hi </>", "n": 2.0}, Timestamp: 1767225601}},
+		{"empty object", map[string]any{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := l.encode(tc.body, wire.KindMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := json.Marshal(tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := wire.Sign(token, raw, wire.KindMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, err := json.Marshal(wire.Security{Signature: sig, SignerID: w.cfg.WorkerID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := raw[:len(raw)-1]
+			if len(raw) > 2 {
+				want = append(want, ',')
+			}
+			want = append(append(append(want, `"security":`...), sec...), '}')
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("encode (-want +got):\n%s", diff)
+			}
+			if !wire.Verify(token, got, wire.KindMessage, sig) {
+				t.Errorf("signature %s does not verify %s", sig, got)
+			}
+		})
+	}
+}
