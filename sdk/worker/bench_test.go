@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,87 +118,104 @@ func BenchmarkSDKOverhead(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// bare is a minimal protocol worker: register and heartbeat, then n
-// times take a task and send its signed result, heartbeating after a
-// task when benchDebounce has passed since the last heartbeat; then it
-// goes offline. It returns the time from before its first request to its
-// n-th result answered.
+// bare runs a bareWorker of its own client (like the SDK's: no
+// connection open at the start) for n tasks, then sends it offline. It
+// returns the time from before its first request to its n-th result
+// answered.
 func bare(b *testing.B, url string, n int) time.Duration {
-	const id = "bench-bare"
 	t0 := time.Now()
-	// A client of its own, like the SDK's: no connection open at the start.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	send := func(method, path string, body any) []byte {
-		var rd io.Reader
-		if body != nil {
-			raw, err := json.Marshal(body)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sig, err := wire.Sign(token, raw, wire.KindMessage)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sec, _ := json.Marshal(wire.Security{Signature: sig, SignerID: id})
-			raw = append(append(raw[:len(raw)-1], `,"security":`...), append(sec, '}')...)
-			rd = bytes.NewReader(raw)
-		}
-		req, err := http.NewRequest(method, url+path, rd)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set(wire.HeaderWorkerToken, token)
-		req.Header.Set(wire.HeaderWorkerID, id)
-		req.Header.Set(wire.HeaderVersion, wire.Version)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			b.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
-	}
-	heartbeat := func(status string) time.Time {
-		send(http.MethodPatch, wire.RouteWorker(id), wire.Heartbeat{
-			WorkerID: id, Status: status, CurrentTasks: []string{}, Timestamp: wire.Now(),
-		})
-		return time.Now()
-	}
-	send(http.MethodPost, wire.RouteRegister, wire.Registration{
-		WorkerID: id, WorkerType: "bench", SupportedSkills: []wire.SkillInfo{{Name: "bench_bare"}}, Timestamp: wire.Now(),
+	w := &bareWorker{b: b, hc: &http.Client{Transport: tr}, url: url}
+	w.run(n)
+	took := time.Since(t0)
+	// Leave, as the SDK does at shutdown, so the next round registers
+	// afresh.
+	w.heartbeat(wire.WorkerOffline)
+	return took
+}
+
+// bareWorker is a minimal protocol worker of task type bench_bare.
+type bareWorker struct {
+	b   *testing.B
+	hc  *http.Client
+	url string
+}
+
+const bareID = "bench-bare"
+
+// run registers and heartbeats, then n times takes a task and sends its
+// signed result, heartbeating after a task when benchDebounce has passed
+// since the last heartbeat.
+func (w *bareWorker) run(n int) {
+	w.send(http.MethodPost, wire.RouteRegister, wire.Registration{
+		WorkerID: bareID, WorkerType: "bench", SupportedSkills: []wire.SkillInfo{{Name: "bench_bare"}}, Timestamp: wire.Now(),
 	})
-	beat := heartbeat(wire.WorkerIdle)
+	beat := w.heartbeat(wire.WorkerIdle)
 	for i := 0; i < n; {
-		out := send(http.MethodGet, wire.RouteNext(id)+"?timeout=5", nil)
+		out := w.send(http.MethodGet, wire.RouteNext(bareID)+"?timeout=5", nil)
 		if len(bytes.TrimSpace(out)) == 0 {
 			continue
 		}
 		var task wire.Task
 		if err := json.Unmarshal(out, &task); err != nil {
-			b.Fatal(err)
+			w.b.Fatal(err)
 		}
-		send(http.MethodPost, wire.RouteResult, wire.Result{
-			JobID: task.JobID, TaskID: task.TaskID, WorkerID: id, OriginWorkerID: id,
+		w.send(http.MethodPost, wire.RouteResult, wire.Result{
+			JobID: task.JobID, TaskID: task.TaskID, WorkerID: bareID, OriginWorkerID: bareID,
 			Status: wire.StatusSuccess, Data: map[string]any{"ok": true}, Timestamp: wire.Now(),
 		})
 		i++
 		if i < n && time.Since(beat) >= benchDebounce {
-			beat = heartbeat(wire.WorkerIdle)
+			beat = w.heartbeat(wire.WorkerIdle)
 		}
 	}
-	took := time.Since(t0)
-	// Leave, as the SDK does at shutdown, so the next round registers
-	// afresh.
-	heartbeat(wire.WorkerOffline)
-	return took
+}
+
+func (w *bareWorker) heartbeat(status string) time.Time {
+	w.send(http.MethodPatch, wire.RouteWorker(bareID), wire.Heartbeat{
+		WorkerID: bareID, Status: status, CurrentTasks: []string{}, Timestamp: wire.Now(),
+	})
+	return time.Now()
+}
+
+// send makes one call, the body signed, and returns the answer's body.
+func (w *bareWorker) send(method, path string, body any) []byte {
+	b := w.b
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sig, err := wire.Sign(token, raw, wire.KindMessage)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sec, _ := json.Marshal(wire.Security{Signature: sig, SignerID: bareID})
+		raw = append(append(raw[:len(raw)-1], `,"security":`...), append(sec, '}')...)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, w.url+path, rd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set(wire.HeaderWorkerToken, token)
+	req.Header.Set(wire.HeaderWorkerID, bareID)
+	req.Header.Set(wire.HeaderVersion, wire.Version)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		b.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	return out
 }
 
 // sdkRound runs a worker until the orchestrator has accepted n results
@@ -256,4 +274,92 @@ func (r *resultCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.done <- time.Now()
 	}
 	return resp, err
+}
+
+// BenchmarkSDKCPU measures the worker side alone: the SDK (one slot) and
+// the bare worker of BenchmarkSDKOverhead against an in-memory
+// orchestrator, an http.RoundTripper that hands out a task per poll and
+// accepts every result at once. Without the server and loopback, ns/op
+// and allocs/op are each worker's own cost per task.
+func BenchmarkSDKCPU(b *testing.B) {
+	b.Run("sdk", func(b *testing.B) {
+		o := &memOrchestrator{n: int64(b.N), done: make(chan struct{})}
+		w, err := worker.New(worker.Config{
+			WorkerID: "bench-sdk", Token: token, Logger: quiet(), MaxConcurrentTasks: 1,
+			Orchestrators: []worker.Orchestrator{{URL: "http://orchestrator.invalid"}}, PollTimeout: 5 * time.Second,
+			PayloadDir: b.TempDir(), HeartbeatDebounce: benchDebounce, HTTPClient: &http.Client{Transport: o},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Handle("bench_sdk", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+			return worker.Result{Data: map[string]any{"ok": true}}, nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		go func() { done <- w.Run(ctx) }()
+		select {
+		case <-o.done:
+		case err := <-done:
+			b.Fatalf("Run returned early: %v", err)
+		}
+		b.StopTimer()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("bare", func(b *testing.B) {
+		o := &memOrchestrator{n: int64(b.N), done: make(chan struct{})}
+		w := &bareWorker{b: b, hc: &http.Client{Transport: o}, url: "http://orchestrator.invalid"}
+		b.ReportAllocs()
+		b.ResetTimer()
+		w.run(b.N)
+	})
+}
+
+// memOrchestrator answers worker calls in memory: n tasks, one per poll,
+// then polls held until they are cancelled; every result is accepted and
+// done is closed at the n-th.
+type memOrchestrator struct {
+	n        int64
+	leased   atomic.Int64
+	accepted atomic.Int64
+	done     chan struct{}
+}
+
+func (o *memOrchestrator) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_ = req.Body.Close()
+	}
+	answer := func(body string) (*http.Response, error) {
+		return &http.Response{
+			StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
+		}, nil
+	}
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/tasks/next"):
+		i := o.leased.Add(1)
+		if i > o.n {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		typ := "bench_sdk"
+		if req.Header.Get(wire.HeaderWorkerID) == bareID {
+			typ = "bench_bare"
+		}
+		return answer(fmt.Sprintf(`{"job_id":"job-%[1]d","task_id":"task-%[1]d","type":%[2]q,"params":{"i":%[1]d},`+
+			`"tracing_context":{},"priority":0,"deadline":1767229200,"metadata":{},"timestamp":1767225600}`, i, typ))
+	case req.URL.Path == wire.RouteResult:
+		if o.accepted.Add(1) == o.n {
+			close(o.done)
+		}
+		return answer(`{"status":"accepted","transition":"success_transition"}`)
+	default:
+		return answer(`{"status":"ok"}`)
+	}
 }
