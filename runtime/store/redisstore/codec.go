@@ -10,112 +10,87 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 )
 
-// Stored jobs, tasks and timeline events are their JSON with the top-level
-// field names shortened, zero values left out, what the record around them
-// already holds (ids, rev, status, version, task type) dropped, and times
-// as integer nanoseconds: Redis memory per queued job is dominated by these
-// values. Job times other than the creation time, and timeline times, are
-// offsets from the job's creation time (kept beside the JSON, see lib.lua).
-// Nested values (input, history, params, results) are kept exactly as they
-// are.
+// Stored jobs, tasks and timeline events are their JSON with short field
+// names, zero values left out, what the record around them already holds
+// (ids, rev, status, version, task type) dropped, and times as integer
+// nanoseconds: Redis memory per queued job is dominated by these values.
+// Job times other than the creation time, and timeline times, are offsets
+// from the job's creation time (kept beside the JSON, see lib.lua). Nested
+// values (input, history, params, results) are kept exactly as they are.
+//
+// Each value has its own stored struct below, converted to and from the
+// core type field by field: one Marshal and one Unmarshal per value. A
+// field added to a core type must be added to its stored struct too
+// (TestCodecEveryField fails until it is).
 
-var jobNames = map[string]string{
-	"id": "", "blueprint": "b", "version": "", "rev": "", "state": "s", "status": "",
-	"input": "in", "history": "h", "result": "r", "results": "R", "client": "c", "tasks": "t",
-	"branches_done": "bd", "approval_message": "am",
-	"child": "ch", "parent": "p", "timer": "tm", "error": "e", "steps": "n", "webhook_url": "wh",
-	"metadata": "m", "security": "sec", "dispatch_timeout": "dt", "result_timeout": "rt",
-	"progress": "pg", "progress_message": "pm", "created_at": "", "updated_at": "", "finished_at": "",
+// storedJob is a job as stored: core.Job without ID, Rev, Status, Version
+// and CreatedAt.
+type storedJob struct {
+	Blueprint       string          `json:"b,omitempty"`
+	State           string          `json:"s,omitempty"`
+	Input           map[string]any  `json:"in,omitempty"`
+	History         map[string]any  `json:"h,omitempty"`
+	Result          *core.Result    `json:"r,omitempty"`
+	Results         []*core.Result  `json:"R,omitempty"`
+	Client          *core.Client    `json:"c,omitempty"` // nil when zero
+	Tasks           []storedRef     `json:"t,omitzero"`  // nil: no tasks; empty: []
+	BranchesDone    int             `json:"bd,omitempty"`
+	ApprovalMessage string          `json:"am,omitempty"`
+	Child           string          `json:"ch,omitempty"`
+	Parent          *core.ParentRef `json:"p,omitempty"`
+	Timer           string          `json:"tm,omitempty"`
+	Error           *core.ErrorInfo `json:"e,omitempty"`
+	Steps           int             `json:"n,omitempty"`
+	WebhookURL      string          `json:"wh,omitempty"`
+	Metadata        map[string]any  `json:"m,omitempty"`
+	Security        any             `json:"sec,omitempty"`
+	DispatchTimeout time.Duration   `json:"dt,omitempty"`
+	ResultTimeout   time.Duration   `json:"rt,omitempty"`
+	Progress        float64         `json:"pg,omitempty"`
+	ProgressMessage string          `json:"pm,omitempty"`
+	UpdatedAt       *int64          `json:"ua,omitempty"` // ns after the creation time; nil: zero time
+	FinishedAt      *int64          `json:"fa,omitempty"`
 }
 
-var taskNames = map[string]string{
-	"id": "", "job_id": "", "type": "", "params": "p", "priority": "pr", "branch": "br", "attempt": "at",
-	"timeout": "to", "dispatch_timeout": "dt", "strategy": "st", "requires": "rq", "max_cost": "mc",
-	"metadata": "m", "security": "sec", "tracing_context": "tc", "enqueued_at": "",
-	"worker": "", "leased_at": "", "lease_until": "",
+// storedRef is a core.TaskRef as stored.
+type storedRef struct {
+	ID      string       `json:"i,omitempty"`
+	Type    string       `json:"y,omitempty"`
+	Branch  int          `json:"b,omitempty"`
+	Attempt int          `json:"a,omitempty"`
+	Result  *core.Result `json:"r,omitempty"`
+	Timer   string       `json:"tm,omitempty"`
 }
 
-var jobLong, taskLong = invert(jobNames), invert(taskNames)
-
-func invert(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if v != "" {
-			out[v] = k
-		}
-	}
-	return out
+// storedTask is a task as stored: core.Task without ID, JobID and Type
+// (the task's record holds them) and the lease fields (kept beside it).
+type storedTask struct {
+	Params          map[string]any `json:"p,omitempty"`
+	Priority        float64        `json:"pr,omitempty"`
+	Branch          int            `json:"br,omitempty"`
+	Attempt         int            `json:"at,omitempty"`
+	Timeout         time.Duration  `json:"to,omitempty"`
+	DispatchTimeout time.Duration  `json:"dt,omitempty"`
+	Strategy        string         `json:"st,omitempty"`
+	Requires        map[string]any `json:"rq,omitempty"`
+	MaxCost         *float64       `json:"mc,omitempty"`
+	Metadata        map[string]any `json:"m,omitempty"`
+	Security        any            `json:"sec,omitempty"`
+	TracingContext  map[string]any `json:"tc,omitempty"`
+	EnqueuedAt      *int64         `json:"ea,omitempty"` // Unix ns; nil: zero time
 }
 
-// compact re-encodes v's JSON object with short names; a name mapped to ""
-// is dropped (kept elsewhere), an unknown name is kept as it is behind
-// "_". extra values are added under their names.
-func compact(v any, names map[string]string, extra map[string]json.RawMessage) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return "", err
-	}
-	out := make(map[string]json.RawMessage, len(fields)+len(extra))
-	for k, raw := range fields {
-		if isZero(raw) {
-			continue
-		}
-		short, ok := names[k]
-		switch {
-		case !ok:
-			out["_"+k] = raw
-		case short != "":
-			out[short] = raw
-		}
-	}
-	for k, raw := range extra {
-		out[k] = raw
-	}
-	b, err = json.Marshal(out)
-	return string(b), err
-}
+// jobRefs and setJobRefs are the codec's only access to Job.Tasks.
+func jobRefs(j *core.Job) []core.TaskRef { return j.Tasks.Slice() }
 
-func isZero(raw json.RawMessage) bool {
-	switch string(raw) {
-	case "0", `""`, "false", "null", `"0001-01-01T00:00:00Z"`, `{"name":""}`:
-		return true
-	}
-	return false
-}
+func setJobRefs(j *core.Job, refs []core.TaskRef) { j.Tasks = core.NewTaskRefs(refs...) }
 
-// expand reverses compact into dst and returns the values found under the
-// names in extra.
-func expand(s string, long map[string]string, extra []string, dst any) (map[string]json.RawMessage, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &fields); err != nil {
-		return nil, err
-	}
-	ex := make(map[string]json.RawMessage, len(extra))
-	for _, name := range extra {
-		if raw, ok := fields[name]; ok {
-			ex[name] = raw
-			delete(fields, name)
-		}
-	}
-	out := make(map[string]json.RawMessage, len(fields))
-	for k, raw := range fields {
-		if name, ok := long[k]; ok {
-			out[name] = raw
-		} else if len(k) > 1 && k[0] == '_' {
-			out[k[1:]] = raw
-		} else {
-			return nil, fmt.Errorf("unknown stored field %q", k)
-		}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, err
-	}
-	return ex, json.Unmarshal(b, dst)
+// decodeStrict decodes one stored JSON value into dst; a field dst does
+// not know is an error (data written by a newer version).
+func decodeStrict(s string, dst any) error {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.DisallowUnknownFields()
+	return d.Decode(dst)
 }
 
 // base is the job's creation time as stored: nanoseconds in text, "" for
@@ -134,69 +109,56 @@ func parseBase(s string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-func num(n int64) json.RawMessage { return json.RawMessage(strconv.FormatInt(n, 10)) }
-
-// at is the time stored under name, nanoseconds after base b, or the zero
-// time when there is none.
-func at(ex map[string]json.RawMessage, name string, b int64) (time.Time, error) {
-	raw, ok := ex[name]
-	if !ok {
-		return time.Time{}, nil
+// offset is t in nanoseconds after b, nil for the zero time.
+func offset(t time.Time, b int64) *int64 {
+	if t.IsZero() {
+		return nil
 	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored time %q: %s", name, raw)
-	}
-	return time.Unix(0, n+b).UTC(), nil
+	n := t.UnixNano() - b
+	return &n
 }
 
-// Task references (Job.Tasks) get short names too.
-var refNames = map[string]string{"id": "i", "type": "y", "branch": "b", "attempt": "a", "result": "r", "timer": "tm"}
-
-var refLong = invert(refNames)
+// fromOffset reverses offset.
+func fromOffset(n *int64, b int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n+b).UTC()
+}
 
 func encodeJob(j *core.Job) (string, error) {
-	c := *j
-	c.ID, c.Rev, c.Status, c.Version = "", 0, "", ""
-	c.CreatedAt, c.UpdatedAt, c.FinishedAt, c.Tasks = time.Time{}, time.Time{}, time.Time{}, core.TaskRefs{}
-	b := int64(0)
+	var b int64
 	if !j.CreatedAt.IsZero() {
 		b = j.CreatedAt.UnixNano()
 	}
-	extra := map[string]json.RawMessage{}
-	if !j.UpdatedAt.IsZero() {
-		extra["ua"] = num(j.UpdatedAt.UnixNano() - b)
+	sj := storedJob{
+		Blueprint: j.Blueprint, State: j.State, Input: j.Input, History: j.History, Result: j.Result,
+		Results: j.Results, BranchesDone: j.BranchesDone, ApprovalMessage: j.ApprovalMessage, Child: j.Child,
+		Parent: j.Parent, Timer: j.Timer, Error: j.Error, Steps: j.Steps, WebhookURL: j.WebhookURL,
+		Metadata: j.Metadata, Security: j.Security, DispatchTimeout: j.DispatchTimeout,
+		ResultTimeout: j.ResultTimeout, Progress: j.Progress, ProgressMessage: j.ProgressMessage,
+		UpdatedAt: offset(j.UpdatedAt, b), FinishedAt: offset(j.FinishedAt, b),
 	}
-	if !j.FinishedAt.IsZero() {
-		extra["fa"] = num(j.FinishedAt.UnixNano() - b)
+	if c := j.Client; c.Name != "" || c.Plan != "" || len(c.Fields) > 0 {
+		sj.Client = &j.Client
 	}
-	if tasks := j.Tasks.Slice(); tasks != nil {
-		refs := make([]json.RawMessage, len(tasks))
-		for i := range tasks {
-			r, err := compact(&tasks[i], refNames, nil)
-			if err != nil {
-				return "", fmt.Errorf("encode job %q: task %q: %w", j.ID, tasks[i].ID, err)
-			}
-			refs[i] = json.RawMessage(r)
+	if refs := jobRefs(j); refs != nil {
+		sj.Tasks = make([]storedRef, len(refs))
+		for i, r := range refs {
+			sj.Tasks[i] = storedRef{ID: r.ID, Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
 		}
-		raw, err := json.Marshal(refs)
-		if err != nil {
-			return "", fmt.Errorf("encode job %q: %w", j.ID, err)
-		}
-		extra["t"] = raw
 	}
-	s, err := compact(&c, jobNames, extra)
+	out, err := json.Marshal(&sj)
 	if err != nil {
 		return "", fmt.Errorf("encode job %q: %w", j.ID, err)
 	}
-	return s, nil
+	return string(out), nil
 }
 
 // decodeJob rebuilds a job from its stored parts.
 func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
-	var j core.Job
-	ex, err := expand(d, jobLong, []string{"ua", "fa", "t"}, &j)
-	if err != nil {
+	var sj storedJob
+	if err := decodeStrict(d, &sj); err != nil {
 		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
 	}
 	r, err := strconv.ParseInt(rev, 10, 64)
@@ -207,60 +169,57 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode stored job %q: created %q", id, created)
 	}
-	j.ID, j.Rev, j.Status, j.Version = id, r, statusName(status), version
+	j := &core.Job{
+		ID: id, Blueprint: sj.Blueprint, Version: version, Rev: r, State: sj.State, Status: statusName(status),
+		Input: sj.Input, History: sj.History, Result: sj.Result, Results: sj.Results,
+		BranchesDone: sj.BranchesDone, ApprovalMessage: sj.ApprovalMessage, Child: sj.Child, Parent: sj.Parent,
+		Timer: sj.Timer, Error: sj.Error, Steps: sj.Steps, WebhookURL: sj.WebhookURL, Metadata: sj.Metadata,
+		Security: sj.Security, DispatchTimeout: sj.DispatchTimeout, ResultTimeout: sj.ResultTimeout,
+		Progress: sj.Progress, ProgressMessage: sj.ProgressMessage,
+		UpdatedAt: fromOffset(sj.UpdatedAt, b), FinishedAt: fromOffset(sj.FinishedAt, b),
+	}
 	if created != "" {
 		j.CreatedAt = time.Unix(0, b).UTC()
 	}
-	if j.UpdatedAt, err = at(ex, "ua", b); err == nil {
-		j.FinishedAt, err = at(ex, "fa", b)
+	if sj.Client != nil {
+		j.Client = *sj.Client
 	}
-	if err != nil {
-		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
-	}
-	if raw, ok := ex["t"]; ok {
-		var refs []json.RawMessage
-		if err := json.Unmarshal(raw, &refs); err != nil {
-			return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
+	if sj.Tasks != nil {
+		refs := make([]core.TaskRef, len(sj.Tasks))
+		for i, r := range sj.Tasks {
+			refs[i] = core.TaskRef{ID: r.ID, Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
 		}
-		tasks := make([]core.TaskRef, len(refs))
-		for i, r := range refs {
-			if _, err := expand(string(r), refLong, nil, &tasks[i]); err != nil {
-				return nil, fmt.Errorf("decode stored job %q: tasks: %w", id, err)
-			}
-		}
-		j.Tasks = core.NewTaskRefs(tasks...)
+		setJobRefs(j, refs)
 	}
-	return &j, nil
+	return j, nil
 }
 
 // encodeTask leaves out the id, job id and type (the task's record holds
 // them) and the lease fields (kept beside the JSON).
 func encodeTask(t *core.Task) (string, error) {
-	c := *t
-	c.ID, c.JobID, c.Type, c.Worker = "", "", "", ""
-	c.EnqueuedAt, c.LeasedAt, c.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
-	extra := map[string]json.RawMessage{}
-	if !t.EnqueuedAt.IsZero() {
-		extra["ea"] = num(t.EnqueuedAt.UnixNano())
+	st := storedTask{
+		Params: t.Params, Priority: t.Priority, Branch: t.Branch, Attempt: t.Attempt, Timeout: t.Timeout,
+		DispatchTimeout: t.DispatchTimeout, Strategy: t.Strategy, Requires: t.Requires, MaxCost: t.MaxCost,
+		Metadata: t.Metadata, Security: t.Security, TracingContext: t.TracingContext, EnqueuedAt: offset(t.EnqueuedAt, 0),
 	}
-	s, err := compact(&c, taskNames, extra)
+	out, err := json.Marshal(&st)
 	if err != nil {
 		return "", fmt.Errorf("encode task %q: %w", t.ID, err)
 	}
-	return s, nil
+	return string(out), nil
 }
 
 func decodeTask(d, id, jobID, typ string) (*core.Task, error) {
-	var t core.Task
-	ex, err := expand(d, taskLong, []string{"ea"}, &t)
-	if err == nil {
-		t.EnqueuedAt, err = at(ex, "ea", 0)
-	}
-	if err != nil {
+	var st storedTask
+	if err := decodeStrict(d, &st); err != nil {
 		return nil, fmt.Errorf("decode stored task %q: %w", id, err)
 	}
-	t.ID, t.JobID, t.Type = id, jobID, typ
-	return &t, nil
+	return &core.Task{
+		ID: id, JobID: jobID, Type: typ, Params: st.Params, Priority: st.Priority, Branch: st.Branch,
+		Attempt: st.Attempt, Timeout: st.Timeout, DispatchTimeout: st.DispatchTimeout, Strategy: st.Strategy,
+		Requires: st.Requires, MaxCost: st.MaxCost, Metadata: st.Metadata, Security: st.Security,
+		TracingContext: st.TracingContext, EnqueuedAt: fromOffset(st.EnqueuedAt, 0),
+	}, nil
 }
 
 // Timeline events are kept as compact JSON lines appended to the job's
@@ -270,12 +229,18 @@ func decodeTask(d, id, jobID, typ string) (*core.Task, error) {
 // line "@<ns>" sets another base for the lines after it (written only when
 // a job's creation time changed). The event types the engine writes are
 // numbers (eventTypes); others are kept as text.
-var eventNames = map[string]string{
-	"timestamp": "", "event_type": "", "state": "s", "previous_state": "ps", "next_state": "ns",
-	"origin_task_id": "t", "worker_id": "w", "attempt_number": "n", "detail": "d",
+type storedEvent struct {
+	At        *int64         `json:"a,omitempty"`
+	Zero      int            `json:"z,omitempty"` // 1: the zero time
+	Type      any            `json:"y,omitempty"` // a number (eventTypes) or the name
+	State     string         `json:"s,omitempty"`
+	PrevState string         `json:"ps,omitempty"`
+	NextState string         `json:"ns,omitempty"`
+	TaskID    string         `json:"t,omitempty"`
+	WorkerID  string         `json:"w,omitempty"`
+	Attempt   int            `json:"n,omitempty"`
+	Detail    map[string]any `json:"d,omitempty"`
 }
-
-var eventLong = invert(eventNames)
 
 // eventTypes are the numbered event types. Stored data refers to them by
 // position: append only.
@@ -294,50 +259,51 @@ var eventCodes = func() map[string]int {
 // encodeEvent encodes e with base b; prev is the time of the line before
 // it in the same commit (nil for the first).
 func encodeEvent(e core.TimelineEvent, b int64, prev *time.Time) (string, error) {
-	c := e
-	c.At, c.Type = time.Time{}, ""
-	extra := map[string]json.RawMessage{}
+	se := storedEvent{State: e.State, PrevState: e.PrevState, NextState: e.NextState, TaskID: e.TaskID,
+		WorkerID: e.WorkerID, Attempt: e.Attempt, Detail: e.Detail}
 	switch {
 	case e.At.IsZero():
-		extra["z"] = num(1)
+		se.Zero = 1
 	case prev == nil || prev.IsZero() || !prev.Equal(e.At):
-		extra["a"] = num(e.At.UnixNano() - b)
+		se.At = offset(e.At, b)
 	}
 	if n, ok := eventCodes[e.Type]; ok {
-		extra["y"] = num(int64(n))
+		se.Type = n
 	} else {
-		raw, err := json.Marshal(e.Type)
-		if err != nil {
-			return "", err
-		}
-		extra["y"] = raw
+		se.Type = e.Type
 	}
-	return compact(&c, eventNames, extra)
+	out, err := json.Marshal(&se)
+	return string(out), err
 }
 
 func decodeEvent(s string, b int64, prev time.Time) (core.TimelineEvent, error) {
-	var e core.TimelineEvent
-	ex, err := expand(s, eventLong, []string{"a", "z", "y"}, &e)
-	if err != nil {
-		return e, err
+	var se storedEvent
+	if err := decodeStrict(s, &se); err != nil {
+		return core.TimelineEvent{}, err
 	}
-	switch _, zero := ex["z"]; {
-	case zero:
-	case ex["a"] != nil:
-		if e.At, err = at(ex, "a", b); err != nil {
-			return e, err
-		}
+	e := core.TimelineEvent{State: se.State, PrevState: se.PrevState, NextState: se.NextState, TaskID: se.TaskID,
+		WorkerID: se.WorkerID, Attempt: se.Attempt, Detail: se.Detail}
+	switch {
+	case se.Zero != 0:
+	case se.At != nil:
+		e.At = fromOffset(se.At, b)
 	default:
 		e.At = prev
 	}
-	if raw := ex["y"]; len(raw) > 0 && raw[0] == '"' {
-		err = json.Unmarshal(raw, &e.Type)
-	} else if n, perr := strconv.Atoi(string(raw)); perr == nil && n >= 0 && n < len(eventTypes) {
+	switch y := se.Type.(type) {
+	case nil:
+	case string:
+		e.Type = y
+	case float64:
+		n := int(y)
+		if float64(n) != y || n < 0 || n >= len(eventTypes) {
+			return e, fmt.Errorf("unknown event type %v", y)
+		}
 		e.Type = eventTypes[n]
-	} else if len(raw) > 0 {
-		err = fmt.Errorf("unknown event type %s", raw)
+	default:
+		return e, fmt.Errorf("unknown event type %v", y)
 	}
-	return e, err
+	return e, nil
 }
 
 // decodeTimeline reads the stored lines of a job created at created.
