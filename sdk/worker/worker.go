@@ -66,6 +66,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,17 +374,24 @@ func (w *Worker) removeTaskDir(dir string) {
 
 func (w *Worker) taskDir(taskID string) string {
 	// Task ids come from the server; keep only what is safe in a name.
-	safe := []rune(taskID)
-	for i, r := range safe {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			safe[i] = '_'
+	name := taskID
+	if strings.IndexFunc(taskID, unsafeInName) >= 0 {
+		safe := []rune(taskID)
+		for i, r := range safe {
+			if unsafeInName(r) {
+				safe[i] = '_'
+			}
 		}
+		name = string(safe)
 	}
-	name := string(safe)
 	if name == "" || name == "." || name == ".." {
 		name = "task"
 	}
 	return w.cfg.PayloadDir + string(os.PathSeparator) + name
+}
+
+func unsafeInName(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 // run calls the handler and turns what happened into a result.

@@ -58,3 +58,25 @@ func TestEncodeSecurity(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskDir(t *testing.T) {
+	t.Parallel()
+	w := &Worker{cfg: Config{PayloadDir: "/payloads"}}
+	tests := []struct{ name, id, want string }{
+		{"safe", "task-9a1e_B.2", "/payloads/task-9a1e_B.2"},
+		{"slash", "../a/b", "/payloads/.._a_b"},
+		{"empty", "", "/payloads/task"},
+		{"dot", ".", "/payloads/task"},
+		{"dot dot", "..", "/payloads/task"},
+		{"one per rune", "zé🙂z", "/payloads/z__z"},
+		{"invalid UTF-8", "a\xffb", "/payloads/a_b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := w.taskDir(tc.id); got != tc.want {
+				t.Errorf("taskDir(%q) = %q, want %q", tc.id, got, tc.want)
+			}
+		})
+	}
+}
