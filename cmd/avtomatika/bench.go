@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/bench"
 )
@@ -33,12 +35,29 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")
 	workload := fl.String("workload", "all", "workload: "+strings.Join(bench.Workloads, ", ")+", fanout1000 or all")
 	force := fl.Bool("force", false, "run even when the machine is already loaded")
+	idleAt := fl.String("idle-workers-at", "", "run --idle idle workers against this URL until stopped (idle10k's child process)")
 	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of the measured runs (server and simulators, one process) to this file, for go tool pprof")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *idleAt != "" {
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		if err := bench.IdleWorkers(ctx, *idleAt, o.Token, o.Idle, stdout); err != nil {
+			fmt.Fprintf(stderr, "avtomatika bench: idle workers: %v\n", err)
+			return exitFindings
+		}
+		return exitOK
+	}
+	if exe, err := os.Executable(); err == nil {
+		o.IdleCommand = func(url, token string, n int) *exec.Cmd {
+			cmd := exec.Command(exe, "bench", "--idle-workers-at", url, "--token", token, "--idle", fmt.Sprint(n))
+			cmd.Stderr = stderr
+			return cmd
+		}
 	}
 	if o.Store != "memory" && o.Store != "redis" {
 		fmt.Fprintf(stderr, "avtomatika bench: --store %q: want memory or redis\n", o.Store)

@@ -27,9 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -63,6 +65,11 @@ type Options struct {
 	Idle     int       // idle10k: idle workers; default 10,000 (bounded by the file limit)
 	Queued   int       // mem100k: queued jobs; default 100,000
 	Progress io.Writer // a progress line while it runs; nil: none
+	// IdleCommand, when set, runs idle10k's idle workers in another
+	// process (see IdleWorkers): the server's RSS and CPU are then its
+	// own, and the open-file limit holds the server's connections only.
+	// It returns the command for n workers against url with token.
+	IdleCommand func(url, token string, n int) *exec.Cmd
 }
 
 func (o *Options) defaults() {
@@ -413,17 +420,30 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	case "dispatch":
 		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
 	case "idle10k":
-		var idle *sync.WaitGroup
-		idle, rec.IdleWorkers, err = t.idleWorkers(wctx, o.Idle, o.Progress)
-		if err != nil {
-			return rec, err
+		if o.IdleCommand != nil {
+			var stop func()
+			stop, rec.IdleWorkers, err = t.idleProcess(o)
+			if err != nil {
+				return rec, err
+			}
+			defer stop()
+		} else {
+			var idle *sync.WaitGroup
+			idle, rec.IdleWorkers, err = t.idleWorkers(wctx, o.Idle, 2, o.Progress)
+			if err != nil {
+				return rec, err
+			}
+			defer func() { stopWorkers(); idle.Wait() }()
 		}
-		defer func() { stopWorkers(); idle.Wait() }()
-		c0, w0 := cpuTime(), time.Now()
-		window := 2 * time.Second // idle CPU over two seconds of parked pollers
+		// Idle CPU over five seconds of parked pollers in their steady
+		// state: after one heartbeat interval, when every worker's second
+		// connection (its heartbeats') is open and no more are made.
+		settle, window := idleHeartbeat, 5*time.Second
 		if o.Duration > 0 {
-			window = o.Duration
+			settle, window = 0, o.Duration
 		}
+		time.Sleep(settle)
+		c0, w0 := cpuTime(), time.Now()
 		time.Sleep(window)
 		rec.IdleCPUPct = 100 * (cpuTime() - c0).Seconds() / time.Since(w0).Seconds()
 		rec.RSSBytes, rec.Goroutines = rss(), runtime.NumGoroutine()
@@ -609,14 +629,65 @@ func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pe
 	return jobs
 }
 
+// Idle workers poll and heartbeat at the worker SDKs' defaults
+// (TASK_POLL_TIMEOUT 30 s, HEARTBEAT_INTERVAL 15 s).
+const (
+	idlePoll      = "30"
+	idleHeartbeat = 15 * time.Second
+)
+
+// IdleWorkers runs n idle workers against the server at url (worker
+// token token) until ctx ends: each registers a skill no job asks for and
+// long-polls, with a heartbeat every 15 s. Once all are parked it
+// writes "parked <count>" and a newline to parked (the count is bounded
+// by this process's open-file limit). avtomatika bench runs it in a child
+// process for idle10k.
+func IdleWorkers(ctx context.Context, url, token string, n int, parked io.Writer) error {
+	t := &target{url: strings.TrimRight(url, "/"), token: token,
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n + 16}}}
+	wg, got, err := t.idleWorkers(ctx, n, 1, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(parked, "parked %d\n", got)
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// idleProcess starts o.IdleCommand for o.Idle workers and waits until it
+// says they are parked; stop ends it.
+func (t *target) idleProcess(o Options) (stop func(), n int, err error) {
+	cmd := o.IdleCommand(t.url, t.token, o.Idle)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("idle workers: %w", err)
+	}
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if _, serr := fmt.Sscanf(line, "parked %d", &n); err != nil || serr != nil {
+		stop()
+		return nil, 0, fmt.Errorf("idle workers: no parked line (%q): %v", line, err)
+	}
+	time.Sleep(500 * time.Millisecond) // the last polls reach the server
+	return stop, n, nil
+}
+
 // idleWorkers registers up to n workers of a skill no job asks for and
-// keeps each long-polling, with a heartbeat between polls, until ctx ends.
-// The count is bounded by the open-file limit (each poller holds a client
-// and a server connection in this process); it returns how many run.
-func (t *target) idleWorkers(ctx context.Context, n int, progress io.Writer) (*sync.WaitGroup, int, error) {
+// keeps each long-polling, with a heartbeat every 15 s, until ctx ends.
+// The count is bounded by the open-file limit (each poller holds fds open
+// files in this process: 2 when the server is in it too); it returns how
+// many run.
+func (t *target) idleWorkers(ctx context.Context, n, fds int, progress io.Writer) (*sync.WaitGroup, int, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		n = min(n, max(int(lim.Cur)-1000, 2)/2)
+		n = min(n, max(int(lim.Cur)-1000, 2)/fds)
 	}
 	var wg sync.WaitGroup
 	parked := make(chan struct{}, n)
@@ -629,23 +700,36 @@ func (t *target) idleWorkers(ctx context.Context, n int, progress io.Writer) (*s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hb := []byte(`{"worker_id":"` + id + `","status":"idle"}`)
 			first := true
 			for ctx.Err() == nil {
 				if first {
 					parked <- struct{}{}
 					first = false
 				}
-				_, err := t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout=10", nil, id, nil)
-				if err == nil {
-					_, err = t.do(ctx, "PATCH", "/_worker/workers/"+id, hb, id, nil)
-				}
-				if err != nil { // out of connections or stopping: back off, do not spin
-					select {
+				if _, err := t.do(ctx, "GET", "/_worker/workers/"+id+"/tasks/next?timeout="+idlePoll, nil, id, nil); err != nil {
+					select { // out of connections or stopping: back off, do not spin
 					case <-ctx.Done():
 					case <-time.After(100 * time.Millisecond):
 					}
 				}
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Heartbeats as the worker SDKs send them, every 15 s; the first
+			// after a random part of that, so they spread over the interval.
+			hb := []byte(`{"worker_id":"` + id + `","status":"idle"}`)
+			tm := time.NewTimer(mrand.N(idleHeartbeat))
+			defer tm.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tm.C:
+				}
+				_, _ = t.do(ctx, "PATCH", "/_worker/workers/"+id, hb, id, nil)
+				tm.Reset(idleHeartbeat)
 			}
 		}()
 		if progress != nil && i%1000 == 0 {
