@@ -84,6 +84,8 @@ type bench struct {
 	queued  int
 	clients int
 	workers int
+	check   time.Duration // asynq's TaskCheckInterval; 0: its default (1 s)
+	store   string        // "asynq", or "asynq-<interval>" with check set
 }
 
 func main() {
@@ -96,7 +98,12 @@ func main() {
 	flag.IntVar(&b.queued, "queued", 100000, "mem100k: jobs queued with no workers")
 	flag.IntVar(&b.clients, "clients", 50, "single: closed-loop clients")
 	flag.IntVar(&b.workers, "workers", 50, "worker concurrency")
+	flag.DurationVar(&b.check, "check-interval", 0, "asynq's TaskCheckInterval, how long an idle processor sleeps between looks at empty queues (0: asynq's default, 1 s)")
 	flag.Parse()
+	b.store = "asynq"
+	if b.check > 0 {
+		b.store = "asynq-" + b.check.String()
+	}
 	opt, err := redis.ParseURL(*url)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "baseline: --redis-url: %v\n", err)
@@ -143,7 +150,7 @@ func main() {
 			}
 			return cmpf(a.JobsPerSec, b.JobsPerSec)
 		})
-		_ = enc.Encode(map[string]any{"workload": w, "store": "asynq", "runs": len(recs), "median": recs[len(recs)/2],
+		_ = enc.Encode(map[string]any{"workload": w, "store": b.store, "runs": len(recs), "median": recs[len(recs)/2],
 			"range": fmt.Sprintf("%.4g–%.4g jobs/s", recs[0].JobsPerSec, recs[len(recs)-1].JobsPerSec)})
 	}
 }
@@ -218,7 +225,7 @@ func (w *waiters) done(id string) {
 }
 
 func (b *bench) run(ctx context.Context, workload string, run int) (Record, error) {
-	rec := Record{Workload: workload, Store: "asynq", Run: run, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), RedisVersion: b.version}
+	rec := Record{Workload: workload, Store: b.store, Run: run, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), RedisVersion: b.version}
 	client := asynq.NewClientFromRedisClient(b.rdb)
 	wt := &waiters{m: map[string]chan struct{}{}}
 	var latMu sync.Mutex
@@ -243,7 +250,7 @@ func (b *bench) run(ctx context.Context, workload string, run int) (Record, erro
 		return nil
 	})
 	newServer := func() *asynq.Server {
-		return asynq.NewServerFromRedisClient(b.rdb, asynq.Config{Concurrency: b.workers, LogLevel: asynq.ErrorLevel})
+		return asynq.NewServerFromRedisClient(b.rdb, asynq.Config{Concurrency: b.workers, LogLevel: asynq.ErrorLevel, TaskCheckInterval: b.check})
 	}
 	var srv *asynq.Server
 	if workload != "mem100k" {

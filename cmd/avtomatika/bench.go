@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,6 +95,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		defer prof.Close()
 	}
+	ours := map[string]bench.Record{}
 	for _, w := range ws {
 		if _, err := bench.Run(ctx, w, 0, o); err != nil { // warm-up, not counted
 			fmt.Fprintf(stderr, "avtomatika bench: %s: %v\n", w, err)
@@ -119,17 +121,22 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			pprof.StopCPUProfile()
 			prof = nil // one workload's runs: the first named
 		}
-		_ = enc.Encode(bench.Summarize(recs))
+		sum := bench.Summarize(recs)
+		ours[w] = sum.Median
+		_ = enc.Encode(sum)
 	}
 	if *baseline == "asynq" {
-		return runBaseline(ctx, o.RedisURL, *workload, *runs, stdout, stderr)
+		return runBaseline(ctx, o.RedisURL, *workload, *runs, ours, stdout, stderr)
 	}
 	return exitOK
 }
 
 // runBaseline runs bench/baseline (a separate module, so this binary does
-// not link asynq) with the same Redis server, in database 15.
-func runBaseline(ctx context.Context, redisURL, workload string, runs int, stdout, stderr io.Writer) int {
+// not link asynq) with the same Redis server, in database 15: asynq at its
+// default settings, then with a 1 ms TaskCheckInterval. After each it
+// prints a comparison line per workload that both ran: our median, asynq's
+// and the ratio.
+func runBaseline(ctx context.Context, redisURL, workload string, runs int, ours map[string]bench.Record, stdout, stderr io.Writer) int {
 	if workload != "all" && workload != "single" && workload != "dispatch" && workload != "mem100k" {
 		fmt.Fprintf(stderr, "avtomatika bench: the asynq baseline has single, dispatch and mem100k, not %s\n", workload)
 		return exitUsage
@@ -144,13 +151,72 @@ func runBaseline(ctx context.Context, redisURL, workload string, runs int, stdou
 		fmt.Fprintln(stderr, "avtomatika bench: --baseline asynq runs from the source tree's root (bench/baseline/go.mod not found)")
 		return exitUsage
 	}
-	cmd := exec.CommandContext(ctx, "go", "-C", "bench/baseline", "run", ".", "--redis-url", u.String(), "--workload", workload, "--runs", fmt.Sprint(runs))
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(stderr, "avtomatika bench: asynq baseline: %v\n", err)
-		return exitFindings
+	enc := json.NewEncoder(stdout)
+	for _, check := range []string{"0", "1ms"} {
+		var out bytes.Buffer
+		cmd := exec.CommandContext(ctx, "go", "-C", "bench/baseline", "run", ".", "--redis-url", u.String(),
+			"--workload", workload, "--runs", fmt.Sprint(runs), "--check-interval", check)
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(stdout, &out), stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(stderr, "avtomatika bench: asynq baseline: %v\n", err)
+			return exitFindings
+		}
+		for _, c := range compare(ours, out.Bytes()) {
+			_ = enc.Encode(c)
+		}
 	}
 	return exitOK
+}
+
+// Comparison is one figure of ours beside the baseline's, from one run of
+// avtomatika bench.
+type Comparison struct {
+	Workload string  `json:"compare"`
+	Metric   string  `json:"metric"`
+	Ours     float64 `json:"ours"`
+	Store    string  `json:"ours_store"`
+	Baseline string  `json:"baseline"`
+	Theirs   float64 `json:"theirs"`
+	Ratio    float64 `json:"ratio"` // ours / theirs
+}
+
+// compare pairs our medians with the summary lines the baseline printed.
+func compare(ours map[string]bench.Record, baseline []byte) []Comparison {
+	var out []Comparison
+	for line := range bytes.SplitSeq(baseline, []byte("\n")) {
+		var s struct {
+			Workload string `json:"workload"`
+			Store    string `json:"store"`
+			Median   *struct {
+				JobsPerSec  float64 `json:"jobs_per_s"`
+				P50ms       float64 `json:"p50_ms"`
+				RedisBytes  float64 `json:"redis_bytes_per_job"`
+				DrainPerSec float64 `json:"drain_jobs_per_s"`
+			} `json:"median"`
+		}
+		if json.Unmarshal(line, &s) != nil || s.Median == nil {
+			continue
+		}
+		o, ok := ours[s.Workload]
+		if !ok {
+			continue
+		}
+		add := func(metric string, a, b float64) {
+			if a > 0 && b > 0 {
+				out = append(out, Comparison{Workload: s.Workload, Metric: metric, Ours: a, Store: o.Store, Baseline: s.Store, Theirs: b, Ratio: a / b})
+			}
+		}
+		switch s.Workload {
+		case "single":
+			add("jobs_per_s", o.JobsPerSec, s.Median.JobsPerSec)
+		case "dispatch":
+			add("p50_ms", o.P50ms, s.Median.P50ms)
+		case "mem100k":
+			add("redis_bytes_per_queued_job", o.RedisBytesJob, s.Median.RedisBytes)
+			add("drain_jobs_per_s", o.DrainPerSec, s.Median.DrainPerSec)
+		}
+	}
+	return out
 }
 
 func envOr(name, def string) string {
