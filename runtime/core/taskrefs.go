@@ -21,7 +21,7 @@ const refChunk = 32
 // TaskRefs. In JSON it is an array of refs.
 type TaskRefs struct {
 	n      int
-	chunks []*[refChunk]TaskRef
+	chunks [][]TaskRef // each refChunk long but the last, sized exactly
 }
 
 // NewTaskRefs returns a list holding a copy of refs.
@@ -29,10 +29,9 @@ func NewTaskRefs(refs ...TaskRef) TaskRefs {
 	if len(refs) == 0 {
 		return TaskRefs{}
 	}
-	r := TaskRefs{n: len(refs), chunks: make([]*[refChunk]TaskRef, (len(refs)+refChunk-1)/refChunk)}
+	r := TaskRefs{n: len(refs), chunks: make([][]TaskRef, (len(refs)+refChunk-1)/refChunk)}
 	for c := range r.chunks {
-		r.chunks[c] = new([refChunk]TaskRef)
-		copy(r.chunks[c][:], refs[c*refChunk:])
+		r.chunks[c] = slices.Clone(refs[c*refChunk : min((c+1)*refChunk, len(refs))])
 	}
 	return r
 }
@@ -70,7 +69,7 @@ func (r TaskRefs) Slice() []TaskRef {
 	}
 	out := make([]TaskRef, 0, r.n)
 	for _, c := range r.chunks {
-		out = append(out, c[:min(refChunk, r.n-len(out))]...)
+		out = append(out, c...)
 	}
 	return out
 }
@@ -133,8 +132,7 @@ func (o *refOwner) ref(r *TaskRefs, i int) *TaskRef {
 		if len(o.chunks) == 0 {
 			r.chunks = slices.Clone(r.chunks)
 		}
-		cp := *r.chunks[c]
-		r.chunks[c] = &cp
+		r.chunks[c] = slices.Clone(r.chunks[c])
 		o.chunks = append(o.chunks, c)
 	}
 	return &r.chunks[c][i%refChunk]

@@ -75,13 +75,13 @@ func TestRefOwnerCopiesOnce(t *testing.T) {
 	r := orig
 	var own refOwner
 	own.ref(&r, 1).Attempt = 2
-	first := r.chunks[0]
+	first := &r.chunks[0][0]
 	own.ref(&r, 2).Attempt = 3
-	if r.chunks[0] != first {
+	if &r.chunks[0][0] != first {
 		t.Fatal("a second change in the same chunk copied it again")
 	}
 	own.ref(&r, 2*refChunk).Attempt = 4
-	if r.chunks[1] != orig.chunks[1] {
+	if &r.chunks[1][0] != &orig.chunks[1][0] {
 		t.Fatal("an untouched chunk was copied")
 	}
 	if orig.At(1).Attempt != 1 || orig.At(2).Attempt != 1 || orig.At(2*refChunk).Attempt != 1 {
