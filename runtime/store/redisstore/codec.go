@@ -10,23 +10,23 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 )
 
-// Stored jobs, tasks and timeline events are their JSON with short field
-// names, zero values left out, what the record around them already holds
-// (ids, rev, status, version, task type) dropped, and times as integer
-// nanoseconds: Redis memory per queued job is dominated by these values.
-// Job times other than the creation time, and timeline times, are offsets
-// from the job's creation time (kept beside the JSON, see lib.lua). Nested
-// values (input, history, params, results) are kept exactly as they are.
+// Stored jobs and tasks are their JSON with short field names, zero values
+// left out, what the record around them already holds (ids, rev, status,
+// version, blueprint, task type and timeout) dropped, task ids packed
+// (ids.go) and times as integer nanoseconds: Redis memory per queued job
+// is dominated by these values. Times other than the job's creation time
+// are offsets from it (the record keeps it, see lib.lua). Nested values
+// (input, history, params, results) are kept exactly as they are.
+// Timeline events are lines of their own format (encodeEvent).
 //
 // Each value has its own stored struct below, converted to and from the
 // core type field by field: one Marshal and one Unmarshal per value. A
 // field added to a core type must be added to its stored struct too
 // (TestCodecEveryField fails until it is).
 
-// storedJob is a job as stored: core.Job without ID, Rev, Status, Version
-// and CreatedAt.
+// storedJob is a job as stored: core.Job without ID, Rev, Status, Version,
+// Blueprint and CreatedAt.
 type storedJob struct {
-	Blueprint       string          `json:"b,omitempty"`
 	State           string          `json:"s,omitempty"`
 	Input           map[string]any  `json:"in,omitempty"`
 	History         map[string]any  `json:"h,omitempty"`
@@ -52,7 +52,7 @@ type storedJob struct {
 	FinishedAt      *int64          `json:"fa,omitempty"`
 }
 
-// storedRef is a core.TaskRef as stored.
+// storedRef is a core.TaskRef as stored, its id packed.
 type storedRef struct {
 	ID      string       `json:"i,omitempty"`
 	Type    string       `json:"y,omitempty"`
@@ -63,7 +63,8 @@ type storedRef struct {
 }
 
 // storedTask is a task as stored: core.Task without ID, JobID and Type
-// (the task's record holds them) and the lease fields (kept beside it).
+// (the task's record holds them), the lease fields (kept beside it) and
+// the timeout when the record's timeout in microseconds holds it exactly.
 type storedTask struct {
 	Params          map[string]any `json:"p,omitempty"`
 	Priority        float64        `json:"pr,omitempty"`
@@ -77,10 +78,11 @@ type storedTask struct {
 	Metadata        map[string]any `json:"m,omitempty"`
 	Security        any            `json:"sec,omitempty"`
 	TracingContext  map[string]any `json:"tc,omitempty"`
-	EnqueuedAt      *int64         `json:"ea,omitempty"` // Unix ns; nil: zero time
+	EnqueuedAt      *int64         `json:"ea,omitempty"` // ns after the job's creation time; nil: zero time
 }
 
-// jobRefs and setJobRefs are the codec's only access to Job.Tasks.
+// jobRefs and setJobRefs are the codec's only access to Job.Tasks. A nil
+// slice is no list; an empty one is stored as [] all the same.
 func jobRefs(j *core.Job) []core.TaskRef { return j.Tasks.Slice() }
 
 func setJobRefs(j *core.Job, refs []core.TaskRef) { j.Tasks = core.NewTaskRefs(refs...) }
@@ -93,20 +95,27 @@ func decodeStrict(s string, dst any) error {
 	return d.Decode(dst)
 }
 
-// base is the job's creation time as stored: nanoseconds in text, "" for
-// the zero time. Other times are stored relative to it.
+// base is the job's creation time as stored: nanoseconds in base 36, ""
+// for the zero time. Other times are stored relative to it.
 func base(created time.Time) string {
 	if created.IsZero() {
 		return ""
 	}
-	return strconv.FormatInt(created.UnixNano(), 10)
+	return strconv.FormatInt(created.UnixNano(), 36)
 }
 
 func parseBase(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	return strconv.ParseInt(s, 10, 64)
+	return strconv.ParseInt(s, 36, 64)
+}
+
+func baseNanos(created time.Time) int64 {
+	if created.IsZero() {
+		return 0
+	}
+	return created.UnixNano()
 }
 
 // offset is t in nanoseconds after b, nil for the zero time.
@@ -126,13 +135,31 @@ func fromOffset(n *int64, b int64) time.Time {
 	return time.Unix(0, *n+b).UTC()
 }
 
-func encodeJob(j *core.Job) (string, error) {
-	var b int64
-	if !j.CreatedAt.IsZero() {
-		b = j.CreatedAt.UnixNano()
+// versionPair is how the record names a job's version and blueprint,
+// one number for both (vnum in lib.lua): "<length of the version>:<version><blueprint>".
+func versionPair(version, blueprint string) string {
+	if version == "" && blueprint == "" {
+		return ""
 	}
+	return strconv.Itoa(len(version)) + ":" + version + blueprint
+}
+
+func splitVersionPair(s string) (version, blueprint string, err error) {
+	if s == "" {
+		return "", "", nil
+	}
+	n, rest, ok := strings.Cut(s, ":")
+	l, err := strconv.Atoi(n)
+	if !ok || err != nil || l < 0 || l > len(rest) {
+		return "", "", fmt.Errorf("version %q", s)
+	}
+	return rest[:l], rest[l:], nil
+}
+
+func encodeJob(j *core.Job) (string, error) {
+	b := baseNanos(j.CreatedAt)
 	sj := storedJob{
-		Blueprint: j.Blueprint, State: j.State, Input: j.Input, History: j.History, Result: j.Result,
+		State: j.State, Input: j.Input, History: j.History, Result: j.Result,
 		Results: j.Results, BranchesDone: j.BranchesDone, ApprovalMessage: j.ApprovalMessage, Child: j.Child,
 		Parent: j.Parent, Timer: j.Timer, Error: j.Error, Steps: j.Steps, WebhookURL: j.WebhookURL,
 		Metadata: j.Metadata, Security: j.Security, DispatchTimeout: j.DispatchTimeout,
@@ -145,7 +172,7 @@ func encodeJob(j *core.Job) (string, error) {
 	if refs := jobRefs(j); refs != nil {
 		sj.Tasks = make([]storedRef, len(refs))
 		for i, r := range refs {
-			sj.Tasks[i] = storedRef{ID: r.ID, Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
+			sj.Tasks[i] = storedRef{ID: packTask(r.ID), Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
 		}
 	}
 	out, err := json.Marshal(&sj)
@@ -155,8 +182,9 @@ func encodeJob(j *core.Job) (string, error) {
 	return string(out), nil
 }
 
-// decodeJob rebuilds a job from its stored parts.
-func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
+// decodeJob rebuilds a job from its stored parts: the JSON, the rev, the
+// status code, the version pair and the creation time.
+func decodeJob(id, d, rev, status, vpair, created string) (*core.Job, error) {
 	var sj storedJob
 	if err := decodeStrict(d, &sj); err != nil {
 		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
@@ -169,8 +197,12 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode stored job %q: created %q", id, created)
 	}
+	version, blueprint, err := splitVersionPair(vpair)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored job %q: %w", id, err)
+	}
 	j := &core.Job{
-		ID: id, Blueprint: sj.Blueprint, Version: version, Rev: r, State: sj.State, Status: statusName(status),
+		ID: id, Blueprint: blueprint, Version: version, Rev: r, State: sj.State, Status: statusName(status),
 		Input: sj.Input, History: sj.History, Result: sj.Result, Results: sj.Results,
 		BranchesDone: sj.BranchesDone, ApprovalMessage: sj.ApprovalMessage, Child: sj.Child, Parent: sj.Parent,
 		Timer: sj.Timer, Error: sj.Error, Steps: sj.Steps, WebhookURL: sj.WebhookURL, Metadata: sj.Metadata,
@@ -187,60 +219,76 @@ func decodeJob(id, d, rev, status, version, created string) (*core.Job, error) {
 	if sj.Tasks != nil {
 		refs := make([]core.TaskRef, len(sj.Tasks))
 		for i, r := range sj.Tasks {
-			refs[i] = core.TaskRef{ID: r.ID, Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
+			refs[i] = core.TaskRef{ID: unpackTask(r.ID), Type: r.Type, Branch: r.Branch, Attempt: r.Attempt, Result: r.Result, Timer: r.Timer}
 		}
 		setJobRefs(j, refs)
 	}
 	return j, nil
 }
 
-// encodeTask leaves out the id, job id and type (the task's record holds
-// them) and the lease fields (kept beside the JSON).
-func encodeTask(t *core.Task) (string, error) {
+// encodeTask encodes a task of a job created at b (ns). The record keeps
+// its timeout in microseconds (timeoutUS, "" for none), so the JSON holds
+// the timeout only when that loses something.
+func encodeTask(t *core.Task, b int64) (d, timeoutUS string, err error) {
 	st := storedTask{
 		Params: t.Params, Priority: t.Priority, Branch: t.Branch, Attempt: t.Attempt, Timeout: t.Timeout,
 		DispatchTimeout: t.DispatchTimeout, Strategy: t.Strategy, Requires: t.Requires, MaxCost: t.MaxCost,
-		Metadata: t.Metadata, Security: t.Security, TracingContext: t.TracingContext, EnqueuedAt: offset(t.EnqueuedAt, 0),
+		Metadata: t.Metadata, Security: t.Security, TracingContext: t.TracingContext, EnqueuedAt: offset(t.EnqueuedAt, b),
+	}
+	if t.Timeout > 0 {
+		timeoutUS = strconv.FormatInt(t.Timeout.Microseconds(), 10)
+		if t.Timeout%time.Microsecond == 0 {
+			st.Timeout = 0
+		}
 	}
 	out, err := json.Marshal(&st)
 	if err != nil {
-		return "", fmt.Errorf("encode task %q: %w", t.ID, err)
+		return "", "", fmt.Errorf("encode task %q: %w", t.ID, err)
 	}
-	return string(out), nil
+	return string(out), timeoutUS, nil
 }
 
-func decodeTask(d, id, jobID, typ string) (*core.Task, error) {
+// decodeTask rebuilds a task from its JSON, its (unpacked) id and job id,
+// its type, the job's creation time and the record's timeout (µs).
+func decodeTask(d, id, jobID, typ, created, timeoutUS string) (*core.Task, error) {
 	var st storedTask
 	if err := decodeStrict(d, &st); err != nil {
 		return nil, fmt.Errorf("decode stored task %q: %w", id, err)
+	}
+	b, err := parseBase(created)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored task %q: created %q", id, created)
+	}
+	if st.Timeout == 0 && timeoutUS != "" && timeoutUS != "0" {
+		n, err := strconv.ParseInt(timeoutUS, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("decode stored task %q: timeout %q", id, timeoutUS)
+		}
+		st.Timeout = time.Duration(n) * time.Microsecond
 	}
 	return &core.Task{
 		ID: id, JobID: jobID, Type: typ, Params: st.Params, Priority: st.Priority, Branch: st.Branch,
 		Attempt: st.Attempt, Timeout: st.Timeout, DispatchTimeout: st.DispatchTimeout, Strategy: st.Strategy,
 		Requires: st.Requires, MaxCost: st.MaxCost, Metadata: st.Metadata, Security: st.Security,
-		TracingContext: st.TracingContext, EnqueuedAt: fromOffset(st.EnqueuedAt, 0),
+		TracingContext: st.TracingContext, EnqueuedAt: fromOffset(st.EnqueuedAt, b),
 	}, nil
 }
 
-// Timeline events are kept as compact JSON lines appended to the job's
-// record. A line's time "a" is in nanoseconds after the job's creation
-// time; a line without one has the time of the line before it (the first
-// line a commit writes always has one), and "z" marks the zero time. A
-// line "@<ns>" sets another base for the lines after it (written only when
-// a job's creation time changed). The event types the engine writes are
-// numbers (eventTypes); others are kept as text.
-type storedEvent struct {
-	At        *int64         `json:"a,omitempty"`
-	Zero      int            `json:"z,omitempty"` // 1: the zero time
-	Type      any            `json:"y,omitempty"` // a number (eventTypes) or the name
-	State     string         `json:"s,omitempty"`
-	PrevState string         `json:"ps,omitempty"`
-	NextState string         `json:"ns,omitempty"`
-	TaskID    string         `json:"t,omitempty"`
-	WorkerID  string         `json:"w,omitempty"`
-	Attempt   int            `json:"n,omitempty"`
-	Detail    map[string]any `json:"d,omitempty"`
-}
+// Timeline events are lines appended to the job's record, the fields of
+// an event in this order, separated by "|", the empty ones at the end left
+// out:
+//
+//	type|time|state|previous state|next state|task|worker|attempt|detail
+//
+// The type is a number (eventTypes) or "'" and the name. The time is in
+// nanoseconds after the job's creation time, in base 36; a line without
+// one has the time of the line before it (the first line a commit writes
+// always has one), and "z" is the zero time. The task id is packed. Text
+// fields escape "%", "|" and newlines as %25, %7C and %0A. The attempt is
+// decimal. The detail, last and so never escaped, is its JSON object, or
+// "#<branch>,<type>" for the {branch, type} detail of task_enqueued. A
+// line "@<created>" sets another base for the lines after it (written
+// only when a job's creation time changed).
 
 // eventTypes are the numbered event types. Stored data refers to them by
 // position: append only.
@@ -256,52 +304,130 @@ var eventCodes = func() map[string]int {
 	return m
 }()
 
+var lineEscaper = strings.NewReplacer("%", "%25", "|", "%7C", "\n", "%0A")
+var lineUnescaper = strings.NewReplacer("%25", "%", "%7C", "|", "%0A", "\n")
+
+func unescapeField(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	return lineUnescaper.Replace(s)
+}
+
 // encodeEvent encodes e with base b; prev is the time of the line before
 // it in the same commit (nil for the first).
 func encodeEvent(e core.TimelineEvent, b int64, prev *time.Time) (string, error) {
-	se := storedEvent{State: e.State, PrevState: e.PrevState, NextState: e.NextState, TaskID: e.TaskID,
-		WorkerID: e.WorkerID, Attempt: e.Attempt, Detail: e.Detail}
+	var f [9]string
+	if n, ok := eventCodes[e.Type]; ok {
+		f[0] = strconv.Itoa(n)
+	} else {
+		f[0] = "'" + lineEscaper.Replace(e.Type)
+	}
 	switch {
 	case e.At.IsZero():
-		se.Zero = 1
+		f[1] = "z"
 	case prev == nil || prev.IsZero() || !prev.Equal(e.At):
-		se.At = offset(e.At, b)
+		f[1] = strconv.FormatInt(e.At.UnixNano()-b, 36)
 	}
-	if n, ok := eventCodes[e.Type]; ok {
-		se.Type = n
-	} else {
-		se.Type = e.Type
+	f[2], f[3], f[4] = lineEscaper.Replace(e.State), lineEscaper.Replace(e.PrevState), lineEscaper.Replace(e.NextState)
+	if e.TaskID != "" {
+		f[5] = lineEscaper.Replace(packTask(e.TaskID))
 	}
-	out, err := json.Marshal(&se)
-	return string(out), err
+	f[6] = lineEscaper.Replace(e.WorkerID)
+	if e.Attempt != 0 {
+		f[7] = strconv.Itoa(e.Attempt)
+	}
+	if e.Detail != nil {
+		if br, ty, ok := enqueuedDetail(e.Detail); ok {
+			f[8] = "#" + strconv.Itoa(br) + "," + lineEscaper.Replace(ty)
+		} else {
+			d, err := json.Marshal(e.Detail)
+			if err != nil {
+				return "", err
+			}
+			f[8] = string(d)
+		}
+	}
+	last := len(f)
+	for last > 1 && f[last-1] == "" {
+		last--
+	}
+	return strings.Join(f[:last], "|"), nil
 }
 
-func decodeEvent(s string, b int64, prev time.Time) (core.TimelineEvent, error) {
-	var se storedEvent
-	if err := decodeStrict(s, &se); err != nil {
-		return core.TimelineEvent{}, err
+// enqueuedDetail reports whether d is the engine's task_enqueued detail,
+// exactly {"branch": an integer, "type": a string}, and returns both.
+func enqueuedDetail(d map[string]any) (branch int, typ string, ok bool) {
+	if len(d) != 2 {
+		return 0, "", false
 	}
-	e := core.TimelineEvent{State: se.State, PrevState: se.PrevState, NextState: se.NextState, TaskID: se.TaskID,
-		WorkerID: se.WorkerID, Attempt: se.Attempt, Detail: se.Detail}
-	switch {
-	case se.Zero != 0:
-	case se.At != nil:
-		e.At = fromOffset(se.At, b)
-	default:
-		e.At = prev
+	typ, ok = d["type"].(string)
+	if !ok {
+		return 0, "", false
 	}
-	switch y := se.Type.(type) {
-	case nil:
-	case string:
-		e.Type = y
+	switch b := d["branch"].(type) {
+	case int:
+		return b, typ, true
 	case float64:
-		n := int(y)
-		if float64(n) != y || n < 0 || n >= len(eventTypes) {
-			return e, fmt.Errorf("unknown event type %v", y)
+		if b == float64(int(b)) && b >= -1<<31 && b < 1<<31 {
+			return int(b), typ, true
 		}
+	}
+	return 0, "", false
+}
+
+func decodeEvent(line string, b int64, prev time.Time) (core.TimelineEvent, error) {
+	var e core.TimelineEvent
+	f := strings.SplitN(line, "|", 9)
+	field := func(i int) string {
+		if i < len(f) {
+			return f[i]
+		}
+		return ""
+	}
+	if y, ok := strings.CutPrefix(f[0], "'"); ok {
+		e.Type = unescapeField(y)
+	} else if n, err := strconv.Atoi(f[0]); err == nil && n >= 0 && n < len(eventTypes) {
 		e.Type = eventTypes[n]
+	} else {
+		return e, fmt.Errorf("unknown event type %q", f[0])
+	}
+	switch a := field(1); a {
+	case "z":
+	case "":
+		e.At = prev
 	default:
-		return e, fmt.Errorf("unknown event type %v", y)
+		n, err := strconv.ParseInt(a, 36, 64)
+		if err != nil {
+			return e, fmt.Errorf("event time %q", a)
+		}
+		e.At = time.Unix(0, n+b).UTC()
+	}
+	e.State, e.PrevState, e.NextState = unescapeField(field(2)), unescapeField(field(3)), unescapeField(field(4))
+	if t := field(5); t != "" {
+		e.TaskID = unpackTask(unescapeField(t))
+	}
+	e.WorkerID = unescapeField(field(6))
+	if n := field(7); n != "" {
+		a, err := strconv.Atoi(n)
+		if err != nil {
+			return e, fmt.Errorf("event attempt %q", n)
+		}
+		e.Attempt = a
+	}
+	switch d := field(8); {
+	case d == "":
+	case d[0] == '#':
+		br, ty, ok := strings.Cut(d[1:], ",")
+		n, err := strconv.Atoi(br)
+		if !ok || err != nil {
+			return e, fmt.Errorf("event detail %q", d)
+		}
+		e.Detail = map[string]any{"branch": float64(n), "type": unescapeField(ty)}
+	default:
+		if err := json.Unmarshal([]byte(d), &e.Detail); err != nil {
+			return e, fmt.Errorf("event detail: %w", err)
+		}
 	}
 	return e, nil
 }

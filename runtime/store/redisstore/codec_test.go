@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeJob("j", d, "7", statusCode(j.Status), "v", base(j.CreatedAt))
+	got, err := decodeJob("j", d, "7", statusCode(j.Status), versionPair("v", "b"), base(j.CreatedAt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,18 +43,18 @@ func TestCodecRoundTrip(t *testing.T) {
 		Timeout: time.Minute, DispatchTimeout: time.Second, Strategy: "cheapest", Requires: map[string]any{"gpu": "a100"},
 		MaxCost: &cost, Metadata: map[string]any{"m": "x"}, Security: "s", TracingContext: map[string]any{"traceparent": "00"},
 		EnqueuedAt: at}
-	d, err = encodeTask(tk)
+	d, to, err := encodeTask(tk, at.UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	gt, err := decodeTask(d, "t", "j", "a")
+	gt, err := decodeTask(d, "t", "j", "a", base(at), to)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(tk, gt); diff != "" {
 		t.Errorf("task round trip (-want +got):\n%s\nstored: %s", diff, d)
 	}
-	if _, err := decodeTask(`{"??":1}`, "t", "j", "a"); err == nil {
+	if _, err := decodeTask(`{"??":1}`, "t", "j", "a", "", ""); err == nil {
 		t.Error("a stored task with an unknown short field decoded without error")
 	}
 }
@@ -201,17 +202,18 @@ func roundTrip(t *testing.T, v any) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j, err := decodeJob(x.ID, d, strconv.FormatInt(x.Rev, 10), statusCode(x.Status), x.Version, base(x.CreatedAt))
+		j, err := decodeJob(x.ID, d, strconv.FormatInt(x.Rev, 10), statusCode(x.Status), versionPair(x.Version, x.Blueprint), base(x.CreatedAt))
 		if err != nil {
 			t.Fatalf("%v\nstored: %s", err, d)
 		}
 		got, want, stored = j, x, d
 	case *core.Task:
-		d, err := encodeTask(x)
+		created := x.EnqueuedAt.Add(-time.Hour)
+		d, to, err := encodeTask(x, created.UnixNano())
 		if err != nil {
 			t.Fatal(err)
 		}
-		tk, err := decodeTask(d, x.ID, x.JobID, x.Type)
+		tk, err := decodeTask(d, x.ID, x.JobID, x.Type, base(created), to)
 		if err != nil {
 			t.Fatalf("%v\nstored: %s", err, d)
 		}
@@ -273,46 +275,90 @@ func TestCodecEveryField(t *testing.T) {
 	t.Run("TimelineEvent", func(t *testing.T) { fields(t, func(e *core.TimelineEvent) any { return e }, nil) })
 }
 
-// Values written by earlier versions of the encoder (the generic one that
-// renamed the keys of core's JSON) still decode.
-func TestCodecStoredFormat(t *testing.T) {
-	const created = "1796409199269116901"
+// The stored form of a job as the engine creates it for a one-task
+// blueprint: its JSON, its task's JSON and its timeline lines.
+func TestCodecStoredForm(t *testing.T) {
 	ct := time.Unix(0, 1796409199269116901).UTC()
-	j, err := decodeJob("j", `{"b":"bench","in":{"n":1},"n":1,"s":"work","t":[{"a":1,"i":"task-9","y":"noop"}],"ua":26520}`,
-		"1", statusCode(core.StatusWaitingForWorker), "v", created)
+	at := ct.Add(26520)
+	const jid, tid = "217e55ac-0c1d-45cc-abf7-d6cf0580718a", "task-9891baf0-9922-4fe1-a402-39b338cbecdf"
+	j := &core.Job{ID: jid, Blueprint: "bench", Version: "v", Rev: 1, State: "work", Status: core.StatusWaitingForWorker,
+		Input: map[string]any{"n": 1.0}, Steps: 1, CreatedAt: ct, UpdatedAt: at}
+	setJobRefs(j, []core.TaskRef{{ID: tid, Type: "noop", Attempt: 1}})
+	tk := &core.Task{ID: tid, JobID: jid, Type: "noop", Attempt: 1, Timeout: 300 * time.Second, EnqueuedAt: at}
+	evs := []core.TimelineEvent{{At: at, Type: "created"}, {At: at, Type: "state_entered", State: "work", NextState: "work"},
+		{At: at, Type: "task_enqueued", State: "work", TaskID: tid, Attempt: 1, Detail: map[string]any{"branch": 0.0, "type": "noop"}},
+		{At: at.Add(time.Second), Type: "custom|type", WorkerID: "w%1\n"}, {Type: "zero"}}
+	d, err := encodeJob(j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &core.Job{ID: "j", Blueprint: "bench", Version: "v", Rev: 1, State: "work", Status: core.StatusWaitingForWorker,
-		Input: map[string]any{"n": 1.0}, Steps: 1, CreatedAt: ct, UpdatedAt: ct.Add(26520)}
-	setJobRefs(want, []core.TaskRef{{ID: "task-9", Type: "noop", Attempt: 1}})
-	if diff := cmp.Diff(want, j); diff != "" {
+	if want := `{"s":"work","in":{"n":1},"t":[{"i":"mJG68JkiT-GkAjmzOMvs3w","y":"noop","a":1}],"n":1,"ua":26520}`; d != want {
+		t.Errorf("job JSON\n got %s\nwant %s", d, want)
+	}
+	td, to, err := encodeTask(tk, ct.UnixNano())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"at":1,"ea":26520}`; td != want || to != "300000000" {
+		t.Errorf("task JSON %s, timeout %q; want %s, 300000000", td, to, want)
+	}
+	var lines strings.Builder
+	var prev *time.Time
+	for _, e := range evs {
+		l, err := encodeEvent(e, ct.UnixNano(), prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = &e.At
+		lines.WriteString(l + "\n")
+	}
+	want := "0|kgo\n1||work||work\n2||work|||mJG68JkiT-GkAjmzOMvs3w||1|#0,noop\n'custom%7Ctype|gje1eg|||||w%251%0A\n'zero|z\n"
+	if lines.String() != want {
+		t.Errorf("timeline\n got %q\nwant %q", lines.String(), want)
+	}
+	gj, err := decodeJob(jid, d, "1", statusCode(j.Status), versionPair("v", "bench"), base(ct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(j, gj); diff != "" {
 		t.Errorf("job (-want +got):\n%s", diff)
 	}
-	tk, err := decodeTask(`{"at":1,"ea":1796409199269143421,"to":300000000000}`, "task-9", "j", "noop")
+	gt, err := decodeTask(td, tid, jid, "noop", base(ct), to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTask := &core.Task{ID: "task-9", JobID: "j", Type: "noop", Attempt: 1, Timeout: 300 * time.Second,
-		EnqueuedAt: time.Unix(0, 1796409199269143421).UTC()}
-	if diff := cmp.Diff(wantTask, tk); diff != "" {
+	if diff := cmp.Diff(tk, gt); diff != "" {
 		t.Errorf("task (-want +got):\n%s", diff)
 	}
-	evs, err := decodeTimeline(created, `{"a":26520,"y":0}`+"\n"+`{"ns":"work","s":"work","y":1}`+"\n"+
-		`{"d":{"branch":0,"type":"noop"},"n":1,"s":"work","t":"task-9","y":2}`+"\n"+`{"y":"custom","z":1}`+"\n")
+	ge, err := decodeTimeline(base(ct), lines.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := ct.Add(26520)
-	wantEvs := []core.TimelineEvent{{At: at, Type: "created"}, {At: at, Type: "state_entered", State: "work", NextState: "work"},
-		{At: at, Type: "task_enqueued", State: "work", TaskID: "task-9", Attempt: 1, Detail: map[string]any{"branch": 0.0, "type": "noop"}},
-		{Type: "custom"}}
-	if diff := cmp.Diff(wantEvs, evs); diff != "" {
+	if diff := cmp.Diff(evs, ge); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
-	for _, bad := range []string{`{"y":99}`, `{"y":1.5}`, `{"y":true}`, `{"??":1}`} {
-		if _, err := decodeTimeline(created, bad+"\n"); err == nil {
-			t.Errorf("timeline line %s decoded without error", bad)
+	for _, bad := range []string{"99", "1.5", "x|", "0|!", "0|1|||||||#x", "0|1||||||x", "0|1|||||||{"} {
+		if _, err := decodeTimeline(base(ct), bad+"\n"); err == nil {
+			t.Errorf("timeline line %q decoded without error", bad)
+		}
+	}
+}
+
+// Canonical UUIDs pack to 22 characters; other ids come back as they were.
+func TestPackIDs(t *testing.T) {
+	for _, c := range []struct{ id, prefix string }{
+		{"217e55ac-0c1d-45cc-abf7-d6cf0580718a", ""}, {"task-217e55ac-0c1d-45cc-abf7-d6cf0580718a", "task-"},
+		{"217E55AC-0C1D-45CC-ABF7-D6CF0580718A", ""}, {"217e55ac-0c1d-45cc-abf7-d6cf0580718a", "task-"},
+		{"task-217e55ac-0c1d-45cc-abf7-d6cf0580718", "task-"}, {"217e55ac+0c1d-45cc-abf7-d6cf0580718a", ""},
+		{"", ""}, {"j1", ""}, {"!", ""}, {"!x", "task-"}, {"mJG68JkiT-GkAjmzOMvs3w", ""}, {"0123456789012345678901", "task-"},
+	} {
+		p := pack(c.id, c.prefix)
+		if got := unpack(p, c.prefix); got != c.id {
+			t.Errorf("pack(%q, %q) = %q, unpacked %q", c.id, c.prefix, p, got)
+		}
+		if uuid := len(c.id) == len(c.prefix)+36 && strings.HasPrefix(c.id, c.prefix) && strings.ToLower(c.id) == c.id &&
+			!strings.Contains(c.id, "+"); uuid != (len(p) == packedLen) {
+			t.Errorf("pack(%q, %q) = %q (%d characters)", c.id, c.prefix, p, len(p))
 		}
 	}
 }
@@ -346,7 +392,7 @@ func BenchmarkEncodeDecodeJob(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := decodeJob(j.ID, d, "51", statusCode(j.Status), j.Version, base(j.CreatedAt)); err != nil {
+		if _, err := decodeJob(j.ID, d, "51", statusCode(j.Status), versionPair(j.Version, j.Blueprint), base(j.CreatedAt)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -113,21 +113,24 @@ func (s *Store) leaseOnce(ctx context.Context, a *leaseArgs, p *store.LeaseParam
 		case "EMPTY":
 			return nil, false, nil
 		case "OK":
-			t, err := decodeTask(res[1], res[4], res[5], res[6])
+			if len(res) < 10 {
+				return nil, false, fmt.Errorf("lease for worker %q: unexpected reply %v", p.WorkerID, res)
+			}
+			t, err := decodeTask(res[1], unpackTask(res[4]), unpackJob(res[5]), res[6], res[8], res[9])
 			if err != nil {
 				return nil, false, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 			}
 			t.Worker, t.LeasedAt, t.LeaseUntil = p.WorkerID, fromUS(res[2]), fromUS(res[3])
 			if ctx.Err() != nil {
-				if err := s.sc.unlease.Run(rctx, s.rdb, s.keys, t.ID, p.WorkerID).Err(); err != nil {
+				if err := s.sc.unlease.Run(rctx, s.rdb, s.keys, res[4], p.WorkerID).Err(); err != nil {
 					return nil, false, fmt.Errorf("lease for worker %q: put task %q back: redis: %w", p.WorkerID, t.ID, err)
 				}
 				return nil, false, nil
 			}
-			return t, len(res) > 7 && res[7] != "0", nil
+			return t, res[7] != "0", nil
 		case "CHECK":
-			for i := 1; i+2 < len(res); i += 3 {
-				t, err := decodeTask(res[i+1], res[i], "", res[i+2])
+			for i := 1; i+4 < len(res); i += 5 {
+				t, err := decodeTask(res[i+1], unpackTask(res[i]), "", res[i+2], res[i+3], res[i+4])
 				if err != nil {
 					return nil, false, fmt.Errorf("lease for worker %q: %w", p.WorkerID, err)
 				}
@@ -153,14 +156,14 @@ func (s *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	h, err := s.sc.getTask.Run(ctx, s.rdb, s.keys, id).StringSlice()
+	h, err := s.sc.getTask.Run(ctx, s.rdb, s.keys, packTask(id)).StringSlice()
 	if err == redisNil {
 		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
 	}
-	if err != nil || len(h) != 8 {
+	if err != nil || len(h) != 10 {
 		return nil, fmt.Errorf("task %q: redis: %v", id, err)
 	}
-	t, err := decodeTask(h[5], id, h[6], h[7])
+	t, err := decodeTask(h[5], id, unpackJob(h[6]), h[7], h[8], h[9])
 	if err != nil {
 		return nil, err
 	}
@@ -184,9 +187,9 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("reclaim expired leases: redis: %w", err)
 	}
-	out := make([]*core.Task, 0, len(res)/7)
-	for i := 0; i+6 < len(res); i += 7 {
-		t, err := decodeTask(res[i], res[i+4], res[i+5], res[i+6])
+	out := make([]*core.Task, 0, len(res)/9)
+	for i := 0; i+8 < len(res); i += 9 {
+		t, err := decodeTask(res[i], unpackTask(res[i+4]), unpackJob(res[i+5]), res[i+6], res[i+7], res[i+8])
 		if err != nil {
 			return nil, fmt.Errorf("reclaim expired leases: %w", err)
 		}
@@ -201,7 +204,7 @@ func (s *Store) WithdrawIfQueued(ctx context.Context, taskID string) (bool, erro
 	if err := s.check(); err != nil {
 		return false, err
 	}
-	n, err := s.sc.withdraw.Run(ctx, s.rdb, s.keys, taskID).Int()
+	n, err := s.sc.withdraw.Run(ctx, s.rdb, s.keys, packTask(taskID)).Int()
 	if err != nil {
 		return false, fmt.Errorf("withdraw task %q: redis: %w", taskID, err)
 	}

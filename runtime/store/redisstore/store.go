@@ -11,41 +11,72 @@
 // not spread over several Cluster shards (Cluster gives failover, not
 // write scaling); docs/operations.md discusses it.
 //
-//	j:<job>       string MessagePack {r=rev, st=status code, v=version number,
-//	                    c=created at (ns), d=job JSON, tl=timeline lines,
-//	                    tk=task id -> task}; a task is {s=state (q l d w x),
-//	                    ty=type, q=enqueue sequence, c="1" when constrained,
-//	                    sc=queue score (none: 0), to=timeout (µs), a=assigned worker,
-//	                    w=lease holder, la/lu=lease start/end (µs), d=task JSON}
-//	ti:<bucket>   hash  task id -> job id; bucket: 3 hex digits of SHA-1(id)
-//	jobs          list  job ids, newest first
-//	jc:<client>   list  a named client's job ids, newest first
-//	stc           hash  status code (codec.go) -> job count
-//	vn, vh        hash  version hash -> number; number -> hash
-//	q:<type>      zset  shared queue; wq:<worker> a worker's own queue
-//	leases        zset  leased task ids by lease end (µs; +inf: none)
-//	wl:<worker>   set   tasks leased to the worker
-//	cr:<worker>   list  cancel requests (tasks withdrawn while leased)
-//	tm, tmd       zset  timer ids by due time (µs); hash id -> timer JSON
-//	w:<worker>    hash  d=record JSON, st, ls, ex, hs (heartbeat fields)
-//	workers       zset  worker ids by expiry (µs)
-//	st:<bp>:<s>   hash  a named store; sts:<bp> set of its store names
+//	jl:<n>        list   job records, jobs n*1024 to n*1024+1023 in creation
+//	                     order; a record is MessagePack {i=id, r=rev,
+//	                     s=status code, v=version number, c=created at (ns,
+//	                     base 36), d=job JSON, l=timeline lines, t=tasks by
+//	                     enqueue sequence}; a task is {i=id, y=type, s=state
+//	                     (none: queued; l d w x), c="1" when constrained,
+//	                     p=queue score (none: 0), o=timeout (µs), a=assigned
+//	                     worker, w=lease holder, la/lu=lease start/end (µs),
+//	                     d=task JSON}
+//	ix:<bucket>   hash   index: 48-bit hash of "j"+job id or "t"+task id
+//	                     (6 bytes) -> job number
+//	jc:<client>   list   a named client's job numbers, newest first
+//	stc           hash   status code (codec.go) -> job count
+//	vn, vh        hash   "<len>:<version hash><blueprint>" -> number; number -> it
+//	qp:<type>     zset   the queue scores that have a list; ql:<type>:<score>
+//	                     list of queue members in enqueue order (the shared
+//	                     queue); wqp:<worker>, wql:<worker>:<score> a
+//	                     worker's own queue
+//	leases        zset   leased tasks' queue members by lease end (µs; +inf: none)
+//	wl:<worker>   set    queue members of the tasks leased to the worker
+//	cr:<worker>   list   cancel requests (task ids withdrawn while leased)
+//	tm, tmd       zset   timer ids by due time (µs); hash id -> timer JSON
+//	w:<worker>    hash   d=record JSON, st, ls, ex, hs (heartbeat fields)
+//	workers       zset   worker ids by expiry (µs)
+//	st:<bp>:<s>   hash   a named store; sts:<bp> set of its store names
 //	v:<hash>      string machine version JSON
-//	seq, cnt, ctr:<name>  counters (cnt: q queued tasks, v versions)
+//	seq, cnt, ctr:<name>  counters (cnt: j jobs, q queued tasks, v versions,
+//	                     xb index buckets, xe index entries)
+//	layout        string the key layout ("2"); New refuses another
 //
-// A job is one key holding its tasks and timeline: every Redis key costs
-// about a hundred bytes before its value, and a hash whose JSON field
-// exceeds hash-max-listpack-value (64 bytes by default) becomes a hash
-// table several times its size, so the record is one MessagePack string.
-// The job JSON (codec.go) leaves out what the record holds and keeps times
-// as integer nanoseconds, offsets from the creation time. Task ids are
-// found through the task index, spread over 4,096 small hashes so each
-// stays listpack-encoded up to about two million tasks.
+// Memory per queued job is the design's first concern: about 350 bytes
+// for a one-task job created through the API (BenchmarkRedisMemoryQueuedJobs).
+// Every Redis key costs about a hundred bytes before its value, a string
+// value is rounded up to the allocator's size class, and a hash or zset
+// past its listpack limits (128 entries, 64-byte values by default)
+// becomes a hash table or skip list several times its size. So:
 //
-// A queue member is "<12 hex digits of sequence><flag><task id>" with
-// score -priority: ZRANGE order is the highest priority first, then FIFO.
-// The flag is 1 for a task with requires or max_cost, which the lease
-// script leaves to Go to check (dispatch.Fits) before claiming.
+//   - A job is not a key but an element of a list holding 1,024 records:
+//     an element costs its length and a few bytes, where a key cost about
+//     150 bytes around its value. Jobs are numbered in creation order, so
+//     job n is element n%1024 of jl:<n/1024> (LINDEX, LSET), listing newest
+//     first is a range read, and a task's record is the job's.
+//   - Job and task ids lead to the job's number through one index of small
+//     hashes holding a 48-bit hash of the id (6 bytes) and the number, not
+//     the ids (a reader checks the id in the record, so colliding hashes
+//     share an entry). It grows by linear hashing, one bucket split at a
+//     time, so every bucket stays a listpack of about 40 entries.
+//   - Ids are packed (ids.go): a UUID, as the server makes job ids and the
+//     engine task ids, is stored as 22 characters instead of 36 or 41.
+//   - The job JSON (codec.go) leaves out what the record holds, the task
+//     JSON its timeout, and timeline events are short positional lines.
+//   - A queue is a list per priority, not a zset: a member costs its 20
+//     bytes instead of about 160.
+//
+// A queue member is "<12 hex digits of the enqueue sequence><flag><job
+// number in hex>": it names the job record and the task in it (by its
+// sequence), and orders tasks FIFO within a list; lists of one queue are
+// taken in score order (-priority), so the lease order is the highest
+// priority first, then FIFO, across the worker's own queue and the shared
+// queues of its types. The flag is 1 for a task with requires or
+// max_cost, which the lease script leaves to Go to check (dispatch.Fits)
+// before claiming. A task put back (a lease undone, a dead worker's queue
+// moved) is inserted at its sequence's place. A withdrawn task is removed
+// when found within 1,000 members of either end of its list; one deeper
+// stays until a lease reaches and drops it, so a withdrawal costs bounded
+// work however long the queue.
 //
 // Long polls wait in the process; the scripts that enqueue publish
 // "t:<n>:<type>" (n tasks queued), "T:<type>" (a constrained task) or
@@ -80,7 +111,7 @@ var luaFS embed.FS
 // scripts are the store's Lua scripts, each with lib.lua prepended.
 type scripts struct {
 	commit, lease, unlease, reclaim, withdraw, timers, nextTimer, workers,
-	heartbeat, getWorkers, seed, stores, list, stats, getTask, getJob, timeline *redis.Script
+	heartbeat, getWorkers, seed, stores, list, stats, getTask, getJob, timeline, init *redis.Script
 }
 
 func loadScripts() (*scripts, error) {
@@ -101,7 +132,7 @@ func loadScripts() (*scripts, error) {
 		withdraw: load("withdraw"), timers: load("timers"), nextTimer: load("nexttimer"), workers: load("workers"),
 		heartbeat: load("heartbeat"), getWorkers: load("getworkers"), seed: load("seed"), stores: load("stores"),
 		list: load("list"), stats: load("stats"), getTask: load("gettask"), getJob: load("getjob"),
-		timeline: load("timeline"),
+		timeline: load("timeline"), init: load("init"),
 	}
 	return s, firstErr
 }
@@ -181,10 +212,19 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 		return nil, fmt.Errorf("redis store: ping: %w", err)
 	}
 	for _, x := range []*redis.Script{sc.commit, sc.lease, sc.unlease, sc.reclaim, sc.withdraw, sc.timers, sc.nextTimer,
-		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats, sc.getTask, sc.getJob, sc.timeline} {
+		sc.workers, sc.heartbeat, sc.getWorkers, sc.seed, sc.stores, sc.list, sc.stats, sc.getTask, sc.getJob, sc.timeline, sc.init} {
 		if err := x.Load(ctx, c).Err(); err != nil {
 			return nil, fmt.Errorf("redis store: load script: %w", err)
 		}
+	}
+	switch found, err := sc.init.Run(ctx, c, s.keys, layout).Text(); {
+	case err != nil:
+		return nil, fmt.Errorf("redis store: check key layout: %w", err)
+	case found != "OK":
+		if found == "" {
+			found = "1"
+		}
+		return nil, fmt.Errorf("redis store: prefix %q holds data of key layout %s, this version reads layout %s only (use another prefix, or drain and remove the old keys)", opt.Prefix, found, layout)
 	}
 	s.sub = c.Subscribe(ctx, s.prefix+":wake")
 	if _, err := s.sub.Receive(ctx); err != nil {
@@ -311,14 +351,18 @@ func fromUS(s string) time.Time {
 
 // ---- jobs and commits ----
 
+// layout names the key layout below (init.lua refuses another one).
+const layout = "2"
+
 type commitArgs struct {
-	ID     string       `json:"id"`
+	ID     string       `json:"id"` // packed (ids.go), as every id sent to the scripts
 	Create bool         `json:"create,omitempty"`
 	Rev    string       `json:"rev,omitempty"`
 	Job    string       `json:"job"`
 	Status string       `json:"st"`
 	Client string       `json:"cl,omitempty"`
 	V      string       `json:"v,omitempty"`  // version hash
+	B      string       `json:"b,omitempty"`  // blueprint
 	Tb     string       `json:"tb,omitempty"` // created at (ns), the base of other times
 	Done   *doneArg     `json:"done,omitempty"`
 	Enq    []enqArg     `json:"enq,omitempty"`
@@ -336,13 +380,13 @@ type doneArg struct {
 }
 
 type enqArg struct {
-	ID string `json:"id"`
-	Ty string `json:"ty"`
-	D  string `json:"d"`
-	Sc string `json:"sc,omitempty"` // queue score; "" for 0
-	C  string `json:"c,omitempty"`  // "1": constrained
-	W  string `json:"w,omitempty"`
-	To string `json:"to,omitempty"`
+	ID string      `json:"id"`
+	Ty string      `json:"ty"`
+	D  string      `json:"d"`
+	Sc string      `json:"sc,omitempty"` // queue score; "" for 0
+	C  string      `json:"c,omitempty"`  // "1": constrained
+	W  string      `json:"w,omitempty"`
+	To json.Number `json:"to,omitempty"` // timeout (µs)
 }
 
 type timerArg struct {
@@ -357,6 +401,7 @@ type childArg struct {
 	St string `json:"st"`
 	Cl string `json:"cl,omitempty"`
 	V  string `json:"v,omitempty"`
+	B  string `json:"b,omitempty"`
 	Tb string `json:"tb,omitempty"`
 }
 
@@ -376,14 +421,15 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a := commitArgs{ID: j.ID, Create: create, Job: d, Status: statusCode(j.Status), Client: j.Client.Name,
-		V: j.Version, Tb: base(j.CreatedAt)}
+	a := commitArgs{ID: packJob(j.ID), Create: create, Job: d, Status: statusCode(j.Status), Client: j.Client.Name,
+		V: j.Version, B: j.Blueprint, Tb: base(j.CreatedAt)}
 	if !create {
 		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
 		if c := p.Complete; c != nil {
-			a.Done = &doneArg{T: c.TaskID, W: c.WorkerID}
+			a.Done = &doneArg{T: packTask(c.TaskID), W: c.WorkerID}
 		}
 	}
+	tb := baseNanos(j.CreatedAt)
 	if fx := p.Effects; fx != nil {
 		for _, t := range fx.Enqueue {
 			if t == nil || t.ID == "" {
@@ -392,23 +438,20 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if math.IsNaN(t.Priority) {
 				return "", fmt.Errorf("commit job %q: enqueue task %q: priority is NaN", j.ID, t.ID)
 			}
-			td, err := encodeTask(t)
+			td, to, err := encodeTask(t, tb)
 			if err != nil {
 				return "", err
 			}
-			e := enqArg{ID: t.ID, Ty: t.Type, D: td, W: t.Worker}
+			e := enqArg{ID: packTask(t.ID), Ty: t.Type, D: td, W: t.Worker, To: json.Number(to)}
 			if t.Priority != 0 {
 				e.Sc = strconv.FormatFloat(-t.Priority, 'g', -1, 64)
 			}
 			if len(t.Requires) > 0 || t.MaxCost != nil {
 				e.C = "1"
 			}
-			if t.Timeout > 0 {
-				e.To = strconv.FormatInt(t.Timeout.Microseconds(), 10)
-			}
 			a.Enq = append(a.Enq, e)
 		}
-		a.Wd = fx.Withdraw
+		a.Wd = packTasks(fx.Withdraw)
 		for _, tm := range fx.Timers {
 			if tm.ID == "" {
 				return "", fmt.Errorf("commit job %q: arm timer: a timer with an id is required", j.ID)
@@ -428,7 +471,8 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			a.Ch = append(a.Ch, childArg{ID: c.ID, D: cd, St: statusCode(c.Status), Cl: c.Client.Name, V: c.Version, Tb: base(c.CreatedAt)})
+			a.Ch = append(a.Ch, childArg{ID: packJob(c.ID), D: cd, St: statusCode(c.Status), Cl: c.Client.Name, V: c.Version,
+				B: c.Blueprint, Tb: base(c.CreatedAt)})
 		}
 		for _, w := range fx.StoreWrites {
 			b, err := json.Marshal(w.Value)
@@ -438,10 +482,6 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 			a.Sw = append(a.Sw, storeWrite{B: w.Blueprint, S: w.Store, K: w.Key, V: string(b)})
 		}
 		var tl strings.Builder
-		var tb int64
-		if !j.CreatedAt.IsZero() {
-			tb = j.CreatedAt.UnixNano()
-		}
 		var prev *time.Time
 		for _, e := range fx.Timeline {
 			b, err := encodeEvent(e, tb, prev)
@@ -477,7 +517,13 @@ func commitErr(jobID string, p store.CommitParams, r []any) error {
 	}
 	switch code {
 	case "EXISTS":
-		return fmt.Errorf("commit job %q: %s %q: %w", jobID, arg(1), arg(2), store.ErrExists)
+		id := arg(2)
+		if arg(1) == "task" {
+			id = unpackTask(id)
+		} else {
+			id = unpackJob(id)
+		}
+		return fmt.Errorf("commit job %q: %s %q: %w", jobID, arg(1), id, store.ErrExists)
 	case "NOTFOUND":
 		return fmt.Errorf("commit job %q: %w", jobID, store.ErrNotFound)
 	case "CONFLICT":
@@ -529,7 +575,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*core.Job, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	v, err := s.sc.getJob.Run(ctx, s.rdb, s.keys, id).StringSlice()
+	v, err := s.sc.getJob.Run(ctx, s.rdb, s.keys, packJob(id)).StringSlice()
 	if err == redisNil {
 		return nil, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
@@ -556,7 +602,7 @@ func (s *Store) ListJobs(ctx context.Context, p store.ListParams) ([]*core.Job, 
 	}
 	var out []*core.Job
 	for i := 0; i+5 < len(res); i += 6 {
-		j, err := decodeJob(res[i], res[i+1], res[i+2], res[i+3], res[i+4], res[i+5])
+		j, err := decodeJob(unpackJob(res[i]), res[i+1], res[i+2], res[i+3], res[i+4], res[i+5])
 		if err != nil {
 			return nil, err
 		}
@@ -570,7 +616,7 @@ func (s *Store) Timeline(ctx context.Context, jobID string) ([]core.TimelineEven
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	v, err := s.sc.timeline.Run(ctx, s.rdb, s.keys, jobID).StringSlice()
+	v, err := s.sc.timeline.Run(ctx, s.rdb, s.keys, packJob(jobID)).StringSlice()
 	if err == redisNil {
 		return nil, fmt.Errorf("timeline of job %q: %w", jobID, store.ErrNotFound)
 	}

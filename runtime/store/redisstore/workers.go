@@ -195,7 +195,11 @@ func (s *Store) CancelRequests(ctx context.Context, workerID string) ([]string, 
 	if len(lr.Val()) == 0 {
 		return nil, nil
 	}
-	return lr.Val(), nil
+	ids := lr.Val()
+	for i, id := range ids {
+		ids[i] = unpackTask(id)
+	}
+	return ids, nil
 }
 
 // Counter implements store.Store.

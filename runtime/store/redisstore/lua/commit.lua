@@ -2,15 +2,29 @@
 -- envelope (see commitArgs in store.go). Every check runs before any write,
 -- so a refused commit changes nothing.
 local a = cjson.decode(ARGV[1])
-local cur = jget(a.id)
+local n, cur, j
 if a.create then
-  if cur then return {'EXISTS', 'job', a.id} end
-elseif not cur then
-  return {'NOTFOUND'}
+  if jfind(a.id) then return {'EXISTS', 'job', a.id} end
+else
+  n, cur = jfind(a.id)
+  if not cur then return {'NOTFOUND'} end
 end
-local done
+-- own returns the sequence of the job's task id, or nil.
+local byID
+local function own(id)
+  if not byID then
+    byID = {}
+    local rec = j or cur
+    if rec then
+      for q, t in pairs(rec.t) do byID[t.i] = q end
+    end
+  end
+  return byID[id]
+end
+local done, dq
 if a.done then
-  done = cur.tk and cur.tk[a.done.t]
+  dq = own(a.done.t)
+  done = dq and cur.t[dq]
   if not done or done.s == 'w' then return {'STALE'} end
   local w = done.w or ''
   if done.s == 'd' then
@@ -21,88 +35,93 @@ if a.done then
     if w == a.done.w then return {'LOST'} end
     return {'MISMATCH'}
   end
-  if done.s == 'q' or w ~= a.done.w then return {'MISMATCH'} end
+  if not done.s or w ~= a.done.w then return {'MISMATCH'} end
 end
 local rev = 1
 if not a.create then
-  if tostring(cur.r) ~= a.rev then return {'CONFLICT', tostring(cur.r)} end
+  if int(cur.r) ~= a.rev then return {'CONFLICT', int(cur.r)} end
   rev = cur.r + 1
 end
 local seen = {}
 for _, t in ipairs(a.enq or {}) do
-  if seen[t.id] or redis.call('HEXISTS', tindex(t.id), t.id) == 1 then return {'EXISTS', 'task', t.id} end
+  if seen[t.id] or own(t.id) or tfind(t.id) then return {'EXISTS', 'task', t.id} end
   seen[t.id] = true
 end
 seen = {}
 for _, c in ipairs(a.ch or {}) do
-  if seen[c.id] or (a.create and c.id == a.id) or redis.call('EXISTS', k('j', c.id)) == 1 then
+  if seen[c.id] or (a.create and c.id == a.id) or jfind(c.id) then
     return {'EXISTS', 'job', c.id}
   end
   seen[c.id] = true
 end
 
--- Writes. The job's own record is written last: withdrawals may touch it.
+-- Writes. The job's own record is written last: withdrawals may touch
+-- other jobs' records. A new job's number is taken first (its tasks and
+-- queue members name it), its record appended last, and children take
+-- their numbers after it (numbers are appended in order).
 local function newJob(id, c)
-  redis.call('LPUSH', k('jobs'), id)
-  if c.cl and c.cl ~= '' then redis.call('LPUSH', k('jc', c.cl), id) end
+  local num = jnum()
+  xadd('j' .. id, num)
+  if c.cl and c.cl ~= '' then redis.call('LPUSH', k('jc', c.cl), int(num)) end
   redis.call('HINCRBY', k('stc'), c.st, 1)
-  return {r = 1, st = c.st, v = vnum(c.v), c = c.tb, d = c.job, tk = {}}
+  return num, {i = id, r = 1, s = c.st, v = vnum(c.v, c.b), c = c.tb, d = c.job, t = {}}
 end
-local j
 if a.create then
-  j = newJob(a.id, a)
+  n, j = newJob(a.id, a)
 else
   j = cur
-  if cur.st ~= a.st then
-    redis.call('HINCRBY', k('stc'), cur.st, -1)
+  if cur.s ~= a.st then
+    redis.call('HINCRBY', k('stc'), cur.s, -1)
     redis.call('HINCRBY', k('stc'), a.st, 1)
   end
-  j.r, j.st, j.v, j.d = rev, a.st, vnum(a.v), a.job
+  j.r, j.s, j.v, j.d = rev, a.st, vnum(a.v, a.b), a.job
   if j.c ~= a.tb then
     -- The creation time, the timeline's base, changed: mark the old base
     -- before the first line (when unmarked) and the new one after the last.
-    if j.tl and j.tl ~= '' then
-      if string.sub(j.tl, 1, 1) ~= '@' then j.tl = '@' .. (j.c or '') .. '\n' .. j.tl end
-      j.tl = j.tl .. '@' .. (a.tb or '') .. '\n'
+    if j.l and j.l ~= '' then
+      if string.sub(j.l, 1, 1) ~= '@' then j.l = '@' .. (j.c or '') .. '\n' .. j.l end
+      j.l = j.l .. '@' .. (a.tb or '') .. '\n'
     end
     j.c = a.tb
   end
 end
-if not j.tk then j.tk = {} end
 if done then
+  local m = member(done, dq, n)
   done.s = 'd'
-  redis.call('ZREM', k('leases'), a.done.t)
-  redis.call('SREM', k('wl', a.done.w), a.done.t)
+  redis.call('ZREM', k('leases'), m)
+  redis.call('SREM', k('wl', a.done.w), m)
 end
 for _, t in ipairs(a.enq or {}) do
-  local seq = redis.call('INCR', k('seq'))
+  local q = redis.call('INCR', k('seq'))
   local assigned = nil
   if t.w and t.w ~= '' and redis.call('EXISTS', k('w', t.w)) == 1 then assigned = t.w end
-  local r = {s = 'q', ty = t.ty, q = seq, c = t.c, sc = t.sc, to = t.to, a = assigned, d = t.d}
-  j.tk[t.id] = r
-  redis.call('HSET', tindex(t.id), t.id, a.id)
-  if assigned then wake('w:' .. assigned) elseif t.c == '1' then wake('T:' .. t.ty) else wake('t:' .. t.ty) end
-  redis.call('ZADD', queue(assigned, t.ty), t.sc or '0', member(r, t.id))
+  local r = {i = t.id, y = t.ty, c = t.c, p = t.sc, o = t.to, a = assigned, d = t.d}
+  j.t[q] = r
+  if byID then byID[t.id] = q end
+  xadd('t' .. t.id, n)
+  wakeFor(r)
+  qpush(r, q, n)
   redis.call('HINCRBY', k('cnt'), 'q', 1)
 end
 for _, id in ipairs(a.wd or {}) do
-  local jid, o, t
-  if j.tk[id] then
-    jid, o, t = a.id, j, j.tk[id]
+  local tn, o, q, t = n, j, own(id), nil
+  if q then
+    t = j.t[q]
   else
-    jid, o, t = tfind(id)
+    tn, o, q, t = tfind(id)
   end
-  if t and t.s == 'q' then
-    redis.call('ZREM', queue(t.a, t.ty), member(t, id))
+  if t and not t.s then
+    qremove(t, q, tn)
     t.s = 'w'
     redis.call('HINCRBY', k('cnt'), 'q', -1)
   elseif t and t.s == 'l' then
-    redis.call('ZREM', k('leases'), id)
-    redis.call('SREM', k('wl', t.w), id)
+    local m = member(t, q, tn)
+    redis.call('ZREM', k('leases'), m)
+    redis.call('SREM', k('wl', t.w), m)
     t.s = 'w'
     redis.call('RPUSH', k('cr', t.w), id)
   end
-  if t and jid ~= a.id then jput(jid, o) end
+  if t and tn ~= n then jput(tn, o) end
 end
 for _, id in ipairs(a.ctm or {}) do
   redis.call('ZREM', k('tm'), id)
@@ -113,12 +132,12 @@ for _, tm in ipairs(a.tm or {}) do
   redis.call('HSET', k('tmd'), tm.id, tm.d)
   wake('timer')
 end
-for _, c in ipairs(a.ch or {}) do jput(c.id, newJob(c.id, c)) end
 for _, w in ipairs(a.sw or {}) do
   redis.call('HSET', k('st', w.b, w.s), w.k, w.v)
   redis.call('SADD', k('sts', w.b), w.s)
 end
-if a.tl and a.tl ~= '' then j.tl = (j.tl or '') .. a.tl end
-jput(a.id, j)
+if a.tl and a.tl ~= '' then j.l = (j.l or '') .. a.tl end
+if a.create then jadd(n, j) else jput(n, j) end
+for _, c in ipairs(a.ch or {}) do jadd(newJob(c.id, c)) end
 publish()
 return {'OK', rev}

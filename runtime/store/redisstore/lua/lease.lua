@@ -1,79 +1,88 @@
 -- Leases the best task for a worker. ARGV[1]: {w, now, ty, ok, no}; now in
 -- microseconds. Candidates come in order (score = -priority, then the
--- member, which starts with the enqueue sequence in 12 hex digits) from the worker's own
--- queue and the shared queues of its types. A shared task with requires or
--- max_cost (member flag '1') is claimed only when listed in ok (it fits
--- the worker); one in neither ok nor no is returned for the caller to
--- check ({'CHECK', id, task, ...}) before anything after it is claimed.
--- A claim replies {'OK', task, now, lease end, id, job id, type, n}: n is
--- how many tasks the shared queue it came from still holds (0 for the
--- worker's own queue).
+-- enqueue sequence) from the lists of the worker's own queue and of the
+-- shared queues of its types. A shared task with requires or max_cost
+-- (member flag '1') is claimed only when listed in ok (it fits the
+-- worker); one in neither ok nor no is returned for the caller to check
+-- ({'CHECK', id, task, type, created, timeout, ...}) before anything after
+-- it is claimed. A claim replies {'OK', task, now, lease end, id, job id,
+-- type, more, created, timeout}: more is 1 when the shared queue it came
+-- from still holds tasks (0 for the worker's own queue).
 local a = cjson.decode(ARGV[1])
 local ok, no = set(a.ok), set(a.no)
-local qs = {k('wq', a.w)}
-for _, ty in ipairs(a.ty or {}) do qs[#qs + 1] = k('q', ty) end
-local N = 32
-local heads = {}
-local function fill(i)
-  local h = heads[i]
-  local r = redis.call('ZRANGE', qs[i], h.off, h.off + N - 1, 'WITHSCORES')
-  h.off = h.off + N
-  h.items = {}
-  h.pos = 1
-  for j = 1, #r, 2 do h.items[#h.items + 1] = {r[j], tonumber(r[j + 1])} end
-  h.done = #r < 2 * N
-end
-for i = 1, #qs do
-  heads[i] = {off = 0}
-  fill(i)
-end
-local function head(i)
-  local h = heads[i]
-  if h.pos > #h.items then
-    if h.done then return nil end
-    fill(i)
-    if h.pos > #h.items then return nil end
+local srcs = {}
+local function addq(idx, lists, own)
+  local r = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
+  for i = 1, #r, 2 do
+    srcs[#srcs + 1] = {idx = idx, key = lists .. ':' .. r[i], sc = r[i], score = tonumber(r[i + 1]), own = own, off = 0}
   end
-  return h.items[h.pos]
+end
+addq(k('wqp', a.w), k('wql', a.w), true)
+for _, ty in ipairs(a.ty or {}) do addq(k('qp', ty), k('ql', ty), false) end
+-- Lists are read in pages of 4, then 16, then 64 members: the head is
+-- usually taken.
+local function fill(s)
+  local n = s.n or 4
+  s.items = redis.call('LRANGE', s.key, s.off, s.off + n - 1)
+  s.off, s.pos, s.done, s.n = s.off + n, 1, #s.items < n, math.min(n * 4, 64)
+end
+for _, s in ipairs(srcs) do fill(s) end
+-- head returns the next member of s and its sequence.
+local function head(s)
+  if s.pos > #s.items then
+    if s.done then return nil end
+    fill(s)
+    if s.pos > #s.items then return nil end
+  end
+  local m = s.items[s.pos]
+  return m, tonumber(string.sub(m, 1, 12), 16)
+end
+-- Members of tasks no longer queued (withdrawn deep in a list) are
+-- dropped once the scan is over: removing them now would shift the
+-- offsets being read.
+local stale = {}
+local function sweep()
+  for _, x in ipairs(stale) do qdrop(x[1].idx, x[1].key, x[1].sc, x[2], 1) end
 end
 local check = {}
 local scanned = 0
 while scanned < 2000 do
-  local bi, best = nil, nil
-  for i = 1, #qs do
-    local e = head(i)
-    if e and (not best or e[2] < best[2] or (e[2] == best[2] and e[1] < best[1])) then bi, best = i, e end
+  local bs, m, q = nil, nil, nil
+  for _, s in ipairs(srcs) do
+    local sm, sq = head(s)
+    if sm and (not bs or s.score < bs.score or (s.score == bs.score and sq < q)) then bs, m, q = s, sm, sq end
   end
-  if not bi then break end
-  heads[bi].pos = heads[bi].pos + 1
+  if not bs then break end
+  bs.pos = bs.pos + 1
   scanned = scanned + 1
-  local m = best[1]
-  local id = string.sub(m, 14)
-  if bi == 1 or string.sub(m, 13, 13) == '0' or ok[id] then
+  local _, flag, n = parse(m)
+  local j = jget(n)
+  local t = j and j.t[q]
+  if not t or t.s or select(2, qkeys(t)) ~= bs.key then
+    stale[#stale + 1] = {bs, m}
+  elseif bs.own or flag == '0' or ok[t.i] then
     if #check > 0 then break end
-    redis.call('ZREM', qs[bi], m)
-    local jid, j, t = tfind(id)
+    qdrop(bs.idx, bs.key, bs.sc, m, 1)
     local lu = ''
-    if t.to then lu = string.format('%d', tonumber(a.now) + tonumber(t.to)) end
+    if t.o then lu = int(tonumber(a.now) + t.o) end
     t.s, t.w, t.la, t.lu = 'l', a.w, a.now, lu
-    jput(jid, j)
+    jput(n, j)
     if lu == '' then
-      redis.call('ZADD', k('leases'), '+inf', id)
+      redis.call('ZADD', k('leases'), '+inf', m)
     else
-      redis.call('ZADD', k('leases'), lu, id)
+      redis.call('ZADD', k('leases'), lu, m)
     end
-    redis.call('SADD', k('wl', a.w), id)
+    redis.call('SADD', k('wl', a.w), m)
     redis.call('HINCRBY', k('cnt'), 'q', -1)
-    local more = 0
-    if bi > 1 then more = redis.call('ZCARD', qs[bi]) end
-    return {'OK', t.d, a.now, lu, id, jid, t.ty, tostring(more)}
-  elseif not no[id] then
-    local _, _, t = tfind(id)
-    check[#check + 1] = id
-    check[#check + 1] = t.d
-    check[#check + 1] = t.ty
+    local more = '0'
+    if not bs.own and redis.call('EXISTS', bs.idx) == 1 then more = '1' end
+    sweep()
+    return {'OK', t.d, a.now, lu, t.i, j.i, t.y, more, j.c or '', int(t.o or 0)}
+  elseif not no[t.i] then
+    for _, v in ipairs({t.i, t.d, t.y, j.c or '', int(t.o or 0)}) do check[#check + 1] = v end
   end
 end
+sweep()
 if #check > 0 then
   table.insert(check, 1, 'CHECK')
   return check

@@ -1,4 +1,4 @@
 -- Returns {created, timeline lines} of job ARGV[1], or nil.
-local j = jget(ARGV[1])
+local _, j = jfind(ARGV[1])
 if not j then return false end
-return {j.c or '', j.tl or ''}
+return {j.c or '', j.l or ''}

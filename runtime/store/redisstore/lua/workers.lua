@@ -12,23 +12,26 @@ end
 for _, id in ipairs(ids) do
   redis.call('DEL', k('w', id), k('cr', id))
   redis.call('ZREM', k('workers'), id)
-  for _, tid in ipairs(redis.call('SMEMBERS', k('wl', id))) do
-    redis.call('ZADD', k('leases'), 'XX', '-inf', tid)
+  for _, m in ipairs(redis.call('SMEMBERS', k('wl', id))) do
+    redis.call('ZADD', k('leases'), 'XX', '-inf', m)
   end
-  local own = redis.call('ZRANGE', k('wq', id), 0, -1, 'WITHSCORES')
-  for j = 1, #own, 2 do
-    local m = own[j]
-    local tid = string.sub(m, 14)
-    local jid, job, t = tfind(tid)
-    if t then
-      local ty = t.ty
-      t.a = nil
-      jput(jid, job)
-      redis.call('ZADD', k('q', ty), own[j + 1], m)
-      if string.sub(m, 13, 13) == '1' then wake('T:' .. ty) else wake('t:' .. ty) end
+  local scores = redis.call('ZRANGE', k('wqp', id), 0, -1)
+  for _, sc in ipairs(scores) do
+    local key = k('wql', id, sc)
+    for _, m in ipairs(redis.call('LRANGE', key, 0, -1)) do
+      local q, _, n = parse(m)
+      local j = jget(n)
+      local t = j and j.t[q]
+      if t and not t.s and t.a == id then
+        t.a = nil
+        jput(n, j)
+        qinsert(t, q, n)
+        wakeFor(t)
+      end
     end
+    redis.call('DEL', key)
   end
-  redis.call('DEL', k('wq', id))
+  redis.call('DEL', k('wqp', id))
 end
 publish()
 return ids
