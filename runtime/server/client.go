@@ -89,6 +89,10 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 	if s.draining.Load() {
 		return errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; retry on another instance")
 	}
+	wait, held, err := waitParam(r)
+	if err != nil {
+		return err
+	}
 	var req createRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
 		return err
@@ -136,10 +140,30 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 		DispatchTimeout: time.Duration(dt * float64(time.Second)), ResultTimeout: time.Duration(rt * float64(time.Second)),
 		CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.startJob(r.Context(), j); err != nil {
+	var ch chan *core.Job
+	if held {
+		// Registered before the job exists: its end cannot be missed.
+		ch = s.waiters.wait(j.ID)
+	}
+	nj, err := s.startJob(r.Context(), j)
+	if err != nil {
+		if ch != nil {
+			s.waiters.drop(j.ID, ch)
+		}
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "job_id": j.ID})
+	if ch == nil {
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "job_id": j.ID})
+		return nil
+	}
+	if nj, err = s.hold(r, nj, ch, wait); err != nil || nj == nil {
+		return err
+	}
+	code := http.StatusOK
+	if !nj.Status.Terminal() {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, view(nj))
 	return nil
 }
 
@@ -220,58 +244,87 @@ func view(j *core.Job) JobView {
 	return v
 }
 
+// waitParam reads ?wait=SECONDS (0 to 60); zero when absent.
+func waitParam(r *http.Request) (time.Duration, bool, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 60) { // NaN is neither
+		return 0, false, errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
+	}
+	return time.Duration(f * float64(time.Second)), true, nil
+}
+
 // getJob answers the job's status. With ?wait=SECONDS (at most 60) it
 // holds the request until the job ends or the time is up, so a client
 // waits for a result without polling.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *client) error {
 	id := r.PathValue("id")
-	var wait time.Duration
-	var ch chan *core.Job
-	if v := r.URL.Query().Get("wait"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 60 {
-			return errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
-		}
-		wait = time.Duration(f * float64(time.Second))
-		// Registered before the read: an end committed after it wakes us.
-		ch = s.waiters.wait(id)
-		defer func() { s.waiters.drop(id, ch) }()
-	}
-	j, err := s.ownJob(r.Context(), id, cl)
+	wait, held, err := waitParam(r)
 	if err != nil {
 		return err
 	}
-	if ch != nil && !j.Status.Terminal() {
-		deadline := time.NewTimer(wait)
-		defer deadline.Stop()
-		// Another instance may end the job: look again now and then.
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for !j.Status.Terminal() {
-			select {
-			case j = <-ch: // committed here: no read needed
-				if !j.Status.Terminal() {
-					s.waiters.drop(id, ch)
-					ch = s.waiters.wait(id)
-				}
-				continue
-			case <-tick.C:
-			case <-deadline.C:
-				writeJSON(w, http.StatusOK, view(j))
-				return nil
-			case <-r.Context().Done():
-				return nil
-			case <-s.drainCtx.Done():
-				writeJSON(w, http.StatusOK, view(j))
-				return nil
-			}
-			if j, err = s.store.GetJob(r.Context(), id); err != nil {
-				return err
-			}
+	var ch chan *core.Job
+	if held {
+		// Registered before the read: an end committed after it wakes us.
+		ch = s.waiters.wait(id)
+	}
+	j, err := s.ownJob(r.Context(), id, cl)
+	if err != nil {
+		if ch != nil {
+			s.waiters.drop(id, ch)
+		}
+		return err
+	}
+	if ch != nil {
+		if j, err = s.hold(r, j, ch, wait); err != nil || j == nil {
+			return err
 		}
 	}
 	writeJSON(w, http.StatusOK, view(j))
 	return nil
+}
+
+// hold waits up to wait for job j, as last seen, to end, and returns it as
+// last seen: at its end, or when the time is up or the server drains. ch
+// is the job's registration with the waiters, made before j was read; hold
+// drops it. An end committed on this instance arrives on ch with the
+// committed job (no read); one committed on another instance is seen by a
+// read every 250 ms. A nil job means the request went away.
+func (s *Server) hold(r *http.Request, j *core.Job, ch chan *core.Job, wait time.Duration) (*core.Job, error) {
+	id := j.ID
+	defer func() { s.waiters.drop(id, ch) }()
+	if j.Status.Terminal() {
+		return j, nil
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for !j.Status.Terminal() {
+		select {
+		case j = <-ch: // committed here: no read needed
+			if !j.Status.Terminal() {
+				s.waiters.drop(id, ch)
+				ch = s.waiters.wait(id)
+			}
+			continue
+		case <-tick.C:
+		case <-deadline.C:
+			return j, nil
+		case <-r.Context().Done():
+			return nil, nil
+		case <-s.drainCtx.Done():
+			return j, nil
+		}
+		var err error
+		if j, err = s.store.GetJob(r.Context(), id); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 func (s *Server) jobHistory(w http.ResponseWriter, r *http.Request, cl *client) error {

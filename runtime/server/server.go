@@ -380,7 +380,7 @@ func (s *Server) after(ctx context.Context, j *core.Job, eff *core.Effects) {
 		s.ws.cancel(ctx, id, j.ID)
 	}
 	for _, c := range eff.StartChild {
-		if err := s.startJob(ctx, c); err != nil {
+		if _, err := s.startJob(ctx, c); err != nil {
 			s.log.Error("start child job", "job", j.ID, "child", c.ID, "err", err)
 		}
 	}
@@ -392,22 +392,22 @@ func (s *Server) after(ctx context.Context, j *core.Job, eff *core.Effects) {
 }
 
 // startJob steps a new (or created-but-not-started) job with its created
-// event and creates or commits it.
-func (s *Server) startJob(ctx context.Context, j *core.Job) error {
+// event and creates or commits it; it returns the job as committed.
+func (s *Server) startJob(ctx context.Context, j *core.Job) (*core.Job, error) {
 	m, err := s.machine(ctx, j)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in, err := s.inputs(ctx, m)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nj, eff, err := core.Step(ctx, m, j, core.Event{Kind: core.EventCreated}, in)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.prepare(ctx, nj, eff); err != nil {
-		return err
+		return nil, err
 	}
 	if j.Parent != nil {
 		// The parent's commit created the child's record; commit over it.
@@ -420,12 +420,12 @@ func (s *Server) startJob(ctx context.Context, j *core.Job) error {
 		nj.Rev = 1
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.jobs.put(nj)
 	s.metrics.created(nj)
 	s.after(ctx, nj, eff)
-	return nil
+	return nj, nil
 }
 
 // timerLoop delivers due timers, waking when one is armed or due.
