@@ -14,6 +14,8 @@
 // each request (GET /api/v1/jobs/{id}?wait=S) so an ended job is seen at
 // once without polling; against a server that answers at once (the Python
 // orchestrator ignores wait) they poll with a backoff from 100 ms to 2 s.
+// Run starts a job and waits for its end in one held request (POST with
+// ?wait=S), falling back to Wait when the job outlasts it.
 package client
 
 import (
@@ -91,6 +93,43 @@ func (c *Client) URL() string { return c.base }
 // find its endpoint. input becomes initial_data: a map, a struct or a
 // json.RawMessage holding a JSON object; nil sends none.
 func (c *Client) Start(ctx context.Context, target string, input any, o StartOptions) (string, error) {
+	var out struct {
+		JobID string `json:"job_id"`
+	}
+	endpoint, err := c.create(ctx, target, input, o, nil, &out)
+	if err != nil {
+		return "", err
+	}
+	if out.JobID == "" {
+		return "", fmt.Errorf("POST %s: the answer has no job_id", endpoint)
+	}
+	return out.JobID, nil
+}
+
+// Run creates a job and waits until it ends, returning it in its end
+// state. The creation itself is held by the server until the job ends
+// (POST with ?wait=60), so a job that ends within a minute costs one
+// request; a longer one is followed as Wait does. Against a server that
+// answers a creation at once (the Python orchestrator) it is Start then
+// Wait.
+func (c *Client) Run(ctx context.Context, target string, input any, o StartOptions) (*Job, error) {
+	var j Job
+	endpoint, err := c.create(ctx, target, input, o, url.Values{"wait": {strconv.Itoa(int(maxWait.Seconds()))}}, &j)
+	if err != nil {
+		return nil, err
+	}
+	if j.ID == "" {
+		return nil, fmt.Errorf("POST %s: the answer has no job_id", endpoint)
+	}
+	if j.Status.Terminal() {
+		return &j, nil
+	}
+	return c.Wait(ctx, j.ID)
+}
+
+// create posts a new job to target's endpoint with query q and decodes
+// the answer into out; it returns the endpoint.
+func (c *Client) create(ctx context.Context, target string, input any, o StartOptions, q url.Values, out any) (string, error) {
 	endpoint, err := c.endpoint(ctx, target)
 	if err != nil {
 		return "", err
@@ -111,16 +150,7 @@ func (c *Client) Start(ctx context.Context, target string, input any, o StartOpt
 	if o.Metadata != nil {
 		body["metadata"] = o.Metadata
 	}
-	var out struct {
-		JobID string `json:"job_id"`
-	}
-	if err := c.do(ctx, http.MethodPost, endpoint, nil, body, &out); err != nil {
-		return "", err
-	}
-	if out.JobID == "" {
-		return "", fmt.Errorf("POST %s: the answer has no job_id", endpoint)
-	}
-	return out.JobID, nil
+	return endpoint, c.do(ctx, http.MethodPost, endpoint, q, body, out)
 }
 
 // endpoint resolves Start's target to a path under the server.

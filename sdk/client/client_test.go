@@ -621,3 +621,82 @@ func TestStartByNameWithoutBlueprintList(t *testing.T) {
 		t.Errorf("start by name: %v", err)
 	}
 }
+
+// countingTransport counts the requests a client sends.
+type countingTransport struct {
+	n    atomic.Int32
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// TestRun: a job created and waited for in one held request, finished or
+// failed, costs one request.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, serverOptions{})
+	worker(t, b, "w1", inventory, "check_inventory")
+	ct := &countingTransport{next: http.DefaultTransport}
+	c, err := client.New(b.url, client.Options{HTTPClient: &http.Client{Transport: ct}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	for item, want := range map[string]client.Status{"sku-1": client.StatusFinished, "gone-1": client.StatusFailed} {
+		before := ct.n.Load()
+		j, err := c.Run(ctx, "/jobs/inventory_check", map[string]any{"item_id": item}, client.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.ID == "" || j.Status != want || j.Result == nil {
+			t.Errorf("%s: %+v, want status %s with its result", item, j, want)
+		}
+		if n := ct.n.Load() - before; n != 1 {
+			t.Errorf("%s: %d requests, want 1", item, n)
+		}
+	}
+	if _, err := c.Run(ctx, "/jobs/inventory_check", map[string]any{"quantity": 0}, client.StartOptions{}); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("bad input: %v", err)
+	}
+}
+
+// TestRunWithoutServerWait: a server that answers a creation at once
+// (the Python orchestrator: 202 accepted) is followed as Wait does.
+func TestRunWithoutServerWait(t *testing.T) {
+	t.Parallel()
+	var gets atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/v1/jobs/b":
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprint(w, `{"status":"accepted","job_id":"j1"}`)
+		case r.Method == "GET" && r.URL.Path == "/api/v1/jobs/j1":
+			if gets.Add(1) == 1 {
+				fmt.Fprint(w, `{"job_id":"j1","status":"running","blueprint_name":"b"}`)
+				return
+			}
+			fmt.Fprint(w, `{"job_id":"j1","status":"finished","blueprint_name":"b","result":{"k":1}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := c.Run(testContext(t), "/jobs/b", nil, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.ID != "j1" || j.Status != client.StatusFinished || j.Result["k"] != float64(1) {
+		t.Errorf("job: %+v", j)
+	}
+	if gets.Load() != 2 {
+		t.Errorf("%d reads, want 2", gets.Load())
+	}
+}
