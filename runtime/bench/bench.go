@@ -5,7 +5,8 @@
 //
 // Workloads:
 //   - single: single-task jobs, closed loop: 50 clients create then wait
-//     (GET ?wait), 50 no-op workers.
+//     (one request: POST ?wait holds the creation until the job ends),
+//     50 no-op workers.
 //   - linear10: ten sequential tasks per job; reports per-step overhead.
 //   - fanout100: one job fans out 100 parallel tasks (and 1,000 with
 //     Sizes) and aggregates; reports the time per job.
@@ -320,23 +321,24 @@ func (t *target) closedLoop(ctx context.Context, endpoint string, input string, 
 		go func() {
 			defer wg.Done()
 			for left.Add(-1) >= 0 {
-				var out struct {
-					JobID string `json:"job_id"`
+				// The creation is held until the job ends (200); one that
+				// has not ended in 30 s (202) is waited for by GET ?wait.
+				var v struct {
+					JobID  string `json:"job_id"`
+					Status string `json:"status"`
 				}
-				if code, err := t.do(ctx, "POST", "/api/v1"+endpoint, []byte(`{"initial_data":`+input+`}`), "", &out); code != 202 {
+				code, err := t.do(ctx, "POST", "/api/v1"+endpoint+"?wait=30", []byte(`{"initial_data":`+input+`}`), "", &v)
+				if code != 200 && code != 202 {
 					errc <- fmt.Errorf("create: %d %v", code, err)
 					return
 				}
-				var v struct {
-					Status string `json:"status"`
-				}
 				for v.Status != "finished" {
-					if code, err := t.do(ctx, "GET", "/api/v1/jobs/"+out.JobID+"?wait=30", nil, "", &v); code != 200 {
-						errc <- fmt.Errorf("wait: %d %v", code, err)
+					if v.Status == "failed" || v.Status == "cancelled" || v.Status == "quarantined" {
+						errc <- fmt.Errorf("job %s %s", v.JobID, v.Status)
 						return
 					}
-					if v.Status == "failed" || v.Status == "cancelled" || v.Status == "quarantined" {
-						errc <- fmt.Errorf("job %s %s", out.JobID, v.Status)
+					if code, err := t.do(ctx, "GET", "/api/v1/jobs/"+v.JobID+"?wait=30", nil, "", &v); code != 200 {
+						errc <- fmt.Errorf("wait: %d %v", code, err)
 						return
 					}
 				}
