@@ -15,7 +15,8 @@
 //     task, so a stall is not hidden.
 //   - idle10k: 10,000 idle workers long-polling (with heartbeats) while
 //     single jobs arrive open loop at 1,000/s: RSS, goroutines, idle CPU
-//     and the single latency beside them.
+//     and the single rate and latency beside them, against the same open
+//     loop without them earlier in the run.
 //   - mem100k: 100,000 jobs queued with no workers (heap bytes per job
 //     after GC, Redis used_memory per job), then drained by 50 workers.
 package bench
@@ -129,9 +130,16 @@ type Record struct {
 	RSSBytes      int64   `json:"rss_bytes,omitempty"`
 	Goroutines    int     `json:"goroutines,omitempty"`
 	IdleCPUPct    float64 `json:"idle_cpu_percent,omitempty"`
-	HeapBytesJob  float64 `json:"heap_bytes_per_queued_job,omitempty"`
-	RedisBytesJob float64 `json:"redis_bytes_per_queued_job,omitempty"`
-	DrainPerSec   float64 `json:"drain_jobs_per_s,omitempty"`
+	// idle10k: the same open loop at 1,000 jobs/s without the idle
+	// workers, run first; DropPct is how much lower the job rate is
+	// beside them (negative: higher).
+	AloneJobsPerSec float64 `json:"alone_jobs_per_s,omitempty"`
+	AloneP50ms      float64 `json:"alone_p50_ms,omitempty"`
+	AloneP99ms      float64 `json:"alone_p99_ms,omitempty"`
+	DropPct         float64 `json:"drop_percent,omitempty"`
+	HeapBytesJob    float64 `json:"heap_bytes_per_queued_job,omitempty"`
+	RedisBytesJob   float64 `json:"redis_bytes_per_queued_job,omitempty"`
+	DrainPerSec     float64 `json:"drain_jobs_per_s,omitempty"`
 }
 
 const blueprints = `name: single
@@ -422,6 +430,15 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	case "dispatch":
 		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
 	case "idle10k":
+		// The same open loop without the idle workers first, in the same
+		// run: what the idle workers cost the jobs beside them.
+		o.Rate = 1000
+		n := t.openLoop(ctx, o, time.Now(), sent, pending, &lat, &latMu, prog)
+		latMu.Lock()
+		rec.AloneJobsPerSec = float64(n) / time.Since(t0).Seconds()
+		rec.AloneP50ms, rec.AloneP99ms, _ = quantiles(lat)
+		lat, sent, pending = nil, map[string]time.Time{}, map[string]time.Time{}
+		latMu.Unlock()
 		if o.IdleCommand != nil {
 			var stop func()
 			stop, rec.IdleWorkers, err = t.idleProcess(o)
@@ -449,7 +466,6 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		time.Sleep(window)
 		rec.IdleCPUPct = 100 * (cpuTime() - c0).Seconds() / time.Since(w0).Seconds()
 		rec.RSSBytes, rec.Goroutines = rss(), runtime.NumGoroutine()
-		o.Rate = 1000
 		cpu0, req0 = cpuTime(), t.reqs.Load()
 		trips0, cmds0 = t.counts()
 		t0 = time.Now()
@@ -489,15 +505,24 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	case "fanout100", "fanout1000":
 		rec.JobMillis = float64(el.Milliseconds()) / float64(jobs)
 	case "dispatch", "idle10k":
-		slices.Sort(lat)
-		if len(lat) > 0 {
-			q := func(p float64) float64 {
-				return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-			}
-			rec.P50ms, rec.P99ms, rec.P999ms = q(0.5), q(0.99), q(0.999)
+		rec.P50ms, rec.P99ms, rec.P999ms = quantiles(lat)
+		if workload == "idle10k" && rec.AloneJobsPerSec > 0 {
+			rec.DropPct = 100 * (1 - rec.JobsPerSec/rec.AloneJobsPerSec)
 		}
 	}
 	return rec, nil
+}
+
+// quantiles sorts lat and returns its p50, p99 and p999 in milliseconds.
+func quantiles(lat []time.Duration) (p50, p99, p999 float64) {
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	q := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+	}
+	return q(0.5), q(0.99), q(0.999)
 }
 
 func (t *target) counts() (int64, int64) {

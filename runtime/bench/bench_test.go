@@ -26,7 +26,9 @@ func TestSmoke(t *testing.T) {
 			if st == "redis" && (r.RedisTripsJob <= 0 || r.RedisVersion == "") {
 				t.Errorf("%s on redis: no round trips counted: %+v", w, r)
 			}
-			if w == "idle10k" && (r.IdleWorkers != 20 || r.Goroutines < 20 || r.RSSBytes <= 0) {
+			if w == "idle10k" && (r.IdleWorkers != 20 || r.Goroutines < 20 || r.RSSBytes <= 0 ||
+				r.AloneJobsPerSec <= 0 || r.AloneP50ms <= 0 || r.AloneP99ms < r.AloneP50ms ||
+				r.DropPct != 100*(1-r.JobsPerSec/r.AloneJobsPerSec)) {
 				t.Errorf("idle10k: %+v", r)
 			}
 			if w == "mem100k" && (r.DrainPerSec <= 0 || (st == "memory" && r.HeapBytesJob <= 0) || (st == "redis" && r.RedisBytesJob <= 0)) {
