@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -29,7 +28,9 @@ type MemoryOptions struct {
 //
 // It keeps every job, its timeline and a record of every task for the
 // life of the process (done and withdrawn tasks are what make a repeated
-// or late result answerable).
+// or late result answerable). Jobs and tasks are numbered in creation
+// order and kept encoded (memorycodec.go), a few hundred bytes each, and
+// decoded when read: see memoryrecords.go.
 type Memory struct {
 	clock    func() time.Time
 	closedCh chan struct{}
@@ -37,18 +38,24 @@ type Memory struct {
 	mu     sync.Mutex
 	closed bool
 
-	jobs     map[string]*core.Job
-	order    []string            // job ids in creation order
-	byClient map[string][]string // job ids per client, in creation order
-	timeline map[string][]core.TimelineEvent
+	c *memCodec
+
+	jobs     []jobSlot         // by job number: creation order
+	jobIdx   map[string]uint32 // job id -> number
+	byClient map[string][]uint32
 	byStatus map[core.Status]int
 
-	tasks   map[string]*taskEntry
-	shared  map[string]*queue // by task type
-	own     map[string]*queue // by worker id
-	leases  map[string]*taskEntry
+	tasks    []taskSlot // by task number: enqueue order
+	taskIdx  map[string]uint32
+	taskGo   map[uint32]*core.Task // tasks whose values do not encode
+	consTask map[uint32]*core.Task // constrained tasks while queued, for dispatch.Fits
+	workerNo map[string]uint32     // worker id -> number (0 is "")
+	workerID []string              // by number
+
+	shared  map[string]*queue    // by task type
+	own     map[string]*queue    // by worker id
+	leases  map[uint32]time.Time // task number -> LeaseUntil
 	queued  int
-	seq     uint64
 	load    map[string]int
 	cancels map[string][]string
 
@@ -76,14 +83,18 @@ func NewMemory(o MemoryOptions) *Memory {
 	return &Memory{
 		clock:        o.Clock,
 		closedCh:     make(chan struct{}),
-		jobs:         map[string]*core.Job{},
-		byClient:     map[string][]string{},
-		timeline:     map[string][]core.TimelineEvent{},
+		c:            newMemCodec(),
+		jobIdx:       map[string]uint32{},
+		byClient:     map[string][]uint32{},
 		byStatus:     map[core.Status]int{},
-		tasks:        map[string]*taskEntry{},
+		taskIdx:      map[string]uint32{},
+		taskGo:       map[uint32]*core.Task{},
+		consTask:     map[uint32]*core.Task{},
+		workerNo:     map[string]uint32{"": 0},
+		workerID:     []string{""},
 		shared:       map[string]*queue{},
 		own:          map[string]*queue{},
-		leases:       map[string]*taskEntry{},
+		leases:       map[uint32]time.Time{},
 		load:         map[string]int{},
 		cancels:      map[string][]string{},
 		waitByType:   map[string]*list.List{},
@@ -95,59 +106,6 @@ func NewMemory(o MemoryOptions) *Memory {
 		stores:       map[string]map[string]map[string]any{},
 		versions:     map[string]*Version{},
 	}
-}
-
-// taskEntry is the store's record of one task.
-type taskEntry struct {
-	task     *core.Task // owned copy
-	state    TaskState
-	worker   string // see TaskInfo.Worker
-	assigned string // the worker whose own queue the task went to, or ""
-	seq      uint64
-	q        *entryHeap // while queued
-	idx      int
-	dead     bool // the lease holder was declared dead
-}
-
-// holder is the worker whose load the entry counts toward, or "".
-func (e *taskEntry) holder() string {
-	switch e.state {
-	case TaskQueued:
-		return e.assigned
-	case TaskLeased:
-		return e.worker
-	}
-	return ""
-}
-
-// before orders entries: higher priority first, then FIFO.
-func (e *taskEntry) before(o *taskEntry) bool {
-	if e.task.Priority != o.task.Priority {
-		return e.task.Priority > o.task.Priority
-	}
-	return e.seq < o.seq
-}
-
-type entryHeap []*taskEntry
-
-func (h entryHeap) Len() int           { return len(h) }
-func (h entryHeap) Less(i, j int) bool { return h[i].before(h[j]) }
-func (h entryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-func (h *entryHeap) Push(x any) {
-	e := x.(*taskEntry)
-	e.idx = len(*h)
-	*h = append(*h, e)
-}
-func (h *entryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.idx = -1
-	return e
 }
 
 // queue holds the tasks waiting on one shared queue or one worker's own
@@ -171,7 +129,7 @@ type waitElem struct {
 }
 
 type handoff struct {
-	e    *taskEntry
+	n    uint32     // the task's number
 	task *core.Task // the copy to return, made under the lock
 }
 
@@ -225,14 +183,14 @@ func (m *Memory) CreateJob(ctx context.Context, p CommitParams) error {
 		return err
 	}
 	defer m.mu.Unlock()
-	if _, ok := m.jobs[p.Job.ID]; ok {
+	if _, ok := m.jobIdx[p.Job.ID]; ok {
 		return fmt.Errorf("create job %q: %w", p.Job.ID, ErrExists)
 	}
 	if err := m.checkEffects(p.Job.ID, p.Effects, p.Job.ID); err != nil {
 		return err
 	}
-	m.putNewJob(p.Job)
-	m.applyEffects(p.Job, p.Effects)
+	n := m.putNewJob(p.Job)
+	m.applyEffects(n, p.Effects)
 	return nil
 }
 
@@ -246,61 +204,66 @@ func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, er
 	}
 	defer m.mu.Unlock()
 	id := p.Job.ID
-	old, ok := m.jobs[id]
+	n, ok := m.jobIdx[id]
 	if !ok {
 		return 0, fmt.Errorf("commit job %q: %w", id, ErrNotFound)
 	}
-	var done *taskEntry
+	done := noTask
 	if c := p.Complete; c != nil {
-		e := m.tasks[c.TaskID]
-		if err := completeCheck(id, c, e); err != nil {
+		tn, ok := m.taskIdx[c.TaskID]
+		if !ok {
+			tn = noTask
+		}
+		if err := m.completeCheck(id, c, tn); err != nil {
 			return 0, err
 		}
-		done = e
+		done = tn
 	}
-	if old.Rev != p.ExpectRev {
-		return 0, fmt.Errorf("commit job %q at rev %d (stored rev %d): %w", id, p.ExpectRev, old.Rev, ErrConflict)
+	rev, status := m.jobHead(n)
+	if rev != p.ExpectRev {
+		return 0, fmt.Errorf("commit job %q at rev %d (stored rev %d): %w", id, p.ExpectRev, rev, ErrConflict)
 	}
 	if err := m.checkEffects(id, p.Effects, ""); err != nil {
 		return 0, err
 	}
-	j := CloneJob(p.Job)
-	j.Rev = p.ExpectRev + 1
-	m.byStatus[old.Status]--
-	m.byStatus[j.Status]++
-	m.jobs[id] = j
-	if done != nil {
-		m.transition(done, func() {
-			delete(m.leases, done.task.ID)
-			done.state = TaskDone
+	rev = p.ExpectRev + 1
+	m.byStatus[status]--
+	m.byStatus[p.Job.Status]++
+	m.putJob(n, p.Job, rev)
+	if done != noTask {
+		m.transition(done, func(s *taskSlot) {
+			delete(m.leases, done)
+			s.state = stateDone
 		})
 	}
-	m.applyEffects(j, p.Effects)
-	return j.Rev, nil
+	m.applyEffects(n, p.Effects)
+	return rev, nil
 }
 
-func completeCheck(jobID string, c *TaskCompletion, e *taskEntry) error {
-	if e == nil || e.task.JobID != jobID {
+func (m *Memory) completeCheck(jobID string, c *TaskCompletion, n uint32) error {
+	if n == noTask || !m.taskOfJob(n, jobID) {
 		return fmt.Errorf("result for task %q of job %q: %w", c.TaskID, jobID, ErrStaleTask)
 	}
+	s := &m.tasks[n]
+	worker := m.workerID[s.worker]
 	var err error
-	switch e.state {
-	case TaskWithdrawn:
+	switch s.state {
+	case stateWithdrawn:
 		err = ErrStaleTask
-	case TaskDone:
+	case stateDone:
 		err = ErrWorkerMismatch
-		if e.worker == c.WorkerID {
+		if worker == c.WorkerID {
 			err = ErrAlreadyDone
 		}
-	case TaskExpired:
+	case stateExpired:
 		err = ErrWorkerMismatch
-		if e.worker == c.WorkerID {
+		if worker == c.WorkerID {
 			err = ErrLeaseLost
 		}
-	case TaskQueued:
+	case stateQueued:
 		err = ErrWorkerMismatch
-	case TaskLeased:
-		if e.worker != c.WorkerID {
+	case stateLeased:
+		if worker != c.WorkerID {
 			err = ErrWorkerMismatch
 		}
 	}
@@ -317,25 +280,32 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 	if fx == nil {
 		return nil
 	}
-	seen := map[string]bool{}
+	var seen map[string]bool
+	if len(fx.Enqueue)+len(fx.StartChild) > 1 {
+		seen = map[string]bool{}
+	}
 	for _, t := range fx.Enqueue {
 		if t == nil || t.ID == "" {
 			return fmt.Errorf("commit job %q: enqueue: task with an id is required", jobID)
 		}
-		if _, ok := m.tasks[t.ID]; ok || seen[t.ID] {
+		if _, ok := m.taskIdx[t.ID]; ok || seen[t.ID] {
 			return fmt.Errorf("commit job %q: enqueue task %q: %w", jobID, t.ID, ErrExists)
 		}
-		seen[t.ID] = true
+		if seen != nil {
+			seen[t.ID] = true
+		}
 	}
 	clear(seen)
 	for _, c := range fx.StartChild {
 		if c == nil || c.ID == "" {
 			return fmt.Errorf("commit job %q: start child: job with an id is required", jobID)
 		}
-		if _, ok := m.jobs[c.ID]; ok || seen[c.ID] || c.ID == creating {
+		if _, ok := m.jobIdx[c.ID]; ok || seen[c.ID] || c.ID == creating {
 			return fmt.Errorf("commit job %q: start child %q: %w", jobID, c.ID, ErrExists)
 		}
-		seen[c.ID] = true
+		if seen != nil {
+			seen[c.ID] = true
+		}
 	}
 	for _, t := range fx.Timers {
 		if t.ID == "" {
@@ -345,16 +315,18 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 	return nil
 }
 
-func (m *Memory) putNewJob(src *core.Job) {
-	j := CloneJob(src)
-	j.Rev = 1
-	m.jobs[j.ID] = j
-	m.order = append(m.order, j.ID)
-	m.byClient[j.Client.Name] = append(m.byClient[j.Client.Name], j.ID)
-	m.byStatus[j.Status]++
+// putNewJob stores a new job at Rev 1 and returns its number.
+func (m *Memory) putNewJob(src *core.Job) uint32 {
+	n := uint32(len(m.jobs))
+	m.jobs = append(m.jobs, jobSlot{})
+	m.putJob(n, src, 1)
+	m.jobIdx[src.ID] = n
+	m.byClient[src.Client.Name] = append(m.byClient[src.Client.Name], n)
+	m.byStatus[src.Status]++
+	return n
 }
 
-func (m *Memory) applyEffects(j *core.Job, fx *core.Effects) {
+func (m *Memory) applyEffects(n uint32, fx *core.Effects) {
 	if fx == nil {
 		return
 	}
@@ -390,11 +362,11 @@ func (m *Memory) applyEffects(j *core.Job, fx *core.Effects) {
 		}
 		st[w.Key] = CloneValue(w.Value)
 	}
-	for _, e := range fx.Timeline {
-		m.timeline[j.ID] = append(m.timeline[j.ID], cloneTimeline(e))
+	if len(fx.Timeline) > 0 {
+		m.appendTimeline(n, fx.Timeline)
 	}
 	for _, t := range fx.Enqueue {
-		m.enqueue(CloneTask(t))
+		m.enqueue(t)
 	}
 }
 
@@ -410,153 +382,180 @@ func (m *Memory) armTimer(t core.Timer) {
 	heap.Push(&m.timerHeap, te)
 }
 
-// transition applies change to e, keeping the load, queued and lease
+// holder is the worker whose load the task counts toward, or "".
+func (m *Memory) holder(s *taskSlot) string {
+	switch s.state {
+	case stateQueued:
+		return m.workerID[s.assigned]
+	case stateLeased:
+		return m.workerID[s.worker]
+	}
+	return ""
+}
+
+// transition applies change to task n, keeping the load, queued and lease
 // counts in step.
-func (m *Memory) transition(e *taskEntry, change func()) {
-	if h := e.holder(); h != "" {
+func (m *Memory) transition(n uint32, change func(s *taskSlot)) {
+	s := &m.tasks[n]
+	if h := m.holder(s); h != "" {
 		m.load[h]--
 		if m.load[h] <= 0 {
 			delete(m.load, h)
 		}
 	}
-	if e.state == TaskQueued {
+	if s.state == stateQueued {
 		m.queued--
 	}
-	change()
-	if h := e.holder(); h != "" {
+	change(s)
+	if h := m.holder(s); h != "" {
 		m.load[h]++
 	}
-	if e.state == TaskQueued {
+	if s.state == stateQueued {
 		m.queued++
 	}
 }
 
-func (m *Memory) enqueue(t *core.Task) {
+func (m *Memory) enqueue(src *core.Task) {
+	t := *src
 	t.LeasedAt, t.LeaseUntil = time.Time{}, time.Time{}
 	if t.Worker != "" {
 		if _, ok := m.workers[t.Worker]; !ok {
 			t.Worker = "" // the picked worker is gone: any worker may take it
 		}
 	}
-	m.seq++
-	e := &taskEntry{task: t, seq: m.seq, idx: -1}
-	m.tasks[t.ID] = e
-	m.transition(e, func() {
-		e.state = TaskQueued
-		e.assigned = t.Worker
-		e.worker = t.Worker
+	n := m.newTask(&t)
+	w := m.workerNum(t.Worker)
+	m.transition(n, func(s *taskSlot) {
+		s.state = stateQueued
+		s.assigned = w
+		s.worker = w
 	})
-	m.push(e)
-	m.offer(e)
+	m.push(n, &t)
+	m.offer(n, &t)
 }
 
-// push puts a queued entry on its queue.
-func (m *Memory) push(e *taskEntry) {
+// push puts queued task n (t, as stored) on its queue.
+func (m *Memory) push(n uint32, t *core.Task) {
+	s := &m.tasks[n]
 	var q *queue
-	if e.assigned != "" {
-		q = m.own[e.assigned]
+	if s.assigned != 0 {
+		name := m.workerID[s.assigned]
+		q = m.own[name]
 		if q == nil {
 			q = &queue{}
-			m.own[e.assigned] = q
+			m.own[name] = q
 		}
 	} else {
-		q = m.shared[e.task.Type]
+		q = m.shared[t.Type]
 		if q == nil {
 			q = &queue{}
-			m.shared[e.task.Type] = q
+			m.shared[t.Type] = q
 		}
 	}
 	h := &q.plain
-	if e.assigned == "" && (len(e.task.Requires) > 0 || e.task.MaxCost != nil) {
+	if s.assigned == 0 && (len(t.Requires) > 0 || t.MaxCost != nil) {
 		h = &q.cons
+		m.consTask[n] = CloneTask(t)
 	}
-	e.q = h
-	heap.Push(h, e)
+	s.q = h
+	m.heapPush(h, heapItem{prio: t.Priority, n: n})
 }
 
-// unqueue takes a queued entry off its queue.
-func (m *Memory) unqueue(e *taskEntry) {
-	if e.q != nil && e.idx >= 0 {
-		heap.Remove(e.q, e.idx)
+// unqueue takes a queued task off its queue.
+func (m *Memory) unqueue(n uint32) {
+	s := &m.tasks[n]
+	if s.q != nil && s.idx >= 0 {
+		m.heapRemove(s.q, int(s.idx))
 	}
-	e.q = nil
+	s.q = nil
+	delete(m.consTask, n)
 }
 
-// offer hands a newly queued entry to the longest-waiting poller that may
-// take it, if any.
-func (m *Memory) offer(e *taskEntry) {
+// offer hands newly queued task n (t, as stored) to the longest-waiting
+// poller that may take it, if any.
+func (m *Memory) offer(n uint32, t *core.Task) {
+	s := &m.tasks[n]
 	var l *list.List
-	if e.assigned != "" {
-		l = m.waitByWorker[e.assigned]
+	if s.assigned != 0 {
+		l = m.waitByWorker[m.workerID[s.assigned]]
 	} else {
-		l = m.waitByType[e.task.Type]
+		l = m.waitByType[t.Type]
 	}
 	if l == nil {
 		return
 	}
 	for el := l.Front(); el != nil; el = el.Next() {
 		w := el.Value.(*waiter)
-		if e.assigned == "" && !dispatch.Fits(e.task, w.p.Resources, w.p.Costs) {
+		if s.assigned == 0 && !dispatch.Fits(t, w.p.Resources, w.p.Costs) {
 			continue
 		}
 		m.removeWaiter(w)
-		m.unqueue(e)
+		m.unqueue(n)
 		now := w.p.Now.Add(m.clock().Sub(w.start))
-		m.leaseTo(e, w.p.WorkerID, now)
-		w.ch <- handoff{e: e, task: CloneTask(e.task)}
+		w.ch <- handoff{n: n, task: m.leaseTo(n, w.p.WorkerID, now)}
 		return
 	}
 }
 
-func (m *Memory) leaseTo(e *taskEntry, worker string, now time.Time) {
-	m.transition(e, func() {
-		e.state = TaskLeased
-		e.worker = worker
-		e.dead = false
-		e.task.Worker = worker
-		e.task.LeasedAt = now
-		e.task.LeaseUntil = time.Time{}
-		if e.task.Timeout > 0 {
-			e.task.LeaseUntil = now.Add(e.task.Timeout)
-		}
+// leaseTo leases task n to worker and returns a copy of the leased task.
+func (m *Memory) leaseTo(n uint32, worker string, now time.Time) *core.Task {
+	t := m.loadTask(n)
+	t.Worker = worker
+	t.LeasedAt = now
+	t.LeaseUntil = time.Time{}
+	if t.Timeout > 0 {
+		t.LeaseUntil = now.Add(t.Timeout)
+	}
+	m.putTask(n, t)
+	w := m.workerNum(worker)
+	m.transition(n, func(s *taskSlot) {
+		s.state = stateLeased
+		s.worker = w
+		s.dead = false
 	})
-	m.leases[e.task.ID] = e
+	m.leases[n] = t.LeaseUntil
+	return t
 }
 
 // unlease puts a task handed to a poller that left back on its queue.
-func (m *Memory) unlease(e *taskEntry) {
-	if e.state != TaskLeased {
+func (m *Memory) unlease(n uint32) {
+	s := &m.tasks[n]
+	if s.state != stateLeased {
 		return
 	}
-	delete(m.leases, e.task.ID)
-	m.transition(e, func() {
-		if _, ok := m.workers[e.assigned]; !ok {
-			e.assigned = "" // its worker is gone: back to the shared queue
-		}
-		e.dead = false
-		e.state = TaskQueued
-		e.worker = e.assigned
-		e.task.Worker = e.assigned
-		e.task.LeasedAt, e.task.LeaseUntil = time.Time{}, time.Time{}
+	delete(m.leases, n)
+	if _, ok := m.workers[m.workerID[s.assigned]]; !ok {
+		s.assigned = 0 // its worker is gone: back to the shared queue
+	}
+	t := m.loadTask(n)
+	t.LeasedAt, t.LeaseUntil = time.Time{}, time.Time{}
+	m.putTask(n, t)
+	m.transition(n, func(s *taskSlot) {
+		s.dead = false
+		s.state = stateQueued
+		s.worker = s.assigned
 	})
-	m.push(e)
-	m.offer(e)
+	t.Worker = m.workerID[s.assigned]
+	m.push(n, t)
+	m.offer(n, t)
 }
 
 func (m *Memory) withdraw(id string) bool {
-	e, ok := m.tasks[id]
+	n, ok := m.taskIdx[id]
 	if !ok {
 		return false
 	}
-	switch e.state {
-	case TaskQueued:
-		m.unqueue(e)
-		m.transition(e, func() { e.state = TaskWithdrawn })
+	s := &m.tasks[n]
+	switch s.state {
+	case stateQueued:
+		m.unqueue(n)
+		m.transition(n, func(s *taskSlot) { s.state = stateWithdrawn })
 		return true
-	case TaskLeased:
-		delete(m.leases, id)
-		m.cancels[e.worker] = append(m.cancels[e.worker], id)
-		m.transition(e, func() { e.state = TaskWithdrawn })
+	case stateLeased:
+		delete(m.leases, n)
+		w := m.workerID[s.worker]
+		m.cancels[w] = append(m.cancels[w], id)
+		m.transition(n, func(s *taskSlot) { s.state = stateWithdrawn })
 		return true
 	}
 	return false
@@ -588,37 +587,36 @@ func (m *Memory) removeWaiter(w *waiter) {
 	w.elems = nil
 }
 
-// take leases the best task the poller may run, or returns nil.
-func (m *Memory) take(p *LeaseParams, now time.Time) *taskEntry {
-	var best *taskEntry
-	consider := func(e *taskEntry) {
-		if e != nil && (best == nil || e.before(best)) {
-			best = e
+// take leases the best task the poller may run and returns a copy of it,
+// or nil.
+func (m *Memory) take(p *LeaseParams, now time.Time) *core.Task {
+	var best heapItem
+	found := false
+	consider := func(h entryHeap) {
+		if len(h) > 0 && (!found || h[0].before(best)) {
+			best, found = h[0], true
 		}
 	}
-	if q := m.own[p.WorkerID]; q != nil && len(q.plain) > 0 {
-		consider(q.plain[0])
+	if q := m.own[p.WorkerID]; q != nil {
+		consider(q.plain)
 	}
 	for _, typ := range p.Types {
 		q := m.shared[typ]
 		if q == nil {
 			continue
 		}
-		if len(q.plain) > 0 {
-			consider(q.plain[0])
-		}
+		consider(q.plain)
 		for _, e := range q.cons {
-			if (best == nil || e.before(best)) && dispatch.Fits(e.task, p.Resources, p.Costs) {
-				best = e
+			if (!found || e.before(best)) && dispatch.Fits(m.consTask[e.n], p.Resources, p.Costs) {
+				best, found = e, true
 			}
 		}
 	}
-	if best == nil {
+	if !found {
 		return nil
 	}
-	m.unqueue(best)
-	m.leaseTo(best, p.WorkerID, now)
-	return best
+	m.unqueue(best.n)
+	return m.leaseTo(best.n, p.WorkerID, now)
 }
 
 // Lease implements Store.
@@ -631,8 +629,7 @@ func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
-	if e := m.take(&p, p.Now); e != nil {
-		t := CloneTask(e.task)
+	if t := m.take(&p, p.Now); t != nil {
 		m.mu.Unlock()
 		return t, nil
 	}
@@ -652,7 +649,7 @@ func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
 			return h.task, nil
 		}
 		m.mu.Lock() // the poller left as the task arrived: put it back
-		m.unlease(h.e)
+		m.unlease(h.n)
 		m.mu.Unlock()
 		return nil, nil
 	case <-timer.C:
@@ -666,7 +663,7 @@ func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
 		if ctx.Err() == nil && !m.closed {
 			return h.task, nil
 		}
-		m.unlease(h.e)
+		m.unlease(h.n)
 	default:
 		m.removeWaiter(w)
 	}
@@ -679,11 +676,12 @@ func (m *Memory) Task(ctx context.Context, id string) (*TaskInfo, error) {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	e, ok := m.tasks[id]
+	n, ok := m.taskIdx[id]
 	if !ok {
 		return nil, fmt.Errorf("task %q: %w", id, ErrNotFound)
 	}
-	return &TaskInfo{Task: CloneTask(e.task), State: e.state, Worker: e.worker}, nil
+	s := &m.tasks[n]
+	return &TaskInfo{Task: m.loadTask(n), State: taskStates[s.state], Worker: m.workerID[s.worker]}, nil
 }
 
 // ReclaimExpired implements Store.
@@ -692,29 +690,43 @@ func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) (
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	var due []*taskEntry
-	for _, e := range m.leases {
-		if e.dead || (!e.task.LeaseUntil.IsZero() && !e.task.LeaseUntil.After(now)) {
-			due = append(due, e)
+	type lease struct {
+		n     uint32
+		until time.Time
+		id    string
+	}
+	var due []lease
+	for n, until := range m.leases {
+		if m.tasks[n].dead || (!until.IsZero() && !until.After(now)) {
+			due = append(due, lease{n: n, until: until, id: m.taskID(n)})
 		}
 	}
-	sort.Slice(due, func(i, j int) bool {
-		a, b := due[i].task, due[j].task
-		if !a.LeaseUntil.Equal(b.LeaseUntil) {
-			return a.LeaseUntil.Before(b.LeaseUntil)
+	slices.SortFunc(due, func(a, b lease) int {
+		if !a.until.Equal(b.until) {
+			return a.until.Compare(b.until)
 		}
-		return a.ID < b.ID
+		return compareStrings(a.id, b.id)
 	})
 	if limit > 0 && len(due) > limit {
 		due = due[:limit]
 	}
 	out := make([]*core.Task, 0, len(due))
-	for _, e := range due {
-		delete(m.leases, e.task.ID)
-		m.transition(e, func() { e.state = TaskExpired })
-		out = append(out, CloneTask(e.task))
+	for _, d := range due {
+		delete(m.leases, d.n)
+		m.transition(d.n, func(s *taskSlot) { s.state = stateExpired })
+		out = append(out, m.loadTask(d.n))
 	}
 	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // WithdrawIfQueued implements Store.
@@ -723,8 +735,8 @@ func (m *Memory) WithdrawIfQueued(ctx context.Context, taskID string) (bool, err
 		return false, err
 	}
 	defer m.mu.Unlock()
-	e, ok := m.tasks[taskID]
-	if !ok || e.state != TaskQueued {
+	n, ok := m.taskIdx[taskID]
+	if !ok || m.tasks[n].state != stateQueued {
 		return false, nil
 	}
 	return m.withdraw(taskID), nil
@@ -736,11 +748,11 @@ func (m *Memory) GetJob(ctx context.Context, id string) (*core.Job, error) {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
+	n, ok := m.jobIdx[id]
 	if !ok {
 		return nil, fmt.Errorf("job %q: %w", id, ErrNotFound)
 	}
-	return CloneJob(j), nil
+	return m.loadJob(n, id), nil
 }
 
 // ListJobs implements Store.
@@ -755,13 +767,16 @@ func (m *Memory) ListJobs(ctx context.Context, p ListParams) ([]*core.Job, error
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	ids := m.order
-	if p.Client != "" {
-		ids = m.byClient[p.Client]
-	}
 	var out []*core.Job
-	for i := len(ids) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		out = append(out, CloneJob(m.jobs[ids[i]]))
+	if p.Client == "" {
+		for i := len(m.jobs) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
+			out = append(out, m.loadJob(uint32(i), ""))
+		}
+		return out, nil
+	}
+	ns := m.byClient[p.Client]
+	for i := len(ns) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
+		out = append(out, m.loadJob(ns[i], ""))
 	}
 	return out, nil
 }
@@ -772,15 +787,11 @@ func (m *Memory) Timeline(ctx context.Context, jobID string) ([]core.TimelineEve
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	if _, ok := m.jobs[jobID]; !ok {
+	n, ok := m.jobIdx[jobID]
+	if !ok {
 		return nil, fmt.Errorf("timeline of job %q: %w", jobID, ErrNotFound)
 	}
-	src := m.timeline[jobID]
-	out := make([]core.TimelineEvent, len(src))
-	for i, e := range src {
-		out[i] = cloneTimeline(e)
-	}
-	return out, nil
+	return m.loadTimeline(n), nil
 }
 
 // ClaimDueTimers implements Store.
@@ -949,9 +960,11 @@ func (m *Memory) RemoveWorker(ctx context.Context, id string) error {
 func (m *Memory) removeWorker(id string) {
 	delete(m.workers, id)
 	delete(m.cancels, id)
-	for _, e := range m.leases {
-		if e.worker == id {
-			e.dead = true
+	if w, ok := m.workerNo[id]; ok {
+		for n := range m.leases {
+			if m.tasks[n].worker == w {
+				m.tasks[n].dead = true
+			}
 		}
 	}
 	q := m.own[id]
@@ -960,19 +973,21 @@ func (m *Memory) removeWorker(id string) {
 	}
 	delete(m.own, id)
 	moved := slices.Clone(q.plain)
-	slices.SortFunc(moved, func(a, b *taskEntry) int {
+	slices.SortFunc(moved, func(a, b heapItem) int {
 		if a.before(b) {
 			return -1
 		}
 		return 1
 	})
-	for _, e := range moved {
-		e.q, e.idx = nil, -1
-		m.transition(e, func() {
-			e.assigned, e.worker, e.task.Worker = "", "", ""
+	for _, it := range moved {
+		s := &m.tasks[it.n]
+		s.q, s.idx = nil, -1
+		m.transition(it.n, func(s *taskSlot) {
+			s.assigned, s.worker = 0, 0
 		})
-		m.push(e)
-		m.offer(e)
+		t := m.loadTask(it.n)
+		m.push(it.n, t)
+		m.offer(it.n, t)
 	}
 }
 

@@ -1,0 +1,1226 @@
+package store
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+)
+
+// The memory store keeps jobs, timelines and tasks in a compact binary
+// form (one string or byte slice each) and decodes them on access, so a
+// queued job costs a few hundred bytes instead of a tree of Go values.
+//
+// The encoding keeps Go values exactly: JSON values keep their Go types
+// (float64, int, int64, string, bool, nil, map[string]any, []any,
+// []string, map[string]map[string]any, nil maps and slices told from
+// empty ones), times keep their instant and location (not a monotonic
+// clock reading, which a stored value has no use for). A job whose values
+// hold any other type is kept as a *core.Job instead (memJobExt.job), and
+// so is a timeline event or a task (memJobExt.events, memTaskExt).
+//
+// Strings come in three forms: UUIDs (and "task-" + a UUID, the engine's
+// task ids) packed in 16 bytes, names interned in a table of the store
+// (blueprints, versions, states, statuses, task types, map keys: sym),
+// and the rest as they are. Every field is optional: a record starts
+// with a mask of the fields it holds.
+
+// memCodec holds the tables an encoding refers to. It belongs to one
+// Memory and is used under its lock.
+type memCodec struct {
+	syms  []string          // interned names, by index
+	symIx map[string]uint32 // name -> index
+	locs  []*time.Location  // locations other than UTC and Local
+	buf   []byte            // scratch for encoding
+}
+
+// Interning limits: only short names, and only so many (a table full of
+// one-off strings must not grow without bound; past the limit names are
+// written as they are).
+const (
+	maxSymLen = 64
+	maxSyms   = 1 << 16
+)
+
+func newMemCodec() *memCodec {
+	return &memCodec{symIx: map[string]uint32{}}
+}
+
+// String tags: the low 2 bits of a string's leading uvarint.
+const (
+	strLiteral = 0 // length << 2, then the bytes
+	strSym     = 1 // index << 2
+	strUUID    = 2 // then 16 bytes
+	strTaskID  = 3 // "task-" + UUID; then 16 bytes
+)
+
+// Value tags.
+const (
+	valNil = iota
+	valFalse
+	valTrue
+	valFloatInt // float64 holding an integer: zigzag varint
+	valFloat    // float64: 8 bytes
+	valString
+	valMap       // map[string]any: len+1 (0: nil), then key (sym), value
+	valSlice     // []any: len+1 (0: nil)
+	valInt       // int: zigzag varint
+	valInt64     // int64: zigzag varint
+	valStrings   // []string: len+1 (0: nil)
+	valMapOfMaps // map[string]map[string]any: len+1 (0: nil), then key, map
+)
+
+// wbuf appends an encoding to b. bad is set when a value has a type the
+// encoding does not keep; the caller then keeps the Go value instead.
+type wbuf struct {
+	b   []byte
+	c   *memCodec
+	bad bool
+}
+
+func (w *wbuf) u(x uint64) { w.b = binary.AppendUvarint(w.b, x) }
+func (w *wbuf) i(x int64)  { w.b = binary.AppendVarint(w.b, x) }
+
+func (w *wbuf) byte1(x byte) { w.b = append(w.b, x) }
+
+// str writes s packed when it is a UUID, as it is otherwise.
+func (w *wbuf) str(s string) {
+	if len(s) == 36 {
+		if u, ok := packUUID(s); ok {
+			w.byte1(strUUID)
+			w.b = append(w.b, u[:]...)
+			return
+		}
+	} else if len(s) == 41 && s[:5] == "task-" {
+		if u, ok := packUUID(s[5:]); ok {
+			w.byte1(strTaskID)
+			w.b = append(w.b, u[:]...)
+			return
+		}
+	}
+	w.u(uint64(len(s))<<2 | strLiteral)
+	w.b = append(w.b, s...)
+}
+
+// sym writes a name: interned when short enough and the table has room.
+func (w *wbuf) sym(s string) {
+	if s == "" {
+		w.byte1(0)
+		return
+	}
+	if n, ok := w.c.symIx[s]; ok {
+		w.u(uint64(n)<<2 | strSym)
+		return
+	}
+	if len(s) <= maxSymLen && len(w.c.syms) < maxSyms && !isPacked(s) {
+		n := uint32(len(w.c.syms))
+		s = string([]byte(s)) // own copy: the caller's may be part of a larger string
+		w.c.syms = append(w.c.syms, s)
+		w.c.symIx[s] = n
+		w.u(uint64(n)<<2 | strSym)
+		return
+	}
+	w.str(s)
+}
+
+func (w *wbuf) dur(d time.Duration) {
+	w.i(int64(d / time.Millisecond))
+	w.i(int64(d % time.Millisecond))
+}
+
+// float writes a float64 exactly, small integers in a few bytes.
+func (w *wbuf) float(f float64) {
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 && !(f == 0 && math.Signbit(f)) {
+		w.byte1(valFloatInt)
+		w.i(int64(f))
+		return
+	}
+	w.byte1(valFloat)
+	w.b = binary.LittleEndian.AppendUint64(w.b, math.Float64bits(f))
+}
+
+// Time kinds: the low 2 bits of a time's leading uvarint, the location
+// code above them (0 UTC, 1 Local, 2+k the store's k-th location).
+const (
+	timeZero  = 0 // the zero instant
+	timeDelta = 1 // zigzag nanoseconds after the base
+	timeAbs   = 2 // zigzag seconds, then nanoseconds
+)
+
+// safeSec bounds the Unix seconds whose nanoseconds, and differences of
+// them, fit in an int64.
+const safeSec = 4e9
+
+// nanos is t in Unix nanoseconds, 0 when t is zero or out of the range
+// where differences are exact: the base of times stored after t.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if s := t.Unix(); s <= -safeSec || s >= safeSec {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func (w *wbuf) time(t time.Time, base int64) {
+	var loc uint64
+	switch l := t.Location(); l {
+	case time.UTC:
+	case time.Local:
+		loc = 1
+	default:
+		loc = w.c.loc(l)
+	}
+	switch s := t.Unix(); {
+	case t.IsZero():
+		w.u(loc<<2 | timeZero)
+	case s > -safeSec && s < safeSec:
+		w.u(loc<<2 | timeDelta)
+		w.i(t.UnixNano() - base)
+	default:
+		w.u(loc<<2 | timeAbs)
+		w.i(s)
+		w.u(uint64(t.Nanosecond()))
+	}
+}
+
+func (c *memCodec) loc(l *time.Location) uint64 {
+	for i, x := range c.locs {
+		if x == l {
+			return uint64(i) + 2
+		}
+	}
+	c.locs = append(c.locs, l)
+	return uint64(len(c.locs)) + 1
+}
+
+// m writes a map field: nil and empty are told apart.
+func (w *wbuf) m(m map[string]any) {
+	if m == nil {
+		w.byte1(0)
+		return
+	}
+	w.u(uint64(len(m)) + 1)
+	for k, v := range m {
+		w.sym(k)
+		w.val(v)
+	}
+}
+
+func (w *wbuf) val(v any) {
+	switch x := v.(type) {
+	case nil:
+		w.byte1(valNil)
+	case bool:
+		if x {
+			w.byte1(valTrue)
+		} else {
+			w.byte1(valFalse)
+		}
+	case float64:
+		w.float(x)
+	case string:
+		w.byte1(valString)
+		w.str(x)
+	case map[string]any:
+		w.byte1(valMap)
+		w.m(x)
+	case []any:
+		w.byte1(valSlice)
+		if x == nil {
+			w.byte1(0)
+			return
+		}
+		w.u(uint64(len(x)) + 1)
+		for _, e := range x {
+			w.val(e)
+		}
+	case int:
+		w.byte1(valInt)
+		w.i(int64(x))
+	case int64:
+		w.byte1(valInt64)
+		w.i(x)
+	case []string:
+		w.byte1(valStrings)
+		if x == nil {
+			w.byte1(0)
+			return
+		}
+		w.u(uint64(len(x)) + 1)
+		for _, s := range x {
+			w.str(s)
+		}
+	case map[string]map[string]any:
+		w.byte1(valMapOfMaps)
+		if x == nil {
+			w.byte1(0)
+			return
+		}
+		w.u(uint64(len(x)) + 1)
+		for k, m := range x {
+			w.sym(k)
+			w.m(m)
+		}
+	default:
+		w.bad = true
+	}
+}
+
+func (w *wbuf) errorInfo(e *core.ErrorInfo) {
+	if e == nil {
+		w.byte1(0)
+		return
+	}
+	w.byte1(1)
+	w.sym(e.Code)
+	w.str(e.Message)
+	w.val(e.Details)
+}
+
+func (w *wbuf) result(r *core.Result) {
+	if r == nil {
+		w.byte1(0)
+		return
+	}
+	w.byte1(1)
+	w.sym(r.Status)
+	w.m(r.Data)
+	w.errorInfo(r.Error)
+}
+
+// rbuf reads an encoding. A malformed one panics (the store wrote it).
+type rbuf struct {
+	s string
+	p int
+	c *memCodec
+}
+
+func (r *rbuf) byte1() byte {
+	b := r.s[r.p]
+	r.p++
+	return b
+}
+
+func (r *rbuf) u() uint64 {
+	var x uint64
+	var s uint
+	for {
+		b := r.s[r.p]
+		r.p++
+		if b < 0x80 {
+			return x | uint64(b)<<s
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+}
+
+func (r *rbuf) i() int64 {
+	ux := r.u()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+func (r *rbuf) str() string {
+	h := r.u()
+	switch h & 3 {
+	case strSym:
+		return r.c.syms[h>>2]
+	case strUUID:
+		s := unpackUUID("", r.s[r.p:r.p+16])
+		r.p += 16
+		return s
+	case strTaskID:
+		s := unpackUUID("task-", r.s[r.p:r.p+16])
+		r.p += 16
+		return s
+	}
+	n := int(h >> 2)
+	s := r.s[r.p : r.p+n]
+	r.p += n
+	return s
+}
+
+// skipStr skips a string.
+func (r *rbuf) skipStr() {
+	h := r.u()
+	switch h & 3 {
+	case strSym:
+	case strUUID, strTaskID:
+		r.p += 16
+	default:
+		r.p += int(h >> 2)
+	}
+}
+
+// strIs reports whether the string at the read position is s, and skips it.
+func (r *rbuf) strIs(s string) bool {
+	h := r.u()
+	switch h & 3 {
+	case strSym:
+		return r.c.syms[h>>2] == s
+	case strUUID, strTaskID:
+		raw := r.s[r.p : r.p+16]
+		r.p += 16
+		if h&3 == strTaskID {
+			if len(s) != 41 || s[:5] != "task-" {
+				return false
+			}
+			s = s[5:]
+		}
+		if len(s) != 36 {
+			return false
+		}
+		u, ok := packUUID(s)
+		return ok && string(u[:]) == raw
+	}
+	n := int(h >> 2)
+	t := r.s[r.p : r.p+n]
+	r.p += n
+	return t == s
+}
+
+func (r *rbuf) dur() time.Duration {
+	ms := r.i()
+	return time.Duration(ms)*time.Millisecond + time.Duration(r.i())
+}
+
+func (r *rbuf) float() float64 {
+	switch r.byte1() {
+	case valFloatInt:
+		return float64(r.i())
+	default:
+		var x uint64
+		for i := 7; i >= 0; i-- {
+			x = x<<8 | uint64(r.s[r.p+i])
+		}
+		r.p += 8
+		return math.Float64frombits(x)
+	}
+}
+
+func (r *rbuf) time(base int64) time.Time {
+	h := r.u()
+	var t time.Time
+	switch h & 3 {
+	case timeDelta:
+		t = time.Unix(0, base+r.i())
+	case timeAbs:
+		s := r.i()
+		t = time.Unix(s, int64(r.u()))
+	}
+	switch loc := h >> 2; loc {
+	case 0:
+		if h&3 != timeZero {
+			t = t.UTC()
+		}
+	case 1:
+		t = t.In(time.Local)
+	default:
+		t = t.In(r.c.locs[loc-2])
+	}
+	return t
+}
+
+func (r *rbuf) m() map[string]any {
+	n := r.u()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]any, n-1)
+	for range n - 1 {
+		k := r.str()
+		m[k] = r.val()
+	}
+	return m
+}
+
+func (r *rbuf) val() any {
+	switch tag := r.byte1(); tag {
+	case valNil:
+		return nil
+	case valFalse:
+		return false
+	case valTrue:
+		return true
+	case valFloatInt:
+		return float64(r.i())
+	case valFloat:
+		r.p--
+		return r.float()
+	case valString:
+		return r.str()
+	case valMap:
+		return r.m()
+	case valSlice:
+		n := r.u()
+		if n == 0 {
+			return []any(nil)
+		}
+		s := make([]any, n-1)
+		for i := range s {
+			s[i] = r.val()
+		}
+		return s
+	case valInt:
+		return int(r.i())
+	case valInt64:
+		return r.i()
+	case valStrings:
+		n := r.u()
+		if n == 0 {
+			return []string(nil)
+		}
+		s := make([]string, n-1)
+		for i := range s {
+			s[i] = r.str()
+		}
+		return s
+	case valMapOfMaps:
+		n := r.u()
+		if n == 0 {
+			return map[string]map[string]any(nil)
+		}
+		m := make(map[string]map[string]any, n-1)
+		for range n - 1 {
+			k := r.str()
+			m[k] = r.m()
+		}
+		return m
+	default:
+		panic("store: corrupt memory record")
+	}
+}
+
+func (r *rbuf) errorInfo() *core.ErrorInfo {
+	if r.byte1() == 0 {
+		return nil
+	}
+	return &core.ErrorInfo{Code: r.str(), Message: r.str(), Details: r.val()}
+}
+
+func (r *rbuf) result() *core.Result {
+	if r.byte1() == 0 {
+		return nil
+	}
+	return &core.Result{Status: r.str(), Data: r.m(), Error: r.errorInfo()}
+}
+
+// UUIDs: 8-4-4-4-12 lowercase hex digits.
+
+func packUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+// isPacked reports whether str packs s (a UUID or "task-" + a UUID).
+func isPacked(s string) bool {
+	if len(s) == 41 && s[:5] == "task-" {
+		s = s[5:]
+	}
+	_, ok := packUUID(s)
+	return ok
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func unpackUUID(prefix, raw string) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, len(prefix)+36)
+	b = append(b, prefix...)
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[raw[i]>>4], digits[raw[i]&15])
+	}
+	return string(b)
+}
+
+// Job records.
+
+// Job field bits, the common ones first (the mask is a uvarint).
+const (
+	jBlueprint = 1 << iota
+	jVersion
+	jRev
+	jState
+	jStatus
+	jInput
+	jTasks
+	jSteps
+	jCreatedAt
+	jUpdatedAt
+	jClient
+	jHistory
+	jResult
+	jFinishedAt
+	jResults
+	jBranchesDone
+	jApprovalMessage
+	jChild
+	jParent
+	jTimer
+	jError
+	jWebhookURL
+	jMetadata
+	jSecurity
+	jDispatchTimeout
+	jResultTimeout
+	jProgress
+	jProgressMessage
+)
+
+// maxInlineRefs is the longest list of task refs kept in a job's record;
+// a longer one (a parallel state) is kept as the shared, immutable
+// core.TaskRefs value it is, so a fan-in does not encode every ref at
+// every result.
+const maxInlineRefs = 4
+
+// encodeJob returns j's record (with Rev rev) and whether it holds the
+// task refs (false: keep j.Tasks beside it). ok is false when j holds a
+// value the encoding does not keep.
+func (c *memCodec) encodeJob(j *core.Job, rev int64) (rec string, refsInline, ok bool) {
+	w := wbuf{b: c.buf[:0], c: c}
+	w.str(j.ID)
+	refsInline = j.Tasks.Len() <= maxInlineRefs
+	var mask uint64
+	set := func(bit uint64, on bool) {
+		if on {
+			mask |= bit
+		}
+	}
+	set(jBlueprint, j.Blueprint != "")
+	set(jVersion, j.Version != "")
+	set(jRev, rev != 0)
+	set(jState, j.State != "")
+	set(jStatus, j.Status != "")
+	set(jInput, j.Input != nil)
+	set(jTasks, j.Tasks.Len() > 0 && refsInline)
+	set(jSteps, j.Steps != 0)
+	set(jCreatedAt, !j.CreatedAt.IsZero() || j.CreatedAt.Location() != time.UTC)
+	set(jUpdatedAt, !j.UpdatedAt.IsZero() || j.UpdatedAt.Location() != time.UTC)
+	set(jClient, j.Client.Name != "" || j.Client.Plan != "" || j.Client.Fields != nil)
+	set(jHistory, j.History != nil)
+	set(jResult, j.Result != nil)
+	set(jFinishedAt, !j.FinishedAt.IsZero() || j.FinishedAt.Location() != time.UTC)
+	set(jResults, j.Results != nil)
+	set(jBranchesDone, j.BranchesDone != 0)
+	set(jApprovalMessage, j.ApprovalMessage != "")
+	set(jChild, j.Child != "")
+	set(jParent, j.Parent != nil)
+	set(jTimer, j.Timer != "")
+	set(jError, j.Error != nil)
+	set(jWebhookURL, j.WebhookURL != "")
+	set(jMetadata, j.Metadata != nil)
+	set(jSecurity, j.Security != nil)
+	set(jDispatchTimeout, j.DispatchTimeout != 0)
+	set(jResultTimeout, j.ResultTimeout != 0)
+	set(jProgress, j.Progress != 0 || math.Signbit(j.Progress))
+	set(jProgressMessage, j.ProgressMessage != "")
+	w.u(mask)
+	base := nanos(j.CreatedAt)
+	if mask&jBlueprint != 0 {
+		w.sym(j.Blueprint)
+	}
+	if mask&jVersion != 0 {
+		w.sym(j.Version)
+	}
+	if mask&jRev != 0 {
+		w.i(rev)
+	}
+	if mask&jState != 0 {
+		w.sym(j.State)
+	}
+	if mask&jStatus != 0 {
+		w.sym(string(j.Status))
+	}
+	if mask&jInput != 0 {
+		w.m(j.Input)
+	}
+	if mask&jTasks != 0 {
+		w.u(uint64(j.Tasks.Len()))
+		for _, ref := range j.Tasks.All() {
+			w.ref(ref)
+		}
+	}
+	if mask&jSteps != 0 {
+		w.i(int64(j.Steps))
+	}
+	if mask&jCreatedAt != 0 {
+		w.time(j.CreatedAt, 0)
+	}
+	if mask&jUpdatedAt != 0 {
+		w.time(j.UpdatedAt, base)
+	}
+	if mask&jClient != 0 {
+		w.sym(j.Client.Name)
+		w.sym(j.Client.Plan)
+		w.m(j.Client.Fields)
+	}
+	if mask&jHistory != 0 {
+		w.m(j.History)
+	}
+	if mask&jResult != 0 {
+		w.result(j.Result)
+	}
+	if mask&jFinishedAt != 0 {
+		w.time(j.FinishedAt, base)
+	}
+	if mask&jResults != 0 {
+		w.u(uint64(len(j.Results)))
+		for _, r := range j.Results {
+			w.result(r)
+		}
+	}
+	if mask&jBranchesDone != 0 {
+		w.i(int64(j.BranchesDone))
+	}
+	if mask&jApprovalMessage != 0 {
+		w.str(j.ApprovalMessage)
+	}
+	if mask&jChild != 0 {
+		w.str(j.Child)
+	}
+	if mask&jParent != 0 {
+		w.str(j.Parent.JobID)
+		w.sym(j.Parent.State)
+	}
+	if mask&jTimer != 0 {
+		w.str(j.Timer)
+	}
+	if mask&jError != 0 {
+		w.errorInfo(j.Error)
+	}
+	if mask&jWebhookURL != 0 {
+		w.str(j.WebhookURL)
+	}
+	if mask&jMetadata != 0 {
+		w.m(j.Metadata)
+	}
+	if mask&jSecurity != 0 {
+		w.val(j.Security)
+	}
+	if mask&jDispatchTimeout != 0 {
+		w.dur(j.DispatchTimeout)
+	}
+	if mask&jResultTimeout != 0 {
+		w.dur(j.ResultTimeout)
+	}
+	if mask&jProgress != 0 {
+		w.float(j.Progress)
+	}
+	if mask&jProgressMessage != 0 {
+		w.str(j.ProgressMessage)
+	}
+	c.buf = w.b
+	if w.bad {
+		return "", false, false
+	}
+	return string(w.b), refsInline, true
+}
+
+// Task ref field bits.
+const (
+	rBranch = 1 << iota
+	rAttempt
+	rResult
+	rTimer
+)
+
+func (w *wbuf) ref(ref core.TaskRef) {
+	w.str(ref.ID)
+	w.sym(ref.Type)
+	var mask byte
+	if ref.Branch != 0 {
+		mask |= rBranch
+	}
+	if ref.Attempt != 0 {
+		mask |= rAttempt
+	}
+	if ref.Result != nil {
+		mask |= rResult
+	}
+	if ref.Timer != "" {
+		mask |= rTimer
+	}
+	w.byte1(mask)
+	if mask&rBranch != 0 {
+		w.i(int64(ref.Branch))
+	}
+	if mask&rAttempt != 0 {
+		w.i(int64(ref.Attempt))
+	}
+	if mask&rResult != 0 {
+		w.result(ref.Result)
+	}
+	if mask&rTimer != 0 {
+		w.str(ref.Timer)
+	}
+}
+
+func (r *rbuf) ref() core.TaskRef {
+	ref := core.TaskRef{ID: r.str(), Type: r.str()}
+	mask := r.byte1()
+	if mask&rBranch != 0 {
+		ref.Branch = int(r.i())
+	}
+	if mask&rAttempt != 0 {
+		ref.Attempt = int(r.i())
+	}
+	if mask&rResult != 0 {
+		ref.Result = r.result()
+	}
+	if mask&rTimer != 0 {
+		ref.Timer = r.str()
+	}
+	return ref
+}
+
+// decodeJob decodes a job record. id, when not "", is the job's id (the
+// caller's string is used instead of a new one).
+func (c *memCodec) decodeJob(rec, id string) *core.Job {
+	r := rbuf{s: rec, c: c}
+	j := &core.Job{}
+	if id != "" {
+		r.skipStr()
+		j.ID = id
+	} else {
+		j.ID = r.str()
+	}
+	mask := r.u()
+	if mask&jBlueprint != 0 {
+		j.Blueprint = r.str()
+	}
+	if mask&jVersion != 0 {
+		j.Version = r.str()
+	}
+	if mask&jRev != 0 {
+		j.Rev = r.i()
+	}
+	if mask&jState != 0 {
+		j.State = r.str()
+	}
+	if mask&jStatus != 0 {
+		j.Status = core.Status(r.str())
+	}
+	if mask&jInput != 0 {
+		j.Input = r.m()
+	}
+	if mask&jTasks != 0 {
+		n := int(r.u())
+		var refs [maxInlineRefs]core.TaskRef
+		for i := range n {
+			refs[i] = r.ref()
+		}
+		j.Tasks = core.NewTaskRefs(refs[:n]...)
+	}
+	if mask&jSteps != 0 {
+		j.Steps = int(r.i())
+	}
+	if mask&jCreatedAt != 0 {
+		j.CreatedAt = r.time(0)
+	}
+	base := nanos(j.CreatedAt)
+	if mask&jUpdatedAt != 0 {
+		j.UpdatedAt = r.time(base)
+	}
+	if mask&jClient != 0 {
+		j.Client = core.Client{Name: r.str(), Plan: r.str(), Fields: r.m()}
+	}
+	if mask&jHistory != 0 {
+		j.History = r.m()
+	}
+	if mask&jResult != 0 {
+		j.Result = r.result()
+	}
+	if mask&jFinishedAt != 0 {
+		j.FinishedAt = r.time(base)
+	}
+	if mask&jResults != 0 {
+		j.Results = make([]*core.Result, r.u())
+		for i := range j.Results {
+			j.Results[i] = r.result()
+		}
+	}
+	if mask&jBranchesDone != 0 {
+		j.BranchesDone = int(r.i())
+	}
+	if mask&jApprovalMessage != 0 {
+		j.ApprovalMessage = r.str()
+	}
+	if mask&jChild != 0 {
+		j.Child = r.str()
+	}
+	if mask&jParent != 0 {
+		j.Parent = &core.ParentRef{JobID: r.str(), State: r.str()}
+	}
+	if mask&jTimer != 0 {
+		j.Timer = r.str()
+	}
+	if mask&jError != 0 {
+		j.Error = r.errorInfo()
+	}
+	if mask&jWebhookURL != 0 {
+		j.WebhookURL = r.str()
+	}
+	if mask&jMetadata != 0 {
+		j.Metadata = r.m()
+	}
+	if mask&jSecurity != 0 {
+		j.Security = r.val()
+	}
+	if mask&jDispatchTimeout != 0 {
+		j.DispatchTimeout = r.dur()
+	}
+	if mask&jResultTimeout != 0 {
+		j.ResultTimeout = r.dur()
+	}
+	if mask&jProgress != 0 {
+		j.Progress = r.float()
+	}
+	if mask&jProgressMessage != 0 {
+		j.ProgressMessage = r.str()
+	}
+	return j
+}
+
+// jobHead reads a job record's rev and status without decoding the rest.
+func (c *memCodec) jobHead(rec string) (rev int64, status core.Status) {
+	r := rbuf{s: rec, c: c}
+	r.skipStr()
+	mask := r.u()
+	if mask&jBlueprint != 0 {
+		r.skipStr()
+	}
+	if mask&jVersion != 0 {
+		r.skipStr()
+	}
+	if mask&jRev != 0 {
+		rev = r.i()
+	}
+	if mask&jState != 0 {
+		r.skipStr()
+	}
+	if mask&jStatus != 0 {
+		status = core.Status(r.str())
+	}
+	return rev, status
+}
+
+// Timeline events.
+
+// Event field bits.
+const (
+	eState = 1 << iota
+	ePrevState
+	eNextState
+	eTaskID
+	eWorkerID
+	eAttempt
+	eDetail
+	eAfter // the time is relative to the event before it (else absolute)
+)
+
+// appendEvent appends e to tl; prev is the event before it in the same
+// commit (nil for the first). ok is false when e holds a value the
+// encoding does not keep (tl is then unchanged).
+func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.TimelineEvent) (out []byte, ok bool) {
+	w := wbuf{b: tl, c: c}
+	var mask byte
+	if e.State != "" {
+		mask |= eState
+	}
+	if e.PrevState != "" {
+		mask |= ePrevState
+	}
+	if e.NextState != "" {
+		mask |= eNextState
+	}
+	if e.TaskID != "" {
+		mask |= eTaskID
+	}
+	if e.WorkerID != "" {
+		mask |= eWorkerID
+	}
+	if e.Attempt != 0 {
+		mask |= eAttempt
+	}
+	if e.Detail != nil {
+		mask |= eDetail
+	}
+	var base int64
+	if prev != nil {
+		mask |= eAfter
+		base = nanos(prev.At)
+	}
+	w.byte1(mask)
+	w.sym(e.Type)
+	w.time(e.At, base)
+	if mask&eState != 0 {
+		w.sym(e.State)
+	}
+	if mask&ePrevState != 0 {
+		w.sym(e.PrevState)
+	}
+	if mask&eNextState != 0 {
+		w.sym(e.NextState)
+	}
+	if mask&eTaskID != 0 {
+		w.str(e.TaskID)
+	}
+	if mask&eWorkerID != 0 {
+		w.sym(e.WorkerID)
+	}
+	if mask&eAttempt != 0 {
+		w.i(int64(e.Attempt))
+	}
+	if mask&eDetail != 0 {
+		w.m(e.Detail)
+	}
+	if w.bad {
+		return tl[:len(tl):len(tl)], false
+	}
+	return w.b, true
+}
+
+// decodeTimeline decodes every event of tl.
+func (c *memCodec) decodeTimeline(tl []byte) []core.TimelineEvent {
+	r := rbuf{s: string(tl), c: c}
+	out := []core.TimelineEvent{}
+	for r.p < len(r.s) {
+		mask := r.byte1()
+		var e core.TimelineEvent
+		e.Type = r.str()
+		var base int64
+		if mask&eAfter != 0 && len(out) > 0 {
+			base = nanos(out[len(out)-1].At)
+		}
+		e.At = r.time(base)
+		if mask&eState != 0 {
+			e.State = r.str()
+		}
+		if mask&ePrevState != 0 {
+			e.PrevState = r.str()
+		}
+		if mask&eNextState != 0 {
+			e.NextState = r.str()
+		}
+		if mask&eTaskID != 0 {
+			e.TaskID = r.str()
+		}
+		if mask&eWorkerID != 0 {
+			e.WorkerID = r.str()
+		}
+		if mask&eAttempt != 0 {
+			e.Attempt = int(r.i())
+		}
+		if mask&eDetail != 0 {
+			e.Detail = r.m()
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Task records.
+
+// Task field bits.
+const (
+	tParams = 1 << iota
+	tPriority
+	tBranch
+	tAttempt
+	tTimeout
+	tDispatchTimeout
+	tStrategy
+	tRequires
+	tMaxCost
+	tMetadata
+	tSecurity
+	tTracingContext
+	tEnqueuedAt
+	tLeasedAt
+	tLeaseUntil
+)
+
+// encodeTask returns t's record, without its Worker (the store keeps it
+// beside the record). ok is false when t holds a value the encoding does
+// not keep.
+func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
+	w := wbuf{b: c.buf[:0], c: c}
+	w.str(t.ID)
+	w.str(t.JobID)
+	w.sym(t.Type)
+	var mask uint64
+	set := func(bit uint64, on bool) {
+		if on {
+			mask |= bit
+		}
+	}
+	set(tParams, t.Params != nil)
+	set(tPriority, t.Priority != 0 || math.Signbit(t.Priority))
+	set(tBranch, t.Branch != 0)
+	set(tAttempt, t.Attempt != 0)
+	set(tTimeout, t.Timeout != 0)
+	set(tDispatchTimeout, t.DispatchTimeout != 0)
+	set(tStrategy, t.Strategy != "")
+	set(tRequires, t.Requires != nil)
+	set(tMaxCost, t.MaxCost != nil)
+	set(tMetadata, t.Metadata != nil)
+	set(tSecurity, t.Security != nil)
+	set(tTracingContext, t.TracingContext != nil)
+	set(tEnqueuedAt, !t.EnqueuedAt.IsZero() || t.EnqueuedAt.Location() != time.UTC)
+	set(tLeasedAt, !t.LeasedAt.IsZero() || t.LeasedAt.Location() != time.UTC)
+	set(tLeaseUntil, !t.LeaseUntil.IsZero() || t.LeaseUntil.Location() != time.UTC)
+	w.u(mask)
+	if mask&tParams != 0 {
+		w.m(t.Params)
+	}
+	if mask&tPriority != 0 {
+		w.float(t.Priority)
+	}
+	if mask&tBranch != 0 {
+		w.i(int64(t.Branch))
+	}
+	if mask&tAttempt != 0 {
+		w.i(int64(t.Attempt))
+	}
+	if mask&tTimeout != 0 {
+		w.dur(t.Timeout)
+	}
+	if mask&tDispatchTimeout != 0 {
+		w.dur(t.DispatchTimeout)
+	}
+	if mask&tStrategy != 0 {
+		w.sym(t.Strategy)
+	}
+	if mask&tRequires != 0 {
+		w.m(t.Requires)
+	}
+	if mask&tMaxCost != 0 {
+		w.float(*t.MaxCost)
+	}
+	if mask&tMetadata != 0 {
+		w.m(t.Metadata)
+	}
+	if mask&tSecurity != 0 {
+		w.val(t.Security)
+	}
+	if mask&tTracingContext != 0 {
+		w.m(t.TracingContext)
+	}
+	base := nanos(t.EnqueuedAt)
+	if mask&tEnqueuedAt != 0 {
+		w.time(t.EnqueuedAt, 0)
+	}
+	if mask&tLeasedAt != 0 {
+		w.time(t.LeasedAt, base)
+	}
+	if mask&tLeaseUntil != 0 {
+		w.time(t.LeaseUntil, nanos(t.LeasedAt))
+	}
+	c.buf = w.b
+	if w.bad {
+		return "", false
+	}
+	return string(w.b), true
+}
+
+// decodeTask decodes a task record; worker is its Worker.
+func (c *memCodec) decodeTask(rec, worker string) *core.Task {
+	r := rbuf{s: rec, c: c}
+	t := &core.Task{ID: r.str(), JobID: r.str(), Type: r.str(), Worker: worker}
+	mask := r.u()
+	if mask&tParams != 0 {
+		t.Params = r.m()
+	}
+	if mask&tPriority != 0 {
+		t.Priority = r.float()
+	}
+	if mask&tBranch != 0 {
+		t.Branch = int(r.i())
+	}
+	if mask&tAttempt != 0 {
+		t.Attempt = int(r.i())
+	}
+	if mask&tTimeout != 0 {
+		t.Timeout = r.dur()
+	}
+	if mask&tDispatchTimeout != 0 {
+		t.DispatchTimeout = r.dur()
+	}
+	if mask&tStrategy != 0 {
+		t.Strategy = r.str()
+	}
+	if mask&tRequires != 0 {
+		t.Requires = r.m()
+	}
+	if mask&tMaxCost != 0 {
+		f := r.float()
+		t.MaxCost = &f
+	}
+	if mask&tMetadata != 0 {
+		t.Metadata = r.m()
+	}
+	if mask&tSecurity != 0 {
+		t.Security = r.val()
+	}
+	if mask&tTracingContext != 0 {
+		t.TracingContext = r.m()
+	}
+	if mask&tEnqueuedAt != 0 {
+		t.EnqueuedAt = r.time(0)
+	}
+	if mask&tLeasedAt != 0 {
+		t.LeasedAt = r.time(nanos(t.EnqueuedAt))
+	}
+	if mask&tLeaseUntil != 0 {
+		t.LeaseUntil = r.time(nanos(t.LeasedAt))
+	}
+	return t
+}
+
+// taskJobIs reports whether the task record belongs to job jobID.
+func (c *memCodec) taskJobIs(rec, jobID string) bool {
+	r := rbuf{s: rec, c: c}
+	r.skipStr()
+	return r.strIs(jobID)
+}
+
+// taskID reads a task record's id.
+func (c *memCodec) taskID(rec string) string {
+	r := rbuf{s: rec, c: c}
+	return r.str()
+}
