@@ -40,13 +40,13 @@ type Memory struct {
 
 	c *memCodec
 
-	jobs     []jobSlot         // by job number: creation order
-	jobIdx   map[string]uint32 // job id -> number
+	jobs     slots[jobSlot] // by job number: creation order
+	jobIdx   idIndex        // job id -> number
 	byClient map[string][]uint32
 	byStatus map[core.Status]int
 
-	tasks    []taskSlot // by task number: enqueue order
-	taskIdx  map[string]uint32
+	tasks    slots[taskSlot] // by task number: enqueue order
+	taskIdx  idIndex
 	taskGo   map[uint32]*core.Task // tasks whose values do not encode
 	consTask map[uint32]*core.Task // constrained tasks while queued, for dispatch.Fits
 	workerNo map[string]uint32     // worker id -> number (0 is "")
@@ -71,6 +71,11 @@ type Memory struct {
 	counters map[string]uint64
 	stores   map[string]map[string]map[string]any
 	versions map[string]*Version
+
+	// The tasks the commit being written enqueues (see pend).
+	pending     []*core.Task
+	pendingIx   map[string]int
+	pendingBase uint32
 }
 
 var _ Store = (*Memory)(nil)
@@ -80,14 +85,12 @@ func NewMemory(o MemoryOptions) *Memory {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	return &Memory{
+	m := &Memory{
 		clock:        o.Clock,
 		closedCh:     make(chan struct{}),
 		c:            newMemCodec(),
-		jobIdx:       map[string]uint32{},
 		byClient:     map[string][]uint32{},
 		byStatus:     map[core.Status]int{},
-		taskIdx:      map[string]uint32{},
 		taskGo:       map[uint32]*core.Task{},
 		consTask:     map[uint32]*core.Task{},
 		workerNo:     map[string]uint32{"": 0},
@@ -106,6 +109,11 @@ func NewMemory(o MemoryOptions) *Memory {
 		stores:       map[string]map[string]map[string]any{},
 		versions:     map[string]*Version{},
 	}
+	m.jobIdx = newIDIndex(m.jobRec)
+	m.taskIdx = newIDIndex(m.taskRec)
+	m.c.taskIDOf, m.c.jobIDOf = m.taskID, m.jobID
+	m.c.taskNo, m.c.jobNo = m.taskNumber, m.findJob
+	return m
 }
 
 // queue holds the tasks waiting on one shared queue or one worker's own
@@ -183,14 +191,16 @@ func (m *Memory) CreateJob(ctx context.Context, p CommitParams) error {
 		return err
 	}
 	defer m.mu.Unlock()
-	if _, ok := m.jobIdx[p.Job.ID]; ok {
+	if _, ok := m.findJob(p.Job.ID); ok {
 		return fmt.Errorf("create job %q: %w", p.Job.ID, ErrExists)
 	}
 	if err := m.checkEffects(p.Job.ID, p.Effects, p.Job.ID); err != nil {
 		return err
 	}
-	n := m.putNewJob(p.Job)
-	m.applyEffects(n, p.Effects)
+	m.pend(p.Effects)
+	m.putNewJob(p.Job, timeline(p.Effects))
+	m.pend(nil)
+	m.applyEffects(p.Effects)
 	return nil
 }
 
@@ -204,17 +214,17 @@ func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, er
 	}
 	defer m.mu.Unlock()
 	id := p.Job.ID
-	n, ok := m.jobIdx[id]
+	n, ok := m.findJob(id)
 	if !ok {
 		return 0, fmt.Errorf("commit job %q: %w", id, ErrNotFound)
 	}
 	done := noTask
 	if c := p.Complete; c != nil {
-		tn, ok := m.taskIdx[c.TaskID]
+		tn, ok := m.findTask(c.TaskID)
 		if !ok {
 			tn = noTask
 		}
-		if err := m.completeCheck(id, c, tn); err != nil {
+		if err := m.completeCheck(id, n, c, tn); err != nil {
 			return 0, err
 		}
 		done = tn
@@ -229,22 +239,31 @@ func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, er
 	rev = p.ExpectRev + 1
 	m.byStatus[status]--
 	m.byStatus[p.Job.Status]++
-	m.putJob(n, p.Job, rev)
+	m.pend(p.Effects)
+	m.putJob(n, p.Job, rev, timeline(p.Effects))
+	m.pend(nil)
 	if done != noTask {
 		m.transition(done, func(s *taskSlot) {
 			delete(m.leases, done)
 			s.state = stateDone
 		})
 	}
-	m.applyEffects(n, p.Effects)
+	m.applyEffects(p.Effects)
 	return rev, nil
 }
 
-func (m *Memory) completeCheck(jobID string, c *TaskCompletion, n uint32) error {
-	if n == noTask || !m.taskOfJob(n, jobID) {
+func timeline(fx *core.Effects) []core.TimelineEvent {
+	if fx == nil {
+		return nil
+	}
+	return fx.Timeline
+}
+
+func (m *Memory) completeCheck(jobID string, job uint32, c *TaskCompletion, n uint32) error {
+	if n == noTask || !m.taskOfJob(n, jobID, job) {
 		return fmt.Errorf("result for task %q of job %q: %w", c.TaskID, jobID, ErrStaleTask)
 	}
-	s := &m.tasks[n]
+	s := m.task(n)
 	worker := m.workerID[s.worker]
 	var err error
 	switch s.state {
@@ -288,7 +307,7 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 		if t == nil || t.ID == "" {
 			return fmt.Errorf("commit job %q: enqueue: task with an id is required", jobID)
 		}
-		if _, ok := m.taskIdx[t.ID]; ok || seen[t.ID] {
+		if _, ok := m.findTask(t.ID); ok || seen[t.ID] {
 			return fmt.Errorf("commit job %q: enqueue task %q: %w", jobID, t.ID, ErrExists)
 		}
 		if seen != nil {
@@ -300,7 +319,7 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 		if c == nil || c.ID == "" {
 			return fmt.Errorf("commit job %q: start child: job with an id is required", jobID)
 		}
-		if _, ok := m.jobIdx[c.ID]; ok || seen[c.ID] || c.ID == creating {
+		if _, ok := m.findJob(c.ID); ok || seen[c.ID] || c.ID == creating {
 			return fmt.Errorf("commit job %q: start child %q: %w", jobID, c.ID, ErrExists)
 		}
 		if seen != nil {
@@ -315,18 +334,19 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 	return nil
 }
 
-// putNewJob stores a new job at Rev 1 and returns its number.
-func (m *Memory) putNewJob(src *core.Job) uint32 {
-	n := uint32(len(m.jobs))
-	m.jobs = append(m.jobs, jobSlot{})
-	m.putJob(n, src, 1)
-	m.jobIdx[src.ID] = n
+// putNewJob stores a new job at Rev 1 with its first timeline events.
+func (m *Memory) putNewJob(src *core.Job, evs []core.TimelineEvent) {
+	n := m.jobs.add()
+	m.putJob(n, src, 1, evs)
+	var kb [48]byte
+	m.jobIdx.add(appendKey(kb[:0], src.ID), n)
 	m.byClient[src.Client.Name] = append(m.byClient[src.Client.Name], n)
 	m.byStatus[src.Status]++
-	return n
 }
 
-func (m *Memory) applyEffects(n uint32, fx *core.Effects) {
+// applyEffects applies the effects of a commit but its timeline (putJob
+// writes that with the job).
+func (m *Memory) applyEffects(fx *core.Effects) {
 	if fx == nil {
 		return
 	}
@@ -347,7 +367,7 @@ func (m *Memory) applyEffects(n uint32, fx *core.Effects) {
 		m.timerArmed = make(chan struct{})
 	}
 	for _, c := range fx.StartChild {
-		m.putNewJob(c)
+		m.putNewJob(c, nil)
 	}
 	for _, w := range fx.StoreWrites {
 		bp := m.stores[w.Blueprint]
@@ -361,9 +381,6 @@ func (m *Memory) applyEffects(n uint32, fx *core.Effects) {
 			bp[w.Store] = st
 		}
 		st[w.Key] = CloneValue(w.Value)
-	}
-	if len(fx.Timeline) > 0 {
-		m.appendTimeline(n, fx.Timeline)
 	}
 	for _, t := range fx.Enqueue {
 		m.enqueue(t)
@@ -396,7 +413,7 @@ func (m *Memory) holder(s *taskSlot) string {
 // transition applies change to task n, keeping the load, queued and lease
 // counts in step.
 func (m *Memory) transition(n uint32, change func(s *taskSlot)) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	if h := m.holder(s); h != "" {
 		m.load[h]--
 		if m.load[h] <= 0 {
@@ -436,7 +453,7 @@ func (m *Memory) enqueue(src *core.Task) {
 
 // push puts queued task n (t, as stored) on its queue.
 func (m *Memory) push(n uint32, t *core.Task) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	var q *queue
 	if s.assigned != 0 {
 		name := m.workerID[s.assigned]
@@ -463,7 +480,7 @@ func (m *Memory) push(n uint32, t *core.Task) {
 
 // unqueue takes a queued task off its queue.
 func (m *Memory) unqueue(n uint32) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	if s.q != nil && s.idx >= 0 {
 		m.heapRemove(s.q, int(s.idx))
 	}
@@ -474,7 +491,7 @@ func (m *Memory) unqueue(n uint32) {
 // offer hands newly queued task n (t, as stored) to the longest-waiting
 // poller that may take it, if any.
 func (m *Memory) offer(n uint32, t *core.Task) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	var l *list.List
 	if s.assigned != 0 {
 		l = m.waitByWorker[m.workerID[s.assigned]]
@@ -519,7 +536,7 @@ func (m *Memory) leaseTo(n uint32, worker string, now time.Time) *core.Task {
 
 // unlease puts a task handed to a poller that left back on its queue.
 func (m *Memory) unlease(n uint32) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	if s.state != stateLeased {
 		return
 	}
@@ -541,11 +558,11 @@ func (m *Memory) unlease(n uint32) {
 }
 
 func (m *Memory) withdraw(id string) bool {
-	n, ok := m.taskIdx[id]
+	n, ok := m.findTask(id)
 	if !ok {
 		return false
 	}
-	s := &m.tasks[n]
+	s := m.task(n)
 	switch s.state {
 	case stateQueued:
 		m.unqueue(n)
@@ -676,11 +693,11 @@ func (m *Memory) Task(ctx context.Context, id string) (*TaskInfo, error) {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	n, ok := m.taskIdx[id]
+	n, ok := m.findTask(id)
 	if !ok {
 		return nil, fmt.Errorf("task %q: %w", id, ErrNotFound)
 	}
-	s := &m.tasks[n]
+	s := m.task(n)
 	return &TaskInfo{Task: m.loadTask(n), State: taskStates[s.state], Worker: m.workerID[s.worker]}, nil
 }
 
@@ -697,7 +714,7 @@ func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) (
 	}
 	var due []lease
 	for n, until := range m.leases {
-		if m.tasks[n].dead || (!until.IsZero() && !until.After(now)) {
+		if m.task(n).dead || (!until.IsZero() && !until.After(now)) {
 			due = append(due, lease{n: n, until: until, id: m.taskID(n)})
 		}
 	}
@@ -735,8 +752,8 @@ func (m *Memory) WithdrawIfQueued(ctx context.Context, taskID string) (bool, err
 		return false, err
 	}
 	defer m.mu.Unlock()
-	n, ok := m.taskIdx[taskID]
-	if !ok || m.tasks[n].state != stateQueued {
+	n, ok := m.findTask(taskID)
+	if !ok || m.task(n).state != stateQueued {
 		return false, nil
 	}
 	return m.withdraw(taskID), nil
@@ -748,7 +765,7 @@ func (m *Memory) GetJob(ctx context.Context, id string) (*core.Job, error) {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	n, ok := m.jobIdx[id]
+	n, ok := m.findJob(id)
 	if !ok {
 		return nil, fmt.Errorf("job %q: %w", id, ErrNotFound)
 	}
@@ -769,7 +786,7 @@ func (m *Memory) ListJobs(ctx context.Context, p ListParams) ([]*core.Job, error
 	defer m.mu.Unlock()
 	var out []*core.Job
 	if p.Client == "" {
-		for i := len(m.jobs) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
+		for i := m.jobs.n - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
 			out = append(out, m.loadJob(uint32(i), ""))
 		}
 		return out, nil
@@ -787,7 +804,7 @@ func (m *Memory) Timeline(ctx context.Context, jobID string) ([]core.TimelineEve
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	n, ok := m.jobIdx[jobID]
+	n, ok := m.findJob(jobID)
 	if !ok {
 		return nil, fmt.Errorf("timeline of job %q: %w", jobID, ErrNotFound)
 	}
@@ -962,8 +979,8 @@ func (m *Memory) removeWorker(id string) {
 	delete(m.cancels, id)
 	if w, ok := m.workerNo[id]; ok {
 		for n := range m.leases {
-			if m.tasks[n].worker == w {
-				m.tasks[n].dead = true
+			if m.task(n).worker == w {
+				m.task(n).dead = true
 			}
 		}
 	}
@@ -980,7 +997,7 @@ func (m *Memory) removeWorker(id string) {
 		return 1
 	})
 	for _, it := range moved {
-		s := &m.tasks[it.n]
+		s := m.task(it.n)
 		s.q, s.idx = nil, -1
 		m.transition(it.n, func(s *taskSlot) {
 			s.assigned, s.worker = 0, 0
@@ -1088,7 +1105,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 	}
 	defer m.mu.Unlock()
 	s := Stats{
-		Jobs:         len(m.jobs),
+		Jobs:         m.jobs.n,
 		JobsByStatus: map[core.Status]int{},
 		Queued:       m.queued,
 		Leased:       len(m.leases),

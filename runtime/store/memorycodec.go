@@ -33,6 +33,14 @@ type memCodec struct {
 	symIx map[string]uint32 // name -> index
 	locs  []*time.Location  // locations other than UTC and Local
 	buf   []byte            // scratch for encoding
+	tbuf  []byte            // scratch for encoding timeline events
+
+	// Set by the Memory the codec belongs to (nil: ids are written out):
+	// ids of its tasks and jobs by number, and the numbers of ids.
+	taskIDOf func(uint32) string
+	jobIDOf  func(uint32) string
+	taskNo   func(string) (uint32, bool)
+	jobNo    func(string) (uint32, bool)
 }
 
 // Interning limits: only short names, and only so many (a table full of
@@ -47,12 +55,14 @@ func newMemCodec() *memCodec {
 	return &memCodec{symIx: map[string]uint32{}}
 }
 
-// String tags: the low 2 bits of a string's leading uvarint.
+// String tags: the low 3 bits of a string's leading uvarint.
 const (
-	strLiteral = 0 // length << 2, then the bytes
-	strSym     = 1 // index << 2
+	strLiteral = 0 // length << 3, then the bytes
+	strSym     = 1 // index << 3
 	strUUID    = 2 // then 16 bytes
 	strTaskID  = 3 // "task-" + UUID; then 16 bytes
+	strTaskNo  = 4 // the id of the store's task number << 3
+	strJobNo   = 5 // the id of the store's job number << 3
 )
 
 // Value tags.
@@ -99,9 +109,40 @@ func (w *wbuf) str(s string) {
 			return
 		}
 	}
-	w.u(uint64(len(s))<<2 | strLiteral)
+	w.u(uint64(len(s))<<3 | strLiteral)
 	w.b = append(w.b, s...)
 }
+
+// taskRef writes the id of a task: its number when the store has it.
+func (w *wbuf) taskRef(s string) {
+	if w.c.taskNo != nil {
+		if n, ok := w.c.taskNo(s); ok {
+			w.u(uint64(n)<<3 | strTaskNo)
+			return
+		}
+	}
+	w.str(s)
+}
+
+// jobRef writes the id of a job: its number when the store has it.
+func (w *wbuf) jobRef(s string) {
+	if w.c.jobNo != nil {
+		if n, ok := w.c.jobNo(s); ok {
+			w.u(uint64(n)<<3 | strJobNo)
+			return
+		}
+	}
+	w.str(s)
+}
+
+// appendKey appends the key of an id: what str writes for it, what the
+// record of the job or task starts with.
+func appendKey(b []byte, id string) []byte {
+	w := wbuf{b: b}
+	w.str(id)
+	return w.b
+}
+
 
 // sym writes a name: interned when short enough and the table has room.
 func (w *wbuf) sym(s string) {
@@ -110,7 +151,7 @@ func (w *wbuf) sym(s string) {
 		return
 	}
 	if n, ok := w.c.symIx[s]; ok {
-		w.u(uint64(n)<<2 | strSym)
+		w.u(uint64(n)<<3 | strSym)
 		return
 	}
 	if len(s) <= maxSymLen && len(w.c.syms) < maxSyms && !isPacked(s) {
@@ -118,7 +159,7 @@ func (w *wbuf) sym(s string) {
 		s = string([]byte(s)) // own copy: the caller's may be part of a larger string
 		w.c.syms = append(w.c.syms, s)
 		w.c.symIx[s] = n
-		w.u(uint64(n)<<2 | strSym)
+		w.u(uint64(n)<<3 | strSym)
 		return
 	}
 	w.str(s)
@@ -329,9 +370,13 @@ func (r *rbuf) i() int64 {
 
 func (r *rbuf) str() string {
 	h := r.u()
-	switch h & 3 {
+	switch h & 7 {
 	case strSym:
-		return r.c.syms[h>>2]
+		return r.c.syms[h>>3]
+	case strTaskNo:
+		return r.c.taskIDOf(uint32(h >> 3))
+	case strJobNo:
+		return r.c.jobIDOf(uint32(h >> 3))
 	case strUUID:
 		s := unpackUUID("", r.s[r.p:r.p+16])
 		r.p += 16
@@ -341,7 +386,7 @@ func (r *rbuf) str() string {
 		r.p += 16
 		return s
 	}
-	n := int(h >> 2)
+	n := int(h >> 3)
 	s := r.s[r.p : r.p+n]
 	r.p += n
 	return s
@@ -350,25 +395,33 @@ func (r *rbuf) str() string {
 // skipStr skips a string.
 func (r *rbuf) skipStr() {
 	h := r.u()
-	switch h & 3 {
-	case strSym:
+	switch h & 7 {
+	case strSym, strTaskNo, strJobNo:
 	case strUUID, strTaskID:
 		r.p += 16
 	default:
-		r.p += int(h >> 2)
+		r.p += int(h >> 3)
 	}
 }
 
-// strIs reports whether the string at the read position is s, and skips it.
-func (r *rbuf) strIs(s string) bool {
+// strIs reports whether the string at the read position is s, and skips
+// it. job is the number of the job whose id s is, or noJob.
+func (r *rbuf) strIs(s string, job uint32) bool {
 	h := r.u()
-	switch h & 3 {
+	switch h & 7 {
 	case strSym:
-		return r.c.syms[h>>2] == s
+		return r.c.syms[h>>3] == s
+	case strJobNo:
+		if job != noJob {
+			return uint32(h>>3) == job
+		}
+		return r.c.jobIDOf(uint32(h>>3)) == s
+	case strTaskNo:
+		return r.c.taskIDOf(uint32(h>>3)) == s
 	case strUUID, strTaskID:
 		raw := r.s[r.p : r.p+16]
 		r.p += 16
-		if h&3 == strTaskID {
+		if h&7 == strTaskID {
 			if len(s) != 41 || s[:5] != "task-" {
 				return false
 			}
@@ -380,7 +433,7 @@ func (r *rbuf) strIs(s string) bool {
 		u, ok := packUUID(s)
 		return ok && string(u[:]) == raw
 	}
-	n := int(h >> 2)
+	n := int(h >> 3)
 	t := r.s[r.p : r.p+n]
 	r.p += n
 	return t == s
@@ -608,12 +661,15 @@ const (
 // every result.
 const maxInlineRefs = 4
 
-// encodeJob returns j's record (with Rev rev) and whether it holds the
-// task refs (false: keep j.Tasks beside it). ok is false when j holds a
-// value the encoding does not keep.
-func (c *memCodec) encodeJob(j *core.Job, rev int64) (rec string, refsInline, ok bool) {
+// A job's record is its key (its id, see appendKey), the length of its
+// body, the body (every field but the id: encodeJobBody) and its
+// timeline's events (appendEvent), unless the timeline is kept apart.
+
+// encodeJobBody encodes j's fields but its id, with Rev rev, in c.buf,
+// and reports whether the body holds the task refs (false: keep j.Tasks
+// beside it). ok is false when j holds a value the encoding does not keep.
+func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInline, ok bool) {
 	w := wbuf{b: c.buf[:0], c: c}
-	w.str(j.ID)
 	refsInline = j.Tasks.Len() <= maxInlineRefs
 	var mask uint64
 	set := func(bit uint64, on bool) {
@@ -711,10 +767,10 @@ func (c *memCodec) encodeJob(j *core.Job, rev int64) (rec string, refsInline, ok
 		w.str(j.ApprovalMessage)
 	}
 	if mask&jChild != 0 {
-		w.str(j.Child)
+		w.jobRef(j.Child)
 	}
 	if mask&jParent != 0 {
-		w.str(j.Parent.JobID)
+		w.jobRef(j.Parent.JobID)
 		w.sym(j.Parent.State)
 	}
 	if mask&jTimer != 0 {
@@ -746,9 +802,17 @@ func (c *memCodec) encodeJob(j *core.Job, rev int64) (rec string, refsInline, ok
 	}
 	c.buf = w.b
 	if w.bad {
-		return "", false, false
+		return nil, false, false
 	}
-	return string(w.b), refsInline, true
+	return w.b, refsInline, true
+}
+
+// jobParts returns where a job record's body and timeline start.
+func jobParts(rec string) (body, timeline int) {
+	r := rbuf{s: rec}
+	r.skipStr()
+	n := int(r.u())
+	return r.p, r.p + n
 }
 
 // Task ref field bits.
@@ -760,7 +824,7 @@ const (
 )
 
 func (w *wbuf) ref(ref core.TaskRef) {
-	w.str(ref.ID)
+	w.taskRef(ref.ID)
 	w.sym(ref.Type)
 	var mask byte
 	if ref.Branch != 0 {
@@ -819,6 +883,7 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 	} else {
 		j.ID = r.str()
 	}
+	r.u() // the body's length
 	mask := r.u()
 	if mask&jBlueprint != 0 {
 		j.Blueprint = r.str()
@@ -920,6 +985,7 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 func (c *memCodec) jobHead(rec string) (rev int64, status core.Status) {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
+	r.u() // the body's length
 	mask := r.u()
 	if mask&jBlueprint != 0 {
 		r.skipStr()
@@ -998,7 +1064,7 @@ func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.Time
 		w.sym(e.NextState)
 	}
 	if mask&eTaskID != 0 {
-		w.str(e.TaskID)
+		w.taskRef(e.TaskID)
 	}
 	if mask&eWorkerID != 0 {
 		w.sym(e.WorkerID)
@@ -1016,8 +1082,8 @@ func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.Time
 }
 
 // decodeTimeline decodes every event of tl.
-func (c *memCodec) decodeTimeline(tl []byte) []core.TimelineEvent {
-	r := rbuf{s: string(tl), c: c}
+func (c *memCodec) decodeTimeline(tl string) []core.TimelineEvent {
+	r := rbuf{s: tl, c: c}
 	out := []core.TimelineEvent{}
 	for r.p < len(r.s) {
 		mask := r.byte1()
@@ -1081,7 +1147,7 @@ const (
 func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
 	w := wbuf{b: c.buf[:0], c: c}
 	w.str(t.ID)
-	w.str(t.JobID)
+	w.jobRef(t.JobID)
 	w.sym(t.Type)
 	var mask uint64
 	set := func(bit uint64, on bool) {
@@ -1212,11 +1278,12 @@ func (c *memCodec) decodeTask(rec, worker string) *core.Task {
 	return t
 }
 
-// taskJobIs reports whether the task record belongs to job jobID.
-func (c *memCodec) taskJobIs(rec, jobID string) bool {
+// taskJobIs reports whether the task record belongs to job jobID,
+// number job (or noJob).
+func (c *memCodec) taskJobIs(rec, jobID string, job uint32) bool {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
-	return r.strIs(jobID)
+	return r.strIs(jobID, job)
 }
 
 // taskID reads a task record's id.

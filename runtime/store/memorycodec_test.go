@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +138,14 @@ func same(t *testing.T, want, got any) {
 	}
 }
 
+// jobRecord is j's record without a timeline, as putJob writes it.
+func jobRecord(c *memCodec, j *core.Job, rev int64) (rec string, inline, ok bool) {
+	body, inline, ok := c.encodeJobBody(j, rev)
+	b := appendKey(nil, j.ID)
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	return string(append(b, body...)), inline, ok
+}
+
 func fillRefs(t *testing.T, j *core.Job, count int, n *int) {
 	refs := make([]core.TaskRef, count)
 	for i := range refs {
@@ -159,7 +170,7 @@ func TestMemoryCodecEveryField(t *testing.T) {
 	}
 	t.Run("Job", func(t *testing.T) {
 		eachField(t, func(t *testing.T, j *core.Job) {
-			rec, inline, ok := c.encodeJob(j, j.Rev)
+			rec, inline, ok := jobRecord(c, j, j.Rev)
 			if !ok || !inline {
 				t.Fatalf("encode: ok %v, refs inline %v", ok, inline)
 			}
@@ -176,7 +187,7 @@ func TestMemoryCodecEveryField(t *testing.T) {
 	t.Run("TaskRef", func(t *testing.T) {
 		eachField(t, func(t *testing.T, r *core.TaskRef) {
 			j := &core.Job{ID: "j", Tasks: core.NewTaskRefs(*r, core.TaskRef{}, *r)}
-			rec, _, _ := c.encodeJob(j, 0)
+			rec, _, _ := jobRecord(c, j, 0)
 			same(t, j, c.decodeJob(rec, ""))
 		}, nil)
 	})
@@ -187,7 +198,7 @@ func TestMemoryCodecEveryField(t *testing.T) {
 				t.Fatal("encode failed")
 			}
 			same(t, tk, c.decodeTask(rec, tk.Worker))
-			if !c.taskJobIs(rec, tk.JobID) || c.taskJobIs(rec, tk.JobID+"x") {
+			if !c.taskJobIs(rec, tk.JobID, noJob) || c.taskJobIs(rec, tk.JobID+"x", noJob) {
 				t.Error("taskJobIs")
 			}
 			if c.taskID(rec) != tk.ID {
@@ -207,8 +218,8 @@ func TestMemoryCodecEveryField(t *testing.T) {
 			if !ok || !ok2 || !ok3 || !ok4 {
 				t.Fatal("encode failed")
 			}
-			same(t, []core.TimelineEvent{*e}, c.decodeTimeline(tl))
-			same(t, []core.TimelineEvent{prev, *e, *e}, c.decodeTimeline(tl2))
+			same(t, []core.TimelineEvent{*e}, c.decodeTimeline(string(tl)))
+			same(t, []core.TimelineEvent{prev, *e, *e}, c.decodeTimeline(string(tl2)))
 		}, nil)
 	})
 }
@@ -325,7 +336,7 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 	want.Rev, want.Input = 3, map[string]any{"n": 5.0}
 	final, _ := m.GetJob(ctx, "j")
 	same(t, &want, final)
-	if s := m.jobs[0]; s.rec == "" || s.ext == nil || s.ext.job != nil {
+	if s := m.job(0); s.ext == nil || s.ext.job != nil || !s.ext.goTL {
 		t.Errorf("the job is not back in its record: %+v", s)
 	}
 
@@ -386,4 +397,159 @@ func TestMemoryCodecSymbols(t *testing.T) {
 	if s := r.str(); s != "task-0b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b" {
 		t.Errorf("task id read as %q", s)
 	}
+}
+
+// Ids the store knows are kept as numbers: a job's refs and timeline
+// naming its tasks (enqueued in the same commit or before), a task's job,
+// a child's parent. They read back as the ids; ids the store does not
+// know, and ids of every form, read back as they are.
+func TestMemoryIDReferences(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory(MemoryOptions{})
+	defer m.Close()
+	ids := []string{"0b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b", "task-1b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b", "plain",
+		"0B6F2C7E-8F55-4A5E-9D3A-0C6D1E2F3A4B", "", "x\x00y"}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for i, jid := range ids {
+		if jid == "" {
+			continue
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			tids := []string{"task-" + uuidN(i, 1), uuidN(i, 2), fmt.Sprint("t", i)}
+			refs := []core.TaskRef{{ID: tids[0], Type: "a", Attempt: 1}, {ID: tids[1], Type: "a"}, {ID: "unknown-" + jid}}
+			j := &core.Job{ID: jid, Status: core.StatusWaitingForWorker, Tasks: core.NewTaskRefs(refs...), CreatedAt: at}
+			evs := []core.TimelineEvent{{At: at, Type: "task_enqueued", TaskID: tids[0]}, {At: at, Type: "task_enqueued", TaskID: tids[1]},
+				{At: at, Type: "other", TaskID: "unknown"}}
+			var enq []*core.Task
+			for _, id := range tids[:2] {
+				enq = append(enq, &core.Task{ID: id, JobID: jid, Type: "a", EnqueuedAt: at})
+			}
+			enq = append(enq, &core.Task{ID: tids[2], JobID: "another job", Type: "b"})
+			if err := m.CreateJob(ctx, CommitParams{Job: j, Effects: &core.Effects{Timeline: evs, Enqueue: enq}}); err != nil {
+				t.Fatal(err)
+			}
+			want := *j
+			want.Rev = 1
+			got, _ := m.GetJob(ctx, jid)
+			same(t, &want, got)
+			tl, _ := m.Timeline(ctx, jid)
+			same(t, evs, tl)
+			if u, _ := packUUID(tids[1]); strings.Contains(m.jobRec(uint32(m.jobs.n-1)), string(u[:])) {
+				t.Error("the job's record holds the id of a task the store has")
+			}
+			for _, tk := range enq {
+				info, err := m.Task(ctx, tk.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				same(t, tk, info.Task)
+			}
+			// A later commit names the tasks enqueued before, and starts a
+			// child whose parent is the job.
+			child := &core.Job{ID: jid + "/child", Parent: &core.ParentRef{JobID: jid, State: "s"}}
+			got.Child = child.ID
+			evs2 := []core.TimelineEvent{{At: at, Type: "task_result", TaskID: tids[1], WorkerID: "w"}}
+			if _, err := m.CommitIfVersion(ctx, CommitParams{Job: got, ExpectRev: 1,
+				Effects: &core.Effects{Timeline: evs2, StartChild: []*core.Job{child}}}); err != nil {
+				t.Fatal(err)
+			}
+			want.Rev, want.Child = 2, child.ID
+			got, _ = m.GetJob(ctx, jid)
+			same(t, &want, got)
+			tl, _ = m.Timeline(ctx, jid)
+			same(t, append(evs, evs2...), tl)
+			wantChild := *child
+			wantChild.Rev = 1
+			gotChild, _ := m.GetJob(ctx, child.ID)
+			same(t, &wantChild, gotChild)
+			// And commits the child again: its parent is a number now.
+			if _, err := m.CommitIfVersion(ctx, CommitParams{Job: gotChild, ExpectRev: 1}); err != nil {
+				t.Fatal(err)
+			}
+			wantChild.Rev = 2
+			gotChild, _ = m.GetJob(ctx, child.ID)
+			same(t, &wantChild, gotChild)
+			if err := m.CreateJob(ctx, CommitParams{Job: &core.Job{ID: jid}}); !errors.Is(err, ErrExists) {
+				t.Errorf("second create of %q: %v", jid, err)
+			}
+		})
+	}
+}
+
+func uuidN(i, k int) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, k)
+}
+
+// Many jobs (several chunks of slots, the indexes grown many times), each
+// found by its id; a long timeline moves out of the record and keeps
+// every event in order, and so does one that then holds a value the
+// encoding does not keep.
+func TestMemoryManyJobsLongTimeline(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory(MemoryOptions{})
+	defer m.Close()
+	const n = 5000
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for i := range n {
+		id := uuidN(i, 0)
+		if i%3 == 0 {
+			id = fmt.Sprint("job-", i)
+		}
+		err := m.CreateJob(ctx, CommitParams{Job: &core.Job{ID: id, Steps: i, Client: core.Client{Name: fmt.Sprint("c", i%7)}},
+			Effects: &core.Effects{Enqueue: []*core.Task{{ID: "task-" + uuidN(i, 1), JobID: id, Type: "a", Attempt: i}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		id := uuidN(i, 0)
+		if i%3 == 0 {
+			id = fmt.Sprint("job-", i)
+		}
+		j, err := m.GetJob(ctx, id)
+		if err != nil || j.Steps != i || j.ID != id {
+			t.Fatalf("job %d: %+v %v", i, j, err)
+		}
+		info, err := m.Task(ctx, "task-"+uuidN(i, 1))
+		if err != nil || info.Task.Attempt != i || info.Task.JobID != id {
+			t.Fatalf("task %d: %+v %v", i, info, err)
+		}
+	}
+	if _, err := m.GetJob(ctx, uuidN(n, 0)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown job: %v", err)
+	}
+	lst, _ := m.ListJobs(ctx, ListParams{Client: "c3", Limit: 2, Offset: 1})
+	if len(lst) != 2 || lst[0].Steps != n-1-7-((n-1-3)%7) {
+		var got []int
+		for _, j := range lst {
+			got = append(got, j.Steps)
+		}
+		t.Errorf("ListJobs c3: steps %v", got)
+	}
+
+	id := "job-0"
+	var want []core.TimelineEvent
+	for i := range 300 {
+		j, _ := m.GetJob(ctx, id)
+		evs := []core.TimelineEvent{{At: at.Add(time.Duration(i) * time.Second), Type: "step", State: fmt.Sprint("s", i)},
+			{At: at.Add(time.Duration(i) * time.Second), Type: "more", Detail: map[string]any{"i": float64(i)}}}
+		if i == 200 {
+			evs[1].Detail["odd"] = opaque{}
+		}
+		if _, err := m.CommitIfVersion(ctx, CommitParams{Job: j, ExpectRev: j.Rev, Effects: &core.Effects{Timeline: evs}}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, evs...)
+		if i == 199 {
+			if s := m.job(0); s.ext == nil || s.ext.tl == nil {
+				t.Fatal("a long timeline is still in the record")
+			}
+		}
+		if i%50 == 0 || i == 199 || i == 200 {
+			tl, _ := m.Timeline(ctx, id)
+			same(t, want, tl)
+		}
+	}
+	tl, _ := m.Timeline(ctx, id)
+	same(t, want, tl)
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/binary"
 	"math"
+	"strings"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 )
@@ -12,20 +14,47 @@ import (
 // decodes a fresh copy, writing one encodes it, so what the store keeps
 // never shares memory with what a caller holds.
 
-// jobSlot is one job.
-type jobSlot struct {
-	rec string     // the encoded job ("" when ext.job holds it)
-	tl  []byte     // the encoded timeline (nil when ext.events holds it)
-	ext *memJobExt // what is not in rec and tl; nil for most jobs
+// slots is a growing array of T in chunks of 1,024: growing never copies,
+// and a pointer to a slot stays valid.
+type slots[T any] struct {
+	chunks [][]T
+	n      int
 }
 
-// memJobExt holds the parts of a job kept as Go values.
+const slotChunkBits = 10
+
+func (s *slots[T]) at(n uint32) *T {
+	return &s.chunks[n>>slotChunkBits][n&(1<<slotChunkBits-1)]
+}
+
+// add appends a zero slot and returns its number.
+func (s *slots[T]) add() uint32 {
+	if s.n == len(s.chunks)<<slotChunkBits {
+		s.chunks = append(s.chunks, make([]T, 1<<slotChunkBits))
+	}
+	s.n++
+	return uint32(s.n - 1)
+}
+
+// jobSlot is one job: its record (memorycodec.go), which starts with
+// its key, and what is kept apart from it.
+type jobSlot struct {
+	rec string
+	ext *memJobExt // nil for most jobs
+}
+
+// memJobExt holds the parts of a job kept apart from its record.
 type memJobExt struct {
-	job    *core.Job            // the job, when a value in it does not encode
+	job    *core.Job            // the job, when a value in it does not encode (the record's body is empty)
 	refs   core.TaskRefs        // Tasks, when longer than maxInlineRefs (immutable, shared)
+	tl     []byte               // the encoded timeline, once longer than maxRecTimeline
 	events []core.TimelineEvent // the timeline, once an event did not encode
 	goTL   bool                 // events holds the timeline
 }
+
+// maxRecTimeline is the longest encoded timeline kept in a job's record
+// (which a commit copies); a longer one is appended to apart.
+const maxRecTimeline = 1024
 
 func (s *jobSlot) extOrNew() *memJobExt {
 	if s.ext == nil {
@@ -34,45 +63,155 @@ func (s *jobSlot) extOrNew() *memJobExt {
 	return s.ext
 }
 
-// tidy drops an empty ext.
-func (s *jobSlot) tidy() {
-	if e := s.ext; e != nil && e.job == nil && e.refs.Len() == 0 && !e.goTL {
-		s.ext = nil
+func (m *Memory) job(n uint32) *jobSlot { return m.jobs.at(n) }
+
+// jobRec is job n's record, for the index.
+func (m *Memory) jobRec(n uint32) string { return m.jobs.at(n).rec }
+
+// findJob returns the number of job id.
+func (m *Memory) findJob(id string) (uint32, bool) {
+	var kb [48]byte
+	return m.jobIdx.find(appendKey(kb[:0], id))
+}
+
+// findTask returns the number of task id.
+func (m *Memory) findTask(id string) (uint32, bool) {
+	var kb [48]byte
+	return m.taskIdx.find(appendKey(kb[:0], id))
+}
+
+// taskNumber returns the number of task id, also when the commit being
+// written enqueues it.
+func (m *Memory) taskNumber(id string) (uint32, bool) {
+	if n, ok := m.findTask(id); ok {
+		return n, true
+	}
+	if m.pendingIx != nil {
+		k, ok := m.pendingIx[id]
+		return m.pendingBase + uint32(k), ok
+	}
+	for k, t := range m.pending {
+		if t != nil && t.ID == id {
+			return m.pendingBase + uint32(k), true
+		}
+	}
+	return 0, false
+}
+
+// pend tells the encoding the tasks the commit being written enqueues:
+// they will be numbered next, in order.
+func (m *Memory) pend(fx *core.Effects) {
+	m.pending, m.pendingIx = nil, nil
+	if fx == nil {
+		return
+	}
+	m.pending, m.pendingBase = fx.Enqueue, uint32(m.tasks.n)
+	if len(fx.Enqueue) > 8 {
+		m.pendingIx = make(map[string]int, len(fx.Enqueue))
+		for k, t := range fx.Enqueue {
+			m.pendingIx[t.ID] = k
+		}
 	}
 }
 
-// putJob stores j as job n with Rev rev.
-func (m *Memory) putJob(n uint32, j *core.Job, rev int64) {
-	s := &m.jobs[n]
+// putJob stores j as job n with Rev rev, its timeline followed by evs.
+func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
+	s := m.job(n)
+	var oldTL string // the timeline in the record
+	if s.rec != "" {
+		_, t := jobParts(s.rec)
+		oldTL = s.rec[t:]
+	}
 	if s.ext != nil {
 		s.ext.job, s.ext.refs = nil, core.TaskRefs{}
 	}
-	rec, inline, ok := m.c.encodeJob(j, rev)
+	body, inline, ok := m.c.encodeJobBody(j, rev)
 	switch {
 	case !ok:
 		c := CloneJob(j)
 		c.Rev = rev
-		s.rec = ""
+		body = nil
 		s.extOrNew().job = c
 	case !inline:
-		s.rec = rec
 		s.extOrNew().refs = j.Tasks
-	default:
-		s.rec = rec
 	}
-	s.tidy()
+	var add []byte // encoded events that go in the record
+	switch ext := s.ext; {
+	case len(evs) == 0:
+	case ext != nil && ext.goTL:
+		for _, e := range evs {
+			ext.events = append(ext.events, cloneTimeline(e))
+		}
+	default:
+		b := m.c.tbuf[:0]
+		for i := range evs {
+			var prev *core.TimelineEvent
+			if i > 0 {
+				prev = &evs[i-1]
+			}
+			var ok bool
+			if b, ok = m.c.appendEvent(b, &evs[i], prev); ok {
+				continue
+			}
+			// An event holds a value the encoding does not keep: from
+			// now on the job's timeline is kept as Go values.
+			var events []core.TimelineEvent
+			if ext != nil && ext.tl != nil {
+				events = m.c.decodeTimeline(string(ext.tl))
+			} else {
+				events = m.c.decodeTimeline(oldTL)
+			}
+			events = append(events, m.c.decodeTimeline(string(b))...)
+			for _, e := range evs[i:] {
+				events = append(events, cloneTimeline(e))
+			}
+			ext = s.extOrNew()
+			ext.events, ext.goTL, ext.tl = events, true, nil
+			oldTL, b = "", nil
+			break
+		}
+		m.c.tbuf = b[:0]
+		switch {
+		case ext != nil && ext.goTL:
+		case ext != nil && ext.tl != nil:
+			ext.tl = append(ext.tl, b...)
+		case len(oldTL)+len(b) > maxRecTimeline:
+			ext = s.extOrNew()
+			ext.tl = append([]byte(oldTL), b...)
+			oldTL = ""
+		default:
+			add = b
+		}
+	}
+	if e := s.ext; e != nil && e.job == nil && e.refs.Len() == 0 && e.tl == nil && !e.goTL {
+		s.ext = nil
+	}
+	var kb [48]byte
+	key := appendKey(kb[:0], j.ID)
+	var lb [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(lb[:], uint64(len(body)))
+	var rec strings.Builder
+	rec.Grow(len(key) + l + len(body) + len(oldTL) + len(add))
+	rec.Write(key)
+	rec.Write(lb[:l])
+	rec.Write(body)
+	rec.WriteString(oldTL)
+	rec.Write(add)
+	s.rec = rec.String()
 }
 
 // loadJob decodes job n; id is its id when the caller has it ("" to
 // decode it too).
 func (m *Memory) loadJob(n uint32, id string) *core.Job {
-	s := &m.jobs[n]
+	s := m.job(n)
 	if s.ext != nil {
 		if s.ext.job != nil {
 			return CloneJob(s.ext.job)
 		}
 		j := m.c.decodeJob(s.rec, id)
-		j.Tasks = s.ext.refs
+		if s.ext.refs.Len() > 0 {
+			j.Tasks = s.ext.refs
+		}
 		return j
 	}
 	return m.c.decodeJob(s.rec, id)
@@ -80,68 +219,41 @@ func (m *Memory) loadJob(n uint32, id string) *core.Job {
 
 // jobHead returns job n's Rev and Status.
 func (m *Memory) jobHead(n uint32) (int64, core.Status) {
-	s := &m.jobs[n]
+	s := m.job(n)
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status
 	}
 	return m.c.jobHead(s.rec)
 }
 
-// appendTimeline appends the events of one commit to job n's timeline.
-func (m *Memory) appendTimeline(n uint32, evs []core.TimelineEvent) {
-	s := &m.jobs[n]
-	if s.ext != nil && s.ext.goTL {
-		for _, e := range evs {
-			s.ext.events = append(s.ext.events, cloneTimeline(e))
-		}
-		return
-	}
-	b := m.c.buf[:0]
-	for i := range evs {
-		var prev *core.TimelineEvent
-		if i > 0 {
-			prev = &evs[i-1]
-		}
-		var ok bool
-		if b, ok = m.c.appendEvent(b, &evs[i], prev); !ok {
-			// An event holds a value the encoding does not keep: from
-			// now on the job's timeline is kept as Go values.
-			events := m.c.decodeTimeline(append(s.tl, b...))
-			for _, e := range evs[i:] {
-				events = append(events, cloneTimeline(e))
-			}
-			ext := s.extOrNew()
-			ext.events, ext.goTL = events, true
-			s.tl = nil
-			m.c.buf = b
-			return
-		}
-	}
-	m.c.buf = b
-	s.tl = append(s.tl, b...)
-}
-
 func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
-	s := &m.jobs[n]
-	if s.ext != nil && s.ext.goTL {
-		out := make([]core.TimelineEvent, len(s.ext.events))
-		for i, e := range s.ext.events {
-			out[i] = cloneTimeline(e)
+	s := m.job(n)
+	if e := s.ext; e != nil {
+		if e.goTL {
+			out := make([]core.TimelineEvent, len(e.events))
+			for i, ev := range e.events {
+				out[i] = cloneTimeline(ev)
+			}
+			return out
 		}
-		return out
+		if e.tl != nil {
+			return m.c.decodeTimeline(string(e.tl))
+		}
 	}
-	return m.c.decodeTimeline(s.tl)
+	_, t := jobParts(s.rec)
+	return m.c.decodeTimeline(s.rec[t:])
 }
 
 // taskSlot is one task. Its Worker field is worker, kept beside the record.
 type taskSlot struct {
-	rec      string     // the encoded task ("" when Memory.taskGo holds it)
+	rec      string     // the encoded task (only its key when Memory.taskGo holds it)
 	q        *entryHeap // the heap it is on, while queued
 	idx      int32      // its index in q
 	worker   uint32     // see TaskInfo.Worker (a worker number)
 	assigned uint32     // the worker whose own queue the task went to, or 0
 	state    uint8
 	dead     bool // the lease holder was declared dead
+	goRec    bool // Memory.taskGo holds the task
 }
 
 // Task states as stored.
@@ -156,36 +268,45 @@ const (
 
 var taskStates = [...]TaskState{"", TaskQueued, TaskLeased, TaskDone, TaskWithdrawn, TaskExpired}
 
-// noTask is no task number.
-const noTask uint32 = math.MaxUint32
+// noTask and noJob are no task and no job number.
+const (
+	noTask uint32 = math.MaxUint32
+	noJob  uint32 = math.MaxUint32
+)
+
+func (m *Memory) task(n uint32) *taskSlot { return m.tasks.at(n) }
+
+// taskRec is task n's record, for the index.
+func (m *Memory) taskRec(n uint32) string { return m.tasks.at(n).rec }
 
 // newTask stores a new task (t, its Worker aside) and returns its number.
 func (m *Memory) newTask(t *core.Task) uint32 {
-	n := uint32(len(m.tasks))
-	m.tasks = append(m.tasks, taskSlot{idx: -1})
+	n := m.tasks.add()
+	m.task(n).idx = -1
 	m.putTask(n, t)
-	m.taskIdx[t.ID] = n
+	var kb [48]byte
+	m.taskIdx.add(appendKey(kb[:0], t.ID), n)
 	return n
 }
 
 // putTask stores t as task n's record (its Worker is not stored).
 func (m *Memory) putTask(n uint32, t *core.Task) {
-	s := &m.tasks[n]
+	s := m.task(n)
 	rec, ok := m.c.encodeTask(t)
 	if !ok {
-		s.rec = ""
+		s.rec, s.goRec = string(appendKey(nil, t.ID)), true
 		m.taskGo[n] = CloneTask(t)
 		return
 	}
-	s.rec = rec
+	s.rec, s.goRec = rec, false
 	delete(m.taskGo, n)
 }
 
 // loadTask decodes task n.
 func (m *Memory) loadTask(n uint32) *core.Task {
-	s := &m.tasks[n]
+	s := m.task(n)
 	w := m.workerID[s.worker]
-	if s.rec == "" {
+	if s.goRec {
 		t := CloneTask(m.taskGo[n])
 		t.Worker = w
 		return t
@@ -193,22 +314,24 @@ func (m *Memory) loadTask(n uint32) *core.Task {
 	return m.c.decodeTask(s.rec, w)
 }
 
-// taskOfJob reports whether task n belongs to job jobID.
-func (m *Memory) taskOfJob(n uint32, jobID string) bool {
-	s := &m.tasks[n]
-	if s.rec == "" {
+// taskOfJob reports whether task n belongs to job jobID, number job.
+func (m *Memory) taskOfJob(n uint32, jobID string, job uint32) bool {
+	s := m.task(n)
+	if s.goRec {
 		return m.taskGo[n].JobID == jobID
 	}
-	return m.c.taskJobIs(s.rec, jobID)
+	return m.c.taskJobIs(s.rec, jobID, job)
 }
 
 // taskID returns task n's id.
 func (m *Memory) taskID(n uint32) string {
-	s := &m.tasks[n]
-	if s.rec == "" {
-		return m.taskGo[n].ID
-	}
-	return m.c.taskID(s.rec)
+	return m.c.taskID(m.task(n).rec)
+}
+
+// jobID returns job n's id.
+func (m *Memory) jobID(n uint32) string {
+	r := rbuf{s: m.job(n).rec}
+	return r.str()
 }
 
 // workerNum returns the number of a worker id, numbering it when new.
@@ -241,7 +364,7 @@ func (a heapItem) before(b heapItem) bool {
 type entryHeap []heapItem
 
 func (m *Memory) heapSet(h entryHeap, i int) {
-	m.tasks[h[i].n].idx = int32(i)
+	m.task(h[i].n).idx = int32(i)
 }
 
 func (m *Memory) heapUp(h entryHeap, i int) {
@@ -288,7 +411,7 @@ func (m *Memory) heapPush(h *entryHeap, it heapItem) {
 func (m *Memory) heapRemove(h *entryHeap, i int) {
 	old := *h
 	last := len(old) - 1
-	m.tasks[old[i].n].idx = -1
+	m.task(old[i].n).idx = -1
 	if i != last {
 		old[i] = old[last]
 		m.heapSet(old, i)
