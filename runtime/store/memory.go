@@ -509,21 +509,27 @@ func (m *Memory) offer(n uint32, t *core.Task) {
 		m.removeWaiter(w)
 		m.unqueue(n)
 		now := w.p.Now.Add(m.clock().Sub(w.start))
-		w.ch <- handoff{n: n, task: m.leaseTo(n, w.p.WorkerID, now)}
+		w.ch <- handoff{n: n, task: m.leaseTo(n, w.p.WorkerID, now, t)}
 		return
 	}
 }
 
 // leaseTo leases task n to worker and returns a copy of the leased task.
-func (m *Memory) leaseTo(n uint32, worker string, now time.Time) *core.Task {
-	t := m.loadTask(n)
+// stored is the task as stored when the caller has it, else nil.
+func (m *Memory) leaseTo(n uint32, worker string, now time.Time, stored *core.Task) *core.Task {
+	var t *core.Task
+	if stored != nil {
+		t = CloneTask(stored)
+	} else {
+		t = m.loadTask(n)
+	}
 	t.Worker = worker
 	t.LeasedAt = now
 	t.LeaseUntil = time.Time{}
 	if t.Timeout > 0 {
 		t.LeaseUntil = now.Add(t.Timeout)
 	}
-	m.putTask(n, t)
+	m.setLease(n, t.LeasedAt, t.LeaseUntil)
 	w := m.workerNum(worker)
 	m.transition(n, func(s *taskSlot) {
 		s.state = stateLeased
@@ -544,9 +550,8 @@ func (m *Memory) unlease(n uint32) {
 	if _, ok := m.workers[m.workerID[s.assigned]]; !ok {
 		s.assigned = 0 // its worker is gone: back to the shared queue
 	}
+	m.setLease(n, time.Time{}, time.Time{})
 	t := m.loadTask(n)
-	t.LeasedAt, t.LeaseUntil = time.Time{}, time.Time{}
-	m.putTask(n, t)
 	m.transition(n, func(s *taskSlot) {
 		s.dead = false
 		s.state = stateQueued
@@ -633,7 +638,7 @@ func (m *Memory) take(p *LeaseParams, now time.Time) *core.Task {
 		return nil
 	}
 	m.unqueue(best.n)
-	return m.leaseTo(best.n, p.WorkerID, now)
+	return m.leaseTo(best.n, p.WorkerID, now, nil)
 }
 
 // Lease implements Store.

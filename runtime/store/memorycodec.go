@@ -32,6 +32,7 @@ type memCodec struct {
 	syms  []string          // interned names, by index
 	symIx map[string]uint32 // name -> index
 	locs  []*time.Location  // locations other than UTC and Local
+	epoch int64             // Unix nanoseconds some times are stored relative to
 	buf   []byte            // scratch for encoding
 	tbuf  []byte            // scratch for encoding timeline events
 
@@ -52,7 +53,7 @@ const (
 )
 
 func newMemCodec() *memCodec {
-	return &memCodec{symIx: map[string]uint32{}}
+	return &memCodec{symIx: map[string]uint32{}, epoch: nanos(time.Now())}
 }
 
 // String tags: the low 3 bits of a string's leading uvarint.
@@ -735,7 +736,7 @@ func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInlin
 		w.i(int64(j.Steps))
 	}
 	if mask&jCreatedAt != 0 {
-		w.time(j.CreatedAt, 0)
+		w.time(j.CreatedAt, c.epoch)
 	}
 	if mask&jUpdatedAt != 0 {
 		w.time(j.UpdatedAt, base)
@@ -915,7 +916,7 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 		j.Steps = int(r.i())
 	}
 	if mask&jCreatedAt != 0 {
-		j.CreatedAt = r.time(0)
+		j.CreatedAt = r.time(c.epoch)
 	}
 	base := nanos(j.CreatedAt)
 	if mask&jUpdatedAt != 0 {
@@ -1046,7 +1047,7 @@ func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.Time
 	if e.Detail != nil {
 		mask |= eDetail
 	}
-	var base int64
+	base := c.epoch
 	if prev != nil {
 		mask |= eAfter
 		base = nanos(prev.At)
@@ -1089,7 +1090,7 @@ func (c *memCodec) decodeTimeline(tl string) []core.TimelineEvent {
 		mask := r.byte1()
 		var e core.TimelineEvent
 		e.Type = r.str()
-		var base int64
+		base := c.epoch
 		if mask&eAfter != 0 && len(out) > 0 {
 			base = nanos(out[len(out)-1].At)
 		}
@@ -1137,8 +1138,14 @@ const (
 	tSecurity
 	tTracingContext
 	tEnqueuedAt
-	tLeasedAt
-	tLeaseUntil
+)
+
+// A task record ends with its lease: LeasedAt and LeaseUntil (a mask
+// byte, bit 0 and 1, then the times), then the length of the lease in
+// one byte (0: no lease), so a lease is set without decoding the rest.
+const (
+	lLeasedAt = 1 << iota
+	lLeaseUntil
 )
 
 // encodeTask returns t's record, without its Worker (the store keeps it
@@ -1168,8 +1175,6 @@ func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
 	set(tSecurity, t.Security != nil)
 	set(tTracingContext, t.TracingContext != nil)
 	set(tEnqueuedAt, !t.EnqueuedAt.IsZero() || t.EnqueuedAt.Location() != time.UTC)
-	set(tLeasedAt, !t.LeasedAt.IsZero() || t.LeasedAt.Location() != time.UTC)
-	set(tLeaseUntil, !t.LeaseUntil.IsZero() || t.LeaseUntil.Location() != time.UTC)
 	w.u(mask)
 	if mask&tParams != 0 {
 		w.m(t.Params)
@@ -1207,21 +1212,46 @@ func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
 	if mask&tTracingContext != 0 {
 		w.m(t.TracingContext)
 	}
-	base := nanos(t.EnqueuedAt)
 	if mask&tEnqueuedAt != 0 {
-		w.time(t.EnqueuedAt, 0)
+		w.time(t.EnqueuedAt, c.epoch)
 	}
-	if mask&tLeasedAt != 0 {
-		w.time(t.LeasedAt, base)
-	}
-	if mask&tLeaseUntil != 0 {
-		w.time(t.LeaseUntil, nanos(t.LeasedAt))
-	}
+	w.lease(t.LeasedAt, t.LeaseUntil)
 	c.buf = w.b
 	if w.bad {
 		return "", false
 	}
 	return string(w.b), true
+}
+
+func (w *wbuf) lease(at, until time.Time) {
+	var mask byte
+	if !at.IsZero() || at.Location() != time.UTC {
+		mask |= lLeasedAt
+	}
+	if !until.IsZero() || until.Location() != time.UTC {
+		mask |= lLeaseUntil
+	}
+	if mask == 0 {
+		w.byte1(0)
+		return
+	}
+	start := len(w.b)
+	w.byte1(mask)
+	if mask&lLeasedAt != 0 {
+		w.time(at, w.c.epoch)
+	}
+	if mask&lLeaseUntil != 0 {
+		w.time(until, nanos(at))
+	}
+	w.byte1(byte(len(w.b) - start))
+}
+
+// setLease returns the task record rec with its lease set to at, until.
+func (c *memCodec) setLease(rec string, at, until time.Time) string {
+	w := wbuf{b: c.buf[:0], c: c}
+	w.lease(at, until)
+	c.buf = w.b
+	return rec[:len(rec)-1-int(rec[len(rec)-1])] + string(w.b)
 }
 
 // decodeTask decodes a task record; worker is its Worker.
@@ -1267,13 +1297,16 @@ func (c *memCodec) decodeTask(rec, worker string) *core.Task {
 		t.TracingContext = r.m()
 	}
 	if mask&tEnqueuedAt != 0 {
-		t.EnqueuedAt = r.time(0)
+		t.EnqueuedAt = r.time(c.epoch)
 	}
-	if mask&tLeasedAt != 0 {
-		t.LeasedAt = r.time(nanos(t.EnqueuedAt))
-	}
-	if mask&tLeaseUntil != 0 {
-		t.LeaseUntil = r.time(nanos(t.LeasedAt))
+	if r.s[len(r.s)-1] != 0 {
+		lm := r.byte1()
+		if lm&lLeasedAt != 0 {
+			t.LeasedAt = r.time(c.epoch)
+		}
+		if lm&lLeaseUntil != 0 {
+			t.LeaseUntil = r.time(nanos(t.LeasedAt))
+		}
 	}
 	return t
 }

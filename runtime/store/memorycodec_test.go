@@ -204,6 +204,18 @@ func TestMemoryCodecEveryField(t *testing.T) {
 			if c.taskID(rec) != tk.ID {
 				t.Error("taskID")
 			}
+			// A lease set and cleared in place.
+			at, until := codecTime(2), codecTime(3)
+			leased := *tk
+			leased.LeasedAt, leased.LeaseUntil = at, until
+			same(t, &leased, c.decodeTask(c.setLease(rec, at, until), tk.Worker))
+			cleared := *tk
+			cleared.LeasedAt, cleared.LeaseUntil = time.Time{}, time.Time{}
+			back := c.setLease(c.setLease(rec, at, until), time.Time{}, time.Time{})
+			same(t, &cleared, c.decodeTask(back, tk.Worker))
+			if plain, _ := c.encodeTask(&cleared); len(back) != len(plain) { // maps encode in any order
+				t.Errorf("a lease cleared leaves %q, want %q", back, plain)
+			}
 		}, nil)
 	})
 	t.Run("TimelineEvent", func(t *testing.T) {

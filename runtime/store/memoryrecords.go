@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 )
@@ -300,6 +301,17 @@ func (m *Memory) putTask(n uint32, t *core.Task) {
 	}
 	s.rec, s.goRec = rec, false
 	delete(m.taskGo, n)
+}
+
+// setLease sets task n's LeasedAt and LeaseUntil.
+func (m *Memory) setLease(n uint32, at, until time.Time) {
+	s := m.task(n)
+	if s.goRec {
+		t := m.taskGo[n]
+		t.LeasedAt, t.LeaseUntil = at, until
+		return
+	}
+	s.rec = m.c.setLease(s.rec, at, until)
 }
 
 // loadTask decodes task n.
