@@ -144,7 +144,6 @@ func appendKey(b []byte, id string) []byte {
 	return w.b
 }
 
-
 // sym writes a name: interned when short enough and the table has room.
 func (w *wbuf) sym(s string) {
 	if s == "" {
