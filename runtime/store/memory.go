@@ -41,7 +41,8 @@ type Memory struct {
 	c *memCodec
 
 	jobs     slots[jobSlot] // by job number: creation order
-	jobIdx   idIndex        // job id -> number
+	jobExt   map[uint32]*memJobExt
+	jobIdx   idIndex // job id -> number
 	byClient map[string][]uint32
 	byStatus map[core.Status]int
 
@@ -89,6 +90,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		clock:        o.Clock,
 		closedCh:     make(chan struct{}),
 		c:            newMemCodec(),
+		jobExt:       map[uint32]*memJobExt{},
 		byClient:     map[string][]uint32{},
 		byStatus:     map[core.Status]int{},
 		taskGo:       map[uint32]*core.Task{},
@@ -470,22 +472,32 @@ func (m *Memory) push(n uint32, t *core.Task) {
 		}
 	}
 	h := &q.plain
-	if s.assigned == 0 && (len(t.Requires) > 0 || t.MaxCost != nil) {
+	s.cons = s.assigned == 0 && (len(t.Requires) > 0 || t.MaxCost != nil)
+	if s.cons {
 		h = &q.cons
 		m.consTask[n] = CloneTask(t)
 	}
-	s.q = h
 	m.heapPush(h, heapItem{prio: t.Priority, n: n})
 }
 
 // unqueue takes a queued task off its queue.
 func (m *Memory) unqueue(n uint32) {
 	s := m.task(n)
-	if s.q != nil && s.idx >= 0 {
-		m.heapRemove(s.q, int(s.idx))
+	if s.idx < 0 {
+		return
 	}
-	s.q = nil
-	delete(m.consTask, n)
+	var h *entryHeap
+	switch {
+	case s.cons:
+		h = &m.shared[m.consTask[n].Type].cons
+		delete(m.consTask, n)
+	case s.assigned != 0:
+		h = &m.own[m.workerID[s.assigned]].plain
+	default:
+		h = &m.shared[m.taskType(n)].plain
+	}
+	m.heapRemove(h, int(s.idx))
+	s.cons = false
 }
 
 // offer hands newly queued task n (t, as stored) to the longest-waiting
@@ -1003,7 +1015,7 @@ func (m *Memory) removeWorker(id string) {
 	})
 	for _, it := range moved {
 		s := m.task(it.n)
-		s.q, s.idx = nil, -1
+		s.idx = -1
 		m.transition(it.n, func(s *taskSlot) {
 			s.assigned, s.worker = 0, 0
 		})

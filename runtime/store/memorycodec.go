@@ -661,8 +661,9 @@ const (
 // every result.
 const maxInlineRefs = 4
 
-// A job's record is its key (its id, see appendKey), the length of its
-// body, the body (every field but the id: encodeJobBody) and its
+// A job's record is its key (its id, see appendKey), a uvarint of the
+// length of its body << 1 | 1 when parts of the job are kept apart
+// (memJobExt), the body (every field but the id: encodeJobBody) and its
 // timeline's events (appendEvent), unless the timeline is kept apart.
 
 // encodeJobBody encodes j's fields but its id, with Rev rev, in c.buf,
@@ -811,8 +812,15 @@ func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInlin
 func jobParts(rec string) (body, timeline int) {
 	r := rbuf{s: rec}
 	r.skipStr()
-	n := int(r.u())
+	n := int(r.u() >> 1)
 	return r.p, r.p + n
+}
+
+// jobHasExt reports whether parts of the job are kept apart from its record.
+func jobHasExt(rec string) bool {
+	r := rbuf{s: rec}
+	r.skipStr()
+	return r.u()&1 != 0
 }
 
 // Task ref field bits.
@@ -1316,6 +1324,14 @@ func (c *memCodec) taskJobIs(rec, jobID string, job uint32) bool {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
 	return r.strIs(jobID, job)
+}
+
+// taskType reads a task record's type.
+func (c *memCodec) taskType(rec string) string {
+	r := rbuf{s: rec, c: c}
+	r.skipStr()
+	r.skipStr()
+	return r.str()
 }
 
 // taskID reads a task record's id.

@@ -142,7 +142,7 @@ func same(t *testing.T, want, got any) {
 func jobRecord(c *memCodec, j *core.Job, rev int64) (rec string, inline, ok bool) {
 	body, inline, ok := c.encodeJobBody(j, rev)
 	b := appendKey(nil, j.ID)
-	b = binary.AppendUvarint(b, uint64(len(body)))
+	b = binary.AppendUvarint(b, uint64(len(body))<<1)
 	return string(append(b, body...)), inline, ok
 }
 
@@ -348,7 +348,7 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 	want.Rev, want.Input = 3, map[string]any{"n": 5.0}
 	final, _ := m.GetJob(ctx, "j")
 	same(t, &want, final)
-	if s := m.job(0); s.ext == nil || s.ext.job != nil || !s.ext.goTL {
+	if s := m.view(0); s.ext == nil || s.ext.job != nil || !s.ext.goTL {
 		t.Errorf("the job is not back in its record: %+v", s)
 	}
 
@@ -553,7 +553,7 @@ func TestMemoryManyJobsLongTimeline(t *testing.T) {
 		}
 		want = append(want, evs...)
 		if i == 199 {
-			if s := m.job(0); s.ext == nil || s.ext.tl == nil {
+			if s := m.view(0); s.ext == nil || s.ext.tl == nil {
 				t.Fatal("a long timeline is still in the record")
 			}
 		}

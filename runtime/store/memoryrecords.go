@@ -38,10 +38,24 @@ func (s *slots[T]) add() uint32 {
 }
 
 // jobSlot is one job: its record (memorycodec.go), which starts with
-// its key, and what is kept apart from it.
+// its key. When the record says so, Memory.jobExt holds more of it.
 type jobSlot struct {
 	rec string
+}
+
+// jobView is a job's record with what is kept apart from it.
+type jobView struct {
+	rec string
 	ext *memJobExt // nil for most jobs
+}
+
+func (m *Memory) view(n uint32) *jobView {
+	rec := m.job(n).rec
+	v := &jobView{rec: rec}
+	if rec != "" && jobHasExt(rec) {
+		v.ext = m.jobExt[n]
+	}
+	return v
 }
 
 // memJobExt holds the parts of a job kept apart from its record.
@@ -57,7 +71,7 @@ type memJobExt struct {
 // (which a commit copies); a longer one is appended to apart.
 const maxRecTimeline = 1024
 
-func (s *jobSlot) extOrNew() *memJobExt {
+func (s *jobView) extOrNew() *memJobExt {
 	if s.ext == nil {
 		s.ext = &memJobExt{}
 	}
@@ -117,7 +131,7 @@ func (m *Memory) pend(fx *core.Effects) {
 
 // putJob stores j as job n with Rev rev, its timeline followed by evs.
 func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
-	s := m.job(n)
+	s := m.view(n)
 	var oldTL string // the timeline in the record
 	if s.rec != "" {
 		_, t := jobParts(s.rec)
@@ -187,10 +201,17 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 	if e := s.ext; e != nil && e.job == nil && e.refs.Len() == 0 && e.tl == nil && !e.goTL {
 		s.ext = nil
 	}
+	hdr := uint64(len(body)) << 1
+	if s.ext != nil {
+		m.jobExt[n] = s.ext
+		hdr |= 1
+	} else if len(m.jobExt) > 0 {
+		delete(m.jobExt, n)
+	}
 	var kb [48]byte
 	key := appendKey(kb[:0], j.ID)
 	var lb [binary.MaxVarintLen64]byte
-	l := binary.PutUvarint(lb[:], uint64(len(body)))
+	l := binary.PutUvarint(lb[:], hdr)
 	var rec strings.Builder
 	rec.Grow(len(key) + l + len(body) + len(oldTL) + len(add))
 	rec.Write(key)
@@ -198,13 +219,13 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 	rec.Write(body)
 	rec.WriteString(oldTL)
 	rec.Write(add)
-	s.rec = rec.String()
+	m.job(n).rec = rec.String()
 }
 
 // loadJob decodes job n; id is its id when the caller has it ("" to
 // decode it too).
 func (m *Memory) loadJob(n uint32, id string) *core.Job {
-	s := m.job(n)
+	s := m.view(n)
 	if s.ext != nil {
 		if s.ext.job != nil {
 			return CloneJob(s.ext.job)
@@ -220,7 +241,7 @@ func (m *Memory) loadJob(n uint32, id string) *core.Job {
 
 // jobHead returns job n's Rev and Status.
 func (m *Memory) jobHead(n uint32) (int64, core.Status) {
-	s := m.job(n)
+	s := m.view(n)
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status
 	}
@@ -228,7 +249,7 @@ func (m *Memory) jobHead(n uint32) (int64, core.Status) {
 }
 
 func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
-	s := m.job(n)
+	s := m.view(n)
 	if e := s.ext; e != nil {
 		if e.goTL {
 			out := make([]core.TimelineEvent, len(e.events))
@@ -247,14 +268,14 @@ func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
 
 // taskSlot is one task. Its Worker field is worker, kept beside the record.
 type taskSlot struct {
-	rec      string     // the encoded task (only its key when Memory.taskGo holds it)
-	q        *entryHeap // the heap it is on, while queued
-	idx      int32      // its index in q
-	worker   uint32     // see TaskInfo.Worker (a worker number)
-	assigned uint32     // the worker whose own queue the task went to, or 0
+	rec      string // the encoded task (only its key when Memory.taskGo holds it)
+	idx      int32  // its index in its queue's heap, -1 when on none
+	worker   uint32 // see TaskInfo.Worker (a worker number)
+	assigned uint32 // the worker whose own queue the task went to, or 0
 	state    uint8
 	dead     bool // the lease holder was declared dead
 	goRec    bool // Memory.taskGo holds the task
+	cons     bool // on its queue's heap of constrained tasks
 }
 
 // Task states as stored.
@@ -324,6 +345,14 @@ func (m *Memory) loadTask(n uint32) *core.Task {
 		return t
 	}
 	return m.c.decodeTask(s.rec, w)
+}
+
+// taskType returns task n's type.
+func (m *Memory) taskType(n uint32) string {
+	if s := m.task(n); !s.goRec {
+		return m.c.taskType(s.rec)
+	}
+	return m.taskGo[n].Type
 }
 
 // taskOfJob reports whether task n belongs to job jobID, number job.
