@@ -121,15 +121,18 @@ type Record struct {
 	RedisCmdsJob  float64 `json:"redis_commands_per_job,omitempty"`
 	RedisTripsJob float64 `json:"redis_round_trips_per_job,omitempty"`
 	CPUMicrosJob  float64 `json:"server_cpu_us_per_job"`
-	P50ms         float64 `json:"p50_ms,omitempty"`
-	P99ms         float64 `json:"p99_ms,omitempty"`
-	P999ms        float64 `json:"p999_ms,omitempty"`
-	StepMicros    float64 `json:"per_step_us,omitempty"`
-	JobMillis     float64 `json:"ms_per_job,omitempty"`
-	IdleWorkers   int     `json:"idle_workers,omitempty"`
-	RSSBytes      int64   `json:"rss_bytes,omitempty"`
-	Goroutines    int     `json:"goroutines,omitempty"`
-	IdleCPUPct    float64 `json:"idle_cpu_percent,omitempty"`
+	// RedisCPUMicrosJob is the Redis server's CPU per job (INFO cpu; it
+	// counts other clients of the same server too).
+	RedisCPUMicrosJob float64 `json:"redis_cpu_us_per_job,omitempty"`
+	P50ms             float64 `json:"p50_ms,omitempty"`
+	P99ms             float64 `json:"p99_ms,omitempty"`
+	P999ms            float64 `json:"p999_ms,omitempty"`
+	StepMicros        float64 `json:"per_step_us,omitempty"`
+	JobMillis         float64 `json:"ms_per_job,omitempty"`
+	IdleWorkers       int     `json:"idle_workers,omitempty"`
+	RSSBytes          int64   `json:"rss_bytes,omitempty"`
+	Goroutines        int     `json:"goroutines,omitempty"`
+	IdleCPUPct        float64 `json:"idle_cpu_percent,omitempty"`
 	// idle10k: the same open loop at 1,000 jobs/s without the idle
 	// workers, run first; DropPct is how much lower the job rate is
 	// beside them (negative: higher).
@@ -181,14 +184,15 @@ states:
 
 // target is a server under test.
 type target struct {
-	url    string
-	trips  *redisstore.RoundTrips
-	redis  string
-	stop   func()
-	hc     *http.Client
-	reqs   atomic.Int64
-	token  string
-	prefix string
+	url      string
+	trips    *redisstore.RoundTrips
+	redis    string // its version
+	redisURL string
+	stop     func()
+	hc       *http.Client
+	reqs     atomic.Int64
+	token    string
+	prefix   string
 }
 
 // start serves the bench blueprints in-process on a fresh key prefix.
@@ -221,7 +225,7 @@ func start(ctx context.Context, o Options) (*target, error) {
 			return nil, fmt.Errorf("redis at %s: %w", o.RedisURL, err)
 		}
 		st, t.trips = rs, rs.RoundTrips()
-		t.redis = redisVersion(ctx, o.RedisURL)
+		t.redis, t.redisURL = redisVersion(ctx, o.RedisURL), o.RedisURL
 	}
 	srv, err := server.New(server.Options{Config: cfg, Store: st})
 	if err != nil {
@@ -412,6 +416,7 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	time.Sleep(50 * time.Millisecond) // let the pollers park
 	tasksPerJob, jobs := 1, o.Jobs
 	cpu0 := cpuTime()
+	rcpu := t.redisCPU(ctx)
 	trips0, cmds0 := t.counts()
 	req0 := t.reqs.Load()
 	t0 := time.Now()
@@ -466,7 +471,7 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		time.Sleep(window)
 		rec.IdleCPUPct = 100 * (cpuTime() - c0).Seconds() / time.Since(w0).Seconds()
 		rec.RSSBytes, rec.Goroutines = rss(), runtime.NumGoroutine()
-		cpu0, req0 = cpuTime(), t.reqs.Load()
+		cpu0, req0, rcpu = cpuTime(), t.reqs.Load(), t.redisCPU(ctx)
 		trips0, cmds0 = t.counts()
 		t0 = time.Now()
 		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
@@ -496,6 +501,9 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		rec.CPUMicrosJob = float64((cpuTime() - cpu0).Microseconds()) / float64(jobs)
 	}
 	if t.trips != nil {
+		rec.RedisCPUMicrosJob = float64((t.redisCPU(ctx) - rcpu).Microseconds()) / float64(jobs)
+	}
+	if t.trips != nil {
 		rec.RedisTripsJob = float64(trips1-trips0) / float64(jobs)
 		rec.RedisCmdsJob = float64(cmds1-cmds0) / float64(jobs)
 	}
@@ -523,6 +531,14 @@ func quantiles(lat []time.Duration) (p50, p99, p999 float64) {
 		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
 	}
 	return q(0.5), q(0.99), q(0.999)
+}
+
+// redisCPU is the CPU time of the target's Redis; 0 without one.
+func (t *target) redisCPU(ctx context.Context) time.Duration {
+	if t.trips == nil {
+		return 0
+	}
+	return redisCPU(ctx, t.redisURL)
 }
 
 func (t *target) counts() (int64, int64) {

@@ -23,7 +23,7 @@ func TestSmoke(t *testing.T) {
 			if r.Jobs == 0 || r.JobsPerSec <= 0 || r.GOMAXPROCS == 0 || r.CPU == "" {
 				t.Errorf("%s on %s: %+v", w, st, r)
 			}
-			if st == "redis" && (r.RedisTripsJob <= 0 || r.RedisVersion == "") {
+			if st == "redis" && (r.RedisTripsJob <= 0 || r.RedisVersion == "" || r.RedisCPUMicrosJob <= 0) {
 				t.Errorf("%s on redis: no round trips counted: %+v", w, r)
 			}
 			if w == "idle10k" && (r.IdleWorkers != 20 || r.Goroutines < 20 || r.RSSBytes <= 0 ||

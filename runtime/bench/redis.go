@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -9,23 +10,42 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func redisVersion(ctx context.Context, url string) string {
+// redisInfo returns the named fields of an INFO section of the Redis at
+// url; a field it cannot read is "".
+func redisInfo(ctx context.Context, url, section string, fields ...string) []string {
+	out := make([]string, len(fields))
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return ""
+		return out
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	info, err := c.Info(ctx, "server").Result()
+	info, err := c.Info(ctx, section).Result()
 	if err != nil {
-		return ""
+		return out
 	}
 	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "redis_version:"); ok {
-			return v
+		name, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if i := slices.Index(fields, name); ok && i >= 0 {
+			out[i] = v
 		}
 	}
-	return ""
+	return out
+}
+
+func redisVersion(ctx context.Context, url string) string {
+	return redisInfo(ctx, url, "server", "redis_version")[0]
+}
+
+// redisCPU is the Redis server's CPU time so far (user and system, every
+// thread); 0 when it cannot be read.
+func redisCPU(ctx context.Context, url string) time.Duration {
+	var sum float64
+	for _, v := range redisInfo(ctx, url, "cpu", "used_cpu_user", "used_cpu_sys") {
+		f, _ := strconv.ParseFloat(v, 64)
+		sum += f
+	}
+	return time.Duration(sum * float64(time.Second))
 }
 
 // cleanRedis deletes the keys of the bench's own prefix, nothing else.
@@ -58,21 +78,6 @@ func usedMemory(ctx context.Context, url string, on bool) int64 {
 	if !on {
 		return 0
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return 0
-	}
-	c := redis.NewClient(opt)
-	defer c.Close()
-	info, err := c.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return 0
+	n, _ := strconv.ParseInt(redisInfo(ctx, url, "memory", "used_memory")[0], 10, 64)
+	return n
 }
