@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,8 @@ type metrics struct {
 	ended    *prometheus.CounterVec
 	leases   *prometheus.CounterVec
 	requests *prometheus.HistogramVec
+	// observers caches the requests histogram of each surface and status.
+	observers sync.Map // uint32 -> prometheus.Observer
 }
 
 func newMetrics(s *Server) *metrics {
@@ -55,7 +59,11 @@ func (m *metrics) leased(t *core.Task)  { m.leases.WithLabelValues(t.Type).Inc()
 
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code     int
+	m        *metrics
+	surface  surface
+	start    time.Time
+	deferred bool // the request is answered later, off its handler
 }
 
 func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter.WriteHeader(code) }
@@ -64,7 +72,7 @@ func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter
 // connection underneath.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// Hijack hands the connection over (WebSocket upgrades).
+// Hijack hands the connection over (WebSocket upgrades, parked polls).
 func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := r.ResponseWriter.(http.Hijacker)
 	if !ok {
@@ -73,20 +81,67 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.Hijack()
 }
 
+// setStatus records the status of an answer written past w (on a
+// hijacked connection).
+func setStatus(w http.ResponseWriter, code int) {
+	if r, ok := w.(*statusRecorder); ok {
+		r.code = code
+	}
+}
+
+// deferObserve takes the observation of w's request off its handler's
+// return and gives it to the caller, who answers later; the function
+// returned holds nothing of the request.
+func deferObserve(w http.ResponseWriter) func(code int) {
+	r, ok := w.(*statusRecorder)
+	if !ok {
+		return func(int) {}
+	}
+	r.deferred = true
+	m, sf, start := r.m, r.surface, r.start
+	return func(code int) { m.observe(sf, code, time.Since(start)) }
+}
+
+type surface uint8
+
+const (
+	surfaceOther surface = iota
+	surfaceWorker
+	surfaceClient
+	surfacePublic
+)
+
+var surfaceNames = [...]string{"other", "worker", "client", "public"}
+
+func surfaceOf(p string) surface {
+	switch {
+	case strings.HasPrefix(p, "/_worker"):
+		return surfaceWorker
+	case strings.HasPrefix(p, "/api"):
+		return surfaceClient
+	case strings.HasPrefix(p, "/_public"):
+		return surfacePublic
+	}
+	return surfaceOther
+}
+
+// observe records one request; the histogram of each surface and status
+// is looked up once.
+func (m *metrics) observe(sf surface, code int, d time.Duration) {
+	key := uint32(sf)<<16 | uint32(code&0xffff)
+	o, ok := m.observers.Load(key)
+	if !ok {
+		o, _ = m.observers.LoadOrStore(key, m.requests.WithLabelValues(surfaceNames[sf], strconv.Itoa(code)))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
 func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: 200}
+		rec := &statusRecorder{ResponseWriter: w, code: 200, m: m, surface: surfaceOf(r.URL.Path), start: time.Now()}
 		next.ServeHTTP(rec, r)
-		surface := "other"
-		switch p := r.URL.Path; {
-		case len(p) >= 8 && p[:8] == "/_worker":
-			surface = "worker"
-		case len(p) >= 4 && p[:4] == "/api":
-			surface = "client"
-		case len(p) >= 8 && p[:8] == "/_public":
-			surface = "public"
+		if !rec.deferred {
+			m.observe(rec.surface, rec.code, time.Since(rec.start))
 		}
-		m.requests.WithLabelValues(surface, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -17,12 +16,32 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
-var workerIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+// versionKey and versionValue are the X-RXON-Version header every worker
+// answer carries, set without a canonicalization or an allocation.
+var (
+	versionKey   = http.CanonicalHeaderKey(wire.HeaderVersion)
+	versionValue = []string{wire.Version}
+)
 
 func (s *Server) workerRoutes(mux *http.ServeMux) {
-	wk := func(h func(http.ResponseWriter, *http.Request, string, []byte) error) http.Handler {
+	wk := func(h func(http.ResponseWriter, *http.Request, string, []byte) error, parkAfterReply bool) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(wire.HeaderVersion, wire.Version)
+			bodyRead := false
+			if parkAfterReply && !s.draining.Load() {
+				// The connection of a heartbeat waits for the next one:
+				// the answer is written by hand and the connection parked
+				// (connpark.go), once the body has been read to its end.
+				rr, out := newRawResponse(), w
+				w = rr
+				defer func() {
+					if bodyRead {
+						s.parkIdleAfter(out, r, rr)
+					} else {
+						rr.copyTo(out)
+					}
+				}()
+			}
+			w.Header()[versionKey] = versionValue
 			var body []byte
 			if r.Method != http.MethodGet {
 				b, err := readAll(w, r, s.cfg.MaxBodyBytes)
@@ -32,6 +51,7 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 				}
 				body = b
 			}
+			bodyRead = true
 			id, err := s.authWorker(r, body)
 			if err == nil {
 				kind := wire.KindMessage
@@ -48,13 +68,27 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 			}
 		})
 	}
-	mux.Handle("POST /_worker/workers/register", wk(s.register))
-	mux.Handle("GET /_worker/workers/{id}/tasks/next", wk(s.poll))
-	mux.Handle("POST /_worker/tasks/result", wk(s.result))
-	mux.Handle("PATCH /_worker/workers/{id}", wk(s.heartbeat))
-	mux.Handle("POST /_worker/events", wk(s.event))
-	mux.Handle("GET /_worker/ws/{id}", wk(s.ws.serve))
-	mux.Handle("GET /_worker/ws", wk(s.ws.serve))
+	mux.Handle("POST /_worker/workers/register", wk(s.register, false))
+	mux.Handle("GET /_worker/workers/{id}/tasks/next", wk(s.poll, false))
+	mux.Handle("POST /_worker/tasks/result", wk(s.result, false))
+	mux.Handle("PATCH /_worker/workers/{id}", wk(s.heartbeat, true))
+	mux.Handle("POST /_worker/events", wk(s.event, false))
+	mux.Handle("GET /_worker/ws/{id}", wk(s.ws.serve, false))
+	mux.Handle("GET /_worker/ws", wk(s.ws.serve, false))
+}
+
+// validWorkerID: 1 to 128 of [a-zA-Z0-9_-].
+func validWorkerID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -85,7 +119,7 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 	if tok == "" {
 		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: missing X-Worker-Token header")
 	}
-	if id != "" && !workerIDRE.MatchString(id) {
+	if id != "" && !validWorkerID(id) {
 		return "", errorf(http.StatusBadRequest, "invalid_worker_id", "worker id %q: want 1 to 128 of [a-zA-Z0-9_-]", id)
 	}
 	if own, ok := s.workers[id]; ok && id != "" {
@@ -290,11 +324,18 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 	if s.draining.Load() {
 		wait = 0
 	}
-	ctx, stop := s.drainAware(r.Context())
-	defer stop()
-	t, err := s.store.Lease(ctx, store.LeaseParams{
+	p := store.LeaseParams{
 		WorkerID: id, Types: rec.Skills, Now: s.now(), Wait: wait, Resources: rec.Resources, Costs: rec.CostPerSkill,
-	})
+	}
+	if wait > 0 {
+		return s.holdPoll(w, r, p)
+	}
+	t, err := s.store.Lease(r.Context(), p)
+	return s.answerPoll(w, t, err)
+}
+
+// answerPoll writes a poll's answer: the task, or 204 without one.
+func (s *Server) answerPoll(w http.ResponseWriter, t *core.Task, err error) error {
 	if err != nil && !errors.Is(err, store.ErrClosed) {
 		return err
 	}
@@ -500,11 +541,4 @@ func (s *Server) applyEvent(ctx context.Context, id string, body []byte) error {
 		return err
 	}
 	return nil
-}
-
-// drainAware ends a long poll when the server starts draining.
-func (s *Server) drainAware(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.drainCtx, cancel)
-	return ctx, func() { stop(); cancel() }
 }

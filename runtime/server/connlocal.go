@@ -1,0 +1,289 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// localConn is a parked connection (connpark.go). Its goroutine waits for
+// the first byte of the next request, which is also how a poll held on
+// the connection learns that its client went away (the read ends without
+// a byte); it then reads the request, serves it through the server's
+// handler into a buffered answer and writes that answer. A poll that
+// waits is answered by its own goroutine when its wait ends; a request
+// that comes behind it is read after that answer.
+type localConn struct {
+	s      *Server
+	q      *connQueue
+	c      net.Conn
+	ctx    context.Context
+	remote string
+	pre    []byte // read and not yet served
+	one    [1]byte
+
+	mu      sync.Mutex
+	busy    bool          // a request is being served
+	poll    *heldPoll     // the poll that waits on the connection, if any
+	pollEnd chan struct{} // closed once that poll is answered
+	started bool          // the request being served left a poll waiting
+	closing bool          // close once the request or poll under way is answered
+	gone    bool          // handed back to the http.Server
+}
+
+type localConnKey struct{}
+
+// localFrom is the parked connection that r came on, if any.
+func localFrom(r *http.Request) *localConn {
+	lc, _ := r.Context().Value(localConnKey{}).(*localConn)
+	return lc
+}
+
+// adopt parks c (the connection of a request served by q's server); nil
+// when q has shut down (c is closed then).
+func (q *connQueue) adopt(s *Server, c net.Conn, pre []byte) *localConn {
+	lc := &localConn{s: s, q: q, c: c, remote: c.RemoteAddr().String()}
+	if p, ok := c.(*prefixConn); ok { // bytes of an earlier hand-back not read yet
+		lc.c, pre = p.Conn, append(slices.Clone(p.pre), pre...)
+	}
+	lc.pre = pre
+	lc.ctx = context.WithValue(q.base, localConnKey{}, lc)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		_ = c.Close()
+		return nil
+	}
+	q.local[lc] = struct{}{}
+	return lc
+}
+
+// end closes the connection (unless handed back) and forgets it.
+func (lc *localConn) end() {
+	lc.mu.Lock()
+	gone := lc.gone
+	lc.mu.Unlock()
+	if !gone {
+		_ = lc.c.Close()
+	}
+	lc.q.mu.Lock()
+	delete(lc.q.local, lc)
+	lc.q.mu.Unlock()
+}
+
+// closeIfIdle closes the connection when it waits for a request, or has
+// it closed after the answer under way (server shutdown).
+func (lc *localConn) closeIfIdle() {
+	lc.mu.Lock()
+	idle := !lc.busy && lc.poll == nil && !lc.gone
+	lc.closing = true
+	lc.mu.Unlock()
+	if idle {
+		_ = lc.c.Close()
+	}
+}
+
+// Read reads what was read ahead first (the reader of http.ReadRequest).
+func (lc *localConn) Read(b []byte) (int, error) {
+	if len(lc.pre) > 0 {
+		n := copy(b, lc.pre)
+		lc.pre = lc.pre[n:]
+		return n, nil
+	}
+	return lc.c.Read(b)
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// headerTimeout bounds the reading of a request's head once its first
+// byte came, as the server's ReadHeaderTimeout does.
+const headerTimeout = 10 * time.Second
+
+func (lc *localConn) run() {
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			lc.s.log.Error("panic serving a parked connection", "panic", fmt.Sprint(v))
+		}
+		lc.end()
+	}()
+	for lc.next() && lc.serve() {
+	}
+}
+
+// next waits for the next request's first byte, and for the answer of the
+// poll waiting on the connection; false when the connection is done.
+func (lc *localConn) next() bool {
+	if len(lc.pre) == 0 {
+		n, _ := lc.c.Read(lc.one[:])
+		if n == 0 { // the client went away (or the connection was closed)
+			lc.mu.Lock()
+			if lc.poll != nil {
+				lc.poll.cancel()
+			}
+			lc.mu.Unlock()
+			lc.waitPoll()
+			return false
+		}
+		lc.pre = lc.one[:1]
+	}
+	return lc.waitPoll()
+}
+
+// waitPoll waits until no poll waits on the connection; false when its
+// answer closed the connection.
+func (lc *localConn) waitPoll() bool {
+	lc.mu.Lock()
+	end := lc.pollEnd
+	lc.mu.Unlock()
+	if end != nil {
+		<-end
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.closing {
+		return false
+	}
+	lc.busy = true
+	return true
+}
+
+// serve reads one request and answers it, or hands the connection back to
+// the http.Server; false when the connection is done here.
+func (lc *localConn) serve() bool {
+	s := lc.s
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(lc)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	_ = lc.c.SetReadDeadline(time.Now().Add(headerTimeout))
+	head, ok := peekHead(br)
+	_ = lc.c.SetReadDeadline(time.Time{})
+	if head == nil {
+		if ok { // a head longer than the reader: net/http reads it
+			lc.handBack(br, nil)
+		}
+		return false
+	}
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		_, _ = io.WriteString(lc.c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
+		return false
+	}
+	if !servedHere(req) || s.draining.Load() {
+		lc.handBack(br, head)
+		return false
+	}
+	s.hooks.Add(1) // Run closes the store after the requests under way
+	defer s.hooks.Done()
+	req.RemoteAddr = lc.remote
+	req = req.WithContext(lc.ctx)
+	rr := newRawResponse()
+	s.handler.ServeHTTP(rr, req)
+	keep := !s.draining.Load()
+	if n, _ := io.CopyN(io.Discard, req.Body, 256<<10); n == 256<<10 {
+		keep = false // a body left unread: the connection cannot be reused
+	}
+	lc.pre = nil
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		lc.pre = slices.Clone(b)
+	}
+	lc.mu.Lock()
+	started := lc.started
+	lc.started, lc.busy = false, false
+	keep = keep && !lc.closing
+	lc.mu.Unlock()
+	if started { // the poll's own goroutine answers
+		return true
+	}
+	return lc.write(rr, keep) && keep
+}
+
+// servedHere says which requests a parked connection serves itself: the
+// worker protocol's, over HTTP/1.1 with keep-alive, without an upgrade
+// or an Expect.
+func servedHere(r *http.Request) bool {
+	return r.ProtoMajor == 1 && r.ProtoMinor >= 1 && !r.Close &&
+		strings.HasPrefix(r.URL.Path, "/_worker/") && !strings.HasPrefix(r.URL.Path, "/_worker/ws") &&
+		r.Header.Get("Upgrade") == "" && r.Header.Get("Expect") == ""
+}
+
+// peekHead reads until br holds a whole request head and returns it (its
+// bytes stay unread in br); nil and ok when the head does not fit in br,
+// nil and !ok when the connection ended or timed out first.
+func peekHead(br *bufio.Reader) (head []byte, ok bool) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
+			return b[:i+3], true
+		}
+		if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+			return b[:i+2], true
+		}
+		if br.Buffered() == br.Size() {
+			return nil, true
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return nil, false
+		}
+	}
+}
+
+// handBack gives the connection back to the http.Server, with the bytes
+// read so far: head (consumed from br by ReadRequest) and br's buffer.
+func (lc *localConn) handBack(br *bufio.Reader, head []byte) {
+	pre := slices.Clone(head)
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		pre = append(pre, b...)
+	}
+	lc.mu.Lock()
+	lc.gone = true
+	lc.mu.Unlock()
+	lc.q.serve(withPrefix(lc.c, pre))
+}
+
+// write sends rr; false when it could not.
+func (lc *localConn) write(rr *rawResponse, keepAlive bool) bool {
+	_ = lc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := lc.c.Write(rr.encode(keepAlive, time.Now()))
+	_ = lc.c.SetWriteDeadline(time.Time{})
+	return err == nil
+}
+
+// startPoll records the poll that now waits on the connection; here says
+// that it came on the connection while parked (its request is the one
+// being served).
+func (lc *localConn) startPoll(hp *heldPoll, here bool) {
+	lc.mu.Lock()
+	lc.poll, lc.pollEnd, lc.started = hp, make(chan struct{}), here
+	lc.mu.Unlock()
+}
+
+// answerPoll writes the answer of the poll waiting on the connection.
+func (lc *localConn) answerPoll(rr *rawResponse) {
+	lc.mu.Lock()
+	keep := !lc.closing && !lc.s.draining.Load()
+	lc.mu.Unlock()
+	ok := lc.write(rr, keep)
+	lc.mu.Lock()
+	if !ok || !keep {
+		lc.closing = true
+	}
+	close(lc.pollEnd)
+	lc.poll, lc.pollEnd = nil, nil
+	lc.mu.Unlock()
+	if !ok || !keep {
+		_ = lc.c.Close()
+	}
+}
