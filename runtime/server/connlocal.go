@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -25,7 +24,6 @@ type localConn struct {
 	s      *Server
 	q      *connQueue
 	c      net.Conn
-	ctx    context.Context
 	remote string
 	pre    []byte // read and not yet served
 	one    [1]byte
@@ -39,12 +37,15 @@ type localConn struct {
 	gone    bool          // handed back to the http.Server
 }
 
-type localConnKey struct{}
-
-// localFrom is the parked connection that r came on, if any.
-func localFrom(r *http.Request) *localConn {
-	lc, _ := r.Context().Value(localConnKey{}).(*localConn)
-	return lc
+// localFrom is the parked connection whose request w answers, if any.
+func localFrom(w http.ResponseWriter) *localConn {
+	if sr, ok := w.(*statusRecorder); ok {
+		w = sr.ResponseWriter
+	}
+	if rr, ok := w.(*rawResponse); ok {
+		return rr.lc
+	}
+	return nil
 }
 
 // adopt parks c (the connection of a request served by q's server); nil
@@ -55,7 +56,6 @@ func (q *connQueue) adopt(s *Server, c net.Conn, pre []byte) *localConn {
 		lc.c, pre = p.Conn, append(slices.Clone(p.pre), pre...)
 	}
 	lc.pre = pre
-	lc.ctx = context.WithValue(q.base, localConnKey{}, lc)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -185,9 +185,9 @@ func (lc *localConn) serve() bool {
 	}
 	s.hooks.Add(1) // Run closes the store after the requests under way
 	defer s.hooks.Done()
-	req.RemoteAddr = lc.remote
-	req = req.WithContext(lc.ctx)
+	req.RemoteAddr = lc.remote // its context is Background's: nothing waits on its end
 	rr := newRawResponse()
+	rr.lc = lc
 	s.handler.ServeHTTP(rr, req)
 	keep := !s.draining.Load()
 	if n, _ := io.CopyN(io.Discard, req.Body, 256<<10); n == 256<<10 {

@@ -25,7 +25,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -46,8 +45,6 @@ type connQueue struct {
 	closeOnce sync.Once
 	addr      net.Addr
 
-	base context.Context // the values of a request served by hs
-
 	mu     sync.Mutex
 	closed bool
 	local  map[*localConn]struct{} // parked connections
@@ -66,10 +63,8 @@ func queueFor(r *http.Request) *connQueue {
 		return q.(*connQueue)
 	}
 	q := &connQueue{ch: make(chan net.Conn, 64), done: make(chan struct{}), local: map[*localConn]struct{}{}}
-	q.base = context.WithValue(context.Background(), http.ServerContextKey, hs)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		q.addr = a
-		q.base = context.WithValue(q.base, http.LocalAddrContextKey, a)
 	}
 	if v, loaded := connQueues.LoadOrStore(hs, q); loaded {
 		return v.(*connQueue)
@@ -196,6 +191,7 @@ type rawResponse struct {
 	h    http.Header
 	code int
 	body bytes.Buffer
+	lc   *localConn // the parked connection whose request this answers
 }
 
 func newRawResponse() *rawResponse { return &rawResponse{h: http.Header{}} }

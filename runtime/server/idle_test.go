@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -207,6 +208,26 @@ func TestParkedPollPipelined(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != want {
 			t.Fatalf("answer %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestQueryValueAndMayBeSigned(t *testing.T) {
+	for _, q := range []string{"timeout=5", "a=1&timeout=2.5&timeout=3", "timeout=%35", "x=1", "", "timeout", "timeout=1+2", "a=%zz&timeout=1"} {
+		u := &url.URL{RawQuery: q}
+		if got, want := queryValue(u, "timeout"), u.Query().Get("timeout"); got != want {
+			t.Errorf("queryValue(%q) = %q, want %q", q, got, want)
+		}
+	}
+	for body, want := range map[string]bool{
+		`{"worker_id":"w","status":"idle"}`: false,
+		`{"security":{"signature":"x"}}`:    true,
+		`{"SECURITY":{}}`:                   true,
+		`{"s\u0065curity":{}}`:              true,
+		`{"note":"insecurity"}`:             true, // a false alarm is only slower
+	} {
+		if got := mayBeSigned([]byte(body)); got != want {
+			t.Errorf("mayBeSigned(%s) = %v, want %v", body, got, want)
 		}
 	}
 }

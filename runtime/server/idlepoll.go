@@ -43,7 +43,7 @@ type leaseResult struct {
 func (s *Server) holdPoll(w http.ResponseWriter, r *http.Request, p store.LeaseParams) error {
 	ctx, cancel := context.WithCancel(s.drainCtx)
 	hp := &heldPoll{s: s, cancel: cancel}
-	if lc := localFrom(r); lc != nil { // on a parked connection: wait parked
+	if lc := localFrom(w); lc != nil { // on a parked connection: wait parked
 		hp.lc, hp.path, hp.observe = lc, r.URL.Path, deferObserve(w)
 		lc.startPoll(hp, true)
 		go hp.lease(ctx, p)

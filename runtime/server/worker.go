@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
@@ -146,6 +149,9 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 	if !s.cfg.VerifySignatures || len(body) == 0 {
 		return nil
 	}
+	if !s.cfg.RequireSignatures && !mayBeSigned(body) {
+		return nil // unsigned, and that is allowed
+	}
 	var m struct {
 		Security  *wire.Security  `json:"security"`
 		Timestamp *wire.Timestamp `json:"timestamp"`
@@ -177,6 +183,21 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid signature")
 	}
 	return nil
+}
+
+// mayBeSigned is false when body surely has no "security" member (JSON
+// names match case-insensitively and may be escaped).
+func mayBeSigned(body []byte) bool {
+	if bytes.IndexByte(body, '\\') >= 0 {
+		return true
+	}
+	const name = "security"
+	for i := 0; i+len(name) <= len(body); i++ {
+		if (body[i]|0x20) == 's' && strings.EqualFold(string(body[i:i+len(name)]), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameWorker refuses a body whose worker_id is not the authenticated one.
@@ -314,7 +335,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 		s.workerRecs.put(rec, s.now())
 	}
 	wait := s.cfg.PollTimeout
-	if v := r.URL.Query().Get("timeout"); v != "" {
+	if v := queryValue(r.URL, "timeout"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
 			return errorf(http.StatusBadRequest, "invalid_query", "timeout=%q: want a number of seconds", v)
@@ -332,6 +353,23 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 	}
 	t, err := s.store.Lease(r.Context(), p)
 	return s.answerPoll(w, t, err)
+}
+
+// queryValue is u.Query().Get(key) without building the map when the
+// query needs no unescaping.
+func queryValue(u *url.URL, key string) string {
+	q := u.RawQuery
+	if strings.ContainsAny(q, "%+;") {
+		return u.Query().Get(key)
+	}
+	for q != "" {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // answerPoll writes a poll's answer: the task, or 204 without one.
