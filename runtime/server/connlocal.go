@@ -253,11 +253,11 @@ func (lc *localConn) handBack(br *bufio.Reader, head []byte) {
 	lc.q.serve(withPrefix(lc.c, pre))
 }
 
-// write sends rr; false when it could not.
+// write sends rr (an answer of a few hundred bytes: the socket's buffer
+// takes it without a deadline) and recycles it; false when it could not.
 func (lc *localConn) write(rr *rawResponse, keepAlive bool) bool {
-	_ = lc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := lc.c.Write(rr.encode(keepAlive, time.Now()))
-	_ = lc.c.SetWriteDeadline(time.Time{})
+	rr.release()
 	return err == nil
 }
 

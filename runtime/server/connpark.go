@@ -191,10 +191,25 @@ type rawResponse struct {
 	h    http.Header
 	code int
 	body bytes.Buffer
+	out  []byte
 	lc   *localConn // the parked connection whose request this answers
 }
 
-func newRawResponse() *rawResponse { return &rawResponse{h: http.Header{}} }
+var rawResponses = sync.Pool{New: func() any { return &rawResponse{h: http.Header{}} }}
+
+func newRawResponse() *rawResponse { return rawResponses.Get().(*rawResponse) }
+
+// release recycles rr once its bytes are sent.
+func (rr *rawResponse) release() {
+	if rr.body.Cap() > 64<<10 {
+		return
+	}
+	clear(rr.h)
+	rr.code, rr.lc = 0, nil
+	rr.body.Reset()
+	rr.out = rr.out[:0]
+	rawResponses.Put(rr)
+}
 
 func (rr *rawResponse) Header() http.Header { return rr.h }
 
@@ -220,14 +235,15 @@ var headerNewlines = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
 
 func (rr *rawResponse) encode(keepAlive bool, now time.Time) []byte {
 	code := rr.status()
-	var b bytes.Buffer
+	b := bytes.NewBuffer(rr.out[:0])
 	b.Grow(160 + rr.body.Len())
 	b.WriteString("HTTP/1.1 ")
 	b.WriteString(strconv.Itoa(code))
 	b.WriteByte(' ')
 	b.WriteString(http.StatusText(code))
 	b.WriteString("\r\n")
-	keys := make([]string, 0, len(rr.h))
+	var ka [8]string
+	keys := ka[:0]
 	for k := range rr.h {
 		switch http.CanonicalHeaderKey(k) {
 		case "Content-Length", "Connection", "Date", "Transfer-Encoding":
@@ -259,7 +275,8 @@ func (rr *rawResponse) encode(keepAlive bool, now time.Time) []byte {
 	if code != http.StatusNoContent && code != http.StatusNotModified {
 		b.Write(rr.body.Bytes())
 	}
-	return b.Bytes()
+	rr.out = b.Bytes()
+	return rr.out
 }
 
 // copyTo writes rr through an ordinary ResponseWriter.
