@@ -12,7 +12,8 @@ import (
 // of a job usually needs no read from the store: the commit's version
 // check catches a copy another instance made stale, and the caller then
 // reads the job again. Jobs in it are never changed (the engine copies on
-// write). Bounded: past max entries an arbitrary half is dropped.
+// write). Bounded: past max entries an arbitrary half is dropped; a max
+// of 0 keeps nothing.
 type jobCache struct {
 	mu  sync.Mutex
 	m   map[string]*core.Job
@@ -28,6 +29,9 @@ func (c *jobCache) get(id string) *core.Job {
 func (c *jobCache) put(j *core.Job) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.max <= 0 {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]*core.Job{}
 	}

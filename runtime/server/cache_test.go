@@ -3,6 +3,10 @@ package server
 import (
 	"sync"
 	"testing"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
 // jobLocks let one holder per job id at a time, leave other ids free and
@@ -36,5 +40,27 @@ func TestJobLocks(t *testing.T) {
 	ua()
 	if len(l.m) != 0 {
 		t.Fatalf("%d ids still held after every unlock", len(l.m))
+	}
+}
+
+// remote is a store that does not declare itself in-process.
+type remote struct{ store.Store }
+
+// The server keeps copies of jobs for a store over the network only; a
+// cache of size 0 keeps nothing.
+func TestJobCacheOnlyForRemoteStores(t *testing.T) {
+	for _, c := range []struct {
+		st   store.Store
+		want bool
+	}{{store.NewMemory(store.MemoryOptions{}), false}, {remote{store.NewMemory(store.MemoryOptions{})}, true}} {
+		s, err := New(Options{Store: c.st, Config: config.Config{BlueprintsDir: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &core.Job{ID: "j1", Status: core.StatusRunning}
+		s.jobs.put(j)
+		if got := s.jobs.get("j1") == j; got != c.want {
+			t.Errorf("%T: cached %v, want %v", c.st, got, c.want)
+		}
 	}
 }

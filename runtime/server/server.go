@@ -94,10 +94,15 @@ func New(o Options) (*Server, error) {
 		reg: lang.NewRegistry(), clients: map[string]*client{}, workers: o.Workers,
 		kick: make(chan struct{}, 1), hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
 	}
-	s.jobs.max = 50_000
 	s.drainCtx, s.startDrain = context.WithCancel(context.Background())
 	if s.store == nil {
 		s.store = store.NewMemory(store.MemoryOptions{Clock: o.Clock})
+	}
+	// Copies of jobs spare a round trip per event on a store over the
+	// network; an in-process store reads as fast as the copy, which would
+	// only hold the memory twice.
+	if _, local := s.store.(store.Local); !local {
+		s.jobs.max = 50_000
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -79,7 +79,13 @@ type Memory struct {
 	pendingBase uint32
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store = (*Memory)(nil)
+	_ Local = (*Memory)(nil)
+)
+
+// Local marks the memory store as in-process (see Local).
+func (m *Memory) Local() {}
 
 // NewMemory returns an empty memory store.
 func NewMemory(o MemoryOptions) *Memory {

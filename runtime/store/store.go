@@ -66,6 +66,13 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
+// Local is implemented by a store that lives in the server's process: a
+// read costs a decode, not a round trip, so the server keeps no copies of
+// its jobs.
+type Local interface {
+	Local()
+}
+
 // Store is the one storage contract shared by the runtime and every
 // implementation. All methods are safe for concurrent use. Times are
 // passed in (Now fields); the store reads no clock except to measure how
