@@ -215,7 +215,8 @@ func start(ctx context.Context, o Options) (*target, error) {
 	cfg := config.Default()
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = o.Token
-	cfg.PollTimeout = 2 * time.Second
+	// The server's default poll hold (30 s): idle workers' polls are held
+	// as long as they ask, and a drain answers waiting polls at once.
 	var st store.Store
 	var rs *redisstore.Store
 	if o.Store == "redis" {
