@@ -60,8 +60,6 @@ func (s *Store) Lease(ctx context.Context, p store.LeaseParams) (*core.Task, err
 	}()
 	t := time.NewTimer(p.Wait)
 	defer t.Stop()
-	recheck := time.NewTimer(s.recheck)
-	defer recheck.Stop()
 	for {
 		if ctx.Err() != nil {
 			return nil, nil
@@ -75,11 +73,9 @@ func (s *Store) Lease(ctx context.Context, p store.LeaseParams) (*core.Task, err
 		if err != nil || tk != nil {
 			return tk, err
 		}
-		recheck.Reset(s.recheck)
 		select {
-		case <-w.ch:
+		case <-w.ch: // a wake message, a recheck, a subscription back
 			owed = true
-		case <-recheck.C:
 		case <-t.C:
 			return nil, nil
 		case <-ctx.Done():

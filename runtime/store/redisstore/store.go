@@ -141,9 +141,11 @@ func loadScripts() (*scripts, error) {
 type Options struct {
 	// Prefix starts every key; default "avt".
 	Prefix string
-	// Recheck is how often a waiting long poll looks at the queues even
-	// without a wake message (a safety net for a lost pub/sub message, e.g.
-	// across a Redis restart); default 2 s.
+	// Recheck is how often the longest-waiting poll of each task type is
+	// woken to look at the queues without a wake message (a safety net
+	// under the wake messages; a subscription that comes back after a
+	// break wakes every poll, since messages may have been lost in it);
+	// default 2 s.
 	Recheck time.Duration
 	// OwnsClient makes Close close the client.
 	OwnsClient bool
@@ -275,10 +277,16 @@ func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 // listen delivers wake messages to waiting polls and timer signals until
-// the store closes.
+// the store closes. A subscription confirmed again (the connection broke
+// and came back) may have lost messages: every poll looks. Every recheck
+// interval the longest-waiting poll of each type looks too; one that finds
+// a task while more are queued wakes the next, so a task whose wake went
+// astray waits at most an interval, whatever the number of waiting polls.
 func (s *Store) listen(ctx context.Context) {
 	defer close(s.subEnd)
-	ch := s.sub.Channel(redis.WithChannelSize(1024))
+	ch := s.sub.ChannelWithSubscriptions(redis.WithChannelSize(1024))
+	tick := time.NewTicker(s.recheck)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -287,7 +295,18 @@ func (s *Store) listen(ctx context.Context) {
 			if !ok {
 				return
 			}
-			s.wake(m.Payload)
+			switch m := m.(type) {
+			case *redis.Message:
+				s.wake(m.Payload)
+			case *redis.Subscription:
+				s.mu.Lock()
+				s.waiters.deliver("*")
+				s.mu.Unlock()
+			}
+		case <-tick.C:
+			s.mu.Lock()
+			s.waiters.recheck()
+			s.mu.Unlock()
 		}
 	}
 }

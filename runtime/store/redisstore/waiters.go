@@ -85,6 +85,13 @@ func (ws *waiters) wakeType(ty string, n int) {
 	}
 }
 
+// recheck wakes the longest-waiting poll of each type that holds no wake.
+func (ws *waiters) recheck() {
+	for ty := range ws.byType {
+		ws.wakeType(ty, 1)
+	}
+}
+
 func (ws *waiters) wakeWorker(id string) {
 	for w := range ws.byWorker[id] {
 		select {
@@ -96,7 +103,8 @@ func (ws *waiters) wakeWorker(id string) {
 
 // deliver acts on a wake message: "t:<n>:<type>" (n tasks of a type
 // queued), "T:<type>" (a task only some workers may take: every poll of
-// the type looks), "w:<worker>" (a task in a worker's own queue).
+// the type looks), "w:<worker>" (a task in a worker's own queue), "*"
+// (every poll looks; the store's own, when its subscription comes back).
 func (ws *waiters) deliver(msg string) {
 	kind, rest, _ := strings.Cut(msg, ":")
 	switch kind {
@@ -114,5 +122,12 @@ func (ws *waiters) deliver(msg string) {
 		ws.wakeType(rest, -1)
 	case "w":
 		ws.wakeWorker(rest)
+	case "*": // messages may have been lost: every poll looks
+		for ty := range ws.byType {
+			ws.wakeType(ty, -1)
+		}
+		for id := range ws.byWorker {
+			ws.wakeWorker(id)
+		}
 	}
 }

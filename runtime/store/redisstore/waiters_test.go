@@ -43,11 +43,23 @@ func TestWaitersDeliver(t *testing.T) {
 		{"t:1:c", nil},             // nobody waits for c
 		{"timer-ish:x", nil},       // unknown kinds are ignored
 		{"t:1:a:with:colons", nil}, // types may hold colons
+		{"*", []int{0, 1, 2, 3}},   // the subscription came back: all
 	} {
 		reg.deliver(c.msg)
 		if got := woken(ws); !slices.Equal(got, c.want) {
 			t.Errorf("%s woke %v, want %v", c.msg, got, c.want)
 		}
+	}
+	// A recheck wakes the longest-waiting poll of each type; one that
+	// holds a wake is passed over.
+	reg.recheck()
+	if got := woken(ws); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("recheck woke %v, want [0 1]", got)
+	}
+	ws[0].ch <- struct{}{}
+	reg.recheck()
+	if got := woken(ws); len(got) != 3 || got[0] != 0 {
+		t.Errorf("recheck beside a held wake: %v hold one, want 0 (its own) and one more of each type", got)
 	}
 	// A poll that holds a wake is skipped: two messages of one task each
 	// wake two polls.

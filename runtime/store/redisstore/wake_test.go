@@ -19,7 +19,7 @@ import (
 
 // leaseRuns is a go-redis hook counting runs of the lease script (its
 // argument is the JSON {"w": worker, ...}).
-type leaseRuns struct{ n atomic.Int64 }
+type leaseRuns struct{ n, done atomic.Int64 }
 
 func (h *leaseRuns) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *leaseRuns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -30,6 +30,7 @@ func (h *leaseRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		args := cmd.Args()
 		if a, ok := args[len(args)-1].(string); ok && strings.HasPrefix(a, `{"w":`) {
 			h.n.Add(1)
+			defer h.done.Add(1)
 		}
 		return next(ctx, cmd)
 	}
@@ -128,4 +129,48 @@ func TestWakeOnePollPerTask(t *testing.T) {
 	if len(seen) != polls {
 		t.Fatalf("%d distinct tasks leased, want %d", len(seen), polls)
 	}
+}
+
+// A subscription that breaks and comes back may have lost wake messages:
+// every waiting poll looks again. The store never rechecks on its own
+// here.
+func TestSubscriptionBackWakesPolls(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	opt, err := redis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opt)
+	runs := &leaseRuns{}
+	rc.AddHook(runs)
+	s, err := redisstore.New(context.Background(), rc, redisstore.Options{Prefix: srv.Fresh(t), Recheck: time.Hour, OwnsClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	const polls = 5
+	for i := range polls {
+		wg.Go(func() {
+			_, _ = s.Lease(ctx, store.LeaseParams{WorkerID: fmt.Sprint("w", i), Types: []string{"a"}, Now: t0, Wait: time.Hour})
+		})
+	}
+	until := func(want int64, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(wait); runs.done.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d lease runs, want %d", what, runs.done.Load(), want)
+			}
+		}
+	}
+	until(polls, "first looks")
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	until(2*polls, "looks after the subscription came back")
 }
