@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
 )
 
 // The memory store keeps jobs, timelines and tasks in a compact binary
@@ -98,13 +99,13 @@ func (w *wbuf) byte1(x byte) { w.b = append(w.b, x) }
 // str writes s packed when it is a UUID, as it is otherwise.
 func (w *wbuf) str(s string) {
 	if len(s) == 36 {
-		if u, ok := packUUID(s); ok {
+		if u, ok := uuid.Parse(s); ok {
 			w.byte1(strUUID)
 			w.b = append(w.b, u[:]...)
 			return
 		}
 	} else if len(s) == 41 && s[:5] == "task-" {
-		if u, ok := packUUID(s[5:]); ok {
+		if u, ok := uuid.Parse(s[5:]); ok {
 			w.byte1(strTaskID)
 			w.b = append(w.b, u[:]...)
 			return
@@ -430,7 +431,7 @@ func (r *rbuf) strIs(s string, job uint32) bool {
 		if len(s) != 36 {
 			return false
 		}
-		u, ok := packUUID(s)
+		u, ok := uuid.Parse(s)
 		return ok && string(u[:]) == raw
 	}
 	n := int(h >> 3)
@@ -565,60 +566,17 @@ func (r *rbuf) result() *core.Result {
 	return &core.Result{Status: r.str(), Data: r.m(), Error: r.errorInfo()}
 }
 
-// UUIDs: 8-4-4-4-12 lowercase hex digits.
-
-func packUUID(s string) (u [16]byte, ok bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, false
-	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
-		u[j] = hi<<4 | lo
-		j++
-		i += 2
-	}
-	return u, true
-}
-
 // isPacked reports whether str packs s (a UUID or "task-" + a UUID).
 func isPacked(s string) bool {
 	if len(s) == 41 && s[:5] == "task-" {
 		s = s[5:]
 	}
-	_, ok := packUUID(s)
+	_, ok := uuid.Parse(s)
 	return ok
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
 func unpackUUID(prefix, raw string) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, 0, len(prefix)+36)
-	b = append(b, prefix...)
-	for i := 0; i < 16; i++ {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, digits[raw[i]>>4], digits[raw[i]&15])
-	}
-	return string(b)
+	return string(uuid.Append(append(make([]byte, 0, len(prefix)+36), prefix...), raw))
 }
 
 // Job records.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -446,7 +447,7 @@ func TestMemoryIDReferences(t *testing.T) {
 			same(t, &want, got)
 			tl, _ := m.Timeline(ctx, jid)
 			same(t, evs, tl)
-			if u, _ := packUUID(tids[1]); strings.Contains(m.jobRec(uint32(m.jobs.n-1)), string(u[:])) {
+			if u, _ := uuid.Parse(tids[1]); strings.Contains(m.jobRec(uint32(m.jobs.n-1)), string(u[:])) {
 				t.Error("the job's record holds the id of a task the store has")
 			}
 			for _, tk := range enq {
