@@ -36,11 +36,10 @@ func (h *leaseRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// One queued task wakes one of many waiting polls, not all of them: two
-// lease script runs for it (the claim and the winner's next look), whatever
-// the number of polls. A batch of tasks wakes as many polls as it holds.
-// The store never rechecks on its own here, so only wakes find the tasks.
-func TestWakeOnePollPerTask(t *testing.T) {
+// countedStore opens a store on a new Redis that never rechecks on its
+// own, with a hook counting its lease script runs; opt reaches the Redis.
+func countedStore(t *testing.T) (*redisstore.Store, *leaseRuns, *redis.Options) {
+	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
 	opt, err := redis.ParseURL(srv.URL)
 	if err != nil {
@@ -53,7 +52,16 @@ func TestWakeOnePollPerTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, runs, opt
+}
+
+// One queued task wakes one of many waiting polls, not all of them: two
+// lease script runs for it (the claim and the winner's next look), whatever
+// the number of polls. A batch of tasks wakes as many polls as it holds.
+// The store never rechecks on its own here, so only wakes find the tasks.
+func TestWakeOnePollPerTask(t *testing.T) {
+	s, runs, _ := countedStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	const polls = 20
 	got := make(chan *core.Task, polls)
@@ -135,19 +143,7 @@ func TestWakeOnePollPerTask(t *testing.T) {
 // every waiting poll looks again. The store never rechecks on its own
 // here.
 func TestSubscriptionBackWakesPolls(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	opt, err := redis.ParseURL(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opt)
-	runs := &leaseRuns{}
-	rc.AddHook(runs)
-	s, err := redisstore.New(context.Background(), rc, redisstore.Options{Prefix: srv.Fresh(t), Recheck: time.Hour, OwnsClient: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, runs, opt := countedStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
