@@ -183,8 +183,10 @@ func (lc *localConn) serve() bool {
 		lc.handBack(br, head)
 		return false
 	}
-	s.hooks.Add(1) // Run closes the store after the requests under way
-	defer s.hooks.Done()
+	if !lc.q.enter() { // shutting down: Run is about to close the store
+		return false
+	}
+	defer lc.q.inflight.Done()
 	req.RemoteAddr = lc.remote // its context is Background's: nothing waits on its end
 	rr := newRawResponse()
 	rr.lc = lc
@@ -224,11 +226,8 @@ func servedHere(r *http.Request) bool {
 func peekHead(br *bufio.Reader) (head []byte, ok bool) {
 	for {
 		b, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
-			return b[:i+3], true
-		}
-		if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
-			return b[:i+2], true
+		if n := headEnd(b); n > 0 {
+			return b[:n], true
 		}
 		if br.Buffered() == br.Size() {
 			return nil, true
@@ -237,6 +236,20 @@ func peekHead(br *bufio.Reader) (head []byte, ok bool) {
 			return nil, false
 		}
 	}
+}
+
+// headEnd is the length of the head in b, up to and with the first blank
+// line ("\n\r\n" or "\n\n", as net/textproto reads lines); 0 when b holds
+// none.
+func headEnd(b []byte) int {
+	crlf, lf := bytes.Index(b, []byte("\n\r\n")), bytes.Index(b, []byte("\n\n"))
+	switch {
+	case crlf >= 0 && (lf < 0 || crlf < lf):
+		return crlf + 3
+	case lf >= 0:
+		return lf + 2
+	}
+	return 0
 }
 
 // handBack gives the connection back to the http.Server, with the bytes

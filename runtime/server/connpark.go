@@ -45,9 +45,37 @@ type connQueue struct {
 	closeOnce sync.Once
 	addr      net.Addr
 
-	mu     sync.Mutex
-	closed bool
-	local  map[*localConn]struct{} // parked connections
+	mu       sync.Mutex
+	closed   bool
+	local    map[*localConn]struct{} // parked connections
+	inflight sync.WaitGroup          // requests served on them
+}
+
+// enter counts a request served on a parked connection; false once the
+// queue has shut down (no count starts after that, so wait may begin).
+func (q *connQueue) enter() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.inflight.Add(1)
+	return true
+}
+
+// wait shuts the queue down and waits for the requests served on its
+// parked connections.
+func (q *connQueue) wait() {
+	q.shutdown()
+	q.inflight.Wait()
+}
+
+// waitParked waits for the requests under way on parked connections of
+// hs (Run, after hs.Shutdown, before it closes the store).
+func waitParked(hs *http.Server) {
+	if q, ok := connQueues.Load(hs); ok {
+		q.(*connQueue).wait()
+	}
 }
 
 var connQueues sync.Map // *http.Server -> *connQueue

@@ -204,6 +204,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	if e := hs.Shutdown(sctx); e != nil && err == nil {
 		err = e
 	}
+	waitParked(hs)
 	stopLoops()
 	wg.Wait()
 	s.hooks.Wait()
