@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -745,7 +746,7 @@ func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) (
 		if !a.until.Equal(b.until) {
 			return a.until.Compare(b.until)
 		}
-		return compareStrings(a.id, b.id)
+		return strings.Compare(a.id, b.id)
 	})
 	if limit > 0 && len(due) > limit {
 		due = due[:limit]
@@ -757,16 +758,6 @@ func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) (
 		out = append(out, m.loadTask(d.n))
 	}
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // WithdrawIfQueued implements Store.
