@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // taskEvent applies a task's result, lease timeout or dispatch timeout.
@@ -105,6 +106,7 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 	parallel := st.Action == lang.ActionParallel
 	switch res.Status {
 	case "failure":
+		s.fx.Transition = wire.TransitionFailureHandled
 		code := ErrTransient
 		if res.Error != nil && res.Error.Code != "" {
 			code = res.Error.Code
@@ -121,6 +123,7 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 			s.failedForGood(st, res, s.taskError(st, ref, res, code, fmt.Sprintf(" after %d attempts", ref.Attempt)))
 		}
 	case "cancelled":
+		s.fx.Transition = wire.TransitionCancelledHandled
 		if parallel {
 			s.failedForGood(st, res, &ErrorInfo{Code: CodeCancelled, Message: fmt.Sprintf("state %q: branch %d (task %s) was cancelled", st.Name, ref.Branch, ref.ID)})
 			return
@@ -130,21 +133,26 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 	default:
 		if !parallel {
 			j.Result = res
+			s.fx.Transition = wire.TransitionUnhandledStatus
 			if _, ok := st.Next(res.Status); ok {
+				s.fx.Transition = wire.TransitionSuccess
 				s.merge(res.Data)
 			}
 			s.leaveBy(st, res.Status)
 			return
 		}
 		if res.Status != "success" {
+			s.fx.Transition = wire.TransitionUnhandledStatus
 			s.failedForGood(st, res, &ErrorInfo{Code: CodeUnhandledStatus,
 				Message: fmt.Sprintf("unhandled status %q from branch %d of state %q: a branch succeeds with \"success\" only", res.Status, ref.Branch, st.Name)})
 			return
 		}
 		j.BranchesDone++
 		if j.BranchesDone < j.Tasks.Len() {
+			s.fx.Transition = wire.TransitionParallelBranch
 			return // other branches still run
 		}
+		s.fx.Transition = wire.TransitionSuccess
 		results := make([]*Result, j.Tasks.Len())
 		for k, t := range j.Tasks.All() {
 			results[k] = t.Result

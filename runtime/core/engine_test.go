@@ -271,7 +271,7 @@ func runCases(t *testing.T, cases []stepCase) {
 			if wantFx == nil {
 				wantFx = &Effects{}
 			}
-			if diff := cmp.Diff(wantFx, fx, cmpopts.IgnoreFields(Effects{}, "Timeline"), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(wantFx, fx, cmpopts.IgnoreFields(Effects{}, "Timeline", "Transition"), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("effects (-want +got):\n%s", diff)
 			}
 			var types []string

@@ -45,6 +45,10 @@ type Effects struct {
 	// Notify is set when the job reached a terminal status: webhook and
 	// WebSocket listeners hear of it after the commit.
 	Notify *Notification
+	// Transition is what a task's result did to the job (one of the
+	// wire.Transition values), set by a step that took a result; the
+	// worker's answer carries it.
+	Transition string
 }
 
 // Empty reports whether there is nothing to do besides writing the job.

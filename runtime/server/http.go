@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
@@ -35,7 +37,10 @@ func errorf(status int, code, format string, args ...any) *apiError {
 // not an *apiError is an internal error: logged, never shown.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	var oe *orchestrator.Error
+	if errors.As(err, &oe) {
+		ae = &apiError{Status: kindStatus[oe.Kind], Code: oe.Code, Message: oe.Message, Details: oe.Details, RetryAfter: int(oe.RetryAfter / time.Second)}
+	} else if !errors.As(err, &ae) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			ae = errorf(http.StatusNotFound, "not_found", "not found")
@@ -50,6 +55,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(ae.RetryAfter, 1)))
 	}
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
+}
+
+// kindStatus is the HTTP status of each kind of refusal.
+var kindStatus = [...]int{
+	orchestrator.KindInvalid:     http.StatusBadRequest,
+	orchestrator.KindForbidden:   http.StatusForbidden,
+	orchestrator.KindNotFound:    http.StatusNotFound,
+	orchestrator.KindConflict:    http.StatusConflict,
+	orchestrator.KindExhausted:   http.StatusTooManyRequests,
+	orchestrator.KindUnavailable: http.StatusServiceUnavailable,
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -120,7 +135,7 @@ func decodeJSON(body []byte, v any) error {
 }
 
 // seconds reads an optional number of seconds from a JSON number.
-func seconds(n json.Number, name string) (float64, error) {
+func seconds(n json.Number, name string) (time.Duration, error) {
 	if n == "" {
 		return 0, nil
 	}
@@ -128,7 +143,7 @@ func seconds(n json.Number, name string) (float64, error) {
 	if err != nil || f < 0 || f > 1e7 {
 		return 0, errorf(http.StatusBadRequest, "invalid_field", "%s must be a non-negative number of seconds", name)
 	}
-	return f, nil
+	return time.Duration(f * float64(time.Second)), nil
 }
 
 // recoverer turns a panic into a 500 without a stack trace to the client.

@@ -1,4 +1,4 @@
-package server
+package orchestrator
 
 import (
 	"context"
@@ -13,17 +13,17 @@ import (
 
 // newWatcher watches every folder under the blueprints folder; nil when
 // the platform gives no file events (hot reload is then off, and said so).
-func (s *Server) newWatcher() *fsnotify.Watcher {
-	dir := s.cfg.BlueprintsDir
+func (x *Orchestrator) newWatcher() *fsnotify.Watcher {
+	dir := x.cfg.BlueprintsDir
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		s.log.Error("watch blueprints: hot reload is off", "dir", dir, "err", err)
+		x.log.Error("watch blueprints: hot reload is off", "dir", dir, "err", err)
 		return nil
 	}
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			if err := w.Add(p); err != nil {
-				s.log.Warn("watch blueprints", "dir", p, "err", err)
+				x.log.Warn("watch blueprints", "dir", p, "err", err)
 			}
 		}
 		return nil
@@ -35,7 +35,7 @@ func (s *Server) newWatcher() *fsnotify.Watcher {
 // 50 ms of quiet the folder is linted; a clean one is swapped in for new
 // jobs, one with findings is refused (logged, shown by the API) and the
 // last good version stays.
-func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
+func (x *Orchestrator) watch(ctx context.Context, w *fsnotify.Watcher) {
 	defer w.Close()
 	var quiet <-chan time.Time
 	for {
@@ -56,49 +56,51 @@ func (s *Server) watch(ctx context.Context, w *fsnotify.Watcher) {
 			if !ok {
 				return
 			}
-			s.log.Warn("watch blueprints", "err", err)
+			x.log.Warn("watch blueprints", "err", err)
 		case <-quiet:
 			quiet = nil
-			s.Reload(ctx)
+			x.Reload(ctx)
 		}
 	}
 }
 
 // Reload lints the blueprints folder and swaps it in when clean. It
 // reports whether the new set was taken.
-func (s *Server) Reload(ctx context.Context) bool {
-	defer s.reloaded()
-	set, ds := lang.LoadDir(s.cfg.BlueprintsDir)
+func (x *Orchestrator) Reload(ctx context.Context) bool {
+	defer x.reloaded()
+	set, ds := lang.LoadDir(x.cfg.BlueprintsDir)
 	if ds.HasErrors() {
-		s.reg.Refuse(ds)
-		s.log.Error("blueprints reload refused; keeping the last good version", "dir", s.cfg.BlueprintsDir, "findings", len(ds), "first", ds[0].Error())
+		x.reg.Refuse(ds)
+		x.log.Error("blueprints reload refused; keeping the last good version", "dir", x.cfg.BlueprintsDir, "findings", len(ds), "first", ds[0].Error())
+		x.obs.BlueprintsReloaded(nil, ds)
 		return false
 	}
-	if err := s.install(ctx, set); err != nil {
-		s.log.Error("blueprints reload", "err", err)
+	if err := x.install(ctx, set); err != nil {
+		x.log.Error("blueprints reload", "err", err)
 		return false
 	}
-	s.log.Info("blueprints reloaded", "dir", s.cfg.BlueprintsDir, "count", len(set.Machines))
+	x.log.Info("blueprints reloaded", "dir", x.cfg.BlueprintsDir, "count", len(set.Machines))
+	x.obs.BlueprintsReloaded(set, ds)
 	return true
 }
 
 // Reloaded returns a channel that is closed when the next reload attempt
 // after this call ends, taken or refused. Take it before editing a file,
 // then wait on it (tests, benchmarks).
-func (s *Server) Reloaded() <-chan struct{} {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	if s.reloadDone == nil {
-		s.reloadDone = make(chan struct{})
+func (x *Orchestrator) Reloaded() <-chan struct{} {
+	x.reloadMu.Lock()
+	defer x.reloadMu.Unlock()
+	if x.reloadDone == nil {
+		x.reloadDone = make(chan struct{})
 	}
-	return s.reloadDone
+	return x.reloadDone
 }
 
-func (s *Server) reloaded() {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	if s.reloadDone != nil {
-		close(s.reloadDone)
-		s.reloadDone = nil
+func (x *Orchestrator) reloaded() {
+	x.reloadMu.Lock()
+	defer x.reloadMu.Unlock()
+	if x.reloadDone != nil {
+		close(x.reloadDone)
+		x.reloadDone = nil
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package park
 
 import (
 	"bufio"
@@ -13,16 +13,15 @@ import (
 	"time"
 )
 
-// localConn is a parked connection (connpark.go). Its goroutine waits for
+// Conn is a parked connection. Its goroutine waits for
 // the first byte of the next request, which is also how a poll held on
 // the connection learns that its client went away (the read ends without
-// a byte); it then reads the request, serves it through the server's
+// a byte); it then reads the request, serves it through the parker's
 // handler into a buffered answer and writes that answer. A poll that
 // waits is answered by its own goroutine when its wait ends; a request
 // that comes behind it is read after that answer.
-type localConn struct {
-	s      *Server
-	q      *connQueue
+type Conn struct {
+	p      *Parker
 	c      net.Conn
 	remote string
 	pre    []byte // read and not yet served
@@ -30,58 +29,66 @@ type localConn struct {
 
 	mu      sync.Mutex
 	busy    bool          // a request is being served
-	poll    *heldPoll     // the poll that waits on the connection, if any
+	poll    Poll          // the poll that waits on the connection, if any
 	pollEnd chan struct{} // closed once that poll is answered
 	started bool          // the request being served left a poll waiting
 	closing bool          // close once the request or poll under way is answered
 	gone    bool          // handed back to the http.Server
 }
 
-// localFrom is the parked connection whose request w answers, if any.
-func localFrom(w http.ResponseWriter) *localConn {
-	if sr, ok := w.(*statusRecorder); ok {
-		w = sr.ResponseWriter
+// Poll is a request that waits on a parked connection for its answer (a
+// held long poll); Cancel ends its wait when the client goes away.
+type Poll interface{ Cancel() }
+
+// From is the parked connection whose request w answers, if any (w may
+// wrap the Response, with an Unwrap method).
+func From(w http.ResponseWriter) *Conn {
+	for {
+		switch x := w.(type) {
+		case *Response:
+			return x.lc
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
 	}
-	if rr, ok := w.(*rawResponse); ok {
-		return rr.lc
-	}
-	return nil
 }
 
-// adopt parks c (the connection of a request served by q's server); nil
-// when q has shut down (c is closed then).
-func (q *connQueue) adopt(s *Server, c net.Conn, pre []byte) *localConn {
-	lc := &localConn{s: s, q: q, c: c, remote: c.RemoteAddr().String()}
+// adopt parks c (the connection of a request served by p's server); nil
+// when p has shut down (c is closed then).
+func (p *Parker) adopt(c net.Conn, pre []byte) *Conn {
+	lc := &Conn{p: p, c: c, remote: c.RemoteAddr().String()}
 	if p, ok := c.(*prefixConn); ok { // bytes of an earlier hand-back not read yet
 		lc.c, pre = p.Conn, append(slices.Clone(p.pre), pre...)
 	}
 	lc.pre = pre
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		_ = c.Close()
 		return nil
 	}
-	q.local[lc] = struct{}{}
+	p.local[lc] = struct{}{}
 	return lc
 }
 
-// end closes the connection (unless handed back) and forgets it.
-func (lc *localConn) end() {
+// End closes the connection (unless handed back) and forgets it.
+func (lc *Conn) End() {
 	lc.mu.Lock()
 	gone := lc.gone
 	lc.mu.Unlock()
 	if !gone {
 		_ = lc.c.Close()
 	}
-	lc.q.mu.Lock()
-	delete(lc.q.local, lc)
-	lc.q.mu.Unlock()
+	lc.p.mu.Lock()
+	delete(lc.p.local, lc)
+	lc.p.mu.Unlock()
 }
 
 // closeIfIdle closes the connection when it waits for a request, or has
 // it closed after the answer under way (server shutdown).
-func (lc *localConn) closeIfIdle() {
+func (lc *Conn) closeIfIdle() {
 	lc.mu.Lock()
 	idle := !lc.busy && lc.poll == nil && !lc.gone
 	lc.closing = true
@@ -92,7 +99,7 @@ func (lc *localConn) closeIfIdle() {
 }
 
 // Read reads what was read ahead first (the reader of http.ReadRequest).
-func (lc *localConn) Read(b []byte) (int, error) {
+func (lc *Conn) Read(b []byte) (int, error) {
 	if len(lc.pre) > 0 {
 		n := copy(b, lc.pre)
 		lc.pre = lc.pre[n:]
@@ -107,12 +114,14 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 409
 // byte came, as the server's ReadHeaderTimeout does.
 const headerTimeout = 10 * time.Second
 
-func (lc *localConn) run() {
+// Run serves the connection until it is done; call it on a goroutine of
+// its own.
+func (lc *Conn) Run() {
 	defer func() {
 		if v := recover(); v != nil && v != http.ErrAbortHandler {
-			lc.s.log.Error("panic serving a parked connection", "panic", fmt.Sprint(v))
+			lc.p.log.Error("panic serving a parked connection", "panic", fmt.Sprint(v))
 		}
-		lc.end()
+		lc.End()
 	}()
 	for lc.next() && lc.serve() {
 	}
@@ -120,13 +129,13 @@ func (lc *localConn) run() {
 
 // next waits for the next request's first byte, and for the answer of the
 // poll waiting on the connection; false when the connection is done.
-func (lc *localConn) next() bool {
+func (lc *Conn) next() bool {
 	if len(lc.pre) == 0 {
 		n, _ := lc.c.Read(lc.one[:])
 		if n == 0 { // the client went away (or the connection was closed)
 			lc.mu.Lock()
 			if lc.poll != nil {
-				lc.poll.cancel()
+				lc.poll.Cancel()
 			}
 			lc.mu.Unlock()
 			lc.waitPoll()
@@ -139,7 +148,7 @@ func (lc *localConn) next() bool {
 
 // waitPoll waits until no poll waits on the connection; false when its
 // answer closed the connection.
-func (lc *localConn) waitPoll() bool {
+func (lc *Conn) waitPoll() bool {
 	lc.mu.Lock()
 	end := lc.pollEnd
 	lc.mu.Unlock()
@@ -157,8 +166,7 @@ func (lc *localConn) waitPoll() bool {
 
 // serve reads one request and answers it, or hands the connection back to
 // the http.Server; false when the connection is done here.
-func (lc *localConn) serve() bool {
-	s := lc.s
+func (lc *Conn) serve() bool {
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(lc)
 	defer func() {
@@ -179,19 +187,19 @@ func (lc *localConn) serve() bool {
 		_, _ = io.WriteString(lc.c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
 		return false
 	}
-	if !servedHere(req) || s.draining.Load() {
+	if !servedHere(req) || lc.p.draining() {
 		lc.handBack(br, head)
 		return false
 	}
-	if !lc.q.enter() { // shutting down: Run is about to close the store
+	if !lc.p.enter() { // shutting down: Run is about to close the store
 		return false
 	}
-	defer lc.q.inflight.Done()
+	defer lc.p.inflight.Done()
 	req.RemoteAddr = lc.remote // its context is Background's: nothing waits on its end
-	rr := newRawResponse()
+	rr := NewResponse()
 	rr.lc = lc
-	s.handler.ServeHTTP(rr, req)
-	keep := !s.draining.Load()
+	lc.p.handler.ServeHTTP(rr, req)
+	keep := !lc.p.draining()
 	if n, _ := io.CopyN(io.Discard, req.Body, 256<<10); n == 256<<10 {
 		keep = false // a body left unread: the connection cannot be reused
 	}
@@ -254,7 +262,7 @@ func headEnd(b []byte) int {
 
 // handBack gives the connection back to the http.Server, with the bytes
 // read so far: head (consumed from br by ReadRequest) and br's buffer.
-func (lc *localConn) handBack(br *bufio.Reader, head []byte) {
+func (lc *Conn) handBack(br *bufio.Reader, head []byte) {
 	pre := slices.Clone(head)
 	if n := br.Buffered(); n > 0 {
 		b, _ := br.Peek(n)
@@ -263,30 +271,30 @@ func (lc *localConn) handBack(br *bufio.Reader, head []byte) {
 	lc.mu.Lock()
 	lc.gone = true
 	lc.mu.Unlock()
-	lc.q.serve(withPrefix(lc.c, pre))
+	lc.p.serve(withPrefix(lc.c, pre))
 }
 
 // write sends rr (an answer of a few hundred bytes: the socket's buffer
 // takes it without a deadline) and recycles it; false when it could not.
-func (lc *localConn) write(rr *rawResponse, keepAlive bool) bool {
+func (lc *Conn) write(rr *Response, keepAlive bool) bool {
 	_, err := lc.c.Write(rr.encode(keepAlive, time.Now()))
-	rr.release()
+	rr.Release()
 	return err == nil
 }
 
-// startPoll records the poll that now waits on the connection; here says
+// StartPoll records the poll that now waits on the connection; here says
 // that it came on the connection while parked (its request is the one
 // being served).
-func (lc *localConn) startPoll(hp *heldPoll, here bool) {
+func (lc *Conn) StartPoll(hp Poll, here bool) {
 	lc.mu.Lock()
 	lc.poll, lc.pollEnd, lc.started = hp, make(chan struct{}), here
 	lc.mu.Unlock()
 }
 
-// answerPoll writes the answer of the poll waiting on the connection.
-func (lc *localConn) answerPoll(rr *rawResponse) {
+// AnswerPoll writes the answer of the poll waiting on the connection.
+func (lc *Conn) AnswerPoll(rr *Response) {
 	lc.mu.Lock()
-	keep := !lc.closing && !lc.s.draining.Load()
+	keep := !lc.closing && !lc.p.draining()
 	lc.mu.Unlock()
 	ok := lc.write(rr, keep)
 	lc.mu.Lock()

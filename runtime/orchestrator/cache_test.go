@@ -1,4 +1,4 @@
-package server
+package orchestrator
 
 import (
 	"sync"
@@ -46,7 +46,7 @@ func TestJobLocks(t *testing.T) {
 // remote is a store that does not declare itself in-process.
 type remote struct{ store.Store }
 
-// The server keeps copies of jobs for a store over the network only; a
+// The orchestrator keeps copies of jobs for a store over the network only; a
 // cache of size 0 keeps nothing.
 func TestJobCacheOnlyForRemoteStores(t *testing.T) {
 	for _, c := range []struct {

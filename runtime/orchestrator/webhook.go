@@ -1,4 +1,4 @@
-package server
+package orchestrator
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 // 2 s and 4 s backoff (Options.WebhookBackoff), 2xx is delivered. It does
 // not block the caller; a drain lets the attempt under way finish and
 // starts no other.
-func (s *Server) notify(j *core.Job, n *core.Notification) {
-	s.log.Debug("job ended", "job", j.ID, "blueprint", j.Blueprint, "status", j.Status)
+func (x *Orchestrator) notify(j *core.Job, n *core.Notification) {
+	x.log.Debug("job ended", "job", j.ID, "blueprint", j.Blueprint, "status", j.Status)
 	if j.WebhookURL == "" {
 		return
 	}
-	body := map[string]any{"event": n.Event, "job_id": j.ID, "status": j.Status, "result": j.History, "metadata": j.Metadata, "timestamp": s.now().Unix()}
+	body := map[string]any{"event": n.Event, "job_id": j.ID, "status": j.Status, "result": j.History, "metadata": j.Metadata, "timestamp": x.now().Unix()}
 	if body["result"] == nil {
 		body["result"] = map[string]any{}
 	}
@@ -34,10 +34,10 @@ func (s *Server) notify(j *core.Job, n *core.Notification) {
 	if err != nil {
 		return
 	}
-	s.hooks.Add(1)
+	x.hooks.Add(1)
 	go func() {
-		defer s.hooks.Done()
-		delay := s.hookBackoff
+		defer x.hooks.Done()
+		delay := x.hookBackoff
 		for try := 0; try < 3; try++ {
 			// An attempt under way when the server drains may finish; no
 			// new one starts after.
@@ -46,7 +46,7 @@ func (s *Server) notify(j *core.Job, n *core.Notification) {
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
 				var resp *http.Response
-				resp, err = s.hookClient.Do(req)
+				resp, err = x.hookClient.Do(req)
 				if err == nil {
 					resp.Body.Close()
 					if resp.StatusCode/100 == 2 {
@@ -61,14 +61,14 @@ func (s *Server) notify(j *core.Job, n *core.Notification) {
 			}
 			t := time.NewTimer(delay)
 			select {
-			case <-s.drainCtx.Done():
+			case <-x.drainCtx.Done():
 				t.Stop()
-				s.log.Warn("webhook not delivered: the server is shutting down", "job", j.ID, "url", j.WebhookURL)
+				x.log.Warn("webhook not delivered: the server is shutting down", "job", j.ID, "url", j.WebhookURL)
 				return
 			case <-t.C:
 			}
 			delay *= 2
 		}
-		s.log.Warn("webhook not delivered", "job", j.ID, "url", j.WebhookURL)
+		x.log.Warn("webhook not delivered", "job", j.ID, "url", j.WebhookURL)
 	}()
 }
