@@ -129,7 +129,7 @@ var builtins = starlark.StringDict{
 // compileWhen compiles a `when:` scalar.
 func compileWhen(n *yaml.Node, sc *exprScope) (*Expr, Diagnostics) {
 	if n.Kind != yaml.ScalarNode {
-		return nil, Diagnostics{{Pos: nodePos(sc.File, n), Rule: "wrong-type", Message: "`when` must be an expression string"}}
+		return nil, Diagnostics{RuleWrongType.at(nodePos(sc.File, n), "`when` must be an expression string")}
 	}
 	at := scalarLoc{file: sc.File, src: sc.Src, node: n}
 	src := n.Value
@@ -159,7 +159,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		return at.pos(off + exprOffset(src, int(p.Line), int(p.Col)))
 	}
 	if strings.TrimSpace(src) == "" {
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: "empty expression"}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), "empty expression")}
 	}
 	// Parse one line: line breaks and tabs become spaces (same byte
 	// length, so columns still map), leading space is skipped.
@@ -176,9 +176,9 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 	if err != nil {
 		var se syntax.Error
 		if errors.As(err, &se) {
-			return nil, Diagnostics{{Pos: posOf(se.Pos), Rule: "starlark-syntax", Message: "syntax error: " + se.Msg}}
+			return nil, Diagnostics{RuleStarlarkSyntax.at(posOf(se.Pos), "syntax error: "+se.Msg)}
 		}
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), err.Error())}
 	}
 	rewriteExpr(&expr, true)
 	params := make([]syntax.Expr, 0, len(scopeNames)+1)
@@ -223,7 +223,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 			}
 			return nil, ds
 		}
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), err.Error())}
 	}
 	pre := starlark.StringDict{}
 	for k, v := range builtins {
@@ -237,7 +237,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 	th := &starlark.Thread{Name: "compile"}
 	g, err := prog.Init(th, pre)
 	if err != nil {
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "internal-error", Message: err.Error()}}
+		return nil, Diagnostics{RuleInternalError.at(at.pos(off), err.Error())}
 	}
 	g.Freeze()
 	steps := sc.MaxSteps
@@ -273,20 +273,20 @@ func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *e
 			}
 		}
 		sort.Strings(cands)
-		rule, what := "undefined-name", "undefined name"
+		rule, what := RuleUndefinedName, "undefined name"
 		if calls[e.Pos] {
-			rule, what = "unknown-function", "call of undefined function"
+			rule, what = RuleUnknownFunction, "call of undefined function"
 		}
 		m := fmt.Sprintf("%s %q", what, name)
-		if rule == "unknown-function" && sc.Program == nil {
+		if rule == RuleUnknownFunction && sc.Program == nil {
 			m += " (the blueprint has no script)"
 		}
 		if s := spell.Nearest(name, cands); s != "" {
 			m += fmt.Sprintf("; did you mean %q?", s)
 		}
-		return Diagnostic{Pos: pos, Rule: rule, Message: m}
+		return rule.at(pos, m)
 	}
-	return Diagnostic{Pos: pos, Rule: "starlark-syntax", Message: msg}
+	return RuleStarlarkSyntax.at(pos, msg)
 }
 
 // callees returns the positions of identifiers used as the function of a call.
@@ -530,7 +530,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 		cache[name] = nil
 		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			ds = append(ds, Diagnostic{Pos: from, Rule: "missing-script", Message: fmt.Sprintf("script %q cannot be read: %v", name, errors.Unwrap(err))})
+			ds = append(ds, RuleMissingScript.at(from, fmt.Sprintf("script %q cannot be read: %v", name, errors.Unwrap(err))))
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
 		}
@@ -539,9 +539,9 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 		if err != nil {
 			var se syntax.Error
 			if errors.As(err, &se) {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name, Line: int(se.Pos.Line), Col: int(se.Pos.Col)}, Rule: "starlark-syntax", Message: "syntax error: " + se.Msg})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name, Line: int(se.Pos.Line), Col: int(se.Pos.Col)}, "syntax error: "+se.Msg))
 			} else {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name}, err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
@@ -553,7 +553,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			var el resolve.ErrorList
 			if errors.As(err, &el) {
 				for _, e := range el {
-					d := Diagnostic{Pos: Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, Rule: "undefined-name", Message: e.Msg}
+					d := RuleUndefinedName.at(Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, e.Msg)
 					if n, ok := strings.CutPrefix(e.Msg, "undefined: "); ok {
 						n, _, _ = strings.Cut(n, " ")
 						d.Message = fmt.Sprintf("undefined name %q", n)
@@ -561,12 +561,12 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 							d.Message += fmt.Sprintf("; did you mean %q?", s)
 						}
 					} else {
-						d.Rule = "starlark-syntax"
+						d = RuleStarlarkSyntax.at(d.Pos, d.Message)
 					}
 					ds = append(ds, d)
 				}
 			} else {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name}, err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
@@ -583,7 +583,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			at := loadPos[module]
 			target, ok := confine(path.Dir(name), module)
 			if !ok {
-				ds = append(ds, Diagnostic{Pos: at, Rule: "load-outside-folder", Message: fmt.Sprintf("load(%q) leaves the blueprints folder", module)})
+				ds = append(ds, RuleLoadOutsideFolder.at(at, fmt.Sprintf("load(%q) leaves the blueprints folder", module)))
 				return nil, errReported
 			}
 			return exec(child, target, at)
@@ -601,7 +601,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 				if child.ExecutionSteps() >= maxSteps {
 					err = fmt.Errorf("top level exceeded the step limit of %d (endless loop?)", maxSteps)
 				}
-				ds = append(ds, Diagnostic{Pos: pos, Rule: "script-error", Message: "script " + name + ": " + err.Error()})
+				ds = append(ds, RuleScriptError.at(pos, "script "+name+": "+err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported

@@ -69,10 +69,10 @@ type Options struct {
 func LoadDir(dir string) (*Set, Diagnostics) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: fmt.Sprintf("cannot read blueprints folder: %v", errors.Unwrap(err))}}
+		return nil, Diagnostics{RuleUnreadable.at(Pos{File: dir}, fmt.Sprintf("cannot read blueprints folder: %v", errors.Unwrap(err)))}
 	}
 	if !st.IsDir() {
-		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: "not a folder"}}
+		return nil, Diagnostics{RuleUnreadable.at(Pos{File: dir}, "not a folder")}
 	}
 	return LoadFS(os.DirFS(dir))
 }
@@ -167,7 +167,7 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 	var ds Diagnostics
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			ds = append(ds, Diagnostic{Pos: Pos{File: p}, Rule: "unreadable", Message: err.Error()})
+			ds = append(ds, RuleUnreadable.at(Pos{File: p}, err.Error()))
 			return nil
 		}
 		if d.IsDir() {
@@ -185,7 +185,7 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 		return nil
 	})
 	if err != nil {
-		ds = append(ds, Diagnostic{Pos: Pos{File: "."}, Rule: "unreadable", Message: err.Error()})
+		ds = append(ds, RuleUnreadable.at(Pos{File: "."}, err.Error()))
 	}
 	sort.Strings(files)
 	return files, ds
@@ -248,8 +248,8 @@ func (l *loader) wasSuggested(n *yaml.Node, keys ...string) bool {
 	return false
 }
 
-func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
-	d := Diagnostic{Pos: nodePos(l.pf.file, n), Rule: rule, Message: fmt.Sprintf(format, args...)}
+func (l *loader) errf(n *yaml.Node, rule *Rule, format string, args ...any) {
+	d := rule.atf(nodePos(l.pf.file, n), format, args...)
 	// A plain one-line scalar is its own source text: underline all of it
 	// (printers find the end of other spots themselves).
 	if n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value != "" && !strings.Contains(n.Value, "\n") {
@@ -270,12 +270,12 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 				at = l.pos(l.at)
 			}
 			pf.machine = nil
-			pf.diags = append(l.diags, Diagnostic{Pos: at, Rule: "internal-error", Message: fmt.Sprintf("internal error: %v", r)})
+			pf.diags = append(l.diags, RuleInternalError.at(at, fmt.Sprintf("internal error: %v", r)))
 		}
 	}()
 	src, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		pf.diags = Diagnostics{{Pos: Pos{File: file}, Rule: "unreadable", Message: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
+		pf.diags = Diagnostics{RuleUnreadable.at(Pos{File: file}, fmt.Sprintf("cannot read: %v", errors.Unwrap(err)))}
 		return pf
 	}
 	pf.src = src
@@ -285,7 +285,7 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 		return pf
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		pf.diags = Diagnostics{{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "missing-key", Message: "empty blueprint: want a mapping with name, start and states"}}
+		pf.diags = Diagnostics{RuleMissingKey.at(Pos{File: file, Line: 1, Col: 1}, "empty blueprint: want a mapping with name, start and states")}
 		return pf
 	}
 	root := doc.Content[0]
@@ -325,7 +325,7 @@ func extraDocument(file string, src []byte) (Diagnostic, bool) {
 	if len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	return Diagnostic{Pos: nodePos(file, n), Rule: "multiple-documents", Message: "a blueprint file holds one YAML document; this second one would be ignored (put each blueprint in a file of its own)"}, true
+	return RuleMultipleDocuments.at(nodePos(file, n), "a blueprint file holds one YAML document; this second one would be ignored (put each blueprint in a file of its own)"), true
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -369,7 +369,7 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 			msg += " (a tab: YAML indents with spaces)"
 		}
 	}
-	return Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Rule: "yaml-syntax", Message: "yaml: " + msg}
+	return RuleYAMLSyntax.at(Pos{File: file, Line: line, Col: col}, "yaml: "+msg)
 }
 
 // pairs returns the key/value nodes of a mapping, reporting duplicate
@@ -377,7 +377,7 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Node {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		l.errf(n, "wrong-type", "%s must be a mapping, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a mapping, not %s", what, kindName(n))
 		return nil
 	}
 	seen := map[string]bool{}
@@ -389,11 +389,11 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 			l.o.visit(k)
 		}
 		if k.Kind != yaml.ScalarNode {
-			l.errf(k, "wrong-type", "a key of %s must be a string", what)
+			l.errf(k, RuleWrongType, "a key of %s must be a string", what)
 			continue
 		}
 		if seen[k.Value] {
-			l.errf(k, "duplicate-key", "key %q appears twice in %s", k.Value, what)
+			l.errf(k, RuleDuplicateKey, "key %q appears twice in %s", k.Value, what)
 			continue
 		}
 		seen[k.Value] = true
@@ -408,7 +408,7 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 			} else {
 				msg += "; valid keys: " + strings.Join(known, ", ")
 			}
-			l.errf(k, "unknown-key", "%s", msg)
+			l.errf(k, RuleUnknownKey, "%s", msg)
 			continue
 		}
 		out = append(out, [2]*yaml.Node{k, deref(v)})
@@ -457,11 +457,11 @@ func kindName(n *yaml.Node) string {
 // str reads a string scalar.
 func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a string, not %s", what, kindName(n))
 		return "", false
 	}
 	if n.ShortTag() != "!!str" {
-		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a string, not %s", what, kindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -487,13 +487,13 @@ func (l *loader) decode(root *yaml.Node) {
 	}
 	for _, req := range []string{"name", "start", "states"} {
 		if top[req] == nil && !l.wasSuggested(root, req) {
-			l.diags = append(l.diags, Diagnostic{Pos: Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, Rule: "missing-key", Message: fmt.Sprintf("missing required key %q", req)})
+			l.diags = append(l.diags, RuleMissingKey.at(Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, fmt.Sprintf("missing required key %q", req)))
 		}
 	}
 	if n := top["name"]; n != nil {
 		if s, ok := l.str(n, "name"); ok {
 			if !nameRE.MatchString(s) {
-				l.errf(n, "invalid-name", "blueprint name %q must match [a-z0-9_]+", s)
+				l.errf(n, RuleInvalidName, "blueprint name %q must match [a-z0-9_]+", s)
 			}
 			m.Name = s
 			l.pf.namePos = l.pos(n)
@@ -507,7 +507,7 @@ func (l *loader) decode(root *yaml.Node) {
 	if n := top["endpoint"]; n != nil {
 		if s, ok := l.str(n, "endpoint"); ok {
 			if !endpointRE.MatchString(s) || strings.Contains(s, "//") || strings.Contains(s, "..") {
-				l.errf(n, "invalid-endpoint", "endpoint %q must be a path starting with /", s)
+				l.errf(n, RuleInvalidEndpoint, "endpoint %q must be a path starting with /", s)
 			}
 			m.Endpoint = s
 			l.pf.endpointPos = l.pos(n)
@@ -520,11 +520,11 @@ func (l *loader) decode(root *yaml.Node) {
 		if s, ok := l.str(n, "script"); ok {
 			p, ok := confine(path.Dir(l.pf.file), s)
 			if !ok || !strings.HasSuffix(p, ".star") {
-				l.errf(n, "invalid-script", "script %q must be a .star file inside the blueprints folder", s)
+				l.errf(n, RuleInvalidScript, "script %q must be a .star file inside the blueprints folder", s)
 			} else {
 				prog, ds := compileScript(l.fsys, p, l.o.MaxSteps)
 				for i := range ds {
-					if ds[i].Rule == "missing-script" && ds[i].Pos.File == p && ds[i].Pos.Line == 0 {
+					if ds[i].Rule == RuleMissingScript.Name && ds[i].Pos.File == p && ds[i].Pos.Line == 0 {
 						ds[i].Pos = l.pos(n)
 						ds[i].Message = fmt.Sprintf("script %q not found beside the blueprint", s)
 					}
@@ -545,12 +545,12 @@ func (l *loader) decode(root *yaml.Node) {
 		for _, kv := range l.pairs(n, "stores", nil) {
 			v := deref(kv[1])
 			if v.Kind != yaml.MappingNode && v.ShortTag() != "!!null" {
-				l.errf(v, "wrong-type", "store %q must be a mapping of initial values, not %s", kv[0].Value, kindName(v))
+				l.errf(v, RuleWrongType, "store %q must be a mapping of initial values, not %s", kv[0].Value, kindName(v))
 				continue
 			}
 			var val any
 			if err := v.Decode(&val); err != nil {
-				l.errf(v, "wrong-type", "store %q: %v", kv[0].Value, err)
+				l.errf(v, RuleWrongType, "store %q: %v", kv[0].Value, err)
 				continue
 			}
 			mv, _ := FromJSON(jsonify(val)).(map[string]any)
@@ -568,7 +568,7 @@ func (l *loader) decode(root *yaml.Node) {
 	if n := top["states"]; n != nil {
 		stateNodes = l.pairs(n, "states", nil)
 		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
-			l.errf(n, "missing-key", "states is empty")
+			l.errf(n, RuleMissingKey, "states is empty")
 		}
 		for _, kv := range stateNodes {
 			st := &State{Name: kv[0].Value, Pos: l.pos(kv[0])}
@@ -607,7 +607,7 @@ func (l *loader) unknownState(n *yaml.Node, name, where string) {
 	if s := spell.Nearest(name, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
-	l.errf(n, "unknown-state", "%s", msg)
+	l.errf(n, RuleUnknownState, "%s", msg)
 }
 
 func (l *loader) defaults(n *yaml.Node) {
@@ -668,12 +668,12 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (l *loader) duration(n *yaml.Node, what string) time.Duration {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" || n.ShortTag() == "!!bool" {
-		l.errf(n, "bad-duration", "%s must be a duration such as 30s, 5m, 24h or 2d, not %s", what, kindName(n))
+		l.errf(n, RuleBadDuration, "%s must be a duration such as 30s, 5m, 24h or 2d, not %s", what, kindName(n))
 		return 0
 	}
 	d, err := ParseDuration(n.Value)
 	if err != nil {
-		l.errf(n, "bad-duration", "%s: bad duration %q: %v", what, n.Value, err)
+		l.errf(n, RuleBadDuration, "%s: bad duration %q: %v", what, n.Value, err)
 		return 0
 	}
 	return d
@@ -690,7 +690,7 @@ func (l *loader) number(n *yaml.Node, what string) (float64, bool) {
 			return g, true
 		}
 	}
-	l.errf(n, "wrong-type", "%s must be a number, not %s", what, kindName(n))
+	l.errf(n, RuleWrongType, "%s must be a number, not %s", what, kindName(n))
 	return 0, false
 }
 
@@ -700,10 +700,10 @@ func (l *loader) retries(n *yaml.Node, what string) (int, bool) {
 		if err == nil && i >= 0 && i <= 1000 {
 			return int(i), true
 		}
-		l.errf(n, "wrong-type", "%s must be an integer from 0 to 1000, not %s", what, n.Value)
+		l.errf(n, RuleWrongType, "%s must be an integer from 0 to 1000, not %s", what, n.Value)
 		return 0, false
 	}
-	l.errf(n, "wrong-type", "%s must be a non-negative integer, not %s", what, kindName(n))
+	l.errf(n, RuleWrongType, "%s must be a non-negative integer, not %s", what, kindName(n))
 	return 0, false
 }
 
@@ -717,7 +717,7 @@ func (l *loader) strategy(n *yaml.Node) string {
 		if near := spell.Nearest(s, Strategies); near != "" {
 			msg += fmt.Sprintf("; did you mean %q?", near)
 		}
-		l.errf(n, "unknown-strategy", "%s; valid strategies: %s", msg, strings.Join(Strategies, ", "))
+		l.errf(n, RuleUnknownStrategy, "%s; valid strategies: %s", msg, strings.Join(Strategies, ", "))
 		return ""
 	}
 	return s
@@ -726,12 +726,12 @@ func (l *loader) strategy(n *yaml.Node) string {
 func (l *loader) schema(n *yaml.Node, what string) *Schema {
 	var v any
 	if err := n.Decode(&v); err != nil {
-		l.errf(n, "invalid-schema", "%s: %v", what, err)
+		l.errf(n, RuleInvalidSchema, "%s: %v", what, err)
 		return nil
 	}
 	s, err := CompileSchema(jsonify(v))
 	if err != nil {
-		l.errf(n, "invalid-schema", "%s is not a valid JSON Schema: %s", what, firstCause(err))
+		l.errf(n, RuleInvalidSchema, "%s is not a valid JSON Schema: %s", what, firstCause(err))
 		return nil
 	}
 	return s
