@@ -257,7 +257,9 @@ states:
 		"bp.yaml:3:40 wrong-type",
 		"bp.yaml:7:30 bad-duration",
 		"bp.yaml:8:28 unknown-state",
+		"bp.yaml:9:3 unreachable-state",
 		"bp.yaml:9:17 action-count",
+		"bp.yaml:10:3 unreachable-state",
 		"bp.yaml:10:21 end-with-transitions",
 	}
 	var got []string

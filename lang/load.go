@@ -227,9 +227,9 @@ type loader struct {
 	m     *Machine
 	prog  *program
 	diags Diagnostics
-	// broken names states whose decoding failed: their edges are unknown,
-	// so graph checks do not pile findings on top.
-	broken map[string]bool
+	// opaque names states whose edges could not all be read, so the
+	// graph checks do not pile findings on top.
+	opaque map[string]bool
 	// at is the key being read, where an internal error is reported.
 	at *yaml.Node
 	// suggested holds, per mapping, the keys offered for its unknown
@@ -575,39 +575,24 @@ func (l *loader) decode(root *yaml.Node) {
 			m.States = append(m.States, st)
 			m.index[st.Name] = st
 		}
-		l.broken = map[string]bool{}
+		l.opaque = map[string]bool{}
 		for i, kv := range stateNodes {
-			before := len(l.diags)
 			l.state(m.States[i], kv[1])
-			if len(l.diags) > before {
-				l.broken[m.States[i].Name] = true
-			}
 		}
 	}
 	if n := top["start"]; n != nil {
 		if s, ok := l.str(n, "start"); ok {
 			m.Start = s
 			if m.index[s] == nil && top["states"] != nil && top["states"].Kind == yaml.MappingNode {
-				l.unknownState(n, s, "start")
+				d := unknownStateDiag(m, l.pos(n), s, "start")
+				l.errf(n, RuleUnknownState, "%s", d.Message)
 			}
 		}
 	}
-	if m.Start != "" && m.index[m.Start] != nil {
-		l.graphChecks()
+	if len(m.States) > 0 {
+		l.add(checkGraph(m, l.opaque))
 	}
 	m.Hash = hashSources(m.Sources)
-}
-
-func (l *loader) unknownState(n *yaml.Node, name, where string) {
-	names := make([]string, 0, len(l.m.States))
-	for _, s := range l.m.States {
-		names = append(names, s.Name)
-	}
-	msg := fmt.Sprintf("%s names unknown state %q", where, name)
-	if s := spell.Nearest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	}
-	l.errf(n, RuleUnknownState, "%s", msg)
 }
 
 func (l *loader) defaults(n *yaml.Node) {

@@ -27,6 +27,10 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		kv[p[0].Value] = p[1]
 		keys[p[0].Value] = p[0]
 	}
+	if len(l.diags) > before {
+		// A misspelt, repeated or unreadable key may be an edge.
+		l.opaque[st.Name] = true
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}
@@ -50,6 +54,9 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		a, b := keys[actions[i]], keys[actions[j]]
 		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
 	})
+	if len(actions) != 1 {
+		l.opaque[st.Name] = true
+	}
 	switch {
 	case len(actions) == 0 && len(l.diags) > before:
 		// An unknown key (a misspelt action, most likely) says enough.
@@ -96,8 +103,9 @@ func (l *loader) state(st *State, n *yaml.Node) {
 	switch st.Action {
 	case ActionGoTo:
 		if s, ok := l.str(kv["go_to"], "go_to"); ok {
-			st.GoTo = s
-			l.target(kv["go_to"], s, fmt.Sprintf("state %q go_to", st.Name))
+			st.GoTo, st.GoToPos = s, l.pos(kv["go_to"])
+		} else {
+			l.opaque[st.Name] = true
 		}
 	case ActionChoose:
 		l.choose(st, kv["choose"], sc)
@@ -159,12 +167,14 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		}
 		st.Wait = w
 		if g := kv["go_to"]; g == nil {
+			l.opaque[st.Name] = true
 			if !l.wasSuggested(n, "go_to") {
 				l.errf(n, RuleMissingKey, "state %q waits but has no go_to for when the time comes", st.Name)
 			}
 		} else if s, ok := l.str(g, "go_to"); ok {
-			st.GoTo = s
-			l.target(g, s, fmt.Sprintf("state %q go_to", st.Name))
+			st.GoTo, st.GoToPos = s, l.pos(g)
+		} else {
+			l.opaque[st.Name] = true
 		}
 	case ActionEnd:
 		v := kv["end"]
@@ -174,7 +184,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		}
 		st.End = Outcome(s)
 	}
-	l.transitions(st, kv["transitions"], keys["transitions"])
+	l.transitions(st, n, kv["transitions"], keys["transitions"])
 }
 
 func remove(list []string, s string) []string {
@@ -216,14 +226,9 @@ func (l *loader) untilValue(n *yaml.Node, sc *exprScope) *Value {
 	return v
 }
 
-func (l *loader) target(n *yaml.Node, name, where string) {
-	if l.m.index[name] == nil {
-		l.unknownState(n, name, where)
-	}
-}
-
 func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 	if n.Kind != yaml.SequenceNode {
+		l.opaque[st.Name] = true
 		l.errf(n, RuleWrongType, "choose must be a list of {when, go_to} entries, not %s", kindName(n))
 		return
 	}
@@ -235,6 +240,7 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 		e = deref(e)
 		c := Choice{Pos: l.pos(e)}
 		var whenNode, gotoNode *yaml.Node
+		before := len(l.diags)
 		for _, p := range l.pairs(e, "a choose entry", []string{"go_to", "when"}) {
 			switch p[0].Value {
 			case "when":
@@ -242,6 +248,9 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 			case "go_to":
 				gotoNode = p[1]
 			}
+		}
+		if len(l.diags) > before {
+			l.opaque[st.Name] = true
 		}
 		if e.Kind != yaml.MappingNode {
 			continue
@@ -260,12 +269,14 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 			defaultAt = i
 		}
 		if gotoNode == nil {
+			l.opaque[st.Name] = true
 			if !l.wasSuggested(e, "go_to") {
 				l.errf(e, RuleMissingKey, "a choose entry needs go_to")
 			}
 		} else if s, ok := l.str(gotoNode, "go_to"); ok {
-			c.GoTo = s
-			l.target(gotoNode, s, fmt.Sprintf("state %q choose", st.Name))
+			c.GoTo, c.GoToPos = s, l.pos(gotoNode)
+		} else {
+			l.opaque[st.Name] = true
 		}
 		st.Choose = append(st.Choose, c)
 	}
@@ -386,10 +397,16 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 	}
 }
 
-func (l *loader) transitions(st *State, n, key *yaml.Node) {
+// transitions reads the transitions n (nil when absent, key its key) of
+// state st, written in the mapping stateNode.
+func (l *loader) transitions(st *State, stateNode, n, key *yaml.Node) {
 	needs := st.Action == ActionTask || st.Action == ActionParallel || st.Action == ActionApproval || st.Action == ActionBlueprint
 	if n == nil {
 		if needs {
+			l.opaque[st.Name] = true
+			if l.wasSuggested(stateNode, "transitions") {
+				return // the misspelt key is reported
+			}
 			l.errf(l.nodeAt(st), RuleMissingTransitions, "state %q (%s) needs transitions", st.Name, st.Action)
 		}
 		return
@@ -403,17 +420,23 @@ func (l *loader) transitions(st *State, n, key *yaml.Node) {
 		return
 	}
 	allowed := actionStatuses[st.Action]
-	for _, p := range l.pairs(n, "transitions", nil) {
+	before := len(l.diags)
+	pairs := l.pairs(n, "transitions", nil)
+	if len(l.diags) > before {
+		l.opaque[st.Name] = true
+	}
+	for _, p := range pairs {
 		status := p[0].Value
 		if allowed != nil && !contains(allowed, status) {
+			l.opaque[st.Name] = true // the edge is dropped
 			l.errf(p[0], RuleUnknownStatus, "%s never leaves with status %q%s; valid: %s", st.Action, status, didYouMean(status, allowed), strings.Join(allowed, ", "))
 			continue
 		}
 		target, ok := l.str(p[1], "transition target")
 		if !ok {
+			l.opaque[st.Name] = true
 			continue
 		}
-		l.target(p[1], target, fmt.Sprintf("state %q transition %q", st.Name, status))
 		st.Transitions = append(st.Transitions, Transition{Status: status, Target: target, Pos: l.pos(p[1])})
 	}
 }
@@ -430,90 +453,6 @@ func leavesBy(a ActionKind) string {
 
 func (l *loader) nodeAt(st *State) *yaml.Node {
 	return &yaml.Node{Line: st.Pos.Line, Column: st.Pos.Col}
-}
-
-// graphChecks: every state reachable from start, every non-end state able
-// to reach an end.
-func (l *loader) graphChecks() {
-	m := l.m
-	next := func(s *State) []string {
-		var out []string
-		if s.GoTo != "" {
-			out = append(out, s.GoTo)
-		}
-		for _, c := range s.Choose {
-			if c.GoTo != "" {
-				out = append(out, c.GoTo)
-			}
-		}
-		for _, t := range s.Transitions {
-			out = append(out, t.Target)
-		}
-		return out
-	}
-	seen := map[string]bool{m.Start: true}
-	queue := []string{m.Start}
-	for len(queue) > 0 {
-		s := m.index[queue[0]]
-		queue = queue[1:]
-		if s == nil {
-			continue
-		}
-		for _, n := range next(s) {
-			if !seen[n] && m.index[n] != nil {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
-	// Reverse reachability from end states.
-	prev := map[string][]string{}
-	for _, s := range m.States {
-		for _, n := range next(s) {
-			prev[n] = append(prev[n], s.Name)
-		}
-	}
-	canEnd := map[string]bool{}
-	queue = nil
-	hasEnd := false
-	anyBroken := false
-	for name := range l.broken {
-		if seen[name] {
-			anyBroken = true
-		}
-	}
-	for _, s := range m.States {
-		if s.Action == ActionEnd || l.broken[s.Name] {
-			hasEnd = hasEnd || s.Action == ActionEnd || l.broken[s.Name]
-			canEnd[s.Name] = true
-			queue = append(queue, s.Name)
-		}
-	}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		for _, p := range prev[n] {
-			if !canEnd[p] {
-				canEnd[p] = true
-				queue = append(queue, p)
-			}
-		}
-	}
-	if !hasEnd {
-		l.diags = append(l.diags, RuleNoEndState.at(m.index[m.Start].Pos, "the blueprint has no end state (end: success or end: failure)"))
-	}
-	for _, s := range m.States {
-		if !seen[s.Name] {
-			if anyBroken {
-				continue // a broken state may well lead here
-			}
-			l.diags = append(l.diags, RuleUnreachableState.at(s.Pos, fmt.Sprintf("state %q is not reachable from start %q", s.Name, m.Start)))
-			continue
-		}
-		if hasEnd && !canEnd[s.Name] && s.Action != "" {
-			l.diags = append(l.diags, RuleNoPathToEnd.at(s.Pos, fmt.Sprintf("state %q can never reach an end state", s.Name)))
-		}
-	}
 }
 
 // crossCheck finds duplicate names and endpoints and unknown
