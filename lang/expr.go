@@ -81,7 +81,10 @@ type exprScope struct {
 	Src       []byte // the YAML file's bytes, for positions inside scalars
 	Local     string // the for_each name, "" outside a parallel task
 	Program   *program
-	MaxSteps  uint64 // 0: DefaultMaxSteps
+	// ScriptFailed is set when the blueprint names a script that did not
+	// load (reported at the script): names it may define are not reported.
+	ScriptFailed bool
+	MaxSteps     uint64 // 0: DefaultMaxSteps
 }
 
 // program is a blueprint's compiled script: its frozen top-level values,
@@ -219,7 +222,9 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		if errors.As(err, &el) {
 			var ds Diagnostics
 			for _, e := range el {
-				ds = append(ds, resolveDiag(e, posOf(e.Pos), calls, sc))
+				if d, ok := resolveDiag(e, posOf(e.Pos), calls, sc); ok {
+					ds = append(ds, d)
+				}
 			}
 			return nil, ds
 		}
@@ -253,7 +258,10 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r\n")) }
 
 // resolveDiag turns a resolver error into a diagnostic with a suggestion.
-func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *exprScope) Diagnostic {
+// It reports false for a name the blueprint's script may define when the
+// script did not load: that failure is reported at the script, and the
+// name is likely right.
+func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *exprScope) (Diagnostic, bool) {
 	msg := e.Msg
 	if name, ok := strings.CutPrefix(msg, "undefined: "); ok {
 		if i := strings.IndexByte(name, ' '); i >= 0 {
@@ -273,6 +281,9 @@ func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *e
 			}
 		}
 		sort.Strings(cands)
+		if sc.ScriptFailed && (calls[e.Pos] || spell.Nearest(name, cands) == "") {
+			return Diagnostic{}, false
+		}
 		rule, what := RuleUndefinedName, "undefined name"
 		if calls[e.Pos] {
 			rule, what = RuleUnknownFunction, "call of undefined function"
@@ -284,9 +295,9 @@ func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *e
 		if s := spell.Nearest(name, cands); s != "" {
 			m += fmt.Sprintf("; did you mean %q?", s)
 		}
-		return rule.at(pos, m)
+		return rule.at(pos, m), true
 	}
-	return RuleStarlarkSyntax.at(pos, msg)
+	return RuleStarlarkSyntax.at(pos, msg), true
 }
 
 // callees returns the positions of identifiers used as the function of a call.
@@ -593,9 +604,15 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			if err != errReported && !errors.Is(err, errReported) {
 				pos := Pos{File: name}
 				var ee *starlark.EvalError
-				if errors.As(err, &ee) && len(ee.CallStack) > 0 {
-					fr := ee.CallStack.At(0)
-					pos = Pos{File: name, Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
+				if errors.As(err, &ee) {
+					// The innermost frame in a script; a built-in has no place.
+					for i := range len(ee.CallStack) {
+						fr := ee.CallStack.At(i)
+						if fr.Pos.Line > 0 && strings.HasSuffix(fr.Pos.Filename(), ".star") {
+							pos = Pos{File: fr.Pos.Filename(), Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
+							break
+						}
+					}
 					err = errors.New(ee.Msg)
 				}
 				if child.ExecutionSteps() >= maxSteps {

@@ -356,3 +356,34 @@ states:
 		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
 	}
 }
+
+// TestLintScriptFailsAlone: a script that does not load is reported at its
+// own file:line:col, and calls of its functions are not also reported as
+// undefined; a misspelt scope name still is.
+func TestLintScriptFailsAlone(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{
+		"bp.star": "def big(x):\n    return x > 3\n\nN = 1 // 0\n",
+		"bp.yaml": `name: a
+script: bp.star
+start: s
+states:
+  s:
+    choose:
+      - {when: big(input.n), go_to: done}
+      - {when: inptu.m > N, go_to: done}
+      - go_to: done
+  done: {end: success}
+`})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Pos.String()+" "+d.Rule)
+	}
+	want := []string{
+		"bp.star:4:7 script-error",
+		"bp.yaml:8:16 undefined-name",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
+	}
+}

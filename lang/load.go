@@ -221,12 +221,14 @@ var (
 
 // loader holds the state of parsing one file.
 type loader struct {
-	o     Options
-	fsys  fs.FS
-	pf    *parsedFile
-	m     *Machine
-	prog  *program
-	diags Diagnostics
+	o    Options
+	fsys fs.FS
+	pf   *parsedFile
+	m    *Machine
+	prog *program
+	// scriptFailed is set when the script the blueprint names did not load.
+	scriptFailed bool
+	diags        Diagnostics
 	// opaque names states whose edges could not all be read, so the
 	// graph checks do not pile findings on top.
 	opaque map[string]bool
@@ -470,7 +472,7 @@ func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 func (l *loader) pos(n *yaml.Node) Pos { return nodePos(l.pf.file, n) }
 
 func (l *loader) scope(state, local string) *exprScope {
-	return &exprScope{Blueprint: l.m.Name, State: state, File: l.pf.file, Src: l.pf.src, Local: local, Program: l.prog, MaxSteps: l.o.MaxSteps}
+	return &exprScope{Blueprint: l.m.Name, State: state, File: l.pf.file, Src: l.pf.src, Local: local, Program: l.prog, ScriptFailed: l.scriptFailed, MaxSteps: l.o.MaxSteps}
 }
 
 func (l *loader) decode(root *yaml.Node) {
@@ -520,6 +522,7 @@ func (l *loader) decode(root *yaml.Node) {
 		if s, ok := l.str(n, "script"); ok {
 			p, ok := confine(path.Dir(l.pf.file), s)
 			if !ok || !strings.HasSuffix(p, ".star") {
+				l.scriptFailed = true
 				l.errf(n, RuleInvalidScript, "script %q must be a .star file inside the blueprints folder", s)
 			} else {
 				prog, ds := compileScript(l.fsys, p, l.o.MaxSteps)
@@ -530,6 +533,7 @@ func (l *loader) decode(root *yaml.Node) {
 					}
 				}
 				l.add(ds)
+				l.scriptFailed = prog == nil
 				if prog != nil {
 					l.prog = prog
 					m.program = prog
