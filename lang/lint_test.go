@@ -27,7 +27,7 @@ type lintCase struct {
 const okEnd = "  done: {end: success}\n"
 
 var lintCases = []lintCase{
-	{rule: "yaml-syntax", at: "bp.yaml:4:s:", msg: "did not find expected ',' or '}'",
+	{rule: "yaml-syntax", at: "bp.yaml:4:{end", msg: "did not find expected ',' or '}'",
 		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success\n"}},
 	{rule: "unknown-key", at: "bp.yaml:6:trasitions", msg: `unknown key "trasitions" in state "s"; did you mean "transitions"?`,
 		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s:\n    task: {type: t}\n    trasitions: {success: done}\n" + okEnd}},

@@ -371,7 +371,150 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 			msg += " (a tab: YAML indents with spaces)"
 		}
 	}
+	switch {
+	case strings.HasPrefix(msg, "did not find expected key"), strings.HasPrefix(msg, "did not find expected '-'"):
+		// yaml.v3 names the line where the block starts; the mistake is
+		// most often a later line indented to no open block's level.
+		if at, indent, levels, ok := misindented(lines, line); ok {
+			line, col = at, indent+1
+			msg += fmt.Sprintf(" (this line is indented %d spaces; the blocks around it are indented %s)", indent, joinInts(levels))
+		}
+	case strings.HasPrefix(msg, "did not find expected ',' or '}'"), strings.HasPrefix(msg, "did not find expected ',' or ']'"):
+		// The line is where the unclosed flow collection opens: point at
+		// its opening bracket.
+		open := '{'
+		if strings.HasSuffix(msg, "']'") {
+			open = '['
+		}
+		if c, ok := unclosedAt(lines[line-1], open); ok {
+			d := RuleYAMLSyntax.at(Pos{File: file, Line: line, Col: c}, fmt.Sprintf("yaml: %s (the %c here is never closed)", msg, open))
+			d.EndCol = c
+			return d
+		}
+	}
 	return RuleYAMLSyntax.at(Pos{File: file, Line: line, Col: col}, "yaml: "+msg)
+}
+
+// misindented looks for the first content line after line from (1-based,
+// where a block starts) that dedents to an indentation no enclosing block
+// has. It returns that line, its indentation and the open levels there.
+func misindented(lines []string, from int) (line, indent int, levels []int, ok bool) {
+	if from < 1 || from > len(lines) {
+		return 0, 0, nil, false
+	}
+	stack := []int{}
+	push := func(text string) {
+		d := indentOf(text)
+		if len(stack) == 0 || d > stack[len(stack)-1] {
+			stack = append(stack, d)
+		}
+		// The content of a sequence item opens a block after "- ".
+		if rest := strings.TrimLeft(text, " "); strings.HasPrefix(rest, "- ") {
+			item := strings.TrimLeft(rest[2:], " ")
+			if item != "" && !strings.HasPrefix(item, "#") {
+				stack = append(stack, len(text)-len(item))
+			}
+		}
+	}
+	push(lines[from-1])
+	base, prev := stack[0], indentOf(lines[from-1])
+	for i := from; i < len(lines); i++ {
+		text := strings.TrimRight(lines[i], "\r")
+		trimmed := strings.TrimLeft(text, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if strings.HasPrefix(trimmed, "\t") || text == "---" || text == "..." {
+			return 0, 0, nil, false
+		}
+		d := indentOf(text)
+		if d < base {
+			return 0, 0, nil, false // the block ended without a stray line
+		}
+		for len(stack) > 0 && stack[len(stack)-1] > d {
+			stack = stack[:len(stack)-1]
+		}
+		if stack[len(stack)-1] != d && d < prev {
+			levels = append([]int(nil), stack...)
+			if next := nextLevel(lines, i, d); next >= 0 {
+				levels = append(levels, next)
+			}
+			return i + 1, d, levels, true
+		}
+		prev = d
+		push(text)
+	}
+	return 0, 0, nil, false
+}
+
+// nextLevel is the indentation of the closest deeper block just above
+// line i that the dedent to d left, or -1.
+func nextLevel(lines []string, i, d int) int {
+	for j := i - 1; j >= 0; j-- {
+		t := strings.TrimRight(lines[j], "\r")
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(strings.TrimLeft(t, " "), "#") {
+			continue
+		}
+		if indentOf(t) > d {
+			return indentOf(t)
+		}
+		return -1
+	}
+	return -1
+}
+
+func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
+
+func joinInts(xs []int) string {
+	sort.Ints(xs)
+	var parts []string
+	for i, x := range xs {
+		if i > 0 && x == xs[i-1] {
+			continue
+		}
+		parts = append(parts, strconv.Itoa(x))
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// unclosedAt returns the column (1-based, in runes) of the last opening
+// bracket on the line that the line itself does not close, outside quotes
+// and comments.
+func unclosedAt(line string, open rune) (int, bool) {
+	close := '}'
+	if open == '[' {
+		close = ']'
+	}
+	rs := []rune(line)
+	var opens []int
+	var quote rune
+scan:
+	for i, r := range rs {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '#' && (i == 0 || rs[i-1] == ' '):
+			break scan
+		case r == open:
+			opens = append(opens, i+1)
+		case r == close && len(opens) > 0:
+			opens = opens[:len(opens)-1]
+		}
+	}
+	if len(opens) == 0 {
+		return 0, false
+	}
+	return opens[len(opens)-1], true
 }
 
 // pairs returns the key/value nodes of a mapping, reporting duplicate
