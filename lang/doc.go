@@ -47,6 +47,11 @@
 // file, line, column and rule, and Print writes them as text with the
 // source line and a caret, JSON, GitHub annotations or SARIF.
 //
+// A folder's LintConfigFile, and "# avtomatika:ignore RULE" comments, may
+// drop findings of rules that leave a runnable machine or make them
+// warnings; LoadFS applies them before a file's errors decide whether its
+// machine loads, so the linter and a runtime agree.
+//
 // # Versions and the registry
 //
 // A Machine is immutable and shared by every job that runs it; its Hash

@@ -27,6 +27,8 @@ type lintCase struct {
 const okEnd = "  done: {end: success}\n"
 
 var lintCases = []lintCase{
+	{rule: "lint-config", at: "bp.yaml:4:unreachable-stat", msg: `unknown rule "unreachable-stat"; did you mean "unreachable-state"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: done\nstates:\n  x: {end: failure} # avtomatika:ignore unreachable-stat\n" + okEnd}},
 	{rule: "yaml-syntax", at: "bp.yaml:4:{end", msg: "did not find expected ',' or '}'",
 		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success\n"}},
 	{rule: "unknown-key", at: "bp.yaml:6:trasitions", msg: `unknown key "trasitions" in state "s"; did you mean "transitions"?`,
@@ -385,5 +387,45 @@ states:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
+	}
+}
+
+// TestLintConfigLoads: findings the folder's configuration makes warnings
+// or ignores do not keep its machine out of the set, and the machine
+// rebuilds from its sources.
+func TestLintConfigLoads(t *testing.T) {
+	t.Parallel()
+	set, ds := LoadDir(filepath.Join("..", "testdata", "lint", "lint_config"))
+	if ds.HasErrors() || len(ds) != 1 || ds[0].Severity != SeverityWarning || ds[0].Rule != RuleNoPathToEnd.Name {
+		t.Fatalf("findings: %v; want one no-path-to-end warning", ds)
+	}
+	m := set.Lookup("configured")
+	if m == nil {
+		t.Fatalf("machines: %v; want configured", set.Machines)
+	}
+	if _, err := Rebuild(m.File, m.Sources); err != nil {
+		t.Errorf("rebuild: %v", err)
+	}
+	// Without the configuration the same blueprint is refused.
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "lint", "lint_config", "bp.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, ds = LoadFS(fstest.MapFS{"bp.yaml": {Data: src}})
+	if !ds.HasErrors() || set.Lookup("configured") != nil {
+		t.Errorf("without configuration: %v, %v; want errors and no machine", ds, set.Machines)
+	}
+}
+
+// TestLintConfigSeverityUp: any rule may be made an error, and a line's
+// ignore comment covers only the rules it names.
+func TestLintConfigSeverityUp(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{
+		LintConfigFile: "severity: {unreachable-state: warning}\n",
+		"bp.yaml":      "name: a\nstart: done\nstates:\n  done: {end: success}\n  x: {end: failure}  # avtomatika:ignore unreachable-choice\n",
+	})
+	if len(ds) != 1 || ds[0].Rule != RuleUnreachableState.Name || ds[0].Severity != SeverityWarning || ds[0].Pos.Line != 5 {
+		t.Errorf("findings: %v; want one unreachable-state warning at line 5", ds)
 	}
 }

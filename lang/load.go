@@ -107,9 +107,26 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 		}()
 	}
 	wg.Wait()
-	ds = append(ds, crossCheck(parsed)...)
+	// The folder's lint configuration and ignore comments drop and
+	// re-grade findings before a file's errors decide its machine.
+	cfg := readLintConfig(fsys)
+	srcs := map[string][]byte{}
+	for _, pf := range parsed {
+		srcs[pf.file] = pf.src
+	}
+	source := func(f string) []byte {
+		b, ok := srcs[f]
+		if !ok {
+			b, _ = fs.ReadFile(fsys, f)
+			srcs[f] = b
+		}
+		return b
+	}
+	ds = append(ds, cfg.diags...)
+	ds = append(ds, cfg.apply(crossCheck(parsed), source)...)
 	set := &Set{}
 	for _, pf := range parsed {
+		pf.diags = cfg.apply(pf.diags, source, pf.file)
 		ds = append(ds, pf.diags...)
 		if pf.machine != nil && !pf.failed && !pf.diags.HasErrors() {
 			set.Machines = append(set.Machines, pf.machine)
@@ -137,7 +154,7 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 	}
 	out := Diagnostics{}
 	for _, d := range ds {
-		if want[d.Pos.File] || d.Pos.File == "" {
+		if want[d.Pos.File] || d.Pos.File == "" || d.Pos.File == LintConfigFile {
 			out = append(out, d)
 		}
 	}
@@ -156,8 +173,16 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 func Rebuild(file string, sources map[string][]byte) (*Machine, error) {
 	fsys := mapFS(sources)
 	pf := Options{}.parseFile(fsys, file)
-	if pf.diags.HasErrors() || pf.machine == nil {
-		return nil, fmt.Errorf("rebuild %s: %w", file, pf.diags.Sort())
+	// The folder's lint configuration may have let findings of
+	// suppressible rules pass; the machine runs as written all the same.
+	var hard Diagnostics
+	for _, d := range pf.diags {
+		if r := LookupRule(d.Rule); d.Severity == SeverityError && (r == nil || !r.Suppressible) {
+			hard = append(hard, d)
+		}
+	}
+	if len(hard) > 0 || pf.machine == nil {
+		return nil, fmt.Errorf("rebuild %s: %w", file, hard.Sort())
 	}
 	return pf.machine, nil
 }

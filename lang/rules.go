@@ -10,12 +10,15 @@ import (
 // configuration names, and the id SARIF reports. Summary says in one line
 // what the rule wants; Help says more, for reports that show it. Severity
 // is how bad a finding of the rule is unless the configuration says
-// otherwise.
+// otherwise. Suppressible is set when a blueprint with a finding of the
+// rule still compiles to a machine that runs as written, so the lint
+// configuration (LintConfigFile) may ignore the rule or make it a warning.
 type Rule struct {
-	Name     string
-	Summary  string
-	Help     string
-	Severity Severity
+	Name         string
+	Summary      string
+	Help         string
+	Severity     Severity
+	Suppressible bool
 }
 
 // String returns the rule's name.
@@ -44,7 +47,7 @@ var (
 	RuleDuplicateName = &Rule{Name: "duplicate-name", Summary: "two blueprints share a name",
 		Help: "Jobs and sub-blueprints find a blueprint by its name, so names are unique within the folder."}
 	RuleEndWithTransitions = &Rule{Name: "end-with-transitions", Summary: "an end state has no transitions",
-		Help: "An end state finishes the job; it never leaves, so transitions there are never taken."}
+		Help: "An end state finishes the job; it never leaves, so transitions there are never taken.", Suppressible: true}
 	RuleInternalError = &Rule{Name: "internal-error", Summary: "the linter failed on this input",
 		Help: "A bug in the linter, reported at the node it was reading; please report it with the input."}
 	RuleInvalidEndpoint = &Rule{Name: "invalid-endpoint", Summary: "an API endpoint is a path starting with /",
@@ -55,6 +58,8 @@ var (
 		Help: "input and output_schema are JSON Schemas written in YAML; the message gives the first reason the schema is not valid."}
 	RuleInvalidScript = &Rule{Name: "invalid-script", Summary: "a script name is a .star file in the blueprints folder",
 		Help: "script names a .star file relative to the blueprint, inside the blueprints folder."}
+	RuleLintConfig = &Rule{Name: "lint-config", Summary: "the lint configuration and ignore comments name rules that may be ignored",
+		Help: "The folder's .avtomatika-lint.yaml and # avtomatika:ignore comments name declared rules; only rules whose findings leave a runnable blueprint may be ignored or made warnings."}
 	RuleLoadOutsideFolder = &Rule{Name: "load-outside-folder", Summary: "load() stays inside the blueprints folder",
 		Help: "A script loads modules by paths relative to itself that stay inside the blueprints folder."}
 	RuleMissingKey = &Rule{Name: "missing-key", Summary: "a required key is missing",
@@ -64,13 +69,13 @@ var (
 	RuleMissingTransitions = &Rule{Name: "missing-transitions", Summary: "a state that can finish has transitions",
 		Help: "task, parallel, approval and blueprint states finish with a status; transitions say where each status leads."}
 	RuleMultipleDocuments = &Rule{Name: "multiple-documents", Summary: "a file holds one YAML document (one blueprint)",
-		Help: "A second document after --- would be ignored; put each blueprint in a file of its own."}
+		Help: "A second document after --- would be ignored; put each blueprint in a file of its own.", Suppressible: true}
 	RuleNoEndState = &Rule{Name: "no-end-state", Summary: "a blueprint has at least one end state",
-		Help: "Without an end state (end: success or end: failure) no job of the blueprint can finish."}
+		Help: "Without an end state (end: success or end: failure) no job of the blueprint can finish.", Suppressible: true}
 	RuleNoPathToEnd = &Rule{Name: "no-path-to-end", Summary: "every state can reach an end state",
-		Help: "A job that enters this state can never finish: no chain of transitions leads from it to an end state."}
+		Help: "A job that enters this state can never finish: no chain of transitions leads from it to an end state.", Suppressible: true}
 	RuleSchema = &Rule{Name: "schema", Summary: "the blueprint matches the blueprint JSON Schema",
-		Help: "schemas/blueprint.schema.json backs the linter up; its findings show only where the linter's own rules found nothing."}
+		Help: "schemas/blueprint.schema.json backs the linter up; its findings show only where the linter's own rules found nothing.", Suppressible: true}
 	RuleScriptError = &Rule{Name: "script-error", Summary: "a script runs without error when loaded",
 		Help: "A script's top level runs once when the blueprint loads; it must finish without error within the step limit."}
 	RuleStarlarkSyntax = &Rule{Name: "starlark-syntax", Summary: "expressions and scripts are valid Starlark",
@@ -94,13 +99,13 @@ var (
 	RuleUnknownStrategy = &Rule{Name: "unknown-strategy", Summary: "a dispatch strategy is one the dispatcher knows",
 		Help: "Strategies: best_value, cheapest, default, least_connections, round_robin."}
 	RuleUnreachableChoice = &Rule{Name: "unreachable-choice", Summary: "no choice follows the default choice",
-		Help: "choose takes the first entry whose when holds; the entry without when always holds, so entries after it are never taken."}
+		Help: "choose takes the first entry whose when holds; the entry without when always holds, so entries after it are never taken.", Suppressible: true}
 	RuleUnreachableState = &Rule{Name: "unreachable-state", Summary: "every state is reachable from the start",
-		Help: "No chain of go_to, choose and transitions leads from start to this state, so no job ever enters it."}
+		Help: "No chain of go_to, choose and transitions leads from start to this state, so no job ever enters it.", Suppressible: true}
 	RuleUnreadable = &Rule{Name: "unreadable", Summary: "blueprint files can be read",
 		Help: "A file or folder could not be read; the message gives the reason."}
 	RuleUnusedTransitions = &Rule{Name: "unused-transitions", Summary: "a state has no transitions its action ignores",
-		Help: "go_to, wait and choose leave by their own go_to; transitions there are never taken."}
+		Help: "go_to, wait and choose leave by their own go_to; transitions there are never taken.", Suppressible: true}
 	RuleWrongType = &Rule{Name: "wrong-type", Summary: "a value has the type the key wants",
 		Help: "The message names the type the key wants and the type found."}
 	RuleYAMLSyntax = &Rule{Name: "yaml-syntax", Summary: "the file is valid YAML",
@@ -111,7 +116,7 @@ var (
 var rules = []*Rule{
 	RuleActionCount, RuleBadDuration, RuleDuplicateEndpoint, RuleDuplicateKey,
 	RuleDuplicateName, RuleEndWithTransitions, RuleInternalError, RuleInvalidEndpoint,
-	RuleInvalidName, RuleInvalidSchema, RuleInvalidScript,
+	RuleInvalidName, RuleInvalidSchema, RuleInvalidScript, RuleLintConfig,
 	RuleLoadOutsideFolder, RuleMissingKey, RuleMissingScript, RuleMissingTransitions,
 	RuleMultipleDocuments, RuleNoEndState, RuleNoPathToEnd, RuleSchema,
 	RuleScriptError, RuleStarlarkSyntax, RuleUnclosedTemplate, RuleUndefinedName,
