@@ -429,3 +429,26 @@ func TestLintConfigSeverityUp(t *testing.T) {
 		t.Errorf("findings: %v; want one unreachable-state warning at line 5", ds)
 	}
 }
+
+// TestLintScriptPath: a named .star file is compiled and run on its own,
+// used by a blueprint or not, and other scripts' findings stay out.
+func TestLintScriptPath(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"lone.star":  {Data: []byte("def f(x):\n    return x +\n")},
+		"other.star": {Data: []byte("X = 1 // 0\n")},
+		"bp.yaml":    {Data: []byte("name: a\nscript: other.star\nstart: done\nstates:\n" + okEnd)},
+		"ok.star":    {Data: []byte("def f(x):\n    return x + 1\n")},
+	}
+	ds := LintFS(fsys, "lone.star")
+	if len(ds) != 1 || ds[0].Rule != RuleStarlarkSyntax.Name || ds[0].Pos.File != "lone.star" || ds[0].Pos.Line != 2 {
+		t.Errorf("lone.star: %v; want one starlark-syntax finding on its line 2", ds)
+	}
+	if ds := LintFS(fsys, "ok.star"); len(ds) != 0 {
+		t.Errorf("ok.star: %v; want none", ds)
+	}
+	ds = LintFS(fsys, "other.star")
+	if len(ds) != 1 || ds[0].Rule != RuleScriptError.Name || ds[0].Pos.String() != "other.star:1:7" {
+		t.Errorf("other.star: %v; want its script-error once", ds)
+	}
+}

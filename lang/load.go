@@ -138,7 +138,9 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 
 // LintFS lints the blueprints of fsys and returns the diagnostics of the
 // named files (all files when none is named). Other files of the folder
-// take part: sub-blueprint names resolve, duplicates are found.
+// take part: sub-blueprint names resolve, duplicates are found. A named
+// .star file is compiled and run as a script on its own too, so a script
+// no blueprint uses yet is checked as well.
 func LintFS(fsys fs.FS, paths ...string) Diagnostics {
 	return Options{}.lintFS(fsys, paths...)
 }
@@ -149,10 +151,23 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 		return ds
 	}
 	want := map[string]bool{}
-	for _, p := range paths {
-		want[path.Clean(p)] = true
-	}
 	out := Diagnostics{}
+	blueprints := false
+	for _, p := range paths {
+		p = path.Clean(p)
+		want[p] = true
+		blueprints = blueprints || !strings.HasSuffix(p, ".star")
+		if strings.HasSuffix(p, ".star") {
+			_, sd := compileScript(fsys, p, o.MaxSteps)
+			for i := range sd {
+				if sd[i].Rule == RuleMissingScript.Name && sd[i].Pos.File == p && sd[i].Pos.Line == 0 {
+					sd[i] = RuleUnreadable.at(Pos{File: p}, strings.TrimPrefix(sd[i].Message, fmt.Sprintf("script %q ", p)))
+				}
+			}
+			source := func(f string) []byte { b, _ := fs.ReadFile(fsys, f); return b }
+			out = append(out, readLintConfig(fsys).apply(sd, source, p)...)
+		}
+	}
 	for _, d := range ds {
 		if want[d.Pos.File] || d.Pos.File == "" || d.Pos.File == LintConfigFile {
 			out = append(out, d)
@@ -160,7 +175,7 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 	}
 	// A script's findings belong to the blueprint that uses it.
 	for _, d := range ds {
-		if !want[d.Pos.File] && strings.HasSuffix(d.Pos.File, ".star") {
+		if blueprints && !want[d.Pos.File] && strings.HasSuffix(d.Pos.File, ".star") {
 			out = append(out, d)
 		}
 	}
