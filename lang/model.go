@@ -78,6 +78,7 @@ type State struct {
 	Store []StoreWrite
 
 	GoTo      string // go_to, and the state after wait
+	GoToPos   Pos    // of the go_to value
 	Choose    []Choice
 	Task      *Task
 	Parallel  *Parallel
@@ -125,9 +126,10 @@ type StoreWrite struct {
 
 // Choice is one entry of `choose`; When is nil for the default entry.
 type Choice struct {
-	When *Expr
-	GoTo string
-	Pos  Pos
+	When    *Expr
+	GoTo    string
+	Pos     Pos
+	GoToPos Pos // of the go_to value
 }
 
 // Task describes one unit of work handed to a worker. Durations and numbers
