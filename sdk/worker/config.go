@@ -3,7 +3,6 @@ package worker
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 )
 
 // Mode is how a worker spreads its polls over several orchestrators.
@@ -83,9 +84,15 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
-func (c *Config) withDefaults() {
+// withDefaults fills what is unset; it fails only when no worker id can
+// be drawn.
+func (c *Config) withDefaults() error {
 	if c.WorkerID == "" {
-		c.WorkerID = "worker-" + uuid4()
+		id, err := uuid.New(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("WORKER_ID is unset and no id could be drawn: %w", err)
+		}
+		c.WorkerID = "worker-" + id
 	}
 	if c.WorkerType == "" {
 		c.WorkerType = "generic-cpu-worker"
@@ -143,6 +150,7 @@ func (c *Config) withDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	return nil
 }
 
 var idRE = func(s string) bool {
@@ -290,7 +298,9 @@ func FromEnv(lookup Lookup) (Config, error) {
 		return c, err
 	}
 	cc := c
-	cc.withDefaults()
+	if err := cc.withDefaults(); err != nil {
+		return c, err
+	}
 	if err := cc.validate(); err != nil {
 		return c, err
 	}
@@ -355,13 +365,4 @@ func ParseDotEnv(name string, r io.Reader) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, sc.Err()
-}
-
-func uuid4() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -54,6 +54,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,6 +72,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -99,7 +101,9 @@ var errCancelRequested = errors.New("the orchestrator cancelled the task")
 
 // New checks cfg (after filling its defaults) and returns a Worker.
 func New(cfg Config) (*Worker, error) {
-	cfg.withDefaults()
+	if err := cfg.withDefaults(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
@@ -713,14 +717,18 @@ func (l *link) submit(ctx context.Context, res wire.Result) error {
 }
 
 func (l *link) event(ctx context.Context, t *Task, eventType string, payload map[string]any) error {
+	id, err := uuid.New(crand.Reader)
+	if err != nil {
+		return fmt.Errorf("event %s of task %s: %w", eventType, t.TaskID, err)
+	}
 	ev := wire.Event{
-		EventID: uuid4(), WorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
+		EventID: id, WorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
 		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(),
 	}
 	if ev.Payload == nil {
 		ev.Payload = map[string]any{}
 	}
-	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteEvents, ev, wire.KindEvent)
+	_, err = l.call(ctx, http.MethodPost, l.o.URL+wire.RouteEvents, ev, wire.KindEvent)
 	return err
 }
 
