@@ -16,8 +16,9 @@ import (
 // Step returns one; callers match them with errors.Is.
 var (
 	// ErrStaleTask: the event names a task the job does not wait on (a
-	// late result of an earlier attempt, a withdrawn branch). The result
-	// is answered "ignored: stale_task".
+	// late result of an earlier attempt, a withdrawn branch). The stores
+	// return it too, for a completed task they do not know under the job
+	// or that was withdrawn. The result is answered "ignored: stale_task".
 	ErrStaleTask = errors.New("stale task")
 	// ErrStaleTimer: a timer fired for a state the job has left.
 	ErrStaleTimer = errors.New("stale timer")

@@ -457,7 +457,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		return ignored(wire.ReasonWorkerMismatch, "task "+res.TaskID+" is not leased to worker "+id)
 	case errors.Is(err, store.ErrLeaseLost):
 		return ignored(wire.ReasonDeadlineExceeded, "the lease on task "+res.TaskID+" expired; the task was handed on")
-	case errors.Is(err, store.ErrStaleTask), errors.Is(err, core.ErrStaleTask):
+	case errors.Is(err, core.ErrStaleTask):
 		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+res.TaskID)
 	case errors.Is(err, core.ErrTerminal):
 		reason := wire.ReasonAlreadyTerminated
