@@ -285,7 +285,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, bod
 	rec := store.WorkerRecord{
 		Worker: dispatch.Worker{
 			ID: reg.WorkerID, Type: reg.WorkerType, Skills: list, CostPerSkill: costs,
-			Resources: lang.FromJSON(jsonValue(resources)).(map[string]any), Status: dispatch.StatusIdle, Reputation: 1,
+			Resources: lang.FromJSON(resources).(map[string]any), Status: dispatch.StatusIdle, Reputation: 1,
 		},
 		RegisteredAt: now, LastSeen: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Info: info,
 	}
@@ -302,23 +302,6 @@ func orEmpty(b []byte) []byte {
 		return []byte("{}")
 	}
 	return b
-}
-
-// jsonValue converts json.Number leaves into float64 for FromJSON.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonValue(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonValue(e)
-		}
-	case json.Number:
-		return lang.FromJSON(x)
-	}
-	return v
 }
 
 func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byte) error {
@@ -573,7 +556,7 @@ func (s *Server) applyEvent(ctx context.Context, id string, body []byte) error {
 		s.log.Debug("worker event", "worker", id, "type", ev.EventType, "job", jobID)
 		return nil
 	}
-	data := lang.FromJSON(jsonValue(ev.Payload))
+	data := lang.FromJSON(ev.Payload)
 	m, _ := data.(map[string]any)
 	if _, err := s.deliver(ctx, jobID, core.Event{Kind: core.EventProgress, Data: m}, nil); err != nil && !benign(err) {
 		return err
