@@ -40,7 +40,9 @@ type Orchestrator struct {
 	Weight   int    `json:"weight,omitempty"`   // ROUND_ROBIN share; default 1
 }
 
-// S3Config enables payload offload (PROTOCOL.md §4).
+// S3Config is where payload files go (PROTOCOL.md §4). The worker reads
+// it from the environment; the offload itself is the s3offload package,
+// named in Config.NewOffload.
 type S3Config struct {
 	Endpoint  string // S3_ENDPOINT_URL; "" turns offload off
 	AccessKey string // S3_ACCESS_KEY
@@ -74,6 +76,10 @@ type Config struct {
 	ShutdownTimeout    time.Duration // WORKER_SHUTDOWN_TIMEOUT, default 30 s
 	PayloadDir         string        // WORKER_PAYLOAD_DIR or TASK_FILES_DIR, default /tmp/payloads
 	S3                 S3Config
+	// NewOffload makes the payload offload from the configuration, its
+	// defaults filled in; s3offload.New is the S3 one. It is required when
+	// S3.Endpoint is set, and only then called.
+	NewOffload func(Config) (Offload, error)
 
 	Resources         map[string]any     // CPU_CORES, RAM_GB, ... (free form)
 	InstalledSoftware map[string]string  // INSTALLED_SOFTWARE (JSON)

@@ -4,8 +4,8 @@
 // PROTOCOL.md §3.3.
 //
 // Data flows one way per task: a poller takes a task from an
-// orchestrator (GET /_worker/workers/{id}/tasks/next), downloads its S3
-// payloads when configured, calls the handler with a context that the
+// orchestrator (GET /_worker/workers/{id}/tasks/next), downloads its
+// payload files when an offload is configured, calls the handler with a context that the
 // orchestrator can cancel (WebSocket cancel_task or a heartbeat's
 // cancel_task_ids), uploads the files the result names, and posts the
 // result to the orchestrator that issued the task, retrying network
@@ -30,14 +30,17 @@
 //
 // # Payload files
 //
-// With S3 configured (S3_ENDPOINT_URL), s3:// URIs in the params are
-// streamed into the task's folder under PayloadDir before the handler
-// runs; absolute paths of existing files in the result data are uploaded
-// to s3://{bucket}/{job_id}/{basename}, replaced by that URI and
-// described in data_metadata; the folder is removed before the result is
-// sent. A result path outside PayloadDir is refused:
-// the task fails with PERMANENT_ERROR, since running the same handler
-// again would name it again.
+// Each task has a folder, Task.PayloadDir, under PayloadDir; it is
+// removed before the result is sent. S3 offload lives in its own package,
+// s3offload, so that a worker without it links no S3 client: with
+// Config.NewOffload set to s3offload.New and S3_ENDPOINT_URL set, s3://
+// URIs in the params are streamed into the task's folder before the
+// handler runs, and absolute paths of existing files in the result data
+// are uploaded to s3://{bucket}/{job_id}/{basename}, replaced by that URI
+// and described in data_metadata. A result path outside PayloadDir is
+// refused: the task fails with PERMANENT_ERROR, since running the same
+// handler again would name it again. New refuses a configuration that
+// sets S3_ENDPOINT_URL without an offload to use it.
 //
 // # Configuration
 //
@@ -46,9 +49,9 @@
 // afterwards to override them in code. The worker token is the first set
 // of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN.
 //
-// The package depends on the wire types, the standard library, a
-// WebSocket client and the S3 client only: never on the orchestrator's
-// runtime, Starlark or Redis.
+// The package depends on the wire types, the standard library and a
+// WebSocket client only: never on the orchestrator's runtime, Starlark,
+// Redis or an S3 client.
 package worker
 
 import (
@@ -78,10 +81,10 @@ import (
 
 // Worker runs handlers for the tasks orchestrators hand it.
 type Worker struct {
-	cfg   Config
-	log   *slog.Logger
-	links []*link
-	s3    *offload // nil when S3 is not configured
+	cfg     Config
+	log     *slog.Logger
+	links   []*link
+	offload Offload // nil without payload offload
 
 	mu       sync.Mutex
 	handlers map[string]HandlerFunc
@@ -135,13 +138,30 @@ func New(cfg Config) (*Worker, error) {
 		})
 	}
 	if cfg.S3.Endpoint != "" {
-		s, err := newOffload(cfg)
+		if cfg.NewOffload == nil {
+			return nil, errors.New("worker config: S3_ENDPOINT_URL is set but Config.NewOffload is not: set it to s3offload.New to move payloads through S3")
+		}
+		o, err := cfg.NewOffload(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("worker config: %w", err)
 		}
-		w.s3 = s
+		w.offload = o
 	}
 	return w, nil
+}
+
+// Offload moves a task's payload files between a store (S3, see the
+// s3offload package) and the task's folder, PayloadDir.
+type Offload interface {
+	// Download replaces the references in t.Params by the paths of
+	// files it fetched under t.PayloadDir, before the handler runs. Its
+	// error fails the task (TRANSIENT_ERROR unless it carries a code).
+	Download(ctx context.Context, t *Task) error
+	// Upload replaces the paths of files under t.PayloadDir in data by
+	// references to where it put them, and returns their data_metadata.
+	Upload(ctx context.Context, t *Task, data map[string]any) (map[string]wire.FileMetadata, error)
+	// ConfigHash is capabilities.s3_config_hash at registration.
+	ConfigHash() string
 }
 
 // ID is the worker's id.
@@ -410,8 +430,8 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	if !ok {
 		return fail(Permanent(fmt.Errorf("worker %s has no handler for task type %q", w.cfg.WorkerID, t.Type)))
 	}
-	if w.s3 != nil {
-		if err := w.s3.download(ctx, t); err != nil {
+	if w.offload != nil {
+		if err := w.offload.Download(ctx, t); err != nil {
 			return fail(err)
 		}
 	}
@@ -432,8 +452,8 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	}
 	res.Data = out.Data
 	res.Metadata = out.Metadata
-	if w.s3 != nil && len(res.Data) > 0 {
-		meta, err := w.s3.upload(ctx, t, res.Data)
+	if w.offload != nil && len(res.Data) > 0 {
+		meta, err := w.offload.Upload(ctx, t, res.Data)
 		if err != nil {
 			return fail(err)
 		}
@@ -629,8 +649,8 @@ func (l *link) register(ctx context.Context) error {
 		},
 		Timestamp: wire.Now(),
 	}
-	if w.s3 != nil {
-		reg.Capabilities.S3ConfigHash = w.s3.configHash()
+	if w.offload != nil {
+		reg.Capabilities.S3ConfigHash = w.offload.ConfigHash()
 	}
 	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage)
 	return err
