@@ -32,7 +32,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
 )
 
 // Record matches the fields of avtomatika bench's records that apply.

@@ -43,7 +43,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
