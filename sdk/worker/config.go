@@ -177,6 +177,10 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("WORKER_ID %q: want 1 to 128 of [a-zA-Z0-9_-]", c.WorkerID))
 	}
 	for _, o := range c.Orchestrators {
+		if o.URL == "" {
+			errs = append(errs, errors.New("ORCHESTRATOR_URL is empty: want an http or https URL"))
+			continue
+		}
 		u, err := url.Parse(o.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("ORCHESTRATOR_URL %q: want an http or https URL", o.URL))

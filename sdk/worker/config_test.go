@@ -145,7 +145,7 @@ func TestFromEnvValues(t *testing.T) {
 func TestNewKeepsCallerSlice(t *testing.T) {
 	t.Parallel()
 	os := []worker.Orchestrator{{URL: "http://b:1", Priority: 2}, {URL: "http://a:1", Priority: 1}}
-	if _, err := worker.New(worker.Config{Orchestrators: os, Logger: quiet()}); err != nil {
+	if _, err := worker.New(worker.Config{Token: token, Orchestrators: os, Logger: quiet()}); err != nil {
 		t.Fatal(err)
 	}
 	if os[0].URL != "http://b:1" {

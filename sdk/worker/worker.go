@@ -5,15 +5,16 @@
 //
 // Data flows one way per task: a poller takes a task from an
 // orchestrator (GET /_worker/workers/{id}/tasks/next), downloads its
-// payload files when an offload is configured, calls the handler with a context that the
-// orchestrator can cancel (WebSocket cancel_task or a heartbeat's
-// cancel_task_ids), uploads the files the result names, and posts the
-// result to the orchestrator that issued the task, retrying network
-// failures until it is delivered. Beside the pollers, one goroutine per
-// orchestrator registers (retrying 1 -> 60 s), heartbeats every
-// HeartbeatInterval and soon after each task starts or ends, and
-// re-registers when the orchestrator no longer knows the worker; another
-// keeps the WebSocket open when enabled.
+// payload files when an offload is configured, calls the handler with a
+// context that the orchestrator can cancel (WebSocket cancel_task or a
+// heartbeat's cancel_task_ids), uploads the files the result names, and
+// posts the result to the orchestrator that issued the task, retrying
+// network failures until it is delivered. Beside the pollers, one
+// goroutine per orchestrator registers (retrying 1 -> 60 s, except a 401
+// or 403, which refuses the token and ends Run), logs each registration
+// once, heartbeats every HeartbeatInterval and soon after each task
+// starts or ends, and re-registers when the orchestrator no longer knows
+// the worker; another keeps the WebSocket open when enabled.
 //
 // # Outcomes
 //
@@ -47,7 +48,9 @@
 // FromEnv reads the names of PROTOCOL.md §2.2 through a Lookup (Env is
 // the process environment over a .env file); set fields on the Config
 // afterwards to override them in code. The worker token is the first set
-// of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN.
+// of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN;
+// New refuses a worker without one (unless each orchestrator has its
+// own) and an empty ORCHESTRATOR_URL.
 //
 // The package depends on the wire types, the standard library and a
 // WebSocket client only: never on the orchestrator's runtime, Starlark,
@@ -92,6 +95,9 @@ type Worker struct {
 	readyCh  chan struct{}    // closed and replaced when a link's readiness changes
 
 	started atomic.Bool
+	// refused ends Run when an orchestrator refuses the worker's token;
+	// set by Run before the links start.
+	refused func(error)
 }
 
 // deliverMin is the least time results get to reach the orchestrator
@@ -109,6 +115,12 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	// FromEnv leaves the token to code; a worker needs one to start.
+	for _, o := range cfg.Orchestrators {
+		if o.Token == "" && cfg.Token == "" {
+			return nil, fmt.Errorf("worker config: no token for %s: set WORKER_TOKEN (or WORKER_INDIVIDUAL_TOKEN, AVTOMATIKA_WORKER_TOKEN), or the orchestrator's own token", o.URL)
+		}
 	}
 	if t, ok := cfg.HTTPClient.Transport.(*http.Transport); ok || cfg.HTTPClient.Transport == nil {
 		if !ok {
@@ -196,8 +208,10 @@ func (w *Worker) handler(taskType string) (HandlerFunc, bool) {
 // Run works until ctx ends, then shuts down: it stops polling, lets
 // running tasks finish (cancelling their contexts after
 // ShutdownTimeout), delivers their results, tells each orchestrator it
-// goes offline and returns. It returns an error only when the worker
-// cannot start.
+// goes offline and returns. It returns an error when the worker cannot
+// start, and when an orchestrator refuses its registration with 401 or
+// 403 (a token it does not accept): Run then shuts down as above and
+// returns that refusal instead of retrying it forever.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Run was already called")
@@ -207,6 +221,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(w.cfg.PayloadDir, 0o755); err != nil {
 		return fmt.Errorf("worker: payload folder (TASK_FILES_DIR): %w", err)
+	}
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	var refusal error
+	var refusalOnce sync.Once
+	w.refused = func(err error) {
+		refusalOnce.Do(func() { refusal = err; stopRun(err) })
 	}
 	base := context.WithoutCancel(ctx)
 	// Handlers run on hard, which ends ShutdownTimeout after ctx; results
@@ -266,7 +287,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
-	return nil
+	return refusal
 }
 
 // pollLoop takes tasks one at a time and runs each to its delivered
@@ -545,6 +566,13 @@ func forgotten(err error) bool {
 	return errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden)
 }
 
+// refusedToken reports whether err is a 401 or 403: the orchestrator
+// does not accept the worker's token.
+func refusedToken(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden)
+}
+
 // trouble marks the orchestrator unreachable (or the worker unknown to
 // it) until the maintainer has checked it again.
 func (l *link) trouble(err error) {
@@ -567,6 +595,11 @@ func (l *link) maintain(ctx context.Context) {
 		if !l.registered.Load() {
 			if err := l.register(ctx); err != nil {
 				if ctx.Err() != nil {
+					return
+				}
+				if refusedToken(err) {
+					w.refused(fmt.Errorf("worker: %s refused the registration of %s (check WORKER_TOKEN): %w", l.o.URL, w.cfg.WorkerID, err))
+					w.setReady(l, false)
 					return
 				}
 				w.log.Warn("register", "orchestrator", l.o.URL, "err", err)
@@ -652,8 +685,11 @@ func (l *link) register(ctx context.Context) error {
 	if w.offload != nil {
 		reg.Capabilities.S3ConfigHash = w.offload.ConfigHash()
 	}
-	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage)
-	return err
+	if _, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage); err != nil {
+		return err
+	}
+	w.log.Info("registered", "orchestrator", l.o.URL)
+	return nil
 }
 
 func (l *link) heartbeat(ctx context.Context, status string) (wire.HeartbeatReply, error) {
@@ -742,7 +778,7 @@ func (l *link) event(ctx context.Context, t *Task, eventType string, payload map
 		return fmt.Errorf("event %s of task %s: %w", eventType, t.TaskID, err)
 	}
 	ev := wire.Event{
-		EventID: id, WorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
+		EventID: id, WorkerID: l.w.cfg.WorkerID, OriginWorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
 		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(),
 	}
 	if ev.Payload == nil {
