@@ -3,12 +3,12 @@ package core
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 )
 
@@ -16,8 +16,9 @@ import (
 // Step returns one; callers match them with errors.Is.
 var (
 	// ErrStaleTask: the event names a task the job does not wait on (a
-	// late result of an earlier attempt, a withdrawn branch). The result
-	// is answered "ignored: stale_task".
+	// late result of an earlier attempt, a withdrawn branch). The stores
+	// return it too, for a completed task they do not know under the job
+	// or that was withdrawn. The result is answered "ignored: stale_task".
 	ErrStaleTask = errors.New("stale task")
 	// ErrStaleTimer: a timer fired for a state the job has left.
 	ErrStaleTimer = errors.New("stale timer")
@@ -304,14 +305,11 @@ func (s *stepper) timeline(e TimelineEvent) {
 
 // uuid draws a version 4 UUID from the step's randomness.
 func (s *stepper) uuid() string {
-	var b [16]byte
-	if _, err := io.ReadFull(s.in.Rand, b[:]); err != nil {
-		s.abort(fmt.Errorf("step job %s: read randomness: %w", s.j.ID, err))
+	id, err := uuid.New(s.in.Rand)
+	if err != nil {
+		s.abort(fmt.Errorf("step job %s: %w", s.j.ID, err))
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return id
 }
 
 // rand64 draws a uniformly random 64-bit number from the step's randomness.

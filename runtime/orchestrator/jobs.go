@@ -2,13 +2,12 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
@@ -95,14 +94,11 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 
 // newID is a random (version 4) UUID.
 func (x *Orchestrator) newID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(x.rand, b[:]); err != nil {
+	id, err := uuid.New(x.rand)
+	if err != nil {
 		return "", fmt.Errorf("new job id: %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+	return id, nil
 }
 
 // takeQuota counts one job creation against the client's monthly_attempts;

@@ -189,7 +189,7 @@ func (x *Orchestrator) Result(ctx context.Context, workerID string, r TaskResult
 		return ignored(wire.ReasonWorkerMismatch, "task "+r.TaskID+" is not leased to worker "+workerID)
 	case errors.Is(err, store.ErrLeaseLost):
 		return ignored(wire.ReasonDeadlineExceeded, "the lease on task "+r.TaskID+" expired; the task was handed on")
-	case errors.Is(err, store.ErrStaleTask), errors.Is(err, core.ErrStaleTask):
+	case errors.Is(err, core.ErrStaleTask):
 		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+r.TaskID)
 	case errors.Is(err, core.ErrTerminal):
 		reason := wire.ReasonAlreadyTerminated

@@ -21,10 +21,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )

@@ -270,14 +270,14 @@ func timeline(fx *core.Effects) []core.TimelineEvent {
 
 func (m *Memory) completeCheck(jobID string, job uint32, c *TaskCompletion, n uint32) error {
 	if n == noTask || !m.taskOfJob(n, jobID, job) {
-		return fmt.Errorf("result for task %q of job %q: %w", c.TaskID, jobID, ErrStaleTask)
+		return fmt.Errorf("result for task %q of job %q: %w", c.TaskID, jobID, core.ErrStaleTask)
 	}
 	s := m.task(n)
 	worker := m.workerID[s.worker]
 	var err error
 	switch s.state {
 	case stateWithdrawn:
-		err = ErrStaleTask
+		err = core.ErrStaleTask
 	case stateDone:
 		err = ErrWorkerMismatch
 		if worker == c.WorkerID {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
 )
 
 // The memory store keeps jobs, timelines and tasks in a compact binary

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -39,7 +39,10 @@ import (
 )
 
 // Sentinel errors. Compare with errors.Is; implementations wrap them with
-// the job or task id.
+// the job or task id. A completed task that is unknown, belongs to another
+// job or was withdrawn (cancelled, superseded by a retry) is the engine's
+// core.ErrStaleTask: nothing changed, and the result is answered
+// "ignored: stale_task" whichever of the two found it stale.
 var (
 	// ErrNotFound: the job, worker, version or task does not exist.
 	ErrNotFound = errors.New("not found")
@@ -48,10 +51,6 @@ var (
 	// ErrConflict: the stored job's Rev is not CommitParams.ExpectRev;
 	// nothing changed. Reload the job, step again and retry.
 	ErrConflict = errors.New("version conflict")
-	// ErrStaleTask: the completed task is unknown, belongs to another job
-	// or was withdrawn (cancelled, superseded by a retry). Nothing changed;
-	// the result is answered "ignored: stale_task".
-	ErrStaleTask = errors.New("stale task")
 	// ErrWorkerMismatch: the task is not leased to (or was not completed
 	// by) the worker that sent the result. Nothing changed.
 	ErrWorkerMismatch = errors.New("worker mismatch")
@@ -84,7 +83,7 @@ type Store interface {
 	CreateJob(ctx context.Context, p CommitParams) error
 
 	// CommitIfVersion atomically checks and writes: when p.Complete is set
-	// its checks run first (ErrStaleTask, ErrWorkerMismatch, ErrLeaseLost,
+	// its checks run first (core.ErrStaleTask, ErrWorkerMismatch, ErrLeaseLost,
 	// ErrAlreadyDone); then the stored job's Rev must equal p.ExpectRev
 	// (else ErrConflict). On success the job is stored with Rev
 	// ExpectRev+1, the task (if any) is marked done by its worker, and

@@ -548,7 +548,7 @@ func commitErr(jobID string, p store.CommitParams, r []any) error {
 	case "CONFLICT":
 		return fmt.Errorf("commit job %q at rev %d (stored rev %s): %w", jobID, p.ExpectRev, arg(1), store.ErrConflict)
 	case "STALE":
-		return fmt.Errorf("result for task %q of job %q: %w", task, jobID, store.ErrStaleTask)
+		return fmt.Errorf("result for task %q of job %q: %w", task, jobID, core.ErrStaleTask)
 	case "DONE":
 		return fmt.Errorf("result for task %q from worker %q: %w", task, worker, store.ErrAlreadyDone)
 	case "LOST":

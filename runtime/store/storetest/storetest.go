@@ -597,8 +597,8 @@ func testResultChecks(t *testing.T, s store.Store) {
 	lease(t, s, "w1", "a") // t1
 	wantErr(t, "result of a queued task", complete(s, "j1", "t2", "w1"), store.ErrWorkerMismatch)
 	wantErr(t, "result from another worker", complete(s, "j1", "t1", "w2"), store.ErrWorkerMismatch)
-	wantErr(t, "result of an unknown task", complete(s, "j1", "nope", "w1"), store.ErrStaleTask)
-	wantErr(t, "result under another job", complete(s, "j2", "t1", "w1"), store.ErrStaleTask)
+	wantErr(t, "result of an unknown task", complete(s, "j1", "nope", "w1"), core.ErrStaleTask)
+	wantErr(t, "result under another job", complete(s, "j2", "t1", "w1"), core.ErrStaleTask)
 	if j, _ := s.GetJob(context.Background(), "j1"); j.Rev != 1 {
 		t.Fatalf("refused results changed the job: rev %d", j.Rev)
 	}
@@ -652,7 +652,7 @@ func testWithdrawEffect(t *testing.T, s store.Store) {
 	if tk := lease(t, s, "w2", "a"); tk != nil {
 		t.Errorf("leased withdrawn task %q", tk.ID)
 	}
-	wantErr(t, "result of a withdrawn task", complete(s, "j1", "t1", "w1"), store.ErrStaleTask)
+	wantErr(t, "result of a withdrawn task", complete(s, "j1", "t1", "w1"), core.ErrStaleTask)
 	ids, err := s.CancelRequests(ctx, "w1")
 	if err != nil || !slices.Equal(ids, []string{"t1"}) {
 		t.Errorf("cancel requests of w1: %v, %v; want [t1]", ids, err)
@@ -1144,7 +1144,7 @@ func testMixedLoad(t *testing.T, s store.Store) {
 						}
 						done[tk.ID] = wid
 						mu.Unlock()
-					} else if !errors.Is(err, store.ErrStaleTask) {
+					} else if !errors.Is(err, core.ErrStaleTask) {
 						t.Errorf("result of %q: %v", tk.ID, err)
 					}
 					break

@@ -43,7 +43,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -390,22 +390,10 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 			fmt.Fprintf(o.Progress, "\r%s run %d: %d jobs", workload, run, n)
 		}
 	}
-	var lat []time.Duration
-	var latMu sync.Mutex
-	sent := map[string]time.Time{}
-	pending := map[string]time.Time{}
+	var lat pace.Latencies
 	var seen func(string)
 	if workload == "dispatch" || workload == "idle10k" {
-		seen = func(job string) {
-			now := time.Now()
-			latMu.Lock()
-			if at, ok := sent[job]; ok {
-				lat = append(lat, now.Sub(at))
-			} else {
-				pending[job] = now
-			}
-			latMu.Unlock()
-		}
+		seen = func(job string) { lat.Seen(job, time.Now()) }
 	}
 	wg := &sync.WaitGroup{}
 	if workload != "mem100k" { // mem100k starts its workers after the fill
@@ -434,17 +422,15 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		tasksPerJob, jobs = 1000, max(jobs/1000, 1)
 		err = t.closedLoop(ctx, "/jobs/fanout", `{"n":1000}`, 1, jobs, prog)
 	case "dispatch":
-		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
+		jobs = t.openLoop(ctx, o, t0, &lat, prog)
 	case "idle10k":
 		// The same open loop without the idle workers first, in the same
 		// run: what the idle workers cost the jobs beside them.
 		o.Rate = 1000
-		n := t.openLoop(ctx, o, time.Now(), sent, pending, &lat, &latMu, prog)
-		latMu.Lock()
+		n := t.openLoop(ctx, o, time.Now(), &lat, prog)
 		rec.AloneJobsPerSec = float64(n) / time.Since(t0).Seconds()
-		rec.AloneP50ms, rec.AloneP99ms, _ = quantiles(lat)
-		lat, sent, pending = nil, map[string]time.Time{}, map[string]time.Time{}
-		latMu.Unlock()
+		rec.AloneP50ms, rec.AloneP99ms, _ = lat.Quantiles()
+		lat.Reset()
 		if o.IdleCommand != nil {
 			var stop func()
 			stop, rec.IdleWorkers, err = t.idleProcess(o)
@@ -475,7 +461,7 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		cpu0, req0, rcpu = cpuTime(), t.reqs.Load(), t.redisCPU(ctx)
 		trips0, cmds0 = t.counts()
 		t0 = time.Now()
-		jobs = t.openLoop(ctx, o, t0, sent, pending, &lat, &latMu, prog)
+		jobs = t.openLoop(ctx, o, t0, &lat, prog)
 	case "mem100k":
 		jobs = o.Queued
 		rec.HeapBytesJob, rec.RedisBytesJob, err = t.fill(ctx, o, jobs, prog)
@@ -514,24 +500,12 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	case "fanout100", "fanout1000":
 		rec.JobMillis = float64(el.Milliseconds()) / float64(jobs)
 	case "dispatch", "idle10k":
-		rec.P50ms, rec.P99ms, rec.P999ms = quantiles(lat)
+		rec.P50ms, rec.P99ms, rec.P999ms = lat.Quantiles()
 		if workload == "idle10k" && rec.AloneJobsPerSec > 0 {
 			rec.DropPct = 100 * (1 - rec.JobsPerSec/rec.AloneJobsPerSec)
 		}
 	}
 	return rec, nil
-}
-
-// quantiles sorts lat and returns its p50, p99 and p999 in milliseconds.
-func quantiles(lat []time.Duration) (p50, p99, p999 float64) {
-	slices.Sort(lat)
-	if len(lat) == 0 {
-		return 0, 0, 0
-	}
-	q := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-	}
-	return q(0.5), q(0.99), q(0.999)
 }
 
 // redisCPU is the CPU time of the target's Redis; 0 without one.
@@ -629,7 +603,7 @@ func Summarize(recs []Record) Summary {
 // openLoop creates single jobs at o.Rate from t0 on, each at its scheduled
 // time, and waits until the workers have seen them all (30 s at most);
 // latency runs from the scheduled send time to the lease.
-func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pending map[string]time.Time, lat *[]time.Duration, latMu *sync.Mutex, prog func(int)) int {
+func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, lat *pace.Latencies, prog func(int)) int {
 	jobs := max(o.Rate*2, 100)
 	if o.Duration > 0 {
 		jobs = max(int(o.Duration.Seconds()*float64(o.Rate)), 1)
@@ -648,14 +622,7 @@ func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pe
 			if code, _ := t.do(ctx, "POST", "/api/v1/jobs/single", []byte(`{}`), "", &out); code != 202 {
 				return
 			}
-			latMu.Lock()
-			if got, ok := pending[out.JobID]; ok {
-				*lat = append(*lat, got.Sub(at))
-				delete(pending, out.JobID)
-			} else {
-				sent[out.JobID] = at
-			}
-			latMu.Unlock()
+			lat.Sent(out.JobID, at)
 		}()
 		if i%100 == 0 {
 			prog(i)
@@ -663,10 +630,7 @@ func (t *target) openLoop(ctx context.Context, o Options, t0 time.Time, sent, pe
 	}
 	cw.Wait()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		latMu.Lock()
-		n := len(*lat)
-		latMu.Unlock()
-		if n >= jobs || time.Now().After(deadline) {
+		if n := lat.Len(); n >= jobs || time.Now().After(deadline) {
 			break
 		}
 	}

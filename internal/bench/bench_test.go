@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 )
 
 // TestSmoke runs every workload briefly on both stores so the harness

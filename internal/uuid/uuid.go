@@ -1,6 +1,28 @@
-// Package uuid packs canonical UUIDs (8-4-4-4-12 lowercase hex digits)
-// into their 16 bytes and back, for the stores' compact ids.
+// Package uuid makes version 4 UUIDs in their canonical form (8-4-4-4-12
+// lowercase hex digits) and packs canonical UUIDs into their 16 bytes and
+// back.
+//
+// New is the one place the module draws an id: the engine's job and task
+// ids (from the step's randomness) and the worker SDK's worker and event
+// ids (from crypto/rand). Parse and Append serve the stores' compact ids.
 package uuid
+
+import (
+	"fmt"
+	"io"
+)
+
+// New reads 16 bytes from r and returns them as a version 4 (random)
+// UUID. A failed or short read is an error: an id is never made of zeros.
+func New(r io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("read randomness: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant RFC 9562
+	return string(Append(make([]byte, 0, 36), string(b[:]))), nil
+}
 
 // Parse returns the bytes of a canonical UUID. Upper-case digits are not
 // canonical: they would not come back as they were.

@@ -1,4 +1,4 @@
-package worker_test
+package s3offload_test
 
 import (
 	"bytes"
@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +28,12 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/worker"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/worker/s3offload"
 )
+
+const token = "s3-test-token"
 
 const s3Blueprint = `name: s3_transform
 endpoint: /jobs/s3_transform
@@ -137,11 +146,18 @@ func TestS3Offload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f, proxied := newNetFault(t, url)
-	w := newWorker(t, "s3-worker", []string{proxied}, func(c *worker.Config) {
-		c.PayloadDir = payloads
-		c.S3 = worker.S3Config{Endpoint: s3URL, AccessKey: "key", SecretKey: "secret", Bucket: "payloads"}
+	f, proxied := recordResults(t, url)
+	w, err := worker.New(worker.Config{
+		WorkerID: "s3-worker", Token: token, Orchestrators: []worker.Orchestrator{{URL: proxied}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PollTimeout: time.Second,
+		RetryInitial: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, ShutdownTimeout: 2 * time.Second,
+		PayloadDir: payloads,
+		S3:         worker.S3Config{Endpoint: s3URL, AccessKey: "key", SecretKey: "secret", Bucket: "payloads"},
+		NewOffload: s3offload.New,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	obs := make(chan seen, 4)
 	w.Handle("transform", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
 		var s seen
@@ -206,7 +222,7 @@ func TestS3Offload(t *testing.T) {
 		t.Errorf("job result %s: want the data to name %s and no local path", res, uri)
 	}
 
-	results, _, _ := f.snapshot()
+	results := f.snapshot()
 	if len(results) != 1 {
 		t.Fatalf("%d results, want 1", len(results))
 	}
@@ -250,5 +266,102 @@ func TestS3Offload(t *testing.T) {
 	case s := <-obs:
 		t.Errorf("handler called for a task whose payload could not be downloaded: %+v", s)
 	default:
+	}
+}
+
+// recorder is a loopback proxy in front of an orchestrator that keeps
+// the results the worker posts.
+type recorder struct {
+	mu      sync.Mutex
+	results []wire.Result
+	proxy   *httputil.ReverseProxy
+}
+
+func recordResults(t *testing.T, target string) (*recorder, string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &recorder{proxy: httputil.NewSingleHostReverseProxy(u)}
+	ts := httptest.NewServer(f)
+	t.Cleanup(ts.Close)
+	return f, ts.URL
+}
+
+func (f *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == wire.RouteResult {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var res wire.Result
+		_ = json.Unmarshal(body, &res)
+		f.mu.Lock()
+		f.results = append(f.results, res)
+		f.mu.Unlock()
+	}
+	f.proxy.ServeHTTP(w, r)
+}
+
+func (f *recorder) snapshot() []wire.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]wire.Result(nil), f.results...)
+}
+
+// run starts w and stops it at cleanup, failing if Run does not return.
+func run(t *testing.T, w *worker.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return after shutdown")
+		}
+	})
+}
+
+func newClient(t *testing.T, url string) *client.Client {
+	t.Helper()
+	c, err := client.New(url, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wait(t *testing.T, c *client.Client, id string) *client.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j, err := c.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("wait %s: %v", id, err)
+	}
+	return j
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	if o, err := s3offload.New(worker.Config{}); o != nil || err != nil {
+		t.Errorf("no endpoint: %v, %v; want no offload and no error", o, err)
+	}
+	_, err := s3offload.New(worker.Config{S3: worker.S3Config{Endpoint: "http://s3:9000", AccessKey: "k"}})
+	if err == nil || !strings.Contains(err.Error(), "S3_SECRET_KEY") {
+		t.Errorf("endpoint without a secret key: %v; want an error naming S3_SECRET_KEY", err)
+	}
+	o, err := s3offload.New(worker.Config{S3: worker.S3Config{Endpoint: "http://s3:9000", AccessKey: "k", SecretKey: "s", Region: "r", Bucket: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 16 hex digits of SHA-256("http://s3:9000|k|b").
+	if got, want := o.ConfigHash(), s3offload.ConfigHash("http://s3:9000", "k", "b"); got != want || got != "8d4b9eb92a4d53c9" {
+		t.Errorf("config hash %q, want %q", got, want)
 	}
 }

@@ -1,5 +1,7 @@
 // Package pace wakes an open-loop load generator at its scheduled send
-// times, precisely.
+// times, precisely, and measures each send from its scheduled time
+// (Latencies). The orchestrator's harness and the baseline it is compared
+// with share it, so both sides schedule and measure the same way.
 //
 // time.Sleep on an idle Go process wakes late by up to a millisecond: the
 // runtime parks in epoll_wait, whose timeout is whole milliseconds. An
