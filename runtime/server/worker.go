@@ -161,7 +161,7 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 		return nil // the handler reports the bad body
 	}
 	if m.Security == nil || m.Security.Signature == "" {
-		if s.cfg.RequireSignatures && m.Status != "offline" {
+		if s.cfg.RequireSignatures && m.Status != string(wire.WorkerOffline) {
 			return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: the message is not signed")
 		}
 		return nil
@@ -474,9 +474,9 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 	switch {
 	case j.Tasks.Len() > 0 && j.Status == core.StatusWaitingParallel:
 		transition = wire.TransitionParallelBranch
-	case res.Status == wire.StatusFailure:
+	case res.Status == wire.ResultFailure:
 		transition = wire.TransitionFailureHandled
-	case res.Status == wire.StatusCancelled:
+	case res.Status == wire.ResultCancelled:
 		transition = wire.TransitionCancelledHandled
 	case j.Status == core.StatusFailed && j.Error != nil && j.Error.Code == "UNHANDLED_STATUS":
 		transition = wire.TransitionUnhandledStatus
@@ -491,9 +491,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 	empty := len(body) == 0
 	if !empty {
 		var hb struct {
-			WorkerID  string          `json:"worker_id"`
-			Status    string          `json:"status"`
-			HotSkills json.RawMessage `json:"hot_skills"`
+			WorkerID  string            `json:"worker_id"`
+			Status    wire.WorkerStatus `json:"status"`
+			HotSkills json.RawMessage   `json:"hot_skills"`
 		}
 		if err := decodeJSON(body, &hb); err != nil {
 			return err

@@ -169,7 +169,7 @@ func inventory(task wire.Task) string {
 	if strings.HasPrefix(fmt.Sprint(task.Params["item_id"]), "gone") {
 		return "out_of_stock"
 	}
-	return wire.StatusSuccess
+	return wire.ResultSuccess
 }
 
 func TestStartWaitFinished(t *testing.T) {

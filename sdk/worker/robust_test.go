@@ -169,7 +169,7 @@ func TestResultRetriedAndSigned(t *testing.T) {
 		t.Fatalf("%d result submissions, want 3 (two cut, one delivered)", len(results))
 	}
 	for i, r := range results {
-		if r.TaskID != results[0].TaskID || r.JobID != id || r.Status != wire.StatusSuccess || r.WorkerID != "retry-1" {
+		if r.TaskID != results[0].TaskID || r.JobID != id || r.Status != wire.ResultSuccess || r.WorkerID != "retry-1" {
 			t.Errorf("submission %d: %+v, want the same successful result of job %s", i, r, id)
 		}
 		if r.Security == nil || r.Security.SignerID != "retry-1" || !wire.Verify(token, bodies[i], wire.KindMessage, r.Security.Signature) {
@@ -334,7 +334,7 @@ func TestShutdownTimeoutCancels(t *testing.T) {
 		t.Fatal("Run did not return after the shutdown timeout")
 	}
 	results, _, _ := f.snapshot()
-	if len(results) != 1 || results[0].Status != wire.StatusFailure || results[0].Error == nil || results[0].Error.Code != wire.ErrTransient {
+	if len(results) != 1 || results[0].Status != wire.ResultFailure || results[0].Error == nil || results[0].Error.Code != wire.CodeTransientError {
 		t.Errorf("results %+v, want one TRANSIENT_ERROR failure for the interrupted task", results)
 	}
 }

@@ -94,7 +94,7 @@ func (o *offload) download(ctx context.Context, t *Task) error {
 			}
 			if meta, ok := t.ParamsMetadata[p]; ok && !strings.HasSuffix(key, "/") {
 				if err := checkFile(local, meta); err != nil {
-					return nil, WithCode(wire.ErrIntegrityMismatch, fmt.Errorf("param %s (%s): %w", p, x, err))
+					return nil, WithCode(wire.CodeIntegrityMismatchError, fmt.Errorf("param %s (%s): %w", p, x, err))
 				}
 			}
 			return local, nil
