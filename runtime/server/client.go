@@ -12,6 +12,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const apiPrefix = "/api/v1"
@@ -134,7 +135,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 	}
 	now := s.now()
 	j := &core.Job{
-		ID: s.uuid(), Blueprint: m.Name, Version: m.Hash, Status: core.StatusPending, Input: input,
+		ID: s.uuid(), Blueprint: m.Name, Version: m.Hash, Status: wire.StatusPending, Input: input,
 		Client:     core.Client{Name: cl.Name, Plan: cl.Plan, Fields: cl.Fields},
 		WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: time.Duration(dt * float64(time.Second)), ResultTimeout: time.Duration(rt * float64(time.Second)),
@@ -202,22 +203,22 @@ func (s *Server) ownJob(ctx context.Context, id string, cl *client) (*core.Job, 
 
 // JobView is the status of a job as the API shows it.
 type JobView struct {
-	ID              string          `json:"id"`
-	JobID           string          `json:"job_id"`
-	Status          core.Status     `json:"status"`
-	Blueprint       string          `json:"blueprint_name"`
-	Version         string          `json:"blueprint_version"`
-	State           string          `json:"current_state"`
-	Result          map[string]any  `json:"result,omitempty"`
-	Error           *core.ErrorInfo `json:"error,omitempty"`
-	Progress        float64         `json:"progress,omitempty"`
-	ProgressMessage string          `json:"progress_message,omitempty"`
-	ParentJobID     string          `json:"parent_job_id,omitempty"`
-	ChildJobID      string          `json:"child_job_id,omitempty"`
-	Tasks           []string        `json:"current_task_ids,omitempty"`
-	CreatedAt       int64           `json:"created_at"`
-	UpdatedAt       int64           `json:"updated_at"`
-	FinishedAt      int64           `json:"finished_at,omitempty"`
+	ID              string         `json:"id"`
+	JobID           string         `json:"job_id"`
+	Status          wire.JobStatus `json:"status"`
+	Blueprint       string         `json:"blueprint_name"`
+	Version         string         `json:"blueprint_version"`
+	State           string         `json:"current_state"`
+	Result          map[string]any `json:"result,omitempty"`
+	Error           *wire.Error    `json:"error,omitempty"`
+	Progress        float64        `json:"progress,omitempty"`
+	ProgressMessage string         `json:"progress_message,omitempty"`
+	ParentJobID     string         `json:"parent_job_id,omitempty"`
+	ChildJobID      string         `json:"child_job_id,omitempty"`
+	Tasks           []string       `json:"current_task_ids,omitempty"`
+	CreatedAt       int64          `json:"created_at"`
+	UpdatedAt       int64          `json:"updated_at"`
+	FinishedAt      int64          `json:"finished_at,omitempty"`
 }
 
 func view(j *core.Job) JobView {
@@ -407,7 +408,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *client) err
 	if req.Decision != "approved" && req.Decision != "rejected" {
 		return errorf(http.StatusBadRequest, "invalid_decision", "decision %q: want approved or rejected", req.Decision)
 	}
-	if j.Status != core.StatusWaitingForHuman {
+	if j.Status != wire.StatusWaitingForHuman {
 		return errorf(http.StatusConflict, "not_waiting", "job %s is %s, not waiting for an approval", j.ID, j.Status)
 	}
 	ev := core.Event{Kind: core.EventApproval, Decision: req.Decision}

@@ -20,7 +20,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
@@ -159,7 +158,7 @@ func (h *harness) job(id string) JobView {
 }
 
 // waitStatus polls the job until it has the status.
-func (h *harness) waitStatus(id string, want core.Status) JobView {
+func (h *harness) waitStatus(id string, want wire.JobStatus) JobView {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -301,7 +300,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 	if !skus["a"] || !skus["b"] {
 		t.Errorf("branches: %v", skus)
 	}
-	h.waitStatus(id, core.StatusWaitingForHuman)
+	h.waitStatus(id, wire.StatusWaitingForHuman)
 	var ar map[string]string
 	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "approved"}, &ar); code != 200 {
 		t.Fatalf("approve: %d %v", code, ar)
@@ -311,7 +310,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 		t.Fatalf("child task: %+v", p)
 	}
 	w.result(p, "success", nil, "")
-	v := h.waitStatus(id, core.StatusFinished)
+	v := h.waitStatus(id, wire.StatusFinished)
 	if v.State != "done" || v.Result["stock"] != "ok" || !strings.HasPrefix(fmt.Sprint(v.Result["order_no"]), "ORD-") {
 		t.Errorf("finished job: %+v", v)
 	}
@@ -339,8 +338,8 @@ func TestInventoryStatuses(t *testing.T) {
 		}
 		w.result(p, status, map[string]any{"in_stock": status == "success"}, "")
 	}
-	h.waitStatus(ok, core.StatusFinished)
-	if v := h.waitStatus(out, core.StatusFailed); v.State != "out_of_stock" {
+	h.waitStatus(ok, wire.StatusFinished)
+	if v := h.waitStatus(out, wire.StatusFailed); v.State != "out_of_stock" {
 		t.Errorf("out of stock: %+v", v)
 	}
 	// Input checked against the schema: 400 with the reasons.
@@ -368,18 +367,18 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 	id := h.create("/jobs/retry", nil)
 	p1 := w.mustPoll()
 	w.result(p1, "failure", nil, "TRANSIENT_ERROR")
-	h.waitStatus(id, core.StatusAwaitingRetry)
+	h.waitStatus(id, wire.StatusAwaitingRetry)
 	p2 := w.mustPoll()
 	if p2.TaskID == p1.TaskID {
 		t.Error("a retry must have a new task id")
 	}
 	// Another result for the first attempt changes nothing.
 	w.result(p1, "success", nil, "")
-	if v := h.job(id); v.Status != core.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
+	if v := h.job(id); v.Status != wire.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
 		t.Errorf("a second result for a finished attempt moved the job: %+v", v)
 	}
 	w.result(p2, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
+	h.waitStatus(id, wire.StatusFinished)
 	// A repeated result is idempotent.
 	if r := w.result(p2, "success", nil, ""); r["status"] != "accepted" {
 		t.Errorf("repeated result: %v", r)
@@ -387,12 +386,12 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 
 	inv := h.create("/jobs/retry", nil)
 	w.result(w.mustPoll(), "failure", nil, "INVALID_INPUT_ERROR")
-	if v := h.waitStatus(inv, core.StatusFailed); v.State != "failed" {
+	if v := h.waitStatus(inv, wire.StatusFailed); v.State != "failed" {
 		t.Errorf("invalid input: %+v", v)
 	}
 	perm := h.create("/jobs/retry", nil)
 	w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
-	h.waitStatus(perm, core.StatusQuarantined)
+	h.waitStatus(perm, wire.StatusQuarantined)
 }
 
 func TestDeadWorkerTaskReleased(t *testing.T) {
@@ -407,7 +406,7 @@ func TestDeadWorkerTaskReleased(t *testing.T) {
 		t.Fatalf("re-leased task: %+v", pb)
 	}
 	b.result(pb, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
+	h.waitStatus(id, wire.StatusFinished)
 	if r := a.result(pa, "success", nil, ""); r["status"] != "ignored" {
 		t.Errorf("the dead worker's late result must be ignored: %v", r)
 	}
@@ -441,7 +440,7 @@ func TestCancelReachesWorker(t *testing.T) {
 	if ids, _ := hb["cancel_task_ids"].([]any); len(ids) != 1 || ids[0] != p.TaskID {
 		t.Errorf("heartbeat cancel_task_ids: %v", hb)
 	}
-	h.waitStatus(id, core.StatusCancelled)
+	h.waitStatus(id, wire.StatusCancelled)
 	if r := w.result(p, "cancelled", nil, ""); r["status"] != "ignored" {
 		t.Errorf("result after cancel: %v", r)
 	}
@@ -467,7 +466,7 @@ func TestApprovalDecisions(t *testing.T) {
 	h := start(t, false, map[string]string{"a.yaml": approvalBP})
 	for _, c := range []struct{ decision, state string }{{"approved", "yes"}, {"rejected", "no"}, {"", "late"}} {
 		id := h.create("/jobs/approve", nil)
-		h.waitStatus(id, core.StatusWaitingForHuman)
+		h.waitStatus(id, wire.StatusWaitingForHuman)
 		if c.decision != "" {
 			if code := h.do("POST", "/_public/webhooks/approval/"+id, nil, map[string]string{"decision": c.decision}, nil); code != 200 {
 				t.Fatalf("decision: %d", code)
@@ -502,7 +501,7 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 		t.Errorf("new job runs the new version: %+v", p2)
 	}
 	w.result(p, "success", nil, "")
-	if v := h.waitStatus(old, core.StatusFinished); v.Version == h.job(fresh).Version {
+	if v := h.waitStatus(old, wire.StatusFinished); v.Version == h.job(fresh).Version {
 		t.Error("old and new jobs share a version")
 	}
 	// A broken edit is refused; the last good version stays.
@@ -645,7 +644,7 @@ func TestDrain(t *testing.T) {
 		t.Errorf("drain took %v", d)
 	}
 	j, err := h.srv.Store().GetJob(context.Background(), id)
-	if err == nil && (j.Status != core.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
+	if err == nil && (j.Status != wire.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
 		t.Errorf("the job changed on drain: %+v", j)
 	}
 }
@@ -683,7 +682,7 @@ func TestStrategyCheapest(t *testing.T) {
 		t.Fatalf("cheap worker: %+v", p)
 	}
 	cheap.result(p, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
+	h.waitStatus(id, wire.StatusFinished)
 }
 
 // TestRedisRoundTripsPerJob counts the Redis round trips a single-task
@@ -715,7 +714,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 func (h *harness) waitStatusQuiet(id string) {
 	h.t.Helper()
 	var v JobView
-	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
 	}
 }
@@ -744,7 +743,7 @@ func TestRestartResumesJobs(t *testing.T) {
 		wb.result(wb.mustPoll(), "success", nil, "")
 	}
 	for _, id := range ids {
-		b.waitStatus(id, core.StatusFinished)
+		b.waitStatus(id, wire.StatusFinished)
 	}
 }
 
@@ -817,7 +816,7 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	for i, id := range ids {
 		h := []*harness{a, b}[i%2]
 		var v JobView
-		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 			t.Fatalf("job %s: %d %s", id, code, v.Status)
 		}
 		tl, err := a.srv.Store().Timeline(context.Background(), id)

@@ -29,6 +29,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Options build a Server. Config is required; the rest have defaults.
@@ -357,7 +358,7 @@ func (s *Server) prepare(ctx context.Context, j *core.Job, eff *core.Effects) er
 		c.Version = m.Hash
 	}
 	for _, t := range eff.Enqueue {
-		if t.Strategy == "" || t.Strategy == dispatch.Default {
+		if t.Strategy == "" || t.Strategy == wire.StrategyDefault {
 			continue
 		}
 		cands, err := s.store.Candidates(ctx, t.Type)
@@ -365,7 +366,7 @@ func (s *Server) prepare(ctx context.Context, j *core.Job, eff *core.Effects) er
 			return err
 		}
 		var rr uint64
-		if t.Strategy == "round_robin" {
+		if t.Strategy == wire.StrategyRoundRobin {
 			if rr, err = s.store.Counter(ctx, "rr:"+t.Type); err != nil {
 				return err
 			}

@@ -285,7 +285,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, bod
 	rec := store.WorkerRecord{
 		Worker: dispatch.Worker{
 			ID: reg.WorkerID, Type: reg.WorkerType, Skills: list, CostPerSkill: costs,
-			Resources: lang.FromJSON(jsonValue(resources)).(map[string]any), Status: dispatch.StatusIdle, Reputation: 1,
+			Resources: lang.FromJSON(jsonValue(resources)).(map[string]any), Status: wire.WorkerIdle, Reputation: 1,
 		},
 		RegisteredAt: now, LastSeen: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Info: info,
 	}
@@ -412,7 +412,7 @@ type resultBody struct {
 	Origin   string          `json:"origin_worker_id"`
 	Status   string          `json:"status"`
 	Data     json.RawMessage `json:"data"`
-	Error    *core.ErrorInfo `json:"error"`
+	Error    *wire.Error     `json:"error"`
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
@@ -439,7 +439,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		data = lang.FromJSON(m).(map[string]any)
 	}
 	if res.Status == "" {
-		res.Status = "success"
+		res.Status = wire.ResultSuccess
 	}
 	ignored := func(reason, msg string) error {
 		writeJSON(w, http.StatusOK, wire.ResultReply{Status: wire.ReplyIgnored, Reason: reason, Message: msg})
@@ -461,7 +461,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+res.TaskID)
 	case errors.Is(err, core.ErrTerminal):
 		reason := wire.ReasonAlreadyTerminated
-		if j != nil && j.Status == core.StatusCancelled {
+		if j != nil && j.Status == wire.StatusCancelled {
 			reason = wire.ReasonJobCancelled
 		}
 		return ignored(reason, "the job has ended")
@@ -472,13 +472,13 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 	}
 	transition := wire.TransitionSuccess
 	switch {
-	case j.Tasks.Len() > 0 && j.Status == core.StatusWaitingParallel:
+	case j.Tasks.Len() > 0 && j.Status == wire.StatusWaitingParallel:
 		transition = wire.TransitionParallelBranch
 	case res.Status == wire.ResultFailure:
 		transition = wire.TransitionFailureHandled
 	case res.Status == wire.ResultCancelled:
 		transition = wire.TransitionCancelledHandled
-	case j.Status == core.StatusFailed && j.Error != nil && j.Error.Code == "UNHANDLED_STATUS":
+	case j.Status == wire.StatusFailed && j.Error != nil && j.Error.Code == wire.CodeUnhandledStatus:
 		transition = wire.TransitionUnhandledStatus
 	}
 	writeJSON(w, http.StatusOK, wire.ResultReply{Status: wire.ReplyAccepted, Transition: transition})
@@ -487,7 +487,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
 	now := s.now()
-	p := store.HeartbeatParams{WorkerID: id, Now: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Status: dispatch.StatusIdle}
+	p := store.HeartbeatParams{WorkerID: id, Now: now, ExpiresAt: now.Add(2 * s.cfg.HealthCheckInterval), Status: wire.WorkerIdle}
 	empty := len(body) == 0
 	if !empty {
 		var hb struct {
@@ -510,9 +510,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 			writeJSON(w, http.StatusOK, wire.HeartbeatReply{Status: wire.ReplyOK})
 			return nil
 		case wire.WorkerBusy:
-			p.Status = dispatch.StatusBusy
+			p.Status = wire.WorkerBusy
 		case wire.WorkerDraining:
-			p.Status = dispatch.StatusDraining
+			p.Status = wire.WorkerDraining
 		}
 	}
 	found, err := s.store.Heartbeat(r.Context(), p)
