@@ -76,7 +76,7 @@ func BenchmarkSDKOverhead(b *testing.B) {
 		return last
 	}
 	finished := func(id string) {
-		if j, err := c.Wait(ctx, id); err != nil || j.Status != client.StatusFinished {
+		if j, err := c.Wait(ctx, id); err != nil || j.Status != wire.StatusFinished {
 			b.Fatalf("job %s: %+v %v", id, j, err)
 		}
 	}

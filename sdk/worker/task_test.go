@@ -69,7 +69,7 @@ func TestErrorsOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, ok); j.Status != client.StatusFinished {
+	if j := wait(t, c, ok); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s (error %+v)", j.Status, j.Error)
 	}
 	if p := <-decoded; p != (params{"sku-1", 4}) {
@@ -79,7 +79,7 @@ func TestErrorsOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, bad); j.Status != client.StatusFailed {
+	if j := wait(t, c, bad); j.Status != wire.StatusFailed {
 		t.Fatalf("job %s (error %+v), want failed", j.Status, j.Error)
 	}
 	results, _, _ := f.snapshot()
