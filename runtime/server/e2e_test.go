@@ -148,9 +148,9 @@ func (h *harness) create(endpoint string, input map[string]any) string {
 	return out["job_id"]
 }
 
-func (h *harness) job(id string) JobView {
+func (h *harness) job(id string) wire.JobView {
 	h.t.Helper()
-	var v JobView
+	var v wire.JobView
 	if code := h.do("GET", "/api/v1/jobs/"+id, nil, nil, &v); code != 200 {
 		h.t.Fatalf("get job: %d", code)
 	}
@@ -158,7 +158,7 @@ func (h *harness) job(id string) JobView {
 }
 
 // waitStatus polls the job until it has the status.
-func (h *harness) waitStatus(id string, want wire.JobStatus) JobView {
+func (h *harness) waitStatus(id string, want wire.JobStatus) wire.JobView {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -374,7 +374,7 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 	}
 	// Another result for the first attempt changes nothing.
 	w.result(p1, "success", nil, "")
-	if v := h.job(id); v.Status != wire.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
+	if v := h.job(id); v.Status != wire.StatusWaitingForWorker || v.TaskIDs[0] != p2.TaskID {
 		t.Errorf("a second result for a finished attempt moved the job: %+v", v)
 	}
 	w.result(p2, "success", nil, "")
@@ -472,7 +472,7 @@ func TestApprovalDecisions(t *testing.T) {
 				t.Fatalf("decision: %d", code)
 			}
 		}
-		var v JobView
+		var v wire.JobView
 		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || !v.Status.Terminal() {
 			t.Fatalf("%s: %d, still %s", c.state, code, v.Status)
 		}
@@ -494,14 +494,14 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	p := w.mustPoll()
 	// A new version: the task type changes.
 	h.edit("retry.yaml", strings.Replace(retryBP, "type: flaky", "type: other", 1), func() bool {
-		return h.srv.Registry().Current("retry").Hash != h.job(old).Version
+		return h.srv.Registry().Current("retry").Hash != h.job(old).BlueprintVersion
 	})
 	fresh := h.create("/jobs/retry", nil)
 	if p2 := w.mustPoll(); p2.Type != "other" || p2.JobID != fresh {
 		t.Errorf("new job runs the new version: %+v", p2)
 	}
 	w.result(p, "success", nil, "")
-	if v := h.waitStatus(old, wire.StatusFinished); v.Version == h.job(fresh).Version {
+	if v := h.waitStatus(old, wire.StatusFinished); v.BlueprintVersion == h.job(fresh).BlueprintVersion {
 		t.Error("old and new jobs share a version")
 	}
 	// A broken edit is refused; the last good version stays.
@@ -713,7 +713,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 // (no store reads of its own beyond one).
 func (h *harness) waitStatusQuiet(id string) {
 	h.t.Helper()
-	var v JobView
+	var v wire.JobView
 	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
 	}
@@ -815,7 +815,7 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	cw.Wait()
 	for i, id := range ids {
 		h := []*harness{a, b}[i%2]
-		var v JobView
+		var v wire.JobView
 		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 			t.Fatalf("job %s: %d %s", id, code, v.Status)
 		}

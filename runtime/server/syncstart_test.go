@@ -24,10 +24,10 @@ func (h *harness) createAndWait(endpoint, wait string) <-chan createAnswer {
 
 type createAnswer struct {
 	code int
-	view JobView
+	view wire.JobView
 }
 
-func (a createAnswer) must(t *testing.T, code int, status wire.JobStatus) JobView {
+func (a createAnswer) must(t *testing.T, code int, status wire.JobStatus) wire.JobView {
 	t.Helper()
 	if a.code != code || a.view.Status != status || a.view.ID == "" || a.view.JobID != a.view.ID {
 		t.Fatalf("create and wait: %d %+v, want %d with status %s and the job id", a.code, a.view, code, status)
@@ -78,7 +78,7 @@ func TestCreateAndWait(t *testing.T) {
 	h.waitStatus(v.ID, wire.StatusFinished)
 
 	// A bad wait is 400 and creates nothing.
-	var jobs []JobView
+	var jobs []wire.JobView
 	h.do("GET", "/api/v1/jobs", nil, nil, &jobs)
 	for _, bad := range []string{"x", "-1", "61", "NaN"} {
 		var e map[string]map[string]any
@@ -86,7 +86,7 @@ func TestCreateAndWait(t *testing.T) {
 			t.Errorf("wait=%s: %d %v", bad, code, e)
 		}
 	}
-	var after []JobView
+	var after []wire.JobView
 	h.do("GET", "/api/v1/jobs", nil, nil, &after)
 	if len(after) != len(jobs) {
 		t.Errorf("bad waits created jobs: %d before, %d after", len(jobs), len(after))
