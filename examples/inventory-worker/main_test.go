@@ -12,6 +12,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const testToken = "inventory-example-token"
@@ -112,10 +113,10 @@ func TestInventoryCheck(t *testing.T) {
 		status client.Status
 		state  string
 	}{
-		{"sku-42", 3, client.StatusFinished, "in_stock"},
-		{"sku-43", 6, client.StatusFailed, "out_of_stock"},
-		{"sku-44", 1, client.StatusFailed, "out_of_stock"},
-		{"anything-else", 50, client.StatusFinished, "in_stock"},
+		{"sku-42", 3, wire.StatusFinished, "in_stock"},
+		{"sku-43", 6, wire.StatusFailed, "out_of_stock"},
+		{"sku-44", 1, wire.StatusFailed, "out_of_stock"},
+		{"anything-else", 50, wire.StatusFinished, "in_stock"},
 	} {
 		id, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"item_id": tc.item, "quantity": tc.qty}, client.StartOptions{})
 		if err != nil {
@@ -144,7 +145,7 @@ func TestLongRunningCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, short); j.Status != client.StatusFinished {
+	if j := waitJob(t, c, short); j.Status != wire.StatusFinished {
 		t.Fatalf("short long_running job ended %s (error %+v), want finished", j.Status, j.Error)
 	}
 
@@ -162,7 +163,7 @@ func TestLongRunningCancelled(t *testing.T) {
 	if err := c.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, id); j.Status != client.StatusCancelled && j.State != "cancelled" {
+	if j := waitJob(t, c, id); j.Status != wire.StatusCancelled && j.State != "cancelled" {
 		t.Errorf("cancelled job ended %s in state %q, want cancelled", j.Status, j.State)
 	}
 	// The handler stopped (the only slot is free again): a new job runs to the end.
@@ -170,7 +171,7 @@ func TestLongRunningCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, again); j.Status != client.StatusFinished {
+	if j := waitJob(t, c, again); j.Status != wire.StatusFinished {
 		t.Errorf("job after the cancellation ended %s, want finished", j.Status)
 	}
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Workloads are the names Run knows, in the order "all" runs them.
@@ -314,7 +315,7 @@ func (t *target) workers(ctx context.Context, n int, seen func(jobID string)) (*
 				if seen != nil {
 					seen(task.JobID)
 				}
-				res, _ := json.Marshal(map[string]any{"job_id": task.JobID, "task_id": task.TaskID, "worker_id": id, "status": "success"})
+				res, _ := json.Marshal(map[string]any{"job_id": task.JobID, "task_id": task.TaskID, "worker_id": id, "status": wire.ResultSuccess})
 				_, _ = t.do(ctx, "POST", "/_worker/tasks/result", res, id, nil)
 			}
 		}()
@@ -337,16 +338,16 @@ func (t *target) closedLoop(ctx context.Context, endpoint string, input string, 
 				// The creation is held until the job ends (200); one that
 				// has not ended in 30 s (202) is waited for by GET ?wait.
 				var v struct {
-					JobID  string `json:"job_id"`
-					Status string `json:"status"`
+					JobID  string         `json:"job_id"`
+					Status wire.JobStatus `json:"status"`
 				}
 				code, err := t.do(ctx, "POST", "/api/v1"+endpoint+"?wait=30", []byte(`{"initial_data":`+input+`}`), "", &v)
 				if code != 200 && code != 202 {
 					errc <- fmt.Errorf("create: %d %v", code, err)
 					return
 				}
-				for v.Status != "finished" {
-					if v.Status == "failed" || v.Status == "cancelled" || v.Status == "quarantined" {
+				for v.Status != wire.StatusFinished {
+					if v.Status == wire.StatusFailed || v.Status == wire.StatusCancelled || v.Status == wire.StatusQuarantined {
 						errc <- fmt.Errorf("job %s %s", v.JobID, v.Status)
 						return
 					}

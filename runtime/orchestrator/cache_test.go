@@ -7,6 +7,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // jobLocks let one holder per job id at a time, leave other ids free and
@@ -57,7 +58,7 @@ func TestJobCacheOnlyForRemoteStores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j := &core.Job{ID: "j1", Status: core.StatusRunning}
+		j := &core.Job{ID: "j1", Status: wire.StatusRunning}
 		s.jobs.put(j)
 		if got := s.jobs.get("j1") == j; got != c.want {
 			t.Errorf("%T: cached %v, want %v", c.st, got, c.want)

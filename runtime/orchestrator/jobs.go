@@ -12,6 +12,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // A caller of the client API is a *config.Client: the client its token
@@ -72,7 +73,7 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 	}
 	now := x.now()
 	j := &core.Job{
-		ID: id, Blueprint: m.Name, Version: m.Hash, Status: core.StatusPending, Input: req.Input,
+		ID: id, Blueprint: m.Name, Version: m.Hash, Status: wire.StatusPending, Input: req.Input,
 		WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: req.DispatchTimeout, ResultTimeout: req.ResultTimeout,
 		CreatedAt: now, UpdatedAt: now,
@@ -187,7 +188,7 @@ func (x *Orchestrator) Approve(ctx context.Context, caller *config.Client, id, d
 	if decision != DecisionApproved && decision != DecisionRejected {
 		return refuse(KindInvalid, "invalid_decision", "decision %q: want approved or rejected", decision)
 	}
-	if j.Status != core.StatusWaitingForHuman {
+	if j.Status != wire.StatusWaitingForHuman {
 		return refuse(KindConflict, "not_waiting", "job %s is %s, not waiting for an approval", j.ID, j.Status)
 	}
 	if _, _, err := x.deliver(ctx, j.ID, core.Event{Kind: core.EventApproval, Decision: decision}, nil); err != nil {

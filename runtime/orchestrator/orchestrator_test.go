@@ -104,11 +104,11 @@ func TestJobPath(t *testing.T) {
 	register(t, x, "w1")
 	for _, c := range []struct {
 		status, transition string
-		end                core.Status
+		end                wire.JobStatus
 	}{
-		{"success", wire.TransitionSuccess, core.StatusFinished},
-		{"out_of_stock", wire.TransitionSuccess, core.StatusFailed},
-		{"weird", wire.TransitionUnhandledStatus, core.StatusFailed},
+		{"success", wire.TransitionSuccess, wire.StatusFinished},
+		{"out_of_stock", wire.TransitionSuccess, wire.StatusFailed},
+		{"weird", wire.TransitionUnhandledStatus, wire.StatusFailed},
 	} {
 		m, err := x.Endpoint("/jobs/stock")
 		if err != nil {
@@ -299,7 +299,7 @@ func TestLoopsSurviveStoreErrors(t *testing.T) {
 		t.Fatalf("the wait's timer never fired; log:\n%s", logs.String())
 	}
 	ended, err := w.Until(ctx, j, 10*time.Second)
-	if err != nil || ended.Status != core.StatusFinished {
+	if err != nil || ended.Status != wire.StatusFinished {
 		t.Fatalf("job %+v %v; log:\n%s", ended, err, logs.String())
 	}
 	for _, want := range []string{"timers: store error; retrying", "reclaim leases: store error; retrying", "store away"} {

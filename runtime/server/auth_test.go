@@ -12,6 +12,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func newTestServer(t testing.TB, clients []config.Client, workers map[string]string) *Server {
@@ -82,7 +83,7 @@ func TestClientAuthAndQuota(t *testing.T) {
 			t.Fatalf("unlimited client: %d", r.Code)
 		}
 	}
-	var list []JobView
+	var list []wire.JobView
 	r = call(h, "GET", "/api/v1/jobs", "", map[string]string{"X-Client-Token": "tok-other"})
 	if err := decodeJSON(r.Body.Bytes(), &list); err != nil || len(list) != 3 {
 		t.Errorf("list sees only the client's jobs: %d %v", len(list), err)

@@ -159,7 +159,7 @@ func BenchmarkSingleTaskJobs(b *testing.B) {
 					return
 				}
 				req, _ := http.NewRequest("GET", url+"/api/v1/jobs/"+out["job_id"]+"?wait=30", nil)
-				var v JobView
+				var v wire.JobView
 				if c, err := send(hc, req, &v); c != 200 || v.Status != "finished" {
 					b.Errorf("wait: %d %v %s", c, err, v.Status)
 					return

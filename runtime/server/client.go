@@ -10,6 +10,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const apiPrefix = "/api/v1"
@@ -133,29 +134,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	return nil
 }
 
-// JobView is the status of a job as the API shows it.
-type JobView struct {
-	ID              string          `json:"id"`
-	JobID           string          `json:"job_id"`
-	Status          core.Status     `json:"status"`
-	Blueprint       string          `json:"blueprint_name"`
-	Version         string          `json:"blueprint_version"`
-	State           string          `json:"current_state"`
-	Result          map[string]any  `json:"result,omitempty"`
-	Error           *core.ErrorInfo `json:"error,omitempty"`
-	Progress        float64         `json:"progress,omitempty"`
-	ProgressMessage string          `json:"progress_message,omitempty"`
-	ParentJobID     string          `json:"parent_job_id,omitempty"`
-	ChildJobID      string          `json:"child_job_id,omitempty"`
-	Tasks           []string        `json:"current_task_ids,omitempty"`
-	CreatedAt       int64           `json:"created_at"`
-	UpdatedAt       int64           `json:"updated_at"`
-	FinishedAt      int64           `json:"finished_at,omitempty"`
-}
-
-func view(j *core.Job) JobView {
-	v := JobView{
-		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, Version: j.Version, State: j.State,
+func view(j *core.Job) wire.JobView {
+	v := wire.JobView{
+		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State,
 		Error: j.Error, Progress: j.Progress, ProgressMessage: j.ProgressMessage, ChildJobID: j.Child,
 		CreatedAt: j.CreatedAt.Unix(), UpdatedAt: j.UpdatedAt.Unix(),
 	}
@@ -164,7 +145,7 @@ func view(j *core.Job) JobView {
 	}
 	for _, t := range j.Tasks.All() {
 		if t.Result == nil {
-			v.Tasks = append(v.Tasks, t.ID)
+			v.TaskIDs = append(v.TaskIDs, t.ID)
 		}
 	}
 	if j.Status.Terminal() {
@@ -252,7 +233,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *config.Cli
 	if err != nil {
 		return err
 	}
-	out := make([]JobView, len(jobs))
+	out := make([]wire.JobView, len(jobs))
 	for i, j := range jobs {
 		out[i] = view(j)
 	}

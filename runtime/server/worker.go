@@ -162,7 +162,7 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 		return nil // the handler reports the bad body
 	}
 	if m.Security == nil || m.Security.Signature == "" {
-		if s.cfg.RequireSignatures && m.Status != "offline" {
+		if s.cfg.RequireSignatures && m.Status != string(wire.WorkerOffline) {
 			return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: the message is not signed")
 		}
 		return nil
@@ -338,7 +338,7 @@ type resultBody struct {
 	Origin   string          `json:"origin_worker_id"`
 	Status   string          `json:"status"`
 	Data     json.RawMessage `json:"data"`
-	Error    *core.ErrorInfo `json:"error"`
+	Error    *wire.Error     `json:"error"`
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
@@ -381,9 +381,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 		return nil
 	}
 	var hb struct {
-		WorkerID  string          `json:"worker_id"`
-		Status    string          `json:"status"`
-		HotSkills json.RawMessage `json:"hot_skills"`
+		WorkerID  string            `json:"worker_id"`
+		Status    wire.WorkerStatus `json:"status"`
+		HotSkills json.RawMessage   `json:"hot_skills"`
 	}
 	if err := decodeJSON(body, &hb); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"maps"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // The memory store hands out and keeps copies, so a caller changing a job
@@ -64,7 +65,7 @@ func cloneResult(r *core.Result) *core.Result {
 	return &c
 }
 
-func cloneErrorInfo(e *core.ErrorInfo) *core.ErrorInfo {
+func cloneErrorInfo(e *wire.Error) *wire.Error {
 	if e == nil {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // MemoryOptions configure a memory store; the zero value works.
@@ -45,7 +46,7 @@ type Memory struct {
 	jobExt   map[uint32]*memJobExt
 	jobIdx   idIndex // job id -> number
 	byClient map[string][]uint32
-	byStatus map[core.Status]int
+	byStatus map[wire.JobStatus]int
 
 	tasks    slots[taskSlot] // by task number: enqueue order
 	taskIdx  idIndex
@@ -99,7 +100,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		c:            newMemCodec(),
 		jobExt:       map[uint32]*memJobExt{},
 		byClient:     map[string][]uint32{},
-		byStatus:     map[core.Status]int{},
+		byStatus:     map[wire.JobStatus]int{},
 		taskGo:       map[uint32]*core.Task{},
 		consTask:     map[uint32]*core.Task{},
 		workerNo:     map[string]uint32{"": 0},
@@ -877,7 +878,7 @@ func (m *Memory) RegisterWorker(ctx context.Context, w WorkerRecord) error {
 		w.Reputation = 1
 	}
 	if w.Status == "" {
-		w.Status = dispatch.StatusIdle
+		w.Status = wire.WorkerIdle
 	}
 	w.Load = 0
 	m.workers[w.ID] = &w
@@ -1120,7 +1121,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 	defer m.mu.Unlock()
 	s := Stats{
 		Jobs:         m.jobs.n,
-		JobsByStatus: map[core.Status]int{},
+		JobsByStatus: map[wire.JobStatus]int{},
 		Queued:       m.queued,
 		Leased:       len(m.leases),
 		Timers:       len(m.timers),

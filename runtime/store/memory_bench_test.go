@@ -10,6 +10,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // BenchmarkCreateToLease measures the time from the start of CreateJob
@@ -48,7 +49,7 @@ func BenchmarkCreateToLease(b *testing.B) {
 		id := fmt.Sprint("j", i)
 		start := time.Now()
 		err := s.CreateJob(ctx, store.CommitParams{
-			Job:     &core.Job{ID: id, Blueprint: "bp", Status: core.StatusWaitingForWorker, Client: core.Client{Name: "c"}},
+			Job:     &core.Job{ID: id, Blueprint: "bp", Status: wire.StatusWaitingForWorker, Client: core.Client{Name: "c"}},
 			Effects: &core.Effects{Enqueue: []*core.Task{{ID: "t" + id, JobID: id, Type: "a", Timeout: time.Minute}}},
 		})
 		if err != nil {
@@ -77,7 +78,7 @@ func BenchmarkJobCycle(b *testing.B) {
 		for pb.Next() {
 			i++
 			id := fmt.Sprint(w, "-", i)
-			job := &core.Job{ID: id, Blueprint: "bp", Status: core.StatusWaitingForWorker, Client: core.Client{Name: "c"},
+			job := &core.Job{ID: id, Blueprint: "bp", Status: wire.StatusWaitingForWorker, Client: core.Client{Name: "c"},
 				Input: map[string]any{"n": 1.0}}
 			err := s.CreateJob(ctx, store.CommitParams{Job: job,
 				Effects: &core.Effects{Enqueue: []*core.Task{{ID: "t" + id, JobID: id, Type: "a", Timeout: time.Minute,
@@ -93,7 +94,7 @@ func BenchmarkJobCycle(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			j.Status = core.StatusFinished
+			j.Status = wire.StatusFinished
 			if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev,
 				Complete: &store.TaskCompletion{TaskID: tk.ID, WorkerID: w}}); err != nil {
 				b.Fatal(err)

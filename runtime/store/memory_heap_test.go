@@ -10,6 +10,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func uuid() string {
@@ -29,7 +30,7 @@ func serverCreate(version string) store.CommitParams {
 	created := now.Add(-30 * time.Microsecond)
 	id, tid := uuid(), "task-"+uuid()
 	return store.CommitParams{
-		Job: &core.Job{ID: id, Blueprint: "single", Version: version, State: "work", Status: core.StatusWaitingForWorker,
+		Job: &core.Job{ID: id, Blueprint: "single", Version: version, State: "work", Status: wire.StatusWaitingForWorker,
 			Input: map[string]any{}, Tasks: core.NewTaskRefs(core.TaskRef{ID: tid, Type: "noop", Attempt: 1}), Steps: 1,
 			CreatedAt: created, UpdatedAt: now},
 		Effects: &core.Effects{

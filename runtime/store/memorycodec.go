@@ -7,6 +7,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // The memory store keeps jobs, timelines and tasks in a compact binary
@@ -311,7 +312,7 @@ func (w *wbuf) val(v any) {
 	}
 }
 
-func (w *wbuf) errorInfo(e *core.ErrorInfo) {
+func (w *wbuf) errorInfo(e *wire.Error) {
 	if e == nil {
 		w.byte1(0)
 		return
@@ -552,11 +553,11 @@ func (r *rbuf) val() any {
 	}
 }
 
-func (r *rbuf) errorInfo() *core.ErrorInfo {
+func (r *rbuf) errorInfo() *wire.Error {
 	if r.byte1() == 0 {
 		return nil
 	}
-	return &core.ErrorInfo{Code: r.str(), Message: r.str(), Details: r.val()}
+	return &wire.Error{Code: r.str(), Message: r.str(), Details: r.val()}
 }
 
 func (r *rbuf) result() *core.Result {
@@ -864,7 +865,7 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 		j.State = r.str()
 	}
 	if mask&jStatus != 0 {
-		j.Status = core.Status(r.str())
+		j.Status = wire.JobStatus(r.str())
 	}
 	if mask&jInput != 0 {
 		j.Input = r.m()
@@ -948,7 +949,7 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 }
 
 // jobHead reads a job record's rev and status without decoding the rest.
-func (c *memCodec) jobHead(rec string) (rev int64, status core.Status) {
+func (c *memCodec) jobHead(rec string) (rev int64, status wire.JobStatus) {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
 	r.u() // the body's length
@@ -966,7 +967,7 @@ func (c *memCodec) jobHead(rec string) (rev int64, status core.Status) {
 		r.skipStr()
 	}
 	if mask&jStatus != 0 {
-		status = core.Status(r.str())
+		status = wire.JobStatus(r.str())
 	}
 	return rev, status
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -281,12 +282,12 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 
 			// Commit again: the stored rev and status move, a second
 			// commit's events follow the first's.
-			got.Status = core.StatusRunning
+			got.Status = wire.StatusRunning
 			if rev, err := m.CommitIfVersion(ctx, CommitParams{Job: got, ExpectRev: 1,
 				Effects: &core.Effects{Timeline: []core.TimelineEvent{e2}}}); err != nil || rev != 2 {
 				t.Fatalf("commit: rev %d, %v", rev, err)
 			}
-			want.Rev, want.Status = 2, core.StatusRunning
+			want.Rev, want.Status = 2, wire.StatusRunning
 			again, _ := m.GetJob(ctx, j.ID)
 			same(t, &want, again)
 			tl, _ = m.Timeline(ctx, j.ID)
@@ -318,7 +319,7 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	enc := core.TimelineEvent{At: at, Type: "created"}
 	odd := core.TimelineEvent{At: at, Type: "odd", Detail: map[string]any{"v": opaque{A: []int{1}}}}
-	j := &core.Job{ID: "j", Status: core.StatusPending, Input: map[string]any{"t": at, "n": int32(3)}, CreatedAt: at}
+	j := &core.Job{ID: "j", Status: wire.StatusPending, Input: map[string]any{"t": at, "n": int32(3)}, CreatedAt: at}
 	tk := &core.Task{ID: "t", JobID: "j", Type: "a", Params: map[string]any{"o": &opaque{A: []int{2}}}, EnqueuedAt: at}
 	if err := m.CreateJob(ctx, CommitParams{Job: j, Effects: &core.Effects{
 		Timeline: []core.TimelineEvent{enc, odd, enc}, Enqueue: []*core.Task{tk}}}); err != nil {
@@ -430,7 +431,7 @@ func TestMemoryIDReferences(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			tids := []string{"task-" + uuidN(i, 1), uuidN(i, 2), fmt.Sprint("t", i)}
 			refs := []core.TaskRef{{ID: tids[0], Type: "a", Attempt: 1}, {ID: tids[1], Type: "a"}, {ID: "unknown-" + jid}}
-			j := &core.Job{ID: jid, Status: core.StatusWaitingForWorker, Tasks: core.NewTaskRefs(refs...), CreatedAt: at}
+			j := &core.Job{ID: jid, Status: wire.StatusWaitingForWorker, Tasks: core.NewTaskRefs(refs...), CreatedAt: at}
 			evs := []core.TimelineEvent{{At: at, Type: "task_enqueued", TaskID: tids[0]}, {At: at, Type: "task_enqueued", TaskID: tids[1]},
 				{At: at, Type: "other", TaskID: "unknown"}}
 			var enq []*core.Task

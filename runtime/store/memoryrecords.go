@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Records of the memory store. A job is a jobSlot and a task a taskSlot,
@@ -240,7 +241,7 @@ func (m *Memory) loadJob(n uint32, id string) *core.Job {
 }
 
 // jobHead returns job n's Rev and Status.
-func (m *Memory) jobHead(n uint32) (int64, core.Status) {
+func (m *Memory) jobHead(n uint32) (int64, wire.JobStatus) {
 	s := m.view(n)
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status

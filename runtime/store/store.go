@@ -36,6 +36,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Sentinel errors. Compare with errors.Is; implementations wrap them with
@@ -253,7 +254,7 @@ type TaskInfo struct {
 // HeartbeatParams refreshes a worker.
 type HeartbeatParams struct {
 	WorkerID  string
-	Status    dispatch.Status
+	Status    wire.WorkerStatus
 	Now       time.Time
 	ExpiresAt time.Time
 	HotSkills []string // nil: unchanged
@@ -281,7 +282,7 @@ type Version struct {
 // Stats are counts of what the store holds.
 type Stats struct {
 	Jobs         int
-	JobsByStatus map[core.Status]int
+	JobsByStatus map[wire.JobStatus]int
 	Queued       int
 	Leased       int
 	Timers       int

@@ -280,7 +280,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for _, l := range w.links {
 		if l.isRegistered() {
 			wg.Go(func() {
-				if _, err := l.heartbeat(off, "offline"); err != nil {
+				if _, err := l.heartbeat(off, wire.WorkerOffline); err != nil {
 					w.log.Debug("offline heartbeat", "orchestrator", l.o.URL, "err", err)
 				}
 			})
@@ -443,7 +443,7 @@ func unsafeInName(r rune) bool {
 func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	res := wire.Result{JobID: t.JobID, TaskID: t.TaskID, WorkerID: w.cfg.WorkerID, OriginWorkerID: w.cfg.WorkerID}
 	fail := func(err error) wire.Result {
-		res.Status = wire.StatusFailure
+		res.Status = wire.ResultFailure
 		res.Error = errorInfo(err)
 		return res
 	}
@@ -459,7 +459,7 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	out, err := call(ctx, h, t)
 	switch {
 	case t.Cancelled():
-		res.Status = wire.StatusCancelled
+		res.Status = wire.ResultCancelled
 		res.Data = out.Data
 		return res
 	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -469,7 +469,7 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	}
 	res.Status = out.Status
 	if res.Status == "" {
-		res.Status = wire.StatusSuccess
+		res.Status = wire.ResultSuccess
 	}
 	res.Data = out.Data
 	res.Metadata = out.Metadata
@@ -487,7 +487,7 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 func call(ctx context.Context, h HandlerFunc, t *Task) (res Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			res, err = Result{}, WithCode(wire.ErrInternal, fmt.Errorf("task %s: handler for %q panicked: %v", t.TaskID, t.Type, p))
+			res, err = Result{}, WithCode(wire.CodeInternalError, fmt.Errorf("task %s: handler for %q panicked: %v", t.TaskID, t.Type, p))
 		}
 	}()
 	return h(ctx, t)
@@ -611,9 +611,9 @@ func (l *link) maintain(ctx context.Context) {
 			}
 			l.registered.Store(true)
 		}
-		status := "idle"
+		status := wire.WorkerIdle
 		if _, busy := w.current(l); busy {
-			status = "busy"
+			status = wire.WorkerBusy
 		}
 		reply, err := l.heartbeat(ctx, status)
 		if err != nil {
@@ -692,7 +692,7 @@ func (l *link) register(ctx context.Context) error {
 	return nil
 }
 
-func (l *link) heartbeat(ctx context.Context, status string) (wire.HeartbeatReply, error) {
+func (l *link) heartbeat(ctx context.Context, status wire.WorkerStatus) (wire.HeartbeatReply, error) {
 	ids, _ := l.w.current(l)
 	hb := wire.Heartbeat{WorkerID: l.w.cfg.WorkerID, Status: status, CurrentTasks: ids, Timestamp: wire.Now()}
 	var reply wire.HeartbeatReply

@@ -19,6 +19,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -81,7 +82,7 @@ var cases = []testCase{
 
 func newJob(id, client string) *core.Job {
 	return &core.Job{
-		ID: id, Blueprint: "bp", Version: "h1", State: "start", Status: core.StatusPending,
+		ID: id, Blueprint: "bp", Version: "h1", State: "start", Status: wire.StatusPending,
 		Input:     map[string]any{"n": float64(1)},
 		Client:    core.Client{Name: client},
 		CreatedAt: t0, UpdatedAt: t0,
@@ -984,10 +985,10 @@ func testWorkers(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Reputation != 1 || w.Status != dispatch.StatusIdle {
+	if w.Reputation != 1 || w.Status != wire.WorkerIdle {
 		t.Errorf("new worker: reputation %v status %q; want 1, idle", w.Reputation, w.Status)
 	}
-	found, err := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w1", Status: dispatch.StatusBusy,
+	found, err := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w1", Status: wire.WorkerBusy,
 		Now: t0.Add(time.Minute), ExpiresAt: t0.Add(3 * time.Minute), HotSkills: []string{"a"}})
 	if err != nil || !found {
 		t.Fatalf("heartbeat of a live worker: %v, %v", found, err)
@@ -1002,7 +1003,7 @@ func testWorkers(t *testing.T, s store.Store) {
 	if len(all) != 2 || all[0].ID != "w1" || all[1].ID != "w2" {
 		t.Fatalf("workers: %+v", all)
 	}
-	if all[0].Status != dispatch.StatusBusy || !slices.Equal(all[0].HotSkills, []string{"a"}) || !all[0].ExpiresAt.Equal(t0.Add(3*time.Minute)) {
+	if all[0].Status != wire.WorkerBusy || !slices.Equal(all[0].HotSkills, []string{"a"}) || !all[0].ExpiresAt.Equal(t0.Add(3*time.Minute)) {
 		t.Errorf("w1 after heartbeat: %+v", all[0])
 	}
 	gone, err := s.ExpireWorkers(ctx, t0.Add(2*time.Minute))

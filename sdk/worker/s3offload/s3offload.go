@@ -103,7 +103,7 @@ func (o *offload) Download(ctx context.Context, t *worker.Task) error {
 		}
 		if meta, ok := t.ParamsMetadata[p]; ok && !strings.HasSuffix(key, "/") {
 			if err := checkFile(local, meta); err != nil {
-				return nil, worker.WithCode(wire.ErrIntegrityMismatch, fmt.Errorf("param %s (%s): %w", p, s, err))
+				return nil, worker.WithCode(wire.CodeIntegrityMismatchError, fmt.Errorf("param %s (%s): %w", p, s, err))
 			}
 		}
 		return local, nil

@@ -192,7 +192,7 @@ func TestS3Offload(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := wait(t, c, id)
-	if j.Status != client.StatusFinished {
+	if j.Status != wire.StatusFinished {
 		t.Fatalf("job ended %s (error %+v), want finished", j.Status, j.Error)
 	}
 	s := <-obs
@@ -244,7 +244,7 @@ func TestS3Offload(t *testing.T) {
 	}
 	<-obs
 	j2 := wait(t, c, id2)
-	if j2.Status == client.StatusFinished {
+	if j2.Status == wire.StatusFinished {
 		t.Fatalf("job naming %s in its result finished; want it failed", outside)
 	}
 	if j2.Error == nil || !strings.Contains(j2.Error.Message, "outside the payload folder") {
@@ -259,7 +259,7 @@ func TestS3Offload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j3 := wait(t, c, id3); j3.Status == client.StatusFinished {
+	if j3 := wait(t, c, id3); j3.Status == wire.StatusFinished {
 		t.Errorf("job with a missing S3 object finished; want it failed")
 	}
 	select {
