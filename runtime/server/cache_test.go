@@ -7,6 +7,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 )
 
 // jobLocks let one holder per job id at a time, leave other ids free and
@@ -52,7 +53,7 @@ func TestJobCacheOnlyForRemoteStores(t *testing.T) {
 	for _, c := range []struct {
 		st   store.Store
 		want bool
-	}{{store.NewMemory(store.MemoryOptions{}), false}, {remote{store.NewMemory(store.MemoryOptions{})}, true}} {
+	}{{memstore.New(memstore.Options{}), false}, {remote{memstore.New(memstore.Options{})}, true}} {
 		s, err := New(Options{Store: c.st, Config: config.Config{BlueprintsDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 )
 
 // Options build a Server. Config is required; the rest have defaults.
@@ -96,7 +97,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.drainCtx, s.startDrain = context.WithCancel(context.Background())
 	if s.store == nil {
-		s.store = store.NewMemory(store.MemoryOptions{Clock: o.Clock})
+		s.store = memstore.New(memstore.Options{Clock: o.Clock})
 	}
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would

@@ -13,9 +13,9 @@
 // its result commits (CommitParams.Complete) or the lease expires
 // (ReclaimExpired). Timers are claimed exactly once (ClaimDueTimers).
 //
-// Implementations: Memory in this package (the embedded default) and the
-// Redis store; both run the conformance suite in storetest. docs/store.md
-// holds the contract in prose.
+// Implementations: memstore (the embedded default) and redisstore; both
+// run the conformance suite in storetest. docs/store.md holds the contract
+// in prose.
 //
 // # Design notes
 //

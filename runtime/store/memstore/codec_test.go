@@ -1,4 +1,4 @@
-package store
+package memstore
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -244,7 +245,7 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 	ctx := context.Background()
 	for _, nrefs := range []int{1, maxInlineRefs, maxInlineRefs + 3, 100} {
 		t.Run(fmt.Sprint(nrefs, " refs"), func(t *testing.T) {
-			m := NewMemory(MemoryOptions{})
+			m := New(Options{})
 			defer m.Close()
 			n := 0
 			var j core.Job
@@ -257,7 +258,7 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 			fillValue(t, reflect.ValueOf(&tk).Elem(), &n)
 			tk.ID, tk.JobID, tk.Worker, tk.Requires, tk.MaxCost = "task-1", j.ID, "", nil, nil
 			tk.LeasedAt, tk.LeaseUntil = time.Time{}, time.Time{}
-			err := m.CreateJob(ctx, CommitParams{Job: &j, Effects: &core.Effects{
+			err := m.CreateJob(ctx, store.CommitParams{Job: &j, Effects: &core.Effects{
 				Timeline: []core.TimelineEvent{e1, e2}, Enqueue: []*core.Task{&tk}}})
 			if err != nil {
 				t.Fatal(err)
@@ -269,7 +270,7 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			same(t, &want, got)
-			lst, _ := m.ListJobs(ctx, ListParams{Client: j.Client.Name})
+			lst, _ := m.ListJobs(ctx, store.ListParams{Client: j.Client.Name})
 			if len(lst) != 1 {
 				t.Fatalf("ListJobs: %d jobs", len(lst))
 			}
@@ -282,7 +283,7 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 			// Commit again: the stored rev and status move, a second
 			// commit's events follow the first's.
 			got.Status = core.StatusRunning
-			if rev, err := m.CommitIfVersion(ctx, CommitParams{Job: got, ExpectRev: 1,
+			if rev, err := m.CommitIfVersion(ctx, store.CommitParams{Job: got, ExpectRev: 1,
 				Effects: &core.Effects{Timeline: []core.TimelineEvent{e2}}}); err != nil || rev != 2 {
 				t.Fatalf("commit: rev %d, %v", rev, err)
 			}
@@ -293,7 +294,7 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 			same(t, []core.TimelineEvent{e1, e2, e2}, tl)
 
 			now := time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC)
-			leased, err := m.Lease(ctx, LeaseParams{WorkerID: "w", Types: []string{tk.Type}, Now: now})
+			leased, err := m.Lease(ctx, store.LeaseParams{WorkerID: "w", Types: []string{tk.Type}, Now: now})
 			if err != nil || leased == nil {
 				t.Fatalf("lease: %v %v", leased, err)
 			}
@@ -310,17 +311,17 @@ func TestMemoryRoundTripThroughStore(t *testing.T) {
 type opaque struct{ A []int }
 
 // Values of types the encoding does not keep are kept as they are, as
-// CloneJob and CloneTask copy them, in a job, a timeline and a task.
+// cloneJob and cloneTask copy them, in a job, a timeline and a task.
 func TestMemoryKeepsOtherTypes(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemory(MemoryOptions{})
+	m := New(Options{})
 	defer m.Close()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	enc := core.TimelineEvent{At: at, Type: "created"}
 	odd := core.TimelineEvent{At: at, Type: "odd", Detail: map[string]any{"v": opaque{A: []int{1}}}}
 	j := &core.Job{ID: "j", Status: core.StatusPending, Input: map[string]any{"t": at, "n": int32(3)}, CreatedAt: at}
 	tk := &core.Task{ID: "t", JobID: "j", Type: "a", Params: map[string]any{"o": &opaque{A: []int{2}}}, EnqueuedAt: at}
-	if err := m.CreateJob(ctx, CommitParams{Job: j, Effects: &core.Effects{
+	if err := m.CreateJob(ctx, store.CommitParams{Job: j, Effects: &core.Effects{
 		Timeline: []core.TimelineEvent{enc, odd, enc}, Enqueue: []*core.Task{tk}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 
 	tl, _ := m.Timeline(ctx, "j")
 	same(t, []core.TimelineEvent{enc, odd, enc}, tl)
-	if _, err := m.CommitIfVersion(ctx, CommitParams{Job: again, ExpectRev: 1,
+	if _, err := m.CommitIfVersion(ctx, store.CommitParams{Job: again, ExpectRev: 1,
 		Effects: &core.Effects{Timeline: []core.TimelineEvent{enc}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +344,7 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 
 	// The job's values encode again: it goes back to its record.
 	again.Input = map[string]any{"n": 5.0}
-	if _, err := m.CommitIfVersion(ctx, CommitParams{Job: again, ExpectRev: 2}); err != nil {
+	if _, err := m.CommitIfVersion(ctx, store.CommitParams{Job: again, ExpectRev: 2}); err != nil {
 		t.Fatal(err)
 	}
 	want.Rev, want.Input = 3, map[string]any{"n": 5.0}
@@ -353,13 +354,13 @@ func TestMemoryKeepsOtherTypes(t *testing.T) {
 		t.Errorf("the job is not back in its record: %+v", s)
 	}
 
-	leased, _ := m.Lease(ctx, LeaseParams{WorkerID: "w", Types: []string{"a"}, Now: at})
+	leased, _ := m.Lease(ctx, store.LeaseParams{WorkerID: "w", Types: []string{"a"}, Now: at})
 	wantTask := *tk
 	wantTask.Worker, wantTask.LeasedAt = "w", at
 	same(t, &wantTask, leased)
 	info, _ := m.Task(ctx, "t")
 	same(t, &wantTask, info.Task)
-	if info.State != TaskLeased {
+	if info.State != store.TaskLeased {
 		t.Errorf("state %s", info.State)
 	}
 }
@@ -418,7 +419,7 @@ func TestMemoryCodecSymbols(t *testing.T) {
 // know, and ids of every form, read back as they are.
 func TestMemoryIDReferences(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemory(MemoryOptions{})
+	m := New(Options{})
 	defer m.Close()
 	ids := []string{"0b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b", "task-1b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b", "plain",
 		"0B6F2C7E-8F55-4A5E-9D3A-0C6D1E2F3A4B", "", "x\x00y"}
@@ -438,7 +439,7 @@ func TestMemoryIDReferences(t *testing.T) {
 				enq = append(enq, &core.Task{ID: id, JobID: jid, Type: "a", EnqueuedAt: at})
 			}
 			enq = append(enq, &core.Task{ID: tids[2], JobID: "another job", Type: "b"})
-			if err := m.CreateJob(ctx, CommitParams{Job: j, Effects: &core.Effects{Timeline: evs, Enqueue: enq}}); err != nil {
+			if err := m.CreateJob(ctx, store.CommitParams{Job: j, Effects: &core.Effects{Timeline: evs, Enqueue: enq}}); err != nil {
 				t.Fatal(err)
 			}
 			want := *j
@@ -462,7 +463,7 @@ func TestMemoryIDReferences(t *testing.T) {
 			child := &core.Job{ID: jid + "/child", Parent: &core.ParentRef{JobID: jid, State: "s"}}
 			got.Child = child.ID
 			evs2 := []core.TimelineEvent{{At: at, Type: "task_result", TaskID: tids[1], WorkerID: "w"}}
-			if _, err := m.CommitIfVersion(ctx, CommitParams{Job: got, ExpectRev: 1,
+			if _, err := m.CommitIfVersion(ctx, store.CommitParams{Job: got, ExpectRev: 1,
 				Effects: &core.Effects{Timeline: evs2, StartChild: []*core.Job{child}}}); err != nil {
 				t.Fatal(err)
 			}
@@ -476,13 +477,13 @@ func TestMemoryIDReferences(t *testing.T) {
 			gotChild, _ := m.GetJob(ctx, child.ID)
 			same(t, &wantChild, gotChild)
 			// And commits the child again: its parent is a number now.
-			if _, err := m.CommitIfVersion(ctx, CommitParams{Job: gotChild, ExpectRev: 1}); err != nil {
+			if _, err := m.CommitIfVersion(ctx, store.CommitParams{Job: gotChild, ExpectRev: 1}); err != nil {
 				t.Fatal(err)
 			}
 			wantChild.Rev = 2
 			gotChild, _ = m.GetJob(ctx, child.ID)
 			same(t, &wantChild, gotChild)
-			if err := m.CreateJob(ctx, CommitParams{Job: &core.Job{ID: jid}}); !errors.Is(err, ErrExists) {
+			if err := m.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: jid}}); !errors.Is(err, store.ErrExists) {
 				t.Errorf("second create of %q: %v", jid, err)
 			}
 		})
@@ -499,7 +500,7 @@ func uuidN(i, k int) string {
 // encoding does not keep.
 func TestMemoryManyJobsLongTimeline(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemory(MemoryOptions{})
+	m := New(Options{})
 	defer m.Close()
 	const n = 5000
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
@@ -508,7 +509,7 @@ func TestMemoryManyJobsLongTimeline(t *testing.T) {
 		if i%3 == 0 {
 			id = fmt.Sprint("job-", i)
 		}
-		err := m.CreateJob(ctx, CommitParams{Job: &core.Job{ID: id, Steps: i, Client: core.Client{Name: fmt.Sprint("c", i%7)}},
+		err := m.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: id, Steps: i, Client: core.Client{Name: fmt.Sprint("c", i%7)}},
 			Effects: &core.Effects{Enqueue: []*core.Task{{ID: "task-" + uuidN(i, 1), JobID: id, Type: "a", Attempt: i}}}})
 		if err != nil {
 			t.Fatal(err)
@@ -528,10 +529,10 @@ func TestMemoryManyJobsLongTimeline(t *testing.T) {
 			t.Fatalf("task %d: %+v %v", i, info, err)
 		}
 	}
-	if _, err := m.GetJob(ctx, uuidN(n, 0)); !errors.Is(err, ErrNotFound) {
+	if _, err := m.GetJob(ctx, uuidN(n, 0)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown job: %v", err)
 	}
-	lst, _ := m.ListJobs(ctx, ListParams{Client: "c3", Limit: 2, Offset: 1})
+	lst, _ := m.ListJobs(ctx, store.ListParams{Client: "c3", Limit: 2, Offset: 1})
 	if len(lst) != 2 || lst[0].Steps != n-1-7-((n-1-3)%7) {
 		var got []int
 		for _, j := range lst {
@@ -549,7 +550,7 @@ func TestMemoryManyJobsLongTimeline(t *testing.T) {
 		if i == 200 {
 			evs[1].Detail["odd"] = opaque{}
 		}
-		if _, err := m.CommitIfVersion(ctx, CommitParams{Job: j, ExpectRev: j.Rev, Effects: &core.Effects{Timeline: evs}}); err != nil {
+		if _, err := m.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev, Effects: &core.Effects{Timeline: evs}}); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, evs...)

@@ -1,4 +1,4 @@
-package store
+package memstore
 
 import (
 	"encoding/binary"
@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
 // Records of the memory store. A job is a jobSlot and a task a taskSlot,
 // each in a slice by its number, holding the encoded record
-// (memorycodec.go); the maps index them by id. Reading a job or a task
+// (codec.go); the maps index them by id. Reading a job or a task
 // decodes a fresh copy, writing one encodes it, so what the store keeps
 // never shares memory with what a caller holds.
 
@@ -37,8 +38,8 @@ func (s *slots[T]) add() uint32 {
 	return uint32(s.n - 1)
 }
 
-// jobSlot is one job: its record (memorycodec.go), which starts with
-// its key. When the record says so, Memory.jobExt holds more of it.
+// jobSlot is one job: its record (codec.go), which starts with
+// its key. When the record says so, Store.jobExt holds more of it.
 type jobSlot struct {
 	rec string
 }
@@ -49,7 +50,7 @@ type jobView struct {
 	ext *memJobExt // nil for most jobs
 }
 
-func (m *Memory) view(n uint32) *jobView {
+func (m *Store) view(n uint32) *jobView {
 	rec := m.job(n).rec
 	v := &jobView{rec: rec}
 	if rec != "" && jobHasExt(rec) {
@@ -78,26 +79,26 @@ func (s *jobView) extOrNew() *memJobExt {
 	return s.ext
 }
 
-func (m *Memory) job(n uint32) *jobSlot { return m.jobs.at(n) }
+func (m *Store) job(n uint32) *jobSlot { return m.jobs.at(n) }
 
 // jobRec is job n's record, for the index.
-func (m *Memory) jobRec(n uint32) string { return m.jobs.at(n).rec }
+func (m *Store) jobRec(n uint32) string { return m.jobs.at(n).rec }
 
 // findJob returns the number of job id.
-func (m *Memory) findJob(id string) (uint32, bool) {
+func (m *Store) findJob(id string) (uint32, bool) {
 	var kb [48]byte
 	return m.jobIdx.find(appendKey(kb[:0], id))
 }
 
 // findTask returns the number of task id.
-func (m *Memory) findTask(id string) (uint32, bool) {
+func (m *Store) findTask(id string) (uint32, bool) {
 	var kb [48]byte
 	return m.taskIdx.find(appendKey(kb[:0], id))
 }
 
 // taskNumber returns the number of task id, also when the commit being
 // written enqueues it.
-func (m *Memory) taskNumber(id string) (uint32, bool) {
+func (m *Store) taskNumber(id string) (uint32, bool) {
 	if n, ok := m.findTask(id); ok {
 		return n, true
 	}
@@ -115,7 +116,7 @@ func (m *Memory) taskNumber(id string) (uint32, bool) {
 
 // pend tells the encoding the tasks the commit being written enqueues:
 // they will be numbered next, in order.
-func (m *Memory) pend(fx *core.Effects) {
+func (m *Store) pend(fx *core.Effects) {
 	m.pending, m.pendingIx = nil, nil
 	if fx == nil {
 		return
@@ -130,7 +131,7 @@ func (m *Memory) pend(fx *core.Effects) {
 }
 
 // putJob stores j as job n with Rev rev, its timeline followed by evs.
-func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
+func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
 	s := m.view(n)
 	var oldTL string // the timeline in the record
 	if s.rec != "" {
@@ -143,7 +144,7 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 	body, inline, ok := m.c.encodeJobBody(j, rev)
 	switch {
 	case !ok:
-		c := CloneJob(j)
+		c := cloneJob(j)
 		c.Rev = rev
 		body = nil
 		s.extOrNew().job = c
@@ -224,11 +225,11 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 
 // loadJob decodes job n; id is its id when the caller has it ("" to
 // decode it too).
-func (m *Memory) loadJob(n uint32, id string) *core.Job {
+func (m *Store) loadJob(n uint32, id string) *core.Job {
 	s := m.view(n)
 	if s.ext != nil {
 		if s.ext.job != nil {
-			return CloneJob(s.ext.job)
+			return cloneJob(s.ext.job)
 		}
 		j := m.c.decodeJob(s.rec, id)
 		if s.ext.refs.Len() > 0 {
@@ -240,7 +241,7 @@ func (m *Memory) loadJob(n uint32, id string) *core.Job {
 }
 
 // jobHead returns job n's Rev and Status.
-func (m *Memory) jobHead(n uint32) (int64, core.Status) {
+func (m *Store) jobHead(n uint32) (int64, core.Status) {
 	s := m.view(n)
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status
@@ -248,7 +249,7 @@ func (m *Memory) jobHead(n uint32) (int64, core.Status) {
 	return m.c.jobHead(s.rec)
 }
 
-func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
+func (m *Store) loadTimeline(n uint32) []core.TimelineEvent {
 	s := m.view(n)
 	if e := s.ext; e != nil {
 		if e.goTL {
@@ -268,13 +269,13 @@ func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
 
 // taskSlot is one task. Its Worker field is worker, kept beside the record.
 type taskSlot struct {
-	rec      string // the encoded task (only its key when Memory.taskGo holds it)
+	rec      string // the encoded task (only its key when Store.taskGo holds it)
 	idx      int32  // its index in its queue's heap, -1 when on none
-	worker   uint32 // see TaskInfo.Worker (a worker number)
+	worker   uint32 // see store.TaskInfo.Worker (a worker number)
 	assigned uint32 // the worker whose own queue the task went to, or 0
 	state    uint8
 	dead     bool // the lease holder was declared dead
-	goRec    bool // Memory.taskGo holds the task
+	goRec    bool // Store.taskGo holds the task
 	cons     bool // on its queue's heap of constrained tasks
 }
 
@@ -288,7 +289,7 @@ const (
 	stateExpired
 )
 
-var taskStates = [...]TaskState{"", TaskQueued, TaskLeased, TaskDone, TaskWithdrawn, TaskExpired}
+var taskStates = [...]store.TaskState{"", store.TaskQueued, store.TaskLeased, store.TaskDone, store.TaskWithdrawn, store.TaskExpired}
 
 // noTask and noJob are no task and no job number.
 const (
@@ -296,13 +297,13 @@ const (
 	noJob  uint32 = math.MaxUint32
 )
 
-func (m *Memory) task(n uint32) *taskSlot { return m.tasks.at(n) }
+func (m *Store) task(n uint32) *taskSlot { return m.tasks.at(n) }
 
 // taskRec is task n's record, for the index.
-func (m *Memory) taskRec(n uint32) string { return m.tasks.at(n).rec }
+func (m *Store) taskRec(n uint32) string { return m.tasks.at(n).rec }
 
 // newTask stores a new task (t, its Worker aside) and returns its number.
-func (m *Memory) newTask(t *core.Task) uint32 {
+func (m *Store) newTask(t *core.Task) uint32 {
 	n := m.tasks.add()
 	m.task(n).idx = -1
 	m.putTask(n, t)
@@ -312,12 +313,12 @@ func (m *Memory) newTask(t *core.Task) uint32 {
 }
 
 // putTask stores t as task n's record (its Worker is not stored).
-func (m *Memory) putTask(n uint32, t *core.Task) {
+func (m *Store) putTask(n uint32, t *core.Task) {
 	s := m.task(n)
 	rec, ok := m.c.encodeTask(t)
 	if !ok {
 		s.rec, s.goRec = string(appendKey(nil, t.ID)), true
-		m.taskGo[n] = CloneTask(t)
+		m.taskGo[n] = cloneTask(t)
 		return
 	}
 	s.rec, s.goRec = rec, false
@@ -325,7 +326,7 @@ func (m *Memory) putTask(n uint32, t *core.Task) {
 }
 
 // setLease sets task n's LeasedAt and LeaseUntil.
-func (m *Memory) setLease(n uint32, at, until time.Time) {
+func (m *Store) setLease(n uint32, at, until time.Time) {
 	s := m.task(n)
 	if s.goRec {
 		t := m.taskGo[n]
@@ -336,11 +337,11 @@ func (m *Memory) setLease(n uint32, at, until time.Time) {
 }
 
 // loadTask decodes task n.
-func (m *Memory) loadTask(n uint32) *core.Task {
+func (m *Store) loadTask(n uint32) *core.Task {
 	s := m.task(n)
 	w := m.workerID[s.worker]
 	if s.goRec {
-		t := CloneTask(m.taskGo[n])
+		t := cloneTask(m.taskGo[n])
 		t.Worker = w
 		return t
 	}
@@ -348,7 +349,7 @@ func (m *Memory) loadTask(n uint32) *core.Task {
 }
 
 // taskType returns task n's type.
-func (m *Memory) taskType(n uint32) string {
+func (m *Store) taskType(n uint32) string {
 	if s := m.task(n); !s.goRec {
 		return m.c.taskType(s.rec)
 	}
@@ -356,7 +357,7 @@ func (m *Memory) taskType(n uint32) string {
 }
 
 // taskOfJob reports whether task n belongs to job jobID, number job.
-func (m *Memory) taskOfJob(n uint32, jobID string, job uint32) bool {
+func (m *Store) taskOfJob(n uint32, jobID string, job uint32) bool {
 	s := m.task(n)
 	if s.goRec {
 		return m.taskGo[n].JobID == jobID
@@ -365,18 +366,18 @@ func (m *Memory) taskOfJob(n uint32, jobID string, job uint32) bool {
 }
 
 // taskID returns task n's id.
-func (m *Memory) taskID(n uint32) string {
+func (m *Store) taskID(n uint32) string {
 	return m.c.taskID(m.task(n).rec)
 }
 
 // jobID returns job n's id.
-func (m *Memory) jobID(n uint32) string {
+func (m *Store) jobID(n uint32) string {
 	r := rbuf{s: m.job(n).rec}
 	return r.str()
 }
 
 // workerNum returns the number of a worker id, numbering it when new.
-func (m *Memory) workerNum(id string) uint32 {
+func (m *Store) workerNum(id string) uint32 {
 	if w, ok := m.workerNo[id]; ok {
 		return w
 	}
@@ -404,11 +405,11 @@ func (a heapItem) before(b heapItem) bool {
 
 type entryHeap []heapItem
 
-func (m *Memory) heapSet(h entryHeap, i int) {
+func (m *Store) heapSet(h entryHeap, i int) {
 	m.task(h[i].n).idx = int32(i)
 }
 
-func (m *Memory) heapUp(h entryHeap, i int) {
+func (m *Store) heapUp(h entryHeap, i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !h[i].before(h[p]) {
@@ -422,7 +423,7 @@ func (m *Memory) heapUp(h entryHeap, i int) {
 }
 
 // heapDown sifts item i down; it reports whether it moved.
-func (m *Memory) heapDown(h entryHeap, i int) bool {
+func (m *Store) heapDown(h entryHeap, i int) bool {
 	i0 := i
 	for {
 		l := 2*i + 1
@@ -444,12 +445,12 @@ func (m *Memory) heapDown(h entryHeap, i int) bool {
 	return i > i0
 }
 
-func (m *Memory) heapPush(h *entryHeap, it heapItem) {
+func (m *Store) heapPush(h *entryHeap, it heapItem) {
 	*h = append(*h, it)
 	m.heapUp(*h, len(*h)-1)
 }
 
-func (m *Memory) heapRemove(h *entryHeap, i int) {
+func (m *Store) heapRemove(h *entryHeap, i int) {
 	old := *h
 	last := len(old) - 1
 	m.task(old[i].n).idx = -1

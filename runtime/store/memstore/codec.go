@@ -1,4 +1,4 @@
-package store
+package memstore
 
 import (
 	"encoding/binary"
@@ -28,7 +28,7 @@ import (
 // with a mask of the fields it holds.
 
 // memCodec holds the tables an encoding refers to. It belongs to one
-// Memory and is used under its lock.
+// Store and is used under its lock.
 type memCodec struct {
 	syms  []string          // interned names, by index
 	symIx map[string]uint32 // name -> index
@@ -37,7 +37,7 @@ type memCodec struct {
 	buf   []byte            // scratch for encoding
 	tbuf  []byte            // scratch for encoding timeline events
 
-	// Set by the Memory the codec belongs to (nil: ids are written out):
+	// Set by the Store the codec belongs to (nil: ids are written out):
 	// ids of its tasks and jobs by number, and the numbers of ids.
 	taskIDOf func(uint32) string
 	jobIDOf  func(uint32) string
@@ -548,7 +548,7 @@ func (r *rbuf) val() any {
 		}
 		return m
 	default:
-		panic("store: corrupt memory record")
+		panic("memstore: corrupt record")
 	}
 }
 

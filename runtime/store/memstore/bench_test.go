@@ -1,4 +1,4 @@
-package store_test
+package memstore_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 )
 
 // BenchmarkCreateToLease measures the time from the start of CreateJob
 // (enqueueing one task) to a waiting poll returning it, with 50 idle polls.
 func BenchmarkCreateToLease(b *testing.B) {
 	const pollers = 50
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan time.Time, pollers)
@@ -67,7 +68,7 @@ func BenchmarkCreateToLease(b *testing.B) {
 // BenchmarkJobCycle measures one single-task job through the store:
 // create with its task, lease, commit the result.
 func BenchmarkJobCycle(b *testing.B) {
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
