@@ -2,17 +2,17 @@ package memstore
 
 import (
 	"encoding/binary"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
 )
 
 // Records of the memory store. A job is a jobSlot and a task a taskSlot,
 // each in a slice by its number, holding the encoded record
-// (codec.go); the maps index them by id. Reading a job or a task
+// (internal/codec); the maps index them by id. Reading a job or a task
 // decodes a fresh copy, writing one encodes it, so what the store keeps
 // never shares memory with what a caller holds.
 
@@ -38,7 +38,7 @@ func (s *slots[T]) add() uint32 {
 	return uint32(s.n - 1)
 }
 
-// jobSlot is one job: its record (codec.go), which starts with
+// jobSlot is one job: its record (internal/codec), which starts with
 // its key. When the record says so, Store.jobExt holds more of it.
 type jobSlot struct {
 	rec string
@@ -53,7 +53,7 @@ type jobView struct {
 func (m *Store) view(n uint32) *jobView {
 	rec := m.job(n).rec
 	v := &jobView{rec: rec}
-	if rec != "" && jobHasExt(rec) {
+	if rec != "" && codec.JobHasExt(rec) {
 		v.ext = m.jobExt[n]
 	}
 	return v
@@ -62,7 +62,7 @@ func (m *Store) view(n uint32) *jobView {
 // memJobExt holds the parts of a job kept apart from its record.
 type memJobExt struct {
 	job    *core.Job            // the job, when a value in it does not encode (the record's body is empty)
-	refs   core.TaskRefs        // Tasks, when longer than maxInlineRefs (immutable, shared)
+	refs   core.TaskRefs        // Tasks, when longer than codec.MaxInlineRefs (immutable, shared)
 	tl     []byte               // the encoded timeline, once longer than maxRecTimeline
 	events []core.TimelineEvent // the timeline, once an event did not encode
 	goTL   bool                 // events holds the timeline
@@ -87,13 +87,13 @@ func (m *Store) jobRec(n uint32) string { return m.jobs.at(n).rec }
 // findJob returns the number of job id.
 func (m *Store) findJob(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.jobIdx.find(appendKey(kb[:0], id))
+	return m.jobIdx.find(codec.AppendKey(kb[:0], id))
 }
 
 // findTask returns the number of task id.
 func (m *Store) findTask(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.taskIdx.find(appendKey(kb[:0], id))
+	return m.taskIdx.find(codec.AppendKey(kb[:0], id))
 }
 
 // taskNumber returns the number of task id, also when the commit being
@@ -114,8 +114,9 @@ func (m *Store) taskNumber(id string) (uint32, bool) {
 	return 0, false
 }
 
-// pend tells the encoding the tasks the commit being written enqueues:
-// they will be numbered next, in order.
+// pend records the tasks the commit being written enqueues: they will be
+// numbered next, in order, and the job's record and timeline may name
+// them by those numbers (taskNumber, taskID).
 func (m *Store) pend(fx *core.Effects) {
 	m.pending, m.pendingIx = nil, nil
 	if fx == nil {
@@ -130,20 +131,55 @@ func (m *Store) pend(fx *core.Effects) {
 	}
 }
 
+// jobNumber returns the number of job id, or noJob.
+func (m *Store) jobNumber(id string) uint32 {
+	if n, ok := m.findJob(id); ok {
+		return n
+	}
+	return noJob
+}
+
+// taskNo returns the number of task id (also one the commit being
+// written enqueues), or noTask.
+func (m *Store) taskNo(id string) uint32 {
+	if n, ok := m.taskNumber(id); ok {
+		return n
+	}
+	return noTask
+}
+
+// jobRefs returns the numbers of the jobs and tasks j names, for its record.
+func (m *Store) jobRefs(j *core.Job) codec.JobRefs {
+	refs := codec.NoRefs
+	if j.Child != "" {
+		refs.Child = m.jobNumber(j.Child)
+	}
+	if j.Parent != nil {
+		refs.Parent = m.jobNumber(j.Parent.JobID)
+	}
+	if j.Tasks.Len() <= codec.MaxInlineRefs {
+		for i, ref := range j.Tasks.All() {
+			refs.Tasks[i] = m.taskNo(ref.ID)
+		}
+	}
+	return refs
+}
+
 // putJob stores j as job n with Rev rev, its timeline followed by evs.
 func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
 	s := m.view(n)
 	var oldTL string // the timeline in the record
 	if s.rec != "" {
-		_, t := jobParts(s.rec)
+		_, t := codec.JobParts(s.rec)
 		oldTL = s.rec[t:]
 	}
 	if s.ext != nil {
 		s.ext.job, s.ext.refs = nil, core.TaskRefs{}
 	}
-	body, inline, ok := m.c.encodeJobBody(j, rev)
+	refs := m.jobRefs(j)
+	body, inline, err := m.c.EncodeJobBody(j, rev, &refs)
 	switch {
-	case !ok:
+	case err != nil:
 		c := cloneJob(j)
 		c.Rev = rev
 		body = nil
@@ -159,25 +195,29 @@ func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEven
 			ext.events = append(ext.events, cloneTimeline(e))
 		}
 	default:
-		b := m.c.tbuf[:0]
+		b := m.evBuf[:0]
 		for i := range evs {
 			var prev *core.TimelineEvent
 			if i > 0 {
 				prev = &evs[i-1]
 			}
-			var ok bool
-			if b, ok = m.c.appendEvent(b, &evs[i], prev); ok {
+			task := noTask
+			if evs[i].TaskID != "" {
+				task = m.taskNo(evs[i].TaskID)
+			}
+			var err error
+			if b, err = m.c.AppendEvent(b, &evs[i], prev, task); err == nil {
 				continue
 			}
 			// An event holds a value the encoding does not keep: from
 			// now on the job's timeline is kept as Go values.
 			var events []core.TimelineEvent
 			if ext != nil && ext.tl != nil {
-				events = m.c.decodeTimeline(string(ext.tl))
+				events = m.decodeTimeline(string(ext.tl))
 			} else {
-				events = m.c.decodeTimeline(oldTL)
+				events = m.decodeTimeline(oldTL)
 			}
-			events = append(events, m.c.decodeTimeline(string(b))...)
+			events = append(events, m.decodeTimeline(string(b))...)
 			for _, e := range evs[i:] {
 				events = append(events, cloneTimeline(e))
 			}
@@ -186,7 +226,7 @@ func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEven
 			oldTL, b = "", nil
 			break
 		}
-		m.c.tbuf = b[:0]
+		m.evBuf = b[:0]
 		switch {
 		case ext != nil && ext.goTL:
 		case ext != nil && ext.tl != nil:
@@ -210,7 +250,7 @@ func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEven
 		delete(m.jobExt, n)
 	}
 	var kb [48]byte
-	key := appendKey(kb[:0], j.ID)
+	key := codec.AppendKey(kb[:0], j.ID)
 	var lb [binary.MaxVarintLen64]byte
 	l := binary.PutUvarint(lb[:], hdr)
 	var rec strings.Builder
@@ -231,13 +271,46 @@ func (m *Store) loadJob(n uint32, id string) *core.Job {
 		if s.ext.job != nil {
 			return cloneJob(s.ext.job)
 		}
-		j := m.c.decodeJob(s.rec, id)
+		j := m.decodeJob(s.rec, id)
 		if s.ext.refs.Len() > 0 {
 			j.Tasks = s.ext.refs
 		}
 		return j
 	}
-	return m.c.decodeJob(s.rec, id)
+	return m.decodeJob(s.rec, id)
+}
+
+// decodeJob decodes a job record and puts in the ids it names by number.
+func (m *Store) decodeJob(rec, id string) *core.Job {
+	var d codec.DecodedJob
+	m.c.DecodeJob(rec, id, &d)
+	j := d.Job
+	if d.Refs.Child != noJob {
+		j.Child = m.jobID(d.Refs.Child)
+	}
+	if d.Refs.Parent != noJob {
+		j.Parent.JobID = m.jobID(d.Refs.Parent)
+	}
+	if d.NTasks > 0 {
+		for i := range d.NTasks {
+			if n := d.Refs.Tasks[i]; n != noTask {
+				d.Tasks[i].ID = m.taskID(n)
+			}
+		}
+		j.Tasks = core.NewTaskRefs(d.Tasks[:d.NTasks]...)
+	}
+	return j
+}
+
+// decodeTimeline decodes an encoded timeline and puts in the ids of the
+// tasks it names by number.
+func (m *Store) decodeTimeline(tl string) []core.TimelineEvent {
+	evs, refs := m.c.DecodeTimeline(tl, m.evRefs[:0])
+	for _, r := range refs {
+		evs[r.Event].TaskID = m.taskID(r.Task)
+	}
+	m.evRefs = refs[:0]
+	return evs
 }
 
 // jobHead returns job n's Rev and Status.
@@ -246,7 +319,7 @@ func (m *Store) jobHead(n uint32) (int64, core.Status) {
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status
 	}
-	return m.c.jobHead(s.rec)
+	return m.c.JobHead(s.rec)
 }
 
 func (m *Store) loadTimeline(n uint32) []core.TimelineEvent {
@@ -260,11 +333,11 @@ func (m *Store) loadTimeline(n uint32) []core.TimelineEvent {
 			return out
 		}
 		if e.tl != nil {
-			return m.c.decodeTimeline(string(e.tl))
+			return m.decodeTimeline(string(e.tl))
 		}
 	}
-	_, t := jobParts(s.rec)
-	return m.c.decodeTimeline(s.rec[t:])
+	_, t := codec.JobParts(s.rec)
+	return m.decodeTimeline(s.rec[t:])
 }
 
 // taskSlot is one task. Its Worker field is worker, kept beside the record.
@@ -293,8 +366,8 @@ var taskStates = [...]store.TaskState{"", store.TaskQueued, store.TaskLeased, st
 
 // noTask and noJob are no task and no job number.
 const (
-	noTask uint32 = math.MaxUint32
-	noJob  uint32 = math.MaxUint32
+	noTask = codec.None
+	noJob  = codec.None
 )
 
 func (m *Store) task(n uint32) *taskSlot { return m.tasks.at(n) }
@@ -308,16 +381,16 @@ func (m *Store) newTask(t *core.Task) uint32 {
 	m.task(n).idx = -1
 	m.putTask(n, t)
 	var kb [48]byte
-	m.taskIdx.add(appendKey(kb[:0], t.ID), n)
+	m.taskIdx.add(codec.AppendKey(kb[:0], t.ID), n)
 	return n
 }
 
 // putTask stores t as task n's record (its Worker is not stored).
 func (m *Store) putTask(n uint32, t *core.Task) {
 	s := m.task(n)
-	rec, ok := m.c.encodeTask(t)
-	if !ok {
-		s.rec, s.goRec = string(appendKey(nil, t.ID)), true
+	rec, err := m.c.EncodeTask(t, m.jobNumber(t.JobID))
+	if err != nil {
+		s.rec, s.goRec = string(codec.AppendKey(nil, t.ID)), true
 		m.taskGo[n] = cloneTask(t)
 		return
 	}
@@ -333,7 +406,7 @@ func (m *Store) setLease(n uint32, at, until time.Time) {
 		t.LeasedAt, t.LeaseUntil = at, until
 		return
 	}
-	s.rec = m.c.setLease(s.rec, at, until)
+	s.rec = m.c.SetLease(s.rec, at, until)
 }
 
 // loadTask decodes task n.
@@ -345,13 +418,17 @@ func (m *Store) loadTask(n uint32) *core.Task {
 		t.Worker = w
 		return t
 	}
-	return m.c.decodeTask(s.rec, w)
+	t, job := m.c.DecodeTask(s.rec, w)
+	if job != noJob {
+		t.JobID = m.jobID(job)
+	}
+	return t
 }
 
 // taskType returns task n's type.
 func (m *Store) taskType(n uint32) string {
 	if s := m.task(n); !s.goRec {
-		return m.c.taskType(s.rec)
+		return m.c.TaskType(s.rec)
 	}
 	return m.taskGo[n].Type
 }
@@ -362,18 +439,21 @@ func (m *Store) taskOfJob(n uint32, jobID string, job uint32) bool {
 	if s.goRec {
 		return m.taskGo[n].JobID == jobID
 	}
-	return m.c.taskJobIs(s.rec, jobID, job)
+	return m.c.TaskJobIs(s.rec, jobID, job)
 }
 
-// taskID returns task n's id.
+// taskID returns task n's id, also when the commit being written
+// enqueues it.
 func (m *Store) taskID(n uint32) string {
-	return m.c.taskID(m.task(n).rec)
+	if int(n) >= m.tasks.n {
+		return m.pending[n-m.pendingBase].ID
+	}
+	return codec.Key(m.task(n).rec)
 }
 
 // jobID returns job n's id.
 func (m *Store) jobID(n uint32) string {
-	r := rbuf{s: m.job(n).rec}
-	return r.str()
+	return codec.Key(m.job(n).rec)
 }
 
 // workerNum returns the number of a worker id, numbering it when new.

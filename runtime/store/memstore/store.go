@@ -16,6 +16,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
 )
 
 // Options configure a memory store; the zero value works.
@@ -33,7 +34,7 @@ type Options struct {
 // It keeps every job, its timeline and a record of every task for the
 // life of the process (done and withdrawn tasks are what make a repeated
 // or late result answerable). Jobs and tasks are numbered in creation
-// order and kept encoded (codec.go), a few hundred bytes each, and
+// order and kept encoded (internal/codec), a few hundred bytes each, and
 // decoded when read: see records.go.
 type Store struct {
 	clock    func() time.Time
@@ -42,7 +43,9 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 
-	c *memCodec
+	c      *codec.Codec
+	evBuf  []byte           // scratch for encoding timeline events
+	evRefs []codec.EventRef // scratch for decoding them
 
 	jobs     slots[jobSlot] // by job number: creation order
 	jobExt   map[uint32]*memJobExt
@@ -99,7 +102,7 @@ func New(o Options) *Store {
 	m := &Store{
 		clock:        o.Clock,
 		closedCh:     make(chan struct{}),
-		c:            newMemCodec(),
+		c:            codec.New(),
 		jobExt:       map[uint32]*memJobExt{},
 		byClient:     map[string][]uint32{},
 		byStatus:     map[core.Status]int{},
@@ -123,8 +126,6 @@ func New(o Options) *Store {
 	}
 	m.jobIdx = newIDIndex(m.jobRec)
 	m.taskIdx = newIDIndex(m.taskRec)
-	m.c.taskIDOf, m.c.jobIDOf = m.taskID, m.jobID
-	m.c.taskNo, m.c.jobNo = m.taskNumber, m.findJob
 	return m
 }
 
@@ -351,7 +352,7 @@ func (m *Store) putNewJob(src *core.Job, evs []core.TimelineEvent) {
 	n := m.jobs.add()
 	m.putJob(n, src, 1, evs)
 	var kb [48]byte
-	m.jobIdx.add(appendKey(kb[:0], src.ID), n)
+	m.jobIdx.add(codec.AppendKey(kb[:0], src.ID), n)
 	m.byClient[src.Client.Name] = append(m.byClient[src.Client.Name], n)
 	m.byStatus[src.Status]++
 }
