@@ -47,6 +47,8 @@ func TestJobLocks(t *testing.T) {
 // remote is a store that does not declare itself in-process.
 type remote struct{ store.Store }
 
+func (remote) Features() store.Features { return store.Features{} }
+
 // The server keeps copies of jobs for a store over the network only; a
 // cache of size 0 keeps nothing.
 func TestJobCacheOnlyForRemoteStores(t *testing.T) {

@@ -102,7 +102,7 @@ func New(o Options) (*Server, error) {
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
-	if _, local := s.store.(store.Local); !local {
+	if !s.store.Features().InProcess {
 		s.jobs.max = 50_000
 	}
 	if s.log == nil {

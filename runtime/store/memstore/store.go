@@ -86,13 +86,10 @@ type Store struct {
 	pendingBase uint32
 }
 
-var (
-	_ store.Store = (*Store)(nil)
-	_ store.Local = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
-// Local marks the memory store as in-process (see Local).
-func (m *Store) Local() {}
+// Features implements store.Store: the memory store is in-process.
+func (m *Store) Features() store.Features { return store.Features{InProcess: true} }
 
 // New returns an empty memory store.
 func New(o Options) *Store {

@@ -322,6 +322,9 @@ func (s *Store) wake(msg string) {
 	s.waiters.deliver(msg)
 }
 
+// Features implements store.Store: every read is a round trip to Redis.
+func (s *Store) Features() store.Features { return store.Features{} }
+
 // Close ends waiting polls, stops the subscription and, when the store
 // owns it, closes the client.
 func (s *Store) Close() error {
