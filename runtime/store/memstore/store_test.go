@@ -8,7 +8,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/storetest"
 )
 
-func TestMemoryConformance(t *testing.T) {
+func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s := memstore.New(memstore.Options{})
 		t.Cleanup(func() { s.Close() })
