@@ -13,9 +13,12 @@
 // its result commits (CommitParams.Complete) or the lease expires
 // (ReclaimExpired). Timers are claimed exactly once (ClaimDueTimers).
 //
-// Implementations: memstore (the embedded default) and redisstore; both
-// run the conformance suite in storetest. docs/store.md holds the contract
-// in prose.
+// This package is the contract and nothing else: the Store interface, the
+// params and records its methods take and return, Features, and the
+// sentinel errors. The stores live in their own packages, memstore (the
+// embedded default) and redisstore, and both run the conformance suite in
+// storetest; callers use a store through this interface. docs/store.md holds
+// the contract in prose.
 //
 // # Design notes
 //

@@ -1,5 +1,3 @@
-// Package memstore is the embedded store: a store.Store that keeps
-// everything in the memory of the process.
 package memstore
 
 import (
