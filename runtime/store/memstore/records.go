@@ -150,7 +150,7 @@ func (m *Store) taskNo(id string) uint32 {
 
 // jobRefs returns the numbers of the jobs and tasks j names, for its record.
 func (m *Store) jobRefs(j *core.Job) codec.JobRefs {
-	refs := codec.NoRefs
+	refs := codec.NoRefs()
 	if j.Child != "" {
 		refs.Child = m.jobNumber(j.Child)
 	}

@@ -8,6 +8,9 @@
 // number it keeps that job or task under, and the record holds the number
 // instead of the id; decoding hands the numbers back (JobRefs, EventRef,
 // DecodeTask) for the store to turn into ids.
+//
+// Encoding returns an error for a value it cannot keep. Decoding trusts
+// its input, which only the store writes: a malformed record panics.
 package codec
 
 import (
@@ -664,8 +667,10 @@ type JobRefs struct {
 	Tasks  [MaxInlineRefs]uint32 // the ids of Job.Tasks, when the record holds them
 }
 
-// NoRefs is JobRefs naming nothing by number.
-var NoRefs = JobRefs{Child: None, Parent: None, Tasks: [MaxInlineRefs]uint32{None, None, None, None}}
+// NoRefs returns JobRefs naming nothing by number.
+func NoRefs() JobRefs {
+	return JobRefs{Child: None, Parent: None, Tasks: [MaxInlineRefs]uint32{None, None, None, None}}
+}
 
 // EncodeJobBody encodes j's fields but its id, with Rev rev, and reports
 // whether the body holds the task refs (false: keep j.Tasks beside it).
@@ -901,7 +906,7 @@ type DecodedJob struct {
 func (c *Codec) DecodeJob(rec, id string, d *DecodedJob) {
 	r := rbuf{s: rec, c: c}
 	j := &core.Job{}
-	d.Job, d.Refs, d.NTasks = j, NoRefs, 0
+	d.Job, d.Refs, d.NTasks = j, NoRefs(), 0
 	if id != "" {
 		r.skipStr()
 		j.ID = id

@@ -30,7 +30,7 @@ func decodeJob(t *testing.T, c *Codec, rec, id string) *core.Job {
 	t.Helper()
 	var d DecodedJob
 	c.DecodeJob(rec, id, &d)
-	if d.Refs != NoRefs {
+	if d.Refs != NoRefs() {
 		t.Errorf("numbers %+v in a record that holds none", d.Refs)
 	}
 	if d.NTasks > 0 {
@@ -89,7 +89,7 @@ func TestEveryField(t *testing.T) {
 	}
 	t.Run("Job", func(t *testing.T) {
 		codectest.EachField(t, func(t *testing.T, j *core.Job) {
-			rec, inline := jobRecord(t, c, j, j.Rev, NoRefs)
+			rec, inline := jobRecord(t, c, j, j.Rev, NoRefs())
 			if !inline {
 				t.Fatal("refs not inline")
 			}
@@ -108,7 +108,7 @@ func TestEveryField(t *testing.T) {
 	t.Run("TaskRef", func(t *testing.T) {
 		codectest.EachField(t, func(t *testing.T, r *core.TaskRef) {
 			j := &core.Job{ID: "j", Tasks: core.NewTaskRefs(*r, core.TaskRef{}, *r)}
-			rec, _ := jobRecord(t, c, j, 0, NoRefs)
+			rec, _ := jobRecord(t, c, j, 0, NoRefs())
 			codectest.Same(t, j, decodeJob(t, c, rec, ""))
 		}, nil)
 	})
@@ -158,7 +158,7 @@ func TestNumbers(t *testing.T) {
 	tid := "task-0b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b"
 	j := &core.Job{ID: "j", Child: "child", Parent: &core.ParentRef{JobID: "parent", State: "s"},
 		Tasks: core.NewTaskRefs(core.TaskRef{ID: tid, Type: "a"}, core.TaskRef{ID: "unknown", Type: "a"})}
-	refs := NoRefs
+	refs := NoRefs()
 	refs.Child, refs.Parent, refs.Tasks[0] = 7, 1<<20, 300
 	rec, _ := jobRecord(t, c, j, 1, refs)
 	var d DecodedJob
@@ -170,7 +170,7 @@ func TestNumbers(t *testing.T) {
 		d.Tasks[0].ID != "" || d.Tasks[1].ID != "unknown" || d.Tasks[0].Type != "a" {
 		t.Errorf("decoded %+v, refs %+v", d.Job, d.Tasks[:d.NTasks])
 	}
-	if plain, _ := jobRecord(t, c, j, 1, NoRefs); len(rec) >= len(plain)-20 {
+	if plain, _ := jobRecord(t, c, j, 1, NoRefs()); len(rec) >= len(plain)-20 {
 		t.Errorf("record with numbers %d bytes, with ids %d", len(rec), len(plain))
 	}
 
@@ -204,7 +204,7 @@ func TestNumbers(t *testing.T) {
 func TestOtherTypes(t *testing.T) {
 	c := New()
 	type opaque struct{}
-	_, _, err := c.EncodeJobBody(&core.Job{Input: map[string]any{"o": opaque{}}}, 1, &NoRefs)
+	_, _, err := c.EncodeJobBody(&core.Job{Input: map[string]any{"o": opaque{}}}, 1, new(NoRefs()))
 	if !errors.Is(err, ErrType) || !strings.Contains(err.Error(), "codec.opaque") {
 		t.Errorf("job: %v", err)
 	}
