@@ -102,3 +102,28 @@ func BenchmarkJobCycle(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRead measures the reads of a queued one-task job as the server
+// commits it (see serverCreate): the job, its timeline, its task.
+func BenchmarkRead(b *testing.B) {
+	s := memstore.New(memstore.Options{})
+	defer s.Close()
+	ctx := context.Background()
+	p := serverCreate("3b878613b1a560082fce727e799081bf48db8bab57e7a324a97c05069009dc09")
+	if err := s.CreateJob(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	id, tid := p.Job.ID, p.Effects.Enqueue[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetJob(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Timeline(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Task(ctx, tid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
