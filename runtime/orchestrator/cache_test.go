@@ -7,6 +7,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -47,13 +48,15 @@ func TestJobLocks(t *testing.T) {
 // remote is a store that does not declare itself in-process.
 type remote struct{ store.Store }
 
+func (remote) Features() store.Features { return store.Features{} }
+
 // The orchestrator keeps copies of jobs for a store over the network only; a
 // cache of size 0 keeps nothing.
 func TestJobCacheOnlyForRemoteStores(t *testing.T) {
 	for _, c := range []struct {
 		st   store.Store
 		want bool
-	}{{store.NewMemory(store.MemoryOptions{}), false}, {remote{store.NewMemory(store.MemoryOptions{})}, true}} {
+	}{{memstore.New(memstore.Options{}), false}, {remote{memstore.New(memstore.Options{})}, true}} {
 		s, err := New(Options{Store: c.st, Config: config.Config{BlueprintsDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -100,7 +101,7 @@ func register(t *testing.T, x *Orchestrator, id string) {
 func TestJobPath(t *testing.T) {
 	ctx := context.Background()
 	obs := &recorder{}
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{Observer: obs})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{Observer: obs})
 	register(t, x, "w1")
 	for _, c := range []struct {
 		status, transition string
@@ -150,7 +151,7 @@ func TestJobPath(t *testing.T) {
 // Refusals carry their kind, which the server turns into a status.
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{})
 	kind := func(err error) Kind {
 		var e *Error
 		if !errors.As(err, &e) {
@@ -212,7 +213,7 @@ func (brokenRand) Read([]byte) (int, error) { return 0, errors.New("no entropy")
 
 // A random source that fails is an error, never a zero id.
 func TestBrokenRandIsAnError(t *testing.T) {
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{Rand: brokenRand{}})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{Rand: brokenRand{}})
 	m, _ := x.Endpoint("/jobs/stock")
 	j, _, err := x.Create(context.Background(), nil, m, CreateRequest{})
 	if err == nil || j != nil || !strings.Contains(err.Error(), "no entropy") {
@@ -266,7 +267,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // and tried again after a backoff, and the job's wait and its task's
 // expired lease still reach it.
 func TestLoopsSurviveStoreErrors(t *testing.T) {
-	f := &flaky{Store: store.NewMemory(store.MemoryOptions{})}
+	f := &flaky{Store: memstore.New(memstore.Options{})}
 	f.claims.Store(3)
 	f.reclaims.Store(2)
 	f.expires.Store(2)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -147,7 +147,7 @@ func TestQuotaIsMonthlyAndDurable(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	st := store.NewMemory(store.MemoryOptions{Clock: clock})
+	st := memstore.New(memstore.Options{Clock: clock})
 	one := int64(1)
 	newSrv := func() http.Handler {
 		cfg := config.Default()

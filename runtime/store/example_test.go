@@ -8,6 +8,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -16,7 +17,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 
 	job := &core.Job{ID: "j1", Blueprint: "inventory_check", State: "check", Status: wire.StatusWaitingForWorker}

@@ -13,9 +13,12 @@
 // its result commits (CommitParams.Complete) or the lease expires
 // (ReclaimExpired). Timers are claimed exactly once (ClaimDueTimers).
 //
-// Implementations: Memory in this package (the embedded default) and the
-// Redis store; both run the conformance suite in storetest. docs/store.md
-// holds the contract in prose.
+// This package is the contract and nothing else: the Store interface, the
+// params and records its methods take and return, Features, and the
+// sentinel errors. The stores live in their own packages, memstore (the
+// embedded default) and redisstore, and both run the conformance suite in
+// storetest; callers use a store through this interface. docs/store.md holds
+// the contract in prose.
 //
 // # Design notes
 //
@@ -66,11 +69,14 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
-// Local is implemented by a store that lives in the server's process: a
-// read costs a decode, not a round trip, so the server keeps no copies of
-// its jobs.
-type Local interface {
-	Local()
+// Features say how a store works where callers may do better knowing it;
+// a store reports them with Store.Features. The zero value promises
+// nothing.
+type Features struct {
+	// InProcess: the store lives in the caller's process, so a read costs
+	// a decode, not a round trip, and a copy of a job kept to spare a read
+	// would only hold its memory twice.
+	InProcess bool
 }
 
 // Store is the one storage contract shared by the runtime and every
@@ -181,6 +187,10 @@ type Store interface {
 
 	// Stats counts what the store holds, for metrics and the dashboard.
 	Stats(ctx context.Context) (Stats, error)
+
+	// Features reports how the store works (see Features); it is the
+	// same for the life of the store.
+	Features() Features
 
 	// Close ends waiting long polls (they return nil, nil) and releases
 	// resources; later calls return ErrClosed.

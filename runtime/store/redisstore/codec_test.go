@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
-	"github.com/google/go-cmp/cmp"
 )
 
 // Every field of a job and a task survives the compact encoding, including

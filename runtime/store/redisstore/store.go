@@ -100,9 +100,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
-	"github.com/redis/go-redis/v9"
 )
 
 //go:embed lua/*.lua
@@ -321,6 +322,9 @@ func (s *Store) wake(msg string) {
 	}
 	s.waiters.deliver(msg)
 }
+
+// Features implements store.Store: every read is a round trip to Redis.
+func (s *Store) Features() store.Features { return store.Features{} }
 
 // Close ends waiting polls, stops the subscription and, when the store
 // owns it, closes the client.

@@ -1,4 +1,4 @@
-package store
+package memstore
 
 import (
 	"container/heap"
@@ -13,17 +13,19 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
-// MemoryOptions configure a memory store; the zero value works.
-type MemoryOptions struct {
+// Options configure a memory store; the zero value works.
+type Options struct {
 	// Clock measures how long a long poll waited (added to its Now when
 	// it is handed a task); time.Now when nil.
 	Clock func() time.Time
 }
 
-// Memory is the embedded store: one mutex over a set of maps, with a
+// Store is the embedded store: one mutex over a set of maps, with a
 // channel per waiting poller. A new task is handed to the longest-waiting
 // poller that may run it while the enqueueing commit holds the lock, so
 // exactly one poller gets it and none polls periodically.
@@ -31,16 +33,18 @@ type MemoryOptions struct {
 // It keeps every job, its timeline and a record of every task for the
 // life of the process (done and withdrawn tasks are what make a repeated
 // or late result answerable). Jobs and tasks are numbered in creation
-// order and kept encoded (memorycodec.go), a few hundred bytes each, and
-// decoded when read: see memoryrecords.go.
-type Memory struct {
+// order and kept encoded (internal/codec), a few hundred bytes each, and
+// decoded when read: see records.go.
+type Store struct {
 	clock    func() time.Time
 	closedCh chan struct{}
 
 	mu     sync.Mutex
 	closed bool
 
-	c *memCodec
+	c      *codec.Codec
+	evBuf  []byte           // scratch for encoding timeline events
+	evRefs []codec.EventRef // scratch for decoding them
 
 	jobs     slots[jobSlot] // by job number: creation order
 	jobExt   map[uint32]*memJobExt
@@ -70,10 +74,10 @@ type Memory struct {
 	timerHeap  timerHeap
 	timerArmed chan struct{}
 
-	workers  map[string]*WorkerRecord
+	workers  map[string]*store.WorkerRecord
 	counters map[string]uint64
 	stores   map[string]map[string]map[string]any
-	versions map[string]*Version
+	versions map[string]*store.Version
 
 	// The tasks the commit being written enqueues (see pend).
 	pending     []*core.Task
@@ -81,23 +85,20 @@ type Memory struct {
 	pendingBase uint32
 }
 
-var (
-	_ Store = (*Memory)(nil)
-	_ Local = (*Memory)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
-// Local marks the memory store as in-process (see Local).
-func (m *Memory) Local() {}
+// Features implements store.Store: the memory store is in-process.
+func (m *Store) Features() store.Features { return store.Features{InProcess: true} }
 
-// NewMemory returns an empty memory store.
-func NewMemory(o MemoryOptions) *Memory {
+// New returns an empty memory store.
+func New(o Options) *Store {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	m := &Memory{
+	m := &Store{
 		clock:        o.Clock,
 		closedCh:     make(chan struct{}),
-		c:            newMemCodec(),
+		c:            codec.New(),
 		jobExt:       map[uint32]*memJobExt{},
 		byClient:     map[string][]uint32{},
 		byStatus:     map[wire.JobStatus]int{},
@@ -114,15 +115,13 @@ func NewMemory(o MemoryOptions) *Memory {
 		waitByWorker: map[string]*list.List{},
 		timers:       map[string]*timerEntry{},
 		timerArmed:   make(chan struct{}),
-		workers:      map[string]*WorkerRecord{},
+		workers:      map[string]*store.WorkerRecord{},
 		counters:     map[string]uint64{},
 		stores:       map[string]map[string]map[string]any{},
-		versions:     map[string]*Version{},
+		versions:     map[string]*store.Version{},
 	}
 	m.jobIdx = newIDIndex(m.jobRec)
 	m.taskIdx = newIDIndex(m.taskRec)
-	m.c.taskIDOf, m.c.jobIDOf = m.taskID, m.jobID
-	m.c.taskNo, m.c.jobNo = m.taskNumber, m.findJob
 	return m
 }
 
@@ -135,7 +134,7 @@ type queue struct {
 }
 
 type waiter struct {
-	p     *LeaseParams
+	p     *store.LeaseParams
 	start time.Time
 	ch    chan handoff // buffered 1; written once, under the lock
 	elems []waitElem
@@ -183,17 +182,17 @@ func (h *timerHeap) Pop() any {
 }
 
 // lock takes the mutex unless the store is closed.
-func (m *Memory) lock() error {
+func (m *Store) lock() error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return ErrClosed
+		return store.ErrClosed
 	}
 	return nil
 }
 
 // CreateJob implements Store.
-func (m *Memory) CreateJob(ctx context.Context, p CommitParams) error {
+func (m *Store) CreateJob(ctx context.Context, p store.CommitParams) error {
 	if p.Job == nil || p.Job.ID == "" {
 		return fmt.Errorf("create job: job with an id is required")
 	}
@@ -202,7 +201,7 @@ func (m *Memory) CreateJob(ctx context.Context, p CommitParams) error {
 	}
 	defer m.mu.Unlock()
 	if _, ok := m.findJob(p.Job.ID); ok {
-		return fmt.Errorf("create job %q: %w", p.Job.ID, ErrExists)
+		return fmt.Errorf("create job %q: %w", p.Job.ID, store.ErrExists)
 	}
 	if err := m.checkEffects(p.Job.ID, p.Effects, p.Job.ID); err != nil {
 		return err
@@ -215,7 +214,7 @@ func (m *Memory) CreateJob(ctx context.Context, p CommitParams) error {
 }
 
 // CommitIfVersion implements Store.
-func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, error) {
+func (m *Store) CommitIfVersion(ctx context.Context, p store.CommitParams) (int64, error) {
 	if p.Job == nil || p.Job.ID == "" {
 		return 0, fmt.Errorf("commit job: job with an id is required")
 	}
@@ -226,7 +225,7 @@ func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, er
 	id := p.Job.ID
 	n, ok := m.findJob(id)
 	if !ok {
-		return 0, fmt.Errorf("commit job %q: %w", id, ErrNotFound)
+		return 0, fmt.Errorf("commit job %q: %w", id, store.ErrNotFound)
 	}
 	done := noTask
 	if c := p.Complete; c != nil {
@@ -241,7 +240,7 @@ func (m *Memory) CommitIfVersion(ctx context.Context, p CommitParams) (int64, er
 	}
 	rev, status := m.jobHead(n)
 	if rev != p.ExpectRev {
-		return 0, fmt.Errorf("commit job %q at rev %d (stored rev %d): %w", id, p.ExpectRev, rev, ErrConflict)
+		return 0, fmt.Errorf("commit job %q at rev %d (stored rev %d): %w", id, p.ExpectRev, rev, store.ErrConflict)
 	}
 	if err := m.checkEffects(id, p.Effects, ""); err != nil {
 		return 0, err
@@ -269,7 +268,7 @@ func timeline(fx *core.Effects) []core.TimelineEvent {
 	return fx.Timeline
 }
 
-func (m *Memory) completeCheck(jobID string, job uint32, c *TaskCompletion, n uint32) error {
+func (m *Store) completeCheck(jobID string, job uint32, c *store.TaskCompletion, n uint32) error {
 	if n == noTask || !m.taskOfJob(n, jobID, job) {
 		return fmt.Errorf("result for task %q of job %q: %w", c.TaskID, jobID, core.ErrStaleTask)
 	}
@@ -280,20 +279,20 @@ func (m *Memory) completeCheck(jobID string, job uint32, c *TaskCompletion, n ui
 	case stateWithdrawn:
 		err = core.ErrStaleTask
 	case stateDone:
-		err = ErrWorkerMismatch
+		err = store.ErrWorkerMismatch
 		if worker == c.WorkerID {
-			err = ErrAlreadyDone
+			err = store.ErrAlreadyDone
 		}
 	case stateExpired:
-		err = ErrWorkerMismatch
+		err = store.ErrWorkerMismatch
 		if worker == c.WorkerID {
-			err = ErrLeaseLost
+			err = store.ErrLeaseLost
 		}
 	case stateQueued:
-		err = ErrWorkerMismatch
+		err = store.ErrWorkerMismatch
 	case stateLeased:
 		if worker != c.WorkerID {
-			err = ErrWorkerMismatch
+			err = store.ErrWorkerMismatch
 		}
 	}
 	if err != nil {
@@ -305,7 +304,7 @@ func (m *Memory) completeCheck(jobID string, job uint32, c *TaskCompletion, n ui
 // checkEffects validates what applyEffects would do, so a commit fails
 // before changing anything. creating is the id of a job being created in
 // the same step ("" on commit).
-func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) error {
+func (m *Store) checkEffects(jobID string, fx *core.Effects, creating string) error {
 	if fx == nil {
 		return nil
 	}
@@ -318,7 +317,7 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 			return fmt.Errorf("commit job %q: enqueue: task with an id is required", jobID)
 		}
 		if _, ok := m.findTask(t.ID); ok || seen[t.ID] {
-			return fmt.Errorf("commit job %q: enqueue task %q: %w", jobID, t.ID, ErrExists)
+			return fmt.Errorf("commit job %q: enqueue task %q: %w", jobID, t.ID, store.ErrExists)
 		}
 		if seen != nil {
 			seen[t.ID] = true
@@ -330,7 +329,7 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 			return fmt.Errorf("commit job %q: start child: job with an id is required", jobID)
 		}
 		if _, ok := m.findJob(c.ID); ok || seen[c.ID] || c.ID == creating {
-			return fmt.Errorf("commit job %q: start child %q: %w", jobID, c.ID, ErrExists)
+			return fmt.Errorf("commit job %q: start child %q: %w", jobID, c.ID, store.ErrExists)
 		}
 		if seen != nil {
 			seen[c.ID] = true
@@ -345,18 +344,18 @@ func (m *Memory) checkEffects(jobID string, fx *core.Effects, creating string) e
 }
 
 // putNewJob stores a new job at Rev 1 with its first timeline events.
-func (m *Memory) putNewJob(src *core.Job, evs []core.TimelineEvent) {
+func (m *Store) putNewJob(src *core.Job, evs []core.TimelineEvent) {
 	n := m.jobs.add()
 	m.putJob(n, src, 1, evs)
 	var kb [48]byte
-	m.jobIdx.add(appendKey(kb[:0], src.ID), n)
+	m.jobIdx.add(codec.AppendKey(kb[:0], src.ID), n)
 	m.byClient[src.Client.Name] = append(m.byClient[src.Client.Name], n)
 	m.byStatus[src.Status]++
 }
 
 // applyEffects applies the effects of a commit but its timeline (putJob
 // writes that with the job).
-func (m *Memory) applyEffects(fx *core.Effects) {
+func (m *Store) applyEffects(fx *core.Effects) {
 	if fx == nil {
 		return
 	}
@@ -390,14 +389,14 @@ func (m *Memory) applyEffects(fx *core.Effects) {
 			st = map[string]any{}
 			bp[w.Store] = st
 		}
-		st[w.Key] = CloneValue(w.Value)
+		st[w.Key] = cloneValue(w.Value)
 	}
 	for _, t := range fx.Enqueue {
 		m.enqueue(t)
 	}
 }
 
-func (m *Memory) armTimer(t core.Timer) {
+func (m *Store) armTimer(t core.Timer) {
 	t = cloneTimer(t)
 	if te, ok := m.timers[t.ID]; ok {
 		te.t = t
@@ -410,7 +409,7 @@ func (m *Memory) armTimer(t core.Timer) {
 }
 
 // holder is the worker whose load the task counts toward, or "".
-func (m *Memory) holder(s *taskSlot) string {
+func (m *Store) holder(s *taskSlot) string {
 	switch s.state {
 	case stateQueued:
 		return m.workerID[s.assigned]
@@ -422,7 +421,7 @@ func (m *Memory) holder(s *taskSlot) string {
 
 // transition applies change to task n, keeping the load, queued and lease
 // counts in step.
-func (m *Memory) transition(n uint32, change func(s *taskSlot)) {
+func (m *Store) transition(n uint32, change func(s *taskSlot)) {
 	s := m.task(n)
 	if h := m.holder(s); h != "" {
 		m.load[h]--
@@ -442,7 +441,7 @@ func (m *Memory) transition(n uint32, change func(s *taskSlot)) {
 	}
 }
 
-func (m *Memory) enqueue(src *core.Task) {
+func (m *Store) enqueue(src *core.Task) {
 	t := *src
 	t.LeasedAt, t.LeaseUntil = time.Time{}, time.Time{}
 	if t.Worker != "" {
@@ -462,7 +461,7 @@ func (m *Memory) enqueue(src *core.Task) {
 }
 
 // push puts queued task n (t, as stored) on its queue.
-func (m *Memory) push(n uint32, t *core.Task) {
+func (m *Store) push(n uint32, t *core.Task) {
 	s := m.task(n)
 	var q *queue
 	if s.assigned != 0 {
@@ -483,13 +482,13 @@ func (m *Memory) push(n uint32, t *core.Task) {
 	s.cons = s.assigned == 0 && (len(t.Requires) > 0 || t.MaxCost != nil)
 	if s.cons {
 		h = &q.cons
-		m.consTask[n] = CloneTask(t)
+		m.consTask[n] = cloneTask(t)
 	}
 	m.heapPush(h, heapItem{prio: t.Priority, n: n})
 }
 
 // unqueue takes a queued task off its queue.
-func (m *Memory) unqueue(n uint32) {
+func (m *Store) unqueue(n uint32) {
 	s := m.task(n)
 	if s.idx < 0 {
 		return
@@ -510,7 +509,7 @@ func (m *Memory) unqueue(n uint32) {
 
 // offer hands newly queued task n (t, as stored) to the longest-waiting
 // poller that may take it, if any.
-func (m *Memory) offer(n uint32, t *core.Task) {
+func (m *Store) offer(n uint32, t *core.Task) {
 	s := m.task(n)
 	var l *list.List
 	if s.assigned != 0 {
@@ -536,10 +535,10 @@ func (m *Memory) offer(n uint32, t *core.Task) {
 
 // leaseTo leases task n to worker and returns a copy of the leased task.
 // stored is the task as stored when the caller has it, else nil.
-func (m *Memory) leaseTo(n uint32, worker string, now time.Time, stored *core.Task) *core.Task {
+func (m *Store) leaseTo(n uint32, worker string, now time.Time, stored *core.Task) *core.Task {
 	var t *core.Task
 	if stored != nil {
-		t = CloneTask(stored)
+		t = cloneTask(stored)
 	} else {
 		t = m.loadTask(n)
 	}
@@ -561,7 +560,7 @@ func (m *Memory) leaseTo(n uint32, worker string, now time.Time, stored *core.Ta
 }
 
 // unlease puts a task handed to a poller that left back on its queue.
-func (m *Memory) unlease(n uint32) {
+func (m *Store) unlease(n uint32) {
 	s := m.task(n)
 	if s.state != stateLeased {
 		return
@@ -582,7 +581,7 @@ func (m *Memory) unlease(n uint32) {
 	m.offer(n, t)
 }
 
-func (m *Memory) withdraw(id string) bool {
+func (m *Store) withdraw(id string) bool {
 	n, ok := m.findTask(id)
 	if !ok {
 		return false
@@ -603,7 +602,7 @@ func (m *Memory) withdraw(id string) bool {
 	return false
 }
 
-func (m *Memory) addWaiter(w *waiter) {
+func (m *Store) addWaiter(w *waiter) {
 	add := func(idx map[string]*list.List, key string) {
 		l := idx[key]
 		if l == nil {
@@ -619,7 +618,7 @@ func (m *Memory) addWaiter(w *waiter) {
 	}
 }
 
-func (m *Memory) removeWaiter(w *waiter) {
+func (m *Store) removeWaiter(w *waiter) {
 	if w.elems != nil {
 		m.waiting--
 	}
@@ -631,7 +630,7 @@ func (m *Memory) removeWaiter(w *waiter) {
 
 // take leases the best task the poller may run and returns a copy of it,
 // or nil.
-func (m *Memory) take(p *LeaseParams, now time.Time) *core.Task {
+func (m *Store) take(p *store.LeaseParams, now time.Time) *core.Task {
 	var best heapItem
 	found := false
 	consider := func(h entryHeap) {
@@ -662,7 +661,7 @@ func (m *Memory) take(p *LeaseParams, now time.Time) *core.Task {
 }
 
 // Lease implements Store.
-func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
+func (m *Store) Lease(ctx context.Context, p store.LeaseParams) (*core.Task, error) {
 	if p.WorkerID == "" {
 		return nil, fmt.Errorf("lease: worker id is required")
 	}
@@ -713,21 +712,21 @@ func (m *Memory) Lease(ctx context.Context, p LeaseParams) (*core.Task, error) {
 }
 
 // Task implements Store.
-func (m *Memory) Task(ctx context.Context, id string) (*TaskInfo, error) {
+func (m *Store) Task(ctx context.Context, id string) (*store.TaskInfo, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	n, ok := m.findTask(id)
 	if !ok {
-		return nil, fmt.Errorf("task %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %q: %w", id, store.ErrNotFound)
 	}
 	s := m.task(n)
-	return &TaskInfo{Task: m.loadTask(n), State: taskStates[s.state], Worker: m.workerID[s.worker]}, nil
+	return &store.TaskInfo{Task: m.loadTask(n), State: taskStates[s.state], Worker: m.workerID[s.worker]}, nil
 }
 
 // ReclaimExpired implements Store.
-func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([]*core.Task, error) {
+func (m *Store) ReclaimExpired(ctx context.Context, now time.Time, limit int) ([]*core.Task, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -762,7 +761,7 @@ func (m *Memory) ReclaimExpired(ctx context.Context, now time.Time, limit int) (
 }
 
 // WithdrawIfQueued implements Store.
-func (m *Memory) WithdrawIfQueued(ctx context.Context, taskID string) (bool, error) {
+func (m *Store) WithdrawIfQueued(ctx context.Context, taskID string) (bool, error) {
 	if err := m.lock(); err != nil {
 		return false, err
 	}
@@ -775,20 +774,20 @@ func (m *Memory) WithdrawIfQueued(ctx context.Context, taskID string) (bool, err
 }
 
 // GetJob implements Store.
-func (m *Memory) GetJob(ctx context.Context, id string) (*core.Job, error) {
+func (m *Store) GetJob(ctx context.Context, id string) (*core.Job, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	n, ok := m.findJob(id)
 	if !ok {
-		return nil, fmt.Errorf("job %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
 	return m.loadJob(n, id), nil
 }
 
 // ListJobs implements Store.
-func (m *Memory) ListJobs(ctx context.Context, p ListParams) ([]*core.Job, error) {
+func (m *Store) ListJobs(ctx context.Context, p store.ListParams) ([]*core.Job, error) {
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}
@@ -814,20 +813,20 @@ func (m *Memory) ListJobs(ctx context.Context, p ListParams) ([]*core.Job, error
 }
 
 // Timeline implements Store.
-func (m *Memory) Timeline(ctx context.Context, jobID string) ([]core.TimelineEvent, error) {
+func (m *Store) Timeline(ctx context.Context, jobID string) ([]core.TimelineEvent, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	n, ok := m.findJob(jobID)
 	if !ok {
-		return nil, fmt.Errorf("timeline of job %q: %w", jobID, ErrNotFound)
+		return nil, fmt.Errorf("timeline of job %q: %w", jobID, store.ErrNotFound)
 	}
 	return m.loadTimeline(n), nil
 }
 
 // ClaimDueTimers implements Store.
-func (m *Memory) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]core.Timer, error) {
+func (m *Store) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]core.Timer, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -846,7 +845,7 @@ func (m *Memory) ClaimDueTimers(ctx context.Context, now time.Time, limit int) (
 }
 
 // NextTimerAt implements Store.
-func (m *Memory) NextTimerAt(ctx context.Context) (time.Time, bool, error) {
+func (m *Store) NextTimerAt(ctx context.Context) (time.Time, bool, error) {
 	if err := m.lock(); err != nil {
 		return time.Time{}, false, err
 	}
@@ -858,14 +857,14 @@ func (m *Memory) NextTimerAt(ctx context.Context) (time.Time, bool, error) {
 }
 
 // TimerArmed implements Store.
-func (m *Memory) TimerArmed() <-chan struct{} {
+func (m *Store) TimerArmed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.timerArmed
 }
 
 // RegisterWorker implements Store.
-func (m *Memory) RegisterWorker(ctx context.Context, w WorkerRecord) error {
+func (m *Store) RegisterWorker(ctx context.Context, w store.WorkerRecord) error {
 	if w.ID == "" {
 		return fmt.Errorf("register worker: worker id is required")
 	}
@@ -886,7 +885,7 @@ func (m *Memory) RegisterWorker(ctx context.Context, w WorkerRecord) error {
 }
 
 // Heartbeat implements Store.
-func (m *Memory) Heartbeat(ctx context.Context, p HeartbeatParams) (bool, error) {
+func (m *Store) Heartbeat(ctx context.Context, p store.HeartbeatParams) (bool, error) {
 	if err := m.lock(); err != nil {
 		return false, err
 	}
@@ -908,33 +907,33 @@ func (m *Memory) Heartbeat(ctx context.Context, p HeartbeatParams) (bool, error)
 	return true, nil
 }
 
-func (m *Memory) workerCopy(w *WorkerRecord) WorkerRecord {
+func (m *Store) workerCopy(w *store.WorkerRecord) store.WorkerRecord {
 	c := cloneWorker(*w)
 	c.Load = m.load[w.ID]
 	return c
 }
 
 // Worker implements Store.
-func (m *Memory) Worker(ctx context.Context, id string) (*WorkerRecord, error) {
+func (m *Store) Worker(ctx context.Context, id string) (*store.WorkerRecord, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	w, ok := m.workers[id]
 	if !ok {
-		return nil, fmt.Errorf("worker %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("worker %q: %w", id, store.ErrNotFound)
 	}
 	c := m.workerCopy(w)
 	return &c, nil
 }
 
 // Workers implements Store.
-func (m *Memory) Workers(ctx context.Context) ([]WorkerRecord, error) {
+func (m *Store) Workers(ctx context.Context) ([]store.WorkerRecord, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	out := make([]WorkerRecord, 0, len(m.workers))
+	out := make([]store.WorkerRecord, 0, len(m.workers))
 	for _, id := range slices.Sorted(maps.Keys(m.workers)) {
 		out = append(out, m.workerCopy(m.workers[id]))
 	}
@@ -942,7 +941,7 @@ func (m *Memory) Workers(ctx context.Context) ([]WorkerRecord, error) {
 }
 
 // Candidates implements Store.
-func (m *Memory) Candidates(ctx context.Context, taskType string) ([]dispatch.Worker, error) {
+func (m *Store) Candidates(ctx context.Context, taskType string) ([]dispatch.Worker, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -958,7 +957,7 @@ func (m *Memory) Candidates(ctx context.Context, taskType string) ([]dispatch.Wo
 }
 
 // ExpireWorkers implements Store.
-func (m *Memory) ExpireWorkers(ctx context.Context, now time.Time) ([]string, error) {
+func (m *Store) ExpireWorkers(ctx context.Context, now time.Time) ([]string, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -977,19 +976,19 @@ func (m *Memory) ExpireWorkers(ctx context.Context, now time.Time) ([]string, er
 }
 
 // RemoveWorker implements Store.
-func (m *Memory) RemoveWorker(ctx context.Context, id string) error {
+func (m *Store) RemoveWorker(ctx context.Context, id string) error {
 	if err := m.lock(); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
 	if _, ok := m.workers[id]; !ok {
-		return fmt.Errorf("remove worker %q: %w", id, ErrNotFound)
+		return fmt.Errorf("remove worker %q: %w", id, store.ErrNotFound)
 	}
 	m.removeWorker(id)
 	return nil
 }
 
-func (m *Memory) removeWorker(id string) {
+func (m *Store) removeWorker(id string) {
 	delete(m.workers, id)
 	delete(m.cancels, id)
 	if w, ok := m.workerNo[id]; ok {
@@ -1024,7 +1023,7 @@ func (m *Memory) removeWorker(id string) {
 }
 
 // CancelRequests implements Store.
-func (m *Memory) CancelRequests(ctx context.Context, workerID string) ([]string, error) {
+func (m *Store) CancelRequests(ctx context.Context, workerID string) ([]string, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -1035,7 +1034,7 @@ func (m *Memory) CancelRequests(ctx context.Context, workerID string) ([]string,
 }
 
 // Counter implements Store.
-func (m *Memory) Counter(ctx context.Context, name string) (uint64, error) {
+func (m *Store) Counter(ctx context.Context, name string) (uint64, error) {
 	if err := m.lock(); err != nil {
 		return 0, err
 	}
@@ -1045,7 +1044,7 @@ func (m *Memory) Counter(ctx context.Context, name string) (uint64, error) {
 }
 
 // SeedStores implements Store.
-func (m *Memory) SeedStores(ctx context.Context, blueprint string, initial map[string]map[string]any) error {
+func (m *Store) SeedStores(ctx context.Context, blueprint string, initial map[string]map[string]any) error {
 	if err := m.lock(); err != nil {
 		return err
 	}
@@ -1068,7 +1067,7 @@ func (m *Memory) SeedStores(ctx context.Context, blueprint string, initial map[s
 }
 
 // Stores implements Store.
-func (m *Memory) Stores(ctx context.Context, blueprint string) (map[string]map[string]any, error) {
+func (m *Store) Stores(ctx context.Context, blueprint string) (map[string]map[string]any, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -1077,7 +1076,7 @@ func (m *Memory) Stores(ctx context.Context, blueprint string) (map[string]map[s
 }
 
 // PutVersion implements Store.
-func (m *Memory) PutVersion(ctx context.Context, v Version) error {
+func (m *Store) PutVersion(ctx context.Context, v store.Version) error {
 	if v.Hash == "" {
 		return fmt.Errorf("put version: hash is required")
 	}
@@ -1093,20 +1092,20 @@ func (m *Memory) PutVersion(ctx context.Context, v Version) error {
 }
 
 // Version implements Store.
-func (m *Memory) Version(ctx context.Context, hash string) (*Version, error) {
+func (m *Store) Version(ctx context.Context, hash string) (*store.Version, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	v, ok := m.versions[hash]
 	if !ok {
-		return nil, fmt.Errorf("version %q: %w", hash, ErrNotFound)
+		return nil, fmt.Errorf("version %q: %w", hash, store.ErrNotFound)
 	}
 	return cloneVersion(v), nil
 }
 
-func cloneVersion(v *Version) *Version {
-	c := &Version{Hash: v.Hash, File: v.File, Sources: make(map[string][]byte, len(v.Sources))}
+func cloneVersion(v *store.Version) *store.Version {
+	c := &store.Version{Hash: v.Hash, File: v.File, Sources: make(map[string][]byte, len(v.Sources))}
 	for k, b := range v.Sources {
 		c.Sources[k] = slices.Clone(b)
 	}
@@ -1114,12 +1113,12 @@ func cloneVersion(v *Version) *Version {
 }
 
 // Stats implements Store.
-func (m *Memory) Stats(ctx context.Context) (Stats, error) {
+func (m *Store) Stats(ctx context.Context) (store.Stats, error) {
 	if err := m.lock(); err != nil {
-		return Stats{}, err
+		return store.Stats{}, err
 	}
 	defer m.mu.Unlock()
-	s := Stats{
+	s := store.Stats{
 		Jobs:         m.jobs.n,
 		JobsByStatus: map[wire.JobStatus]int{},
 		Queued:       m.queued,
@@ -1137,7 +1136,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Close implements Store.
-func (m *Memory) Close() error {
+func (m *Store) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.closed {

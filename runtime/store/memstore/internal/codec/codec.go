@@ -1,7 +1,22 @@
-package store
+// Package codec is the memory store's compact binary form of jobs,
+// timelines and tasks: it encodes the values it is given into one string
+// or byte slice each, and decodes them back, exactly.
+//
+// The codec holds no records and looks nothing up. Where a record names
+// another job or task of the store (a job's task refs, its child and
+// parent, a timeline event's task, a task's job), the store gives the
+// number it keeps that job or task under, and the record holds the number
+// instead of the id; decoding hands the numbers back (JobRefs, EventRef,
+// DecodeTask) for the store to turn into ids.
+//
+// Encoding returns an error for a value it cannot keep. Decoding trusts
+// its input, which only the store writes: a malformed record panics.
+package codec
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -10,17 +25,17 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
-// The memory store keeps jobs, timelines and tasks in a compact binary
-// form (one string or byte slice each) and decodes them on access, so a
-// queued job costs a few hundred bytes instead of a tree of Go values.
+// The memory store keeps jobs, timelines and tasks in this form and
+// decodes them on access, so a queued job costs a few hundred bytes
+// instead of a tree of Go values.
 //
 // The encoding keeps Go values exactly: JSON values keep their Go types
 // (float64, int, int64, string, bool, nil, map[string]any, []any,
 // []string, map[string]map[string]any, nil maps and slices told from
 // empty ones), times keep their instant and location (not a monotonic
-// clock reading, which a stored value has no use for). A job whose values
-// hold any other type is kept as a *core.Job instead (memJobExt.job), and
-// so is a timeline event or a task (memJobExt.events, memTaskExt).
+// clock reading, which a stored value has no use for). A value of any
+// other type is an error wrapping ErrType; the store then keeps that job,
+// timeline or task as Go values.
 //
 // Strings come in three forms: UUIDs (and "task-" + a UUID, the engine's
 // task ids) packed in 16 bytes, names interned in a table of the store
@@ -28,23 +43,22 @@ import (
 // and the rest as they are. Every field is optional: a record starts
 // with a mask of the fields it holds.
 
-// memCodec holds the tables an encoding refers to. It belongs to one
-// Memory and is used under its lock.
-type memCodec struct {
+// Codec holds the tables an encoding refers to. It belongs to one store
+// and is not safe for concurrent use (the store uses it under its lock).
+type Codec struct {
 	syms  []string          // interned names, by index
 	symIx map[string]uint32 // name -> index
 	locs  []*time.Location  // locations other than UTC and Local
 	epoch int64             // Unix nanoseconds some times are stored relative to
 	buf   []byte            // scratch for encoding
-	tbuf  []byte            // scratch for encoding timeline events
-
-	// Set by the Memory the codec belongs to (nil: ids are written out):
-	// ids of its tasks and jobs by number, and the numbers of ids.
-	taskIDOf func(uint32) string
-	jobIDOf  func(uint32) string
-	taskNo   func(string) (uint32, bool)
-	jobNo    func(string) (uint32, bool)
 }
+
+// None is no number: the id is written out as it is.
+const None uint32 = math.MaxUint32
+
+// ErrType is wrapped by an encoding error: a value has a Go type the
+// encoding does not keep.
+var ErrType = errors.New("value of a type the encoding does not keep")
 
 // Interning limits: only short names, and only so many (a table full of
 // one-off strings must not grow without bound; past the limit names are
@@ -54,8 +68,9 @@ const (
 	maxSyms   = 1 << 16
 )
 
-func newMemCodec() *memCodec {
-	return &memCodec{symIx: map[string]uint32{}, epoch: nanos(time.Now())}
+// New returns a codec with empty tables.
+func New() *Codec {
+	return &Codec{symIx: map[string]uint32{}, epoch: nanos(time.Now())}
 }
 
 // String tags: the low 3 bits of a string's leading uvarint.
@@ -66,6 +81,9 @@ const (
 	strTaskID  = 3 // "task-" + UUID; then 16 bytes
 	strTaskNo  = 4 // the id of the store's task number << 3
 	strJobNo   = 5 // the id of the store's job number << 3
+
+	// A number is written for ids only where the store gives one (job
+	// and task refs); anywhere else it makes a record malformed.
 )
 
 // Value tags.
@@ -84,12 +102,21 @@ const (
 	valMapOfMaps // map[string]map[string]any: len+1 (0: nil), then key, map
 )
 
-// wbuf appends an encoding to b. bad is set when a value has a type the
-// encoding does not keep; the caller then keeps the Go value instead.
+// wbuf appends an encoding to b. bad is set to the first value of a type
+// the encoding does not keep; the caller then keeps the Go value instead.
 type wbuf struct {
 	b   []byte
-	c   *memCodec
-	bad bool
+	c   *Codec
+	bad any
+	odd bool
+}
+
+// err is the encoding's error: nil, or one wrapping ErrType.
+func (w *wbuf) err() error {
+	if !w.odd {
+		return nil
+	}
+	return fmt.Errorf("encode %T: %w", w.bad, ErrType)
 }
 
 func (w *wbuf) u(x uint64) { w.b = binary.AppendUvarint(w.b, x) }
@@ -116,31 +143,27 @@ func (w *wbuf) str(s string) {
 	w.b = append(w.b, s...)
 }
 
-// taskRef writes the id of a task: its number when the store has it.
-func (w *wbuf) taskRef(s string) {
-	if w.c.taskNo != nil {
-		if n, ok := w.c.taskNo(s); ok {
-			w.u(uint64(n)<<3 | strTaskNo)
-			return
-		}
+// taskRef writes the id of a task: its number n unless n is None.
+func (w *wbuf) taskRef(s string, n uint32) {
+	if n != None {
+		w.u(uint64(n)<<3 | strTaskNo)
+		return
 	}
 	w.str(s)
 }
 
-// jobRef writes the id of a job: its number when the store has it.
-func (w *wbuf) jobRef(s string) {
-	if w.c.jobNo != nil {
-		if n, ok := w.c.jobNo(s); ok {
-			w.u(uint64(n)<<3 | strJobNo)
-			return
-		}
+// jobRef writes the id of a job: its number n unless n is None.
+func (w *wbuf) jobRef(s string, n uint32) {
+	if n != None {
+		w.u(uint64(n)<<3 | strJobNo)
+		return
 	}
 	w.str(s)
 }
 
-// appendKey appends the key of an id: what str writes for it, what the
-// record of the job or task starts with.
-func appendKey(b []byte, id string) []byte {
+// AppendKey appends the key of an id: what the record of the job or task
+// starts with (Key reads it back).
+func AppendKey(b []byte, id string) []byte {
 	w := wbuf{b: b}
 	w.str(id)
 	return w.b
@@ -229,7 +252,7 @@ func (w *wbuf) time(t time.Time, base int64) {
 	}
 }
 
-func (c *memCodec) loc(l *time.Location) uint64 {
+func (c *Codec) loc(l *time.Location) uint64 {
 	for i, x := range c.locs {
 		if x == l {
 			return uint64(i) + 2
@@ -308,7 +331,9 @@ func (w *wbuf) val(v any) {
 			w.m(m)
 		}
 	default:
-		w.bad = true
+		if !w.odd {
+			w.bad, w.odd = v, true
+		}
 	}
 }
 
@@ -338,7 +363,7 @@ func (w *wbuf) result(r *core.Result) {
 type rbuf struct {
 	s string
 	p int
-	c *memCodec
+	c *Codec
 }
 
 func (r *rbuf) byte1() byte {
@@ -371,14 +396,26 @@ func (r *rbuf) i() int64 {
 }
 
 func (r *rbuf) str() string {
+	return r.strOf(r.u())
+}
+
+// ref reads the id of a job or task: the id, or "" and the number the
+// store gave for it (None when the id is written out).
+func (r *rbuf) ref() (string, uint32) {
 	h := r.u()
+	if k := h & 7; k == strTaskNo || k == strJobNo {
+		return "", uint32(h >> 3)
+	}
+	return r.strOf(h), None
+}
+
+// strOf reads the string whose leading uvarint is h.
+func (r *rbuf) strOf(h uint64) string {
 	switch h & 7 {
 	case strSym:
 		return r.c.syms[h>>3]
-	case strTaskNo:
-		return r.c.taskIDOf(uint32(h >> 3))
-	case strJobNo:
-		return r.c.jobIDOf(uint32(h >> 3))
+	case strTaskNo, strJobNo:
+		panic("memstore codec: a number where no id refers to the store")
 	case strUUID:
 		s := unpackUUID("", r.s[r.p:r.p+16])
 		r.p += 16
@@ -406,20 +443,16 @@ func (r *rbuf) skipStr() {
 	}
 }
 
-// strIs reports whether the string at the read position is s, and skips
-// it. job is the number of the job whose id s is, or noJob.
-func (r *rbuf) strIs(s string, job uint32) bool {
+// refIs reports whether the id at the read position is s, and skips it.
+// n is the number the store keeps s under, or None: an id written as a
+// number is s when the numbers are the same.
+func (r *rbuf) refIs(s string, n uint32) bool {
 	h := r.u()
 	switch h & 7 {
 	case strSym:
 		return r.c.syms[h>>3] == s
-	case strJobNo:
-		if job != noJob {
-			return uint32(h>>3) == job
-		}
-		return r.c.jobIDOf(uint32(h>>3)) == s
-	case strTaskNo:
-		return r.c.taskIDOf(uint32(h>>3)) == s
+	case strJobNo, strTaskNo:
+		return n != None && uint32(h>>3) == n
 	case strUUID, strTaskID:
 		raw := r.s[r.p : r.p+16]
 		r.p += 16
@@ -435,9 +468,9 @@ func (r *rbuf) strIs(s string, job uint32) bool {
 		u, ok := uuid.Parse(s)
 		return ok && string(u[:]) == raw
 	}
-	n := int(h >> 3)
-	t := r.s[r.p : r.p+n]
-	r.p += n
+	l := int(h >> 3)
+	t := r.s[r.p : r.p+l]
+	r.p += l
 	return t == s
 }
 
@@ -549,7 +582,7 @@ func (r *rbuf) val() any {
 		}
 		return m
 	default:
-		panic("store: corrupt memory record")
+		panic("memstore codec: corrupt record")
 	}
 }
 
@@ -614,23 +647,39 @@ const (
 	jProgressMessage
 )
 
-// maxInlineRefs is the longest list of task refs kept in a job's record;
+// MaxInlineRefs is the longest list of task refs kept in a job's record;
 // a longer one (a parallel state) is kept as the shared, immutable
 // core.TaskRefs value it is, so a fan-in does not encode every ref at
 // every result.
-const maxInlineRefs = 4
+const MaxInlineRefs = 4
 
-// A job's record is its key (its id, see appendKey), a uvarint of the
+// A job's record is its key (its id, see AppendKey), a uvarint of the
 // length of its body << 1 | 1 when parts of the job are kept apart
-// (memJobExt), the body (every field but the id: encodeJobBody) and its
-// timeline's events (appendEvent), unless the timeline is kept apart.
+// (JobHasExt), the body (every field but the id: EncodeJobBody) and its
+// timeline's events (AppendEvent), unless the timeline is kept apart.
+// The store puts the parts together; JobParts finds them.
 
-// encodeJobBody encodes j's fields but its id, with Rev rev, in c.buf,
-// and reports whether the body holds the task refs (false: keep j.Tasks
-// beside it). ok is false when j holds a value the encoding does not keep.
-func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInline, ok bool) {
+// JobRefs are the numbers of the jobs and tasks a job's record names, or
+// None where the id is written out. The store gives them to EncodeJobBody
+// (the numbers of the ids it holds) and DecodeJob hands them back.
+type JobRefs struct {
+	Child  uint32                // Job.Child
+	Parent uint32                // Job.Parent.JobID
+	Tasks  [MaxInlineRefs]uint32 // the ids of Job.Tasks, when the record holds them
+}
+
+// NoRefs returns JobRefs naming nothing by number.
+func NoRefs() JobRefs {
+	return JobRefs{Child: None, Parent: None, Tasks: [MaxInlineRefs]uint32{None, None, None, None}}
+}
+
+// EncodeJobBody encodes j's fields but its id, with Rev rev, and reports
+// whether the body holds the task refs (false: keep j.Tasks beside it).
+// refs holds the numbers to write for the ids j names. The body is valid
+// until the next call. An error wraps ErrType.
+func (c *Codec) EncodeJobBody(j *core.Job, rev int64, refs *JobRefs) (body []byte, refsInline bool, err error) {
 	w := wbuf{b: c.buf[:0], c: c}
-	refsInline = j.Tasks.Len() <= maxInlineRefs
+	refsInline = j.Tasks.Len() <= MaxInlineRefs
 	var mask uint64
 	set := func(bit uint64, on bool) {
 		if on {
@@ -687,8 +736,8 @@ func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInlin
 	}
 	if mask&jTasks != 0 {
 		w.u(uint64(j.Tasks.Len()))
-		for _, ref := range j.Tasks.All() {
-			w.ref(ref)
+		for i, ref := range j.Tasks.All() {
+			w.ref(ref, refs.Tasks[i])
 		}
 	}
 	if mask&jSteps != 0 {
@@ -727,10 +776,10 @@ func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInlin
 		w.str(j.ApprovalMessage)
 	}
 	if mask&jChild != 0 {
-		w.jobRef(j.Child)
+		w.jobRef(j.Child, refs.Child)
 	}
 	if mask&jParent != 0 {
-		w.jobRef(j.Parent.JobID)
+		w.jobRef(j.Parent.JobID, refs.Parent)
 		w.sym(j.Parent.State)
 	}
 	if mask&jTimer != 0 {
@@ -761,22 +810,23 @@ func (c *memCodec) encodeJobBody(j *core.Job, rev int64) (body []byte, refsInlin
 		w.str(j.ProgressMessage)
 	}
 	c.buf = w.b
-	if w.bad {
-		return nil, false, false
+	if err := w.err(); err != nil {
+		return nil, false, err
 	}
-	return w.b, refsInline, true
+	return w.b, refsInline, nil
 }
 
-// jobParts returns where a job record's body and timeline start.
-func jobParts(rec string) (body, timeline int) {
+// JobParts returns where a job record's body and timeline start.
+func JobParts(rec string) (body, timeline int) {
 	r := rbuf{s: rec}
 	r.skipStr()
 	n := int(r.u() >> 1)
 	return r.p, r.p + n
 }
 
-// jobHasExt reports whether parts of the job are kept apart from its record.
-func jobHasExt(rec string) bool {
+// JobHasExt reports whether the record says parts of the job are kept
+// apart from it.
+func JobHasExt(rec string) bool {
 	r := rbuf{s: rec}
 	r.skipStr()
 	return r.u()&1 != 0
@@ -790,8 +840,8 @@ const (
 	rTimer
 )
 
-func (w *wbuf) ref(ref core.TaskRef) {
-	w.taskRef(ref.ID)
+func (w *wbuf) ref(ref core.TaskRef, n uint32) {
+	w.taskRef(ref.ID, n)
 	w.sym(ref.Type)
 	var mask byte
 	if ref.Branch != 0 {
@@ -821,8 +871,10 @@ func (w *wbuf) ref(ref core.TaskRef) {
 	}
 }
 
-func (r *rbuf) ref() core.TaskRef {
-	ref := core.TaskRef{ID: r.str(), Type: r.str()}
+// taskRef reads a task ref; n is the number of its id (ID left "") or None.
+func (r *rbuf) taskRef() (ref core.TaskRef, n uint32) {
+	ref.ID, n = r.ref()
+	ref.Type = r.str()
 	mask := r.byte1()
 	if mask&rBranch != 0 {
 		ref.Branch = int(r.i())
@@ -836,14 +888,26 @@ func (r *rbuf) ref() core.TaskRef {
 	if mask&rTimer != 0 {
 		ref.Timer = r.str()
 	}
-	return ref
+	return ref, n
 }
 
-// decodeJob decodes a job record. id, when not "", is the job's id (the
-// caller's string is used instead of a new one).
-func (c *memCodec) decodeJob(rec, id string) *core.Job {
+// DecodedJob is a job as its record holds it.
+type DecodedJob struct {
+	// Job is the job. Each id its record holds as a number is "", the
+	// number in Refs; Job.Tasks is empty when the record holds the refs:
+	// they are Tasks[:NTasks], their ids "" where Refs.Tasks has a number.
+	Job    *core.Job
+	Refs   JobRefs
+	Tasks  [MaxInlineRefs]core.TaskRef
+	NTasks int
+}
+
+// DecodeJob decodes a job record into d. id, when not "", is the job's
+// id (the caller's string is used instead of a new one).
+func (c *Codec) DecodeJob(rec, id string, d *DecodedJob) {
 	r := rbuf{s: rec, c: c}
 	j := &core.Job{}
+	d.Job, d.Refs, d.NTasks = j, NoRefs(), 0
 	if id != "" {
 		r.skipStr()
 		j.ID = id
@@ -871,12 +935,10 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 		j.Input = r.m()
 	}
 	if mask&jTasks != 0 {
-		n := int(r.u())
-		var refs [maxInlineRefs]core.TaskRef
-		for i := range n {
-			refs[i] = r.ref()
+		d.NTasks = int(r.u())
+		for i := range d.NTasks {
+			d.Tasks[i], d.Refs.Tasks[i] = r.taskRef()
 		}
-		j.Tasks = core.NewTaskRefs(refs[:n]...)
 	}
 	if mask&jSteps != 0 {
 		j.Steps = int(r.i())
@@ -913,10 +975,12 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 		j.ApprovalMessage = r.str()
 	}
 	if mask&jChild != 0 {
-		j.Child = r.str()
+		j.Child, d.Refs.Child = r.ref()
 	}
 	if mask&jParent != 0 {
-		j.Parent = &core.ParentRef{JobID: r.str(), State: r.str()}
+		j.Parent = &core.ParentRef{}
+		j.Parent.JobID, d.Refs.Parent = r.ref()
+		j.Parent.State = r.str()
 	}
 	if mask&jTimer != 0 {
 		j.Timer = r.str()
@@ -945,11 +1009,10 @@ func (c *memCodec) decodeJob(rec, id string) *core.Job {
 	if mask&jProgressMessage != 0 {
 		j.ProgressMessage = r.str()
 	}
-	return j
 }
 
-// jobHead reads a job record's rev and status without decoding the rest.
-func (c *memCodec) jobHead(rec string) (rev int64, status wire.JobStatus) {
+// JobHead reads a job record's rev and status without decoding the rest.
+func (c *Codec) JobHead(rec string) (rev int64, status wire.JobStatus) {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
 	r.u() // the body's length
@@ -986,10 +1049,10 @@ const (
 	eAfter // the time is relative to the event before it (else absolute)
 )
 
-// appendEvent appends e to tl; prev is the event before it in the same
-// commit (nil for the first). ok is false when e holds a value the
-// encoding does not keep (tl is then unchanged).
-func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.TimelineEvent) (out []byte, ok bool) {
+// AppendEvent appends e to tl; prev is the event before it in the same
+// commit (nil for the first), task the number of e.TaskID or None. An
+// error wraps ErrType; tl is then unchanged.
+func (c *Codec) AppendEvent(tl []byte, e, prev *core.TimelineEvent, task uint32) ([]byte, error) {
 	w := wbuf{b: tl, c: c}
 	var mask byte
 	if e.State != "" {
@@ -1031,7 +1094,7 @@ func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.Time
 		w.sym(e.NextState)
 	}
 	if mask&eTaskID != 0 {
-		w.taskRef(e.TaskID)
+		w.taskRef(e.TaskID, task)
 	}
 	if mask&eWorkerID != 0 {
 		w.sym(e.WorkerID)
@@ -1042,14 +1105,22 @@ func (c *memCodec) appendEvent(tl []byte, e *core.TimelineEvent, prev *core.Time
 	if mask&eDetail != 0 {
 		w.m(e.Detail)
 	}
-	if w.bad {
-		return tl[:len(tl):len(tl)], false
+	if err := w.err(); err != nil {
+		return tl[:len(tl):len(tl)], err
 	}
-	return w.b, true
+	return w.b, nil
 }
 
-// decodeTimeline decodes every event of tl.
-func (c *memCodec) decodeTimeline(tl string) []core.TimelineEvent {
+// EventRef says that event Event of a decoded timeline names task number
+// Task (its TaskID is left "").
+type EventRef struct {
+	Event int
+	Task  uint32
+}
+
+// DecodeTimeline decodes every event of tl, and appends to refs the task
+// numbers the events name.
+func (c *Codec) DecodeTimeline(tl string, refs []EventRef) ([]core.TimelineEvent, []EventRef) {
 	r := rbuf{s: tl, c: c}
 	out := []core.TimelineEvent{}
 	for r.p < len(r.s) {
@@ -1071,7 +1142,10 @@ func (c *memCodec) decodeTimeline(tl string) []core.TimelineEvent {
 			e.NextState = r.str()
 		}
 		if mask&eTaskID != 0 {
-			e.TaskID = r.str()
+			var n uint32
+			if e.TaskID, n = r.ref(); n != None {
+				refs = append(refs, EventRef{Event: len(out), Task: n})
+			}
 		}
 		if mask&eWorkerID != 0 {
 			e.WorkerID = r.str()
@@ -1084,7 +1158,7 @@ func (c *memCodec) decodeTimeline(tl string) []core.TimelineEvent {
 		}
 		out = append(out, e)
 	}
-	return out
+	return out, refs
 }
 
 // Task records.
@@ -1114,13 +1188,13 @@ const (
 	lLeaseUntil
 )
 
-// encodeTask returns t's record, without its Worker (the store keeps it
-// beside the record). ok is false when t holds a value the encoding does
-// not keep.
-func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
+// EncodeTask returns t's record, without its Worker (the store keeps it
+// beside the record); job is the number of t.JobID or None. An error
+// wraps ErrType.
+func (c *Codec) EncodeTask(t *core.Task, job uint32) (string, error) {
 	w := wbuf{b: c.buf[:0], c: c}
 	w.str(t.ID)
-	w.jobRef(t.JobID)
+	w.jobRef(t.JobID, job)
 	w.sym(t.Type)
 	var mask uint64
 	set := func(bit uint64, on bool) {
@@ -1183,10 +1257,10 @@ func (c *memCodec) encodeTask(t *core.Task) (rec string, ok bool) {
 	}
 	w.lease(t.LeasedAt, t.LeaseUntil)
 	c.buf = w.b
-	if w.bad {
-		return "", false
+	if err := w.err(); err != nil {
+		return "", err
 	}
-	return string(w.b), true
+	return string(w.b), nil
 }
 
 func (w *wbuf) lease(at, until time.Time) {
@@ -1212,18 +1286,21 @@ func (w *wbuf) lease(at, until time.Time) {
 	w.byte1(byte(len(w.b) - start))
 }
 
-// setLease returns the task record rec with its lease set to at, until.
-func (c *memCodec) setLease(rec string, at, until time.Time) string {
+// SetLease returns the task record rec with its lease set to at, until.
+func (c *Codec) SetLease(rec string, at, until time.Time) string {
 	w := wbuf{b: c.buf[:0], c: c}
 	w.lease(at, until)
 	c.buf = w.b
 	return rec[:len(rec)-1-int(rec[len(rec)-1])] + string(w.b)
 }
 
-// decodeTask decodes a task record; worker is its Worker.
-func (c *memCodec) decodeTask(rec, worker string) *core.Task {
+// DecodeTask decodes a task record; worker is its Worker. job is the
+// number of its job (JobID left "") or None.
+func (c *Codec) DecodeTask(rec, worker string) (t *core.Task, job uint32) {
 	r := rbuf{s: rec, c: c}
-	t := &core.Task{ID: r.str(), JobID: r.str(), Type: r.str(), Worker: worker}
+	t = &core.Task{ID: r.str(), Worker: worker}
+	t.JobID, job = r.ref()
+	t.Type = r.str()
 	mask := r.u()
 	if mask&tParams != 0 {
 		t.Params = r.m()
@@ -1274,27 +1351,27 @@ func (c *memCodec) decodeTask(rec, worker string) *core.Task {
 			t.LeaseUntil = r.time(nanos(t.LeasedAt))
 		}
 	}
-	return t
+	return t, job
 }
 
-// taskJobIs reports whether the task record belongs to job jobID,
-// number job (or noJob).
-func (c *memCodec) taskJobIs(rec, jobID string, job uint32) bool {
+// TaskJobIs reports whether the task record belongs to job jobID, which
+// the store keeps under number job (None when it holds no such job).
+func (c *Codec) TaskJobIs(rec, jobID string, job uint32) bool {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
-	return r.strIs(jobID, job)
+	return r.refIs(jobID, job)
 }
 
-// taskType reads a task record's type.
-func (c *memCodec) taskType(rec string) string {
+// TaskType reads a task record's type.
+func (c *Codec) TaskType(rec string) string {
 	r := rbuf{s: rec, c: c}
 	r.skipStr()
 	r.skipStr()
 	return r.str()
 }
 
-// taskID reads a task record's id.
-func (c *memCodec) taskID(rec string) string {
-	r := rbuf{s: rec, c: c}
+// Key reads the id a job or task record starts with (AppendKey).
+func Key(rec string) string {
+	r := rbuf{s: rec}
 	return r.str()
 }

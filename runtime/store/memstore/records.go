@@ -1,18 +1,19 @@
-package store
+package memstore
 
 import (
 	"encoding/binary"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Records of the memory store. A job is a jobSlot and a task a taskSlot,
 // each in a slice by its number, holding the encoded record
-// (memorycodec.go); the maps index them by id. Reading a job or a task
+// (internal/codec); the maps index them by id. Reading a job or a task
 // decodes a fresh copy, writing one encodes it, so what the store keeps
 // never shares memory with what a caller holds.
 
@@ -38,8 +39,8 @@ func (s *slots[T]) add() uint32 {
 	return uint32(s.n - 1)
 }
 
-// jobSlot is one job: its record (memorycodec.go), which starts with
-// its key. When the record says so, Memory.jobExt holds more of it.
+// jobSlot is one job: its record (internal/codec), which starts with
+// its key. When the record says so, Store.jobExt holds more of it.
 type jobSlot struct {
 	rec string
 }
@@ -50,10 +51,10 @@ type jobView struct {
 	ext *memJobExt // nil for most jobs
 }
 
-func (m *Memory) view(n uint32) *jobView {
+func (m *Store) view(n uint32) *jobView {
 	rec := m.job(n).rec
 	v := &jobView{rec: rec}
-	if rec != "" && jobHasExt(rec) {
+	if rec != "" && codec.JobHasExt(rec) {
 		v.ext = m.jobExt[n]
 	}
 	return v
@@ -62,7 +63,7 @@ func (m *Memory) view(n uint32) *jobView {
 // memJobExt holds the parts of a job kept apart from its record.
 type memJobExt struct {
 	job    *core.Job            // the job, when a value in it does not encode (the record's body is empty)
-	refs   core.TaskRefs        // Tasks, when longer than maxInlineRefs (immutable, shared)
+	refs   core.TaskRefs        // Tasks, when longer than codec.MaxInlineRefs (immutable, shared)
 	tl     []byte               // the encoded timeline, once longer than maxRecTimeline
 	events []core.TimelineEvent // the timeline, once an event did not encode
 	goTL   bool                 // events holds the timeline
@@ -79,26 +80,26 @@ func (s *jobView) extOrNew() *memJobExt {
 	return s.ext
 }
 
-func (m *Memory) job(n uint32) *jobSlot { return m.jobs.at(n) }
+func (m *Store) job(n uint32) *jobSlot { return m.jobs.at(n) }
 
 // jobRec is job n's record, for the index.
-func (m *Memory) jobRec(n uint32) string { return m.jobs.at(n).rec }
+func (m *Store) jobRec(n uint32) string { return m.jobs.at(n).rec }
 
 // findJob returns the number of job id.
-func (m *Memory) findJob(id string) (uint32, bool) {
+func (m *Store) findJob(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.jobIdx.find(appendKey(kb[:0], id))
+	return m.jobIdx.find(codec.AppendKey(kb[:0], id))
 }
 
 // findTask returns the number of task id.
-func (m *Memory) findTask(id string) (uint32, bool) {
+func (m *Store) findTask(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.taskIdx.find(appendKey(kb[:0], id))
+	return m.taskIdx.find(codec.AppendKey(kb[:0], id))
 }
 
 // taskNumber returns the number of task id, also when the commit being
 // written enqueues it.
-func (m *Memory) taskNumber(id string) (uint32, bool) {
+func (m *Store) taskNumber(id string) (uint32, bool) {
 	if n, ok := m.findTask(id); ok {
 		return n, true
 	}
@@ -114,9 +115,10 @@ func (m *Memory) taskNumber(id string) (uint32, bool) {
 	return 0, false
 }
 
-// pend tells the encoding the tasks the commit being written enqueues:
-// they will be numbered next, in order.
-func (m *Memory) pend(fx *core.Effects) {
+// pend records the tasks the commit being written enqueues: they will be
+// numbered next, in order, and the job's record and timeline may name
+// them by those numbers (taskNumber, taskID).
+func (m *Store) pend(fx *core.Effects) {
 	m.pending, m.pendingIx = nil, nil
 	if fx == nil {
 		return
@@ -130,21 +132,56 @@ func (m *Memory) pend(fx *core.Effects) {
 	}
 }
 
+// jobNumber returns the number of job id, or noJob.
+func (m *Store) jobNumber(id string) uint32 {
+	if n, ok := m.findJob(id); ok {
+		return n
+	}
+	return noJob
+}
+
+// taskNo returns the number of task id (also one the commit being
+// written enqueues), or noTask.
+func (m *Store) taskNo(id string) uint32 {
+	if n, ok := m.taskNumber(id); ok {
+		return n
+	}
+	return noTask
+}
+
+// jobRefs returns the numbers of the jobs and tasks j names, for its record.
+func (m *Store) jobRefs(j *core.Job) codec.JobRefs {
+	refs := codec.NoRefs()
+	if j.Child != "" {
+		refs.Child = m.jobNumber(j.Child)
+	}
+	if j.Parent != nil {
+		refs.Parent = m.jobNumber(j.Parent.JobID)
+	}
+	if j.Tasks.Len() <= codec.MaxInlineRefs {
+		for i, ref := range j.Tasks.All() {
+			refs.Tasks[i] = m.taskNo(ref.ID)
+		}
+	}
+	return refs
+}
+
 // putJob stores j as job n with Rev rev, its timeline followed by evs.
-func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
+func (m *Store) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEvent) {
 	s := m.view(n)
 	var oldTL string // the timeline in the record
 	if s.rec != "" {
-		_, t := jobParts(s.rec)
+		_, t := codec.JobParts(s.rec)
 		oldTL = s.rec[t:]
 	}
 	if s.ext != nil {
 		s.ext.job, s.ext.refs = nil, core.TaskRefs{}
 	}
-	body, inline, ok := m.c.encodeJobBody(j, rev)
+	refs := m.jobRefs(j)
+	body, inline, err := m.c.EncodeJobBody(j, rev, &refs)
 	switch {
-	case !ok:
-		c := CloneJob(j)
+	case err != nil:
+		c := cloneJob(j)
 		c.Rev = rev
 		body = nil
 		s.extOrNew().job = c
@@ -159,25 +196,29 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 			ext.events = append(ext.events, cloneTimeline(e))
 		}
 	default:
-		b := m.c.tbuf[:0]
+		b := m.evBuf[:0]
 		for i := range evs {
 			var prev *core.TimelineEvent
 			if i > 0 {
 				prev = &evs[i-1]
 			}
-			var ok bool
-			if b, ok = m.c.appendEvent(b, &evs[i], prev); ok {
+			task := noTask
+			if evs[i].TaskID != "" {
+				task = m.taskNo(evs[i].TaskID)
+			}
+			var err error
+			if b, err = m.c.AppendEvent(b, &evs[i], prev, task); err == nil {
 				continue
 			}
 			// An event holds a value the encoding does not keep: from
 			// now on the job's timeline is kept as Go values.
 			var events []core.TimelineEvent
 			if ext != nil && ext.tl != nil {
-				events = m.c.decodeTimeline(string(ext.tl))
+				events = m.decodeTimeline(string(ext.tl))
 			} else {
-				events = m.c.decodeTimeline(oldTL)
+				events = m.decodeTimeline(oldTL)
 			}
-			events = append(events, m.c.decodeTimeline(string(b))...)
+			events = append(events, m.decodeTimeline(string(b))...)
 			for _, e := range evs[i:] {
 				events = append(events, cloneTimeline(e))
 			}
@@ -186,7 +227,7 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 			oldTL, b = "", nil
 			break
 		}
-		m.c.tbuf = b[:0]
+		m.evBuf = b[:0]
 		switch {
 		case ext != nil && ext.goTL:
 		case ext != nil && ext.tl != nil:
@@ -210,7 +251,7 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 		delete(m.jobExt, n)
 	}
 	var kb [48]byte
-	key := appendKey(kb[:0], j.ID)
+	key := codec.AppendKey(kb[:0], j.ID)
 	var lb [binary.MaxVarintLen64]byte
 	l := binary.PutUvarint(lb[:], hdr)
 	var rec strings.Builder
@@ -225,31 +266,64 @@ func (m *Memory) putJob(n uint32, j *core.Job, rev int64, evs []core.TimelineEve
 
 // loadJob decodes job n; id is its id when the caller has it ("" to
 // decode it too).
-func (m *Memory) loadJob(n uint32, id string) *core.Job {
+func (m *Store) loadJob(n uint32, id string) *core.Job {
 	s := m.view(n)
 	if s.ext != nil {
 		if s.ext.job != nil {
-			return CloneJob(s.ext.job)
+			return cloneJob(s.ext.job)
 		}
-		j := m.c.decodeJob(s.rec, id)
+		j := m.decodeJob(s.rec, id)
 		if s.ext.refs.Len() > 0 {
 			j.Tasks = s.ext.refs
 		}
 		return j
 	}
-	return m.c.decodeJob(s.rec, id)
+	return m.decodeJob(s.rec, id)
+}
+
+// decodeJob decodes a job record and puts in the ids it names by number.
+func (m *Store) decodeJob(rec, id string) *core.Job {
+	var d codec.DecodedJob
+	m.c.DecodeJob(rec, id, &d)
+	j := d.Job
+	if d.Refs.Child != noJob {
+		j.Child = m.jobID(d.Refs.Child)
+	}
+	if d.Refs.Parent != noJob {
+		j.Parent.JobID = m.jobID(d.Refs.Parent)
+	}
+	if d.NTasks > 0 {
+		for i := range d.NTasks {
+			if n := d.Refs.Tasks[i]; n != noTask {
+				d.Tasks[i].ID = m.taskID(n)
+			}
+		}
+		j.Tasks = core.NewTaskRefs(d.Tasks[:d.NTasks]...)
+	}
+	return j
+}
+
+// decodeTimeline decodes an encoded timeline and puts in the ids of the
+// tasks it names by number.
+func (m *Store) decodeTimeline(tl string) []core.TimelineEvent {
+	evs, refs := m.c.DecodeTimeline(tl, m.evRefs[:0])
+	for _, r := range refs {
+		evs[r.Event].TaskID = m.taskID(r.Task)
+	}
+	m.evRefs = refs[:0]
+	return evs
 }
 
 // jobHead returns job n's Rev and Status.
-func (m *Memory) jobHead(n uint32) (int64, wire.JobStatus) {
+func (m *Store) jobHead(n uint32) (int64, wire.JobStatus) {
 	s := m.view(n)
 	if s.ext != nil && s.ext.job != nil {
 		return s.ext.job.Rev, s.ext.job.Status
 	}
-	return m.c.jobHead(s.rec)
+	return m.c.JobHead(s.rec)
 }
 
-func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
+func (m *Store) loadTimeline(n uint32) []core.TimelineEvent {
 	s := m.view(n)
 	if e := s.ext; e != nil {
 		if e.goTL {
@@ -260,22 +334,22 @@ func (m *Memory) loadTimeline(n uint32) []core.TimelineEvent {
 			return out
 		}
 		if e.tl != nil {
-			return m.c.decodeTimeline(string(e.tl))
+			return m.decodeTimeline(string(e.tl))
 		}
 	}
-	_, t := jobParts(s.rec)
-	return m.c.decodeTimeline(s.rec[t:])
+	_, t := codec.JobParts(s.rec)
+	return m.decodeTimeline(s.rec[t:])
 }
 
 // taskSlot is one task. Its Worker field is worker, kept beside the record.
 type taskSlot struct {
-	rec      string // the encoded task (only its key when Memory.taskGo holds it)
+	rec      string // the encoded task (only its key when Store.taskGo holds it)
 	idx      int32  // its index in its queue's heap, -1 when on none
-	worker   uint32 // see TaskInfo.Worker (a worker number)
+	worker   uint32 // see store.TaskInfo.Worker (a worker number)
 	assigned uint32 // the worker whose own queue the task went to, or 0
 	state    uint8
 	dead     bool // the lease holder was declared dead
-	goRec    bool // Memory.taskGo holds the task
+	goRec    bool // Store.taskGo holds the task
 	cons     bool // on its queue's heap of constrained tasks
 }
 
@@ -289,36 +363,36 @@ const (
 	stateExpired
 )
 
-var taskStates = [...]TaskState{"", TaskQueued, TaskLeased, TaskDone, TaskWithdrawn, TaskExpired}
+var taskStates = [...]store.TaskState{"", store.TaskQueued, store.TaskLeased, store.TaskDone, store.TaskWithdrawn, store.TaskExpired}
 
 // noTask and noJob are no task and no job number.
 const (
-	noTask uint32 = math.MaxUint32
-	noJob  uint32 = math.MaxUint32
+	noTask = codec.None
+	noJob  = codec.None
 )
 
-func (m *Memory) task(n uint32) *taskSlot { return m.tasks.at(n) }
+func (m *Store) task(n uint32) *taskSlot { return m.tasks.at(n) }
 
 // taskRec is task n's record, for the index.
-func (m *Memory) taskRec(n uint32) string { return m.tasks.at(n).rec }
+func (m *Store) taskRec(n uint32) string { return m.tasks.at(n).rec }
 
 // newTask stores a new task (t, its Worker aside) and returns its number.
-func (m *Memory) newTask(t *core.Task) uint32 {
+func (m *Store) newTask(t *core.Task) uint32 {
 	n := m.tasks.add()
 	m.task(n).idx = -1
 	m.putTask(n, t)
 	var kb [48]byte
-	m.taskIdx.add(appendKey(kb[:0], t.ID), n)
+	m.taskIdx.add(codec.AppendKey(kb[:0], t.ID), n)
 	return n
 }
 
 // putTask stores t as task n's record (its Worker is not stored).
-func (m *Memory) putTask(n uint32, t *core.Task) {
+func (m *Store) putTask(n uint32, t *core.Task) {
 	s := m.task(n)
-	rec, ok := m.c.encodeTask(t)
-	if !ok {
-		s.rec, s.goRec = string(appendKey(nil, t.ID)), true
-		m.taskGo[n] = CloneTask(t)
+	rec, err := m.c.EncodeTask(t, m.jobNumber(t.JobID))
+	if err != nil {
+		s.rec, s.goRec = string(codec.AppendKey(nil, t.ID)), true
+		m.taskGo[n] = cloneTask(t)
 		return
 	}
 	s.rec, s.goRec = rec, false
@@ -326,58 +400,65 @@ func (m *Memory) putTask(n uint32, t *core.Task) {
 }
 
 // setLease sets task n's LeasedAt and LeaseUntil.
-func (m *Memory) setLease(n uint32, at, until time.Time) {
+func (m *Store) setLease(n uint32, at, until time.Time) {
 	s := m.task(n)
 	if s.goRec {
 		t := m.taskGo[n]
 		t.LeasedAt, t.LeaseUntil = at, until
 		return
 	}
-	s.rec = m.c.setLease(s.rec, at, until)
+	s.rec = m.c.SetLease(s.rec, at, until)
 }
 
 // loadTask decodes task n.
-func (m *Memory) loadTask(n uint32) *core.Task {
+func (m *Store) loadTask(n uint32) *core.Task {
 	s := m.task(n)
 	w := m.workerID[s.worker]
 	if s.goRec {
-		t := CloneTask(m.taskGo[n])
+		t := cloneTask(m.taskGo[n])
 		t.Worker = w
 		return t
 	}
-	return m.c.decodeTask(s.rec, w)
+	t, job := m.c.DecodeTask(s.rec, w)
+	if job != noJob {
+		t.JobID = m.jobID(job)
+	}
+	return t
 }
 
 // taskType returns task n's type.
-func (m *Memory) taskType(n uint32) string {
+func (m *Store) taskType(n uint32) string {
 	if s := m.task(n); !s.goRec {
-		return m.c.taskType(s.rec)
+		return m.c.TaskType(s.rec)
 	}
 	return m.taskGo[n].Type
 }
 
 // taskOfJob reports whether task n belongs to job jobID, number job.
-func (m *Memory) taskOfJob(n uint32, jobID string, job uint32) bool {
+func (m *Store) taskOfJob(n uint32, jobID string, job uint32) bool {
 	s := m.task(n)
 	if s.goRec {
 		return m.taskGo[n].JobID == jobID
 	}
-	return m.c.taskJobIs(s.rec, jobID, job)
+	return m.c.TaskJobIs(s.rec, jobID, job)
 }
 
-// taskID returns task n's id.
-func (m *Memory) taskID(n uint32) string {
-	return m.c.taskID(m.task(n).rec)
+// taskID returns task n's id, also when the commit being written
+// enqueues it.
+func (m *Store) taskID(n uint32) string {
+	if int(n) >= m.tasks.n {
+		return m.pending[n-m.pendingBase].ID
+	}
+	return codec.Key(m.task(n).rec)
 }
 
 // jobID returns job n's id.
-func (m *Memory) jobID(n uint32) string {
-	r := rbuf{s: m.job(n).rec}
-	return r.str()
+func (m *Store) jobID(n uint32) string {
+	return codec.Key(m.job(n).rec)
 }
 
 // workerNum returns the number of a worker id, numbering it when new.
-func (m *Memory) workerNum(id string) uint32 {
+func (m *Store) workerNum(id string) uint32 {
 	if w, ok := m.workerNo[id]; ok {
 		return w
 	}
@@ -405,11 +486,11 @@ func (a heapItem) before(b heapItem) bool {
 
 type entryHeap []heapItem
 
-func (m *Memory) heapSet(h entryHeap, i int) {
+func (m *Store) heapSet(h entryHeap, i int) {
 	m.task(h[i].n).idx = int32(i)
 }
 
-func (m *Memory) heapUp(h entryHeap, i int) {
+func (m *Store) heapUp(h entryHeap, i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !h[i].before(h[p]) {
@@ -423,7 +504,7 @@ func (m *Memory) heapUp(h entryHeap, i int) {
 }
 
 // heapDown sifts item i down; it reports whether it moved.
-func (m *Memory) heapDown(h entryHeap, i int) bool {
+func (m *Store) heapDown(h entryHeap, i int) bool {
 	i0 := i
 	for {
 		l := 2*i + 1
@@ -445,12 +526,12 @@ func (m *Memory) heapDown(h entryHeap, i int) bool {
 	return i > i0
 }
 
-func (m *Memory) heapPush(h *entryHeap, it heapItem) {
+func (m *Store) heapPush(h *entryHeap, it heapItem) {
 	*h = append(*h, it)
 	m.heapUp(*h, len(*h)-1)
 }
 
-func (m *Memory) heapRemove(h *entryHeap, i int) {
+func (m *Store) heapRemove(h *entryHeap, i int) {
 	old := *h
 	last := len(old) - 1
 	m.task(old[i].n).idx = -1

@@ -1,9 +1,10 @@
-package store
+package memstore
 
 import (
 	"maps"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -11,9 +12,9 @@ import (
 // after a commit, or a returned job, never changes what is stored. JSON
 // values (maps, slices) are copied deeply; other values are shared.
 
-// CloneValue copies a JSON value deeply: map[string]any and []any are
+// cloneValue copies a JSON value deeply: map[string]any and []any are
 // copied, other values are returned as they are.
-func CloneValue(v any) any {
+func cloneValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		return cloneMap(x)
@@ -23,7 +24,7 @@ func CloneValue(v any) any {
 		}
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = CloneValue(e)
+			out[i] = cloneValue(e)
 		}
 		return out
 	case []string:
@@ -50,7 +51,7 @@ func cloneMap(m map[string]any) map[string]any {
 	}
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[k] = CloneValue(v)
+		out[k] = cloneValue(v)
 	}
 	return out
 }
@@ -70,13 +71,13 @@ func cloneErrorInfo(e *wire.Error) *wire.Error {
 		return nil
 	}
 	c := *e
-	c.Details = CloneValue(e.Details)
+	c.Details = cloneValue(e.Details)
 	return &c
 }
 
-// CloneJob copies a job deeply, but for its task refs, which are
+// cloneJob copies a job deeply, but for its task refs, which are
 // immutable and shared.
-func CloneJob(j *core.Job) *core.Job {
+func cloneJob(j *core.Job) *core.Job {
 	if j == nil {
 		return nil
 	}
@@ -99,12 +100,12 @@ func CloneJob(j *core.Job) *core.Job {
 	}
 	c.Error = cloneErrorInfo(j.Error)
 	c.Metadata = cloneMap(j.Metadata)
-	c.Security = CloneValue(j.Security)
+	c.Security = cloneValue(j.Security)
 	return &c
 }
 
-// CloneTask copies a task deeply.
-func CloneTask(t *core.Task) *core.Task {
+// cloneTask copies a task deeply.
+func cloneTask(t *core.Task) *core.Task {
 	if t == nil {
 		return nil
 	}
@@ -116,7 +117,7 @@ func CloneTask(t *core.Task) *core.Task {
 		c.MaxCost = &m
 	}
 	c.Metadata = cloneMap(t.Metadata)
-	c.Security = CloneValue(t.Security)
+	c.Security = cloneValue(t.Security)
 	c.TracingContext = cloneMap(t.TracingContext)
 	return &c
 }
@@ -137,7 +138,7 @@ func cloneTimeline(e core.TimelineEvent) core.TimelineEvent {
 	return e
 }
 
-func cloneWorker(w WorkerRecord) WorkerRecord {
+func cloneWorker(w store.WorkerRecord) store.WorkerRecord {
 	w.Skills = append([]string(nil), w.Skills...)
 	w.HotSkills = append([]string(nil), w.HotSkills...)
 	w.CostPerSkill = maps.Clone(w.CostPerSkill)

@@ -1,4 +1,4 @@
-package store
+package memstore
 
 import "hash/maphash"
 
@@ -6,7 +6,7 @@ import "hash/maphash"
 // holding the ids: an open-addressing table of 64-bit slots, each 32 bits
 // of the id's hash and the number + 1 (0: empty), probed linearly from
 // the hash. A hash match is confirmed against the record, which starts
-// with the id's key (its encoding, memorycodec.go). Entries are never
+// with the id's key (codec.AppendKey). Entries are never
 // removed. About 10-16 bytes per id.
 type idIndex struct {
 	slots []uint64

@@ -1,15 +1,16 @@
-package store_test
+package memstore_test
 
 import (
 	"testing"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/storetest"
 )
 
-func TestMemoryConformance(t *testing.T) {
+func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := store.NewMemory(store.MemoryOptions{})
+		s := memstore.New(memstore.Options{})
 		t.Cleanup(func() { s.Close() })
 		return s
 	})

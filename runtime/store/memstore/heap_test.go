@@ -1,4 +1,4 @@
-package store_test
+package memstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -54,7 +55,7 @@ func BenchmarkMemoryQueuedJobs(b *testing.B) {
 		var m0, m1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
-		s := store.NewMemory(store.MemoryOptions{})
+		s := memstore.New(memstore.Options{})
 		ctx := context.Background()
 		for range n {
 			if err := s.CreateJob(ctx, serverCreate(version)); err != nil {

@@ -1,4 +1,4 @@
-package store_test
+package memstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -17,7 +18,7 @@ import (
 // (enqueueing one task) to a waiting poll returning it, with 50 idle polls.
 func BenchmarkCreateToLease(b *testing.B) {
 	const pollers = 50
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan time.Time, pollers)
@@ -68,7 +69,7 @@ func BenchmarkCreateToLease(b *testing.B) {
 // BenchmarkJobCycle measures one single-task job through the store:
 // create with its task, lease, commit the result.
 func BenchmarkJobCycle(b *testing.B) {
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -101,4 +102,29 @@ func BenchmarkJobCycle(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRead measures the reads of a queued one-task job as the server
+// commits it (see serverCreate): the job, its timeline, its task.
+func BenchmarkRead(b *testing.B) {
+	s := memstore.New(memstore.Options{})
+	defer s.Close()
+	ctx := context.Background()
+	p := serverCreate("3b878613b1a560082fce727e799081bf48db8bab57e7a324a97c05069009dc09")
+	if err := s.CreateJob(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	id, tid := p.Job.ID, p.Effects.Enqueue[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetJob(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Timeline(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Task(ctx, tid); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
