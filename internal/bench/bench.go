@@ -756,8 +756,7 @@ func (t *target) idleWorkers(ctx context.Context, n, fds int, progress io.Writer
 // the Redis memory each queued job holds after a GC.
 func (t *target) fill(ctx context.Context, o Options, jobs int, prog func(int)) (heap, redisBytes float64, err error) {
 	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
+	settledHeap(&m0)
 	r0 := usedMemory(ctx, o.RedisURL, t.prefix != "")
 	var next, done atomic.Int64
 	errc := make(chan error, o.Clients)
@@ -791,6 +790,25 @@ func (t *target) fill(ctx context.Context, o Options, jobs int, prog func(int)) 
 		redisBytes = float64(usedMemory(ctx, o.RedisURL, true)-r0) / float64(jobs)
 	}
 	return heap, redisBytes, nil
+}
+
+// settledHeap reads the heap once what earlier runs left behind is gone:
+// after a collection, until a further one frees less than 1% (at most a
+// second), so the memory a run measures is its own.
+func settledHeap(m *runtime.MemStats) {
+	runtime.GC()
+	runtime.ReadMemStats(m)
+	for range 50 {
+		time.Sleep(20 * time.Millisecond)
+		var n runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&n)
+		freed := n.HeapAlloc < m.HeapAlloc && m.HeapAlloc-n.HeapAlloc > m.HeapAlloc/100
+		*m = n
+		if !freed {
+			return
+		}
+	}
 }
 
 // drain starts o.Workers no-op workers and returns the jobs per second
