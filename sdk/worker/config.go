@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/dotenv"
 	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 )
 
@@ -342,37 +342,5 @@ func Env() (Lookup, error) {
 // ParseDotEnv reads KEY=VALUE lines (export, quotes, # comments); errors
 // name name:line.
 func ParseDotEnv(name string, r io.Reader) (map[string]string, error) {
-	out := map[string]string{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(t, "export "), "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" || strings.ContainsAny(k, " \t\"'") {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", name, n)
-		}
-		switch {
-		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
-			u, err := strconv.Unquote(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %s: bad quoted value", name, n, k)
-			}
-			v = u
-		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
-			v = v[1 : len(v)-1]
-		case strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "'"):
-			return nil, fmt.Errorf("%s:%d: %s: unclosed quote", name, n, k)
-		default:
-			if i := strings.Index(v, " #"); i >= 0 {
-				v = strings.TrimSpace(v[:i])
-			}
-		}
-		out[k] = v
-	}
-	return out, sc.Err()
+	return dotenv.Parse(name, r)
 }
