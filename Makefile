@@ -14,9 +14,13 @@ run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
 test:
+	@echo "== vet"
 	$(GO) vet ./...
+	@echo "== unit tests (race): every package, a few minutes on two cores"
 	$(GO) test -race -timeout 9m ./...
+	@echo "== lint blueprints"
 	$(GO) run ./cmd/avtomatika lint blueprints
+	@echo "== ok"
 
 lint:
 	$(GO) vet ./...
