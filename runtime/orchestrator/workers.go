@@ -31,7 +31,7 @@ type Registration struct {
 // worker lives for two health-check intervals past each heartbeat.
 func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 	if reg.WorkerID == "" {
-		return refuse(KindInvalid, "invalid_registration", "worker_id is required")
+		return refuse(KindInvalid, wire.CodeInvalidRegistration, "worker_id is required")
 	}
 	seen := map[string]bool{}
 	var skills []string
@@ -119,7 +119,7 @@ func (x *Orchestrator) Touch(ctx context.Context, workerID string, status wire.W
 	}
 	if !found {
 		x.workerRecs.drop(workerID)
-		return refuse(KindNotFound, "not_found", "Worker not found: register again")
+		return refuse(KindNotFound, wire.CodeNotFound, "Worker not found: register again")
 	}
 	return nil
 }
@@ -134,7 +134,7 @@ func (x *Orchestrator) Poll(ctx context.Context, workerID string, wait time.Dura
 		var err error
 		rec, err = x.store.Worker(ctx, workerID)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.LeaseParams{}, refuse(KindNotFound, "not_found", "Worker not found: register first")
+			return store.LeaseParams{}, refuse(KindNotFound, wire.CodeNotFound, "Worker not found: register first")
 		}
 		if err != nil {
 			return store.LeaseParams{}, err
@@ -218,7 +218,7 @@ type WorkerEvent struct {
 // progress and message; other events are accepted and logged.
 func (x *Orchestrator) Event(ctx context.Context, workerID string, ev WorkerEvent) error {
 	if ev.Type == "" {
-		return refuse(KindInvalid, "invalid_event", "event_type is required")
+		return refuse(KindInvalid, wire.CodeInvalidEvent, "event_type is required")
 	}
 	jobID := ev.TargetJobID
 	if jobID == "" && ev.OriginTaskID != "" {

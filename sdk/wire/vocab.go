@@ -205,3 +205,26 @@ const (
 	WebhookJobQuarantined = "job_quarantined" // it was quarantined
 	WebhookJobCancelled   = "job_cancelled"   // it was cancelled
 )
+
+// Codes of the error object of a refused request ({"error": {"code",
+// "message", "details"}}), on the client API and the worker protocol alike.
+const (
+	CodeBadRequestBody       = "bad_body"               // the body could not be read (400)
+	CodeBodyTooLarge         = "body_too_large"         // the body is over the size limit (413)
+	CodeInternal             = "internal"               // the server failed; logged there, never detailed (500)
+	CodeInvalidDecision      = "invalid_decision"       // an approval decision other than approved or rejected (400)
+	CodeInvalidEvent         = "invalid_event"          // a worker event without event_type (400)
+	CodeInvalidField         = "invalid_field"          // a member has a bad value, named in the message (400)
+	CodeInvalidInput         = "invalid_input"          // initial_data is not an object or breaks the input schema (400)
+	CodeInvalidJSON          = "invalid_json"           // the body is not the JSON wanted, where is in the message (400)
+	CodeInvalidQuery         = "invalid_query"          // a query parameter has a bad value (400)
+	CodeInvalidRegistration  = "invalid_registration"   // a registration without worker_id (400)
+	CodeInvalidResult        = "invalid_result"         // a result without job_id or task_id, or data not an object (400)
+	CodeInvalidWorkerID      = "invalid_worker_id"      // a worker id outside 1 to 128 of [a-zA-Z0-9_-] (400)
+	CodeNotFound             = "not_found"              // no such route, job, blueprint or worker; another client's job too (404)
+	CodeNotWaiting           = "not_waiting"            // an approval for a job that waits for none (409)
+	CodeQuotaExceeded        = "quota_exceeded"         // the client used its monthly job creations (429)
+	CodeShuttingDown         = "shutting_down"          // the instance drains; retry on another (503)
+	CodeUnauthorized         = "unauthorized"           // a missing, unknown or wrong token or signature (401, 403)
+	CodeUnsupportedMediaType = "unsupported_media_type" // a Content-Type other than JSON (415)
+)
