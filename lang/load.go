@@ -255,8 +255,8 @@ var (
 	topKeys    = []string{"defaults", "description", "endpoint", "input", "name", "script", "start", "states", "stores"}
 	stateKeys  = []string{"approval", "blueprint", "choose", "description", "end", "go_to", "parallel", "set", "store", "task", "transitions", "until", "wait"}
 	actionKeys = []string{"approval", "blueprint", "choose", "end", "go_to", "parallel", "task", "until", "wait"}
-	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "strategy", "timeout", "type"}
-	defaultKey = []string{"dispatch_timeout", "priority", "retries", "strategy", "timeout"}
+	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "retry_backoff", "strategy", "timeout", "type"}
+	defaultKey = []string{"dispatch_timeout", "priority", "retries", "retry_backoff", "strategy", "timeout"}
 )
 
 // loader holds the state of parsing one file.
@@ -795,6 +795,8 @@ func (l *loader) defaults(n *yaml.Node) {
 			if r, ok := l.retries(v, "defaults.retries"); ok {
 				d.Retries = &r
 			}
+		case "retry_backoff":
+			l.backoff(v, "defaults.retry_backoff", &d.Backoff)
 		case "priority":
 			if p, ok := l.number(v, "defaults.priority"); ok {
 				d.Priority = &p
@@ -877,6 +879,30 @@ func (l *loader) retries(n *yaml.Node, what string) (int, bool) {
 	}
 	l.errf(n, RuleWrongType, "%s must be a non-negative integer, not %s", what, kindName(n))
 	return 0, false
+}
+
+// backoff reads `{base: DURATION, max: DURATION}` over b: a key it names
+// replaces b's value, so a task's base keeps the defaults' max.
+func (l *loader) backoff(n *yaml.Node, what string, b *Backoff) {
+	for _, kv := range l.pairs(n, what, []string{"base", "max"}) {
+		k, v := kv[0].Value, kv[1]
+		before := len(l.diags)
+		d := l.duration(v, what+"."+k)
+		if d <= 0 {
+			if len(l.diags) == before {
+				l.errf(v, RuleBadDuration, "%s.%s must be longer than zero", what, k)
+			}
+			continue
+		}
+		if k == "base" {
+			b.Base = d
+		} else {
+			b.Max = d
+		}
+	}
+	if b.Base > 0 && b.Max > 0 && b.Base > b.Max {
+		l.errf(n, RuleBadDuration, "%s: base %s is longer than max %s", what, b.Base, b.Max)
+	}
 }
 
 func (l *loader) strategy(n *yaml.Node) string {

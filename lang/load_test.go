@@ -92,7 +92,7 @@ func TestLoadEveryAction(t *testing.T) {
 		t.Errorf("first: %+v", first)
 	}
 	work := m.State("work").Task
-	if work.Type != "do_work" || work.Timeout != time.Minute || work.DispatchTimeout != 48*time.Hour || work.Retries != 2 ||
+	if work.Type != "do_work" || work.Timeout != time.Minute || work.DispatchTimeout != 48*time.Hour || work.Retries == nil || *work.Retries != 2 ||
 		work.Strategy != "cheapest" || work.Priority != 5 || *work.MaxCost != 0.5 || work.Requires["ram_gb"] != int64(8) {
 		t.Errorf("work task: %+v", work)
 	}
@@ -301,5 +301,31 @@ func TestYAMLErrorAtMistake(t *testing.T) {
 				t.Errorf("findings: %v; want one yaml-syntax at %s", ds, c.at)
 			}
 		})
+	}
+}
+
+// Retries and backoff: a task without them takes the blueprint's
+// defaults, key by key; a blueprint without defaults leaves them to the
+// runtime (nil retries, zero backoff).
+func TestLoadRetryDefaults(t *testing.T) {
+	t.Parallel()
+	m := loadOne(t, `name: r
+defaults: {retries: 5, retry_backoff: {base: 2s, max: 30s}}
+start: plain
+states:
+  plain: {task: {type: t}, transitions: {success: own}}
+  own: {task: {type: t, retries: 0, retry_backoff: {base: 100ms}}, transitions: {success: done}}
+  done: {end: success}
+`)
+	plain, own := m.State("plain").Task, m.State("own").Task
+	if plain.Retries == nil || *plain.Retries != 5 || plain.Backoff != (Backoff{Base: 2 * time.Second, Max: 30 * time.Second}) {
+		t.Errorf("plain: retries %v, backoff %+v; want the defaults 5, {2s 30s}", plain.Retries, plain.Backoff)
+	}
+	if own.Retries == nil || *own.Retries != 0 || own.Backoff != (Backoff{Base: 100 * time.Millisecond, Max: 30 * time.Second}) {
+		t.Errorf("own: retries %v, backoff %+v; want 0, {100ms 30s}", own.Retries, own.Backoff)
+	}
+	bare := loadOne(t, "name: b\nstart: s\nstates:\n  s: {task: {type: t}, transitions: {success: done}}\n  done: {end: success}\n")
+	if task := bare.State("s").Task; task.Retries != nil || task.Backoff != (Backoff{}) {
+		t.Errorf("no defaults: retries %v, backoff %+v; want nil and zero (the runtime decides)", task.Retries, task.Backoff)
 	}
 }

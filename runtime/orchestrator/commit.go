@@ -140,7 +140,8 @@ func short(h string) string {
 }
 
 func (x *Orchestrator) limits() core.Limits {
-	return core.Limits{MaxSteps: x.cfg.MaxTransitionsPerJob, TaskTimeout: x.cfg.WorkerTimeout}
+	return core.Limits{MaxSteps: x.cfg.MaxTransitionsPerJob, TaskTimeout: x.cfg.WorkerTimeout,
+		DispatchTimeout: x.cfg.DispatchTimeout, Retries: &x.cfg.JobMaxRetries}
 }
 
 func (x *Orchestrator) inputs(ctx context.Context, m *lang.Machine) (core.Inputs, error) {
