@@ -88,6 +88,7 @@ type Orchestrator struct {
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
+	lastReload atomic.Pointer[ReloadReport]
 }
 
 // New builds an orchestrator and installs its blueprints: Options.Blueprints,
