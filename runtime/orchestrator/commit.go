@@ -196,6 +196,7 @@ func (x *Orchestrator) after(ctx context.Context, j *core.Job, eff *core.Effects
 	if created {
 		x.obs.JobCreated(j)
 	}
+	x.checkServed(ctx, j, eff)
 	for _, id := range eff.Withdraw {
 		x.obs.TaskWithdrawn(ctx, id, j.ID)
 	}

@@ -195,7 +195,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *config.Clien
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, view(j))
+	v := view(j)
+	v.WaitingReason = s.x.WaitingReason(r.Context(), j)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
