@@ -15,23 +15,23 @@ import (
 // run on stderr and no carriage return; --json prints the records.
 func TestBenchOutput(t *testing.T) {
 	t.Parallel()
-	args := []string{"--workload", "single", "--jobs", "200", "--runs", "2", "--force"}
+	args := []string{"--workload", "single", "--jobs", "200", "--runs", "1", "--force"}
 	var stdout, stderr bytes.Buffer
 	if code := runBench(context.Background(), args, nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if strings.Contains(stderr.String(), "\r") || strings.Count(stderr.String(), "avtomatika bench: single run ") != 2 {
+	if strings.Contains(stderr.String(), "\r") || strings.Count(stderr.String(), "avtomatika bench: single run 1 of 1: ") != 1 {
 		t.Errorf("stderr off a terminal: want a plain line per run, no \\r:\n%q", stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "WORKLOAD  STORE   RUNS  MEDIAN") ||
-		!strings.HasPrefix(lines[1], "single    memory  2     ") || !strings.Contains(lines[1], " jobs/s ") || !strings.Contains(lines[1], "µs CPU/job") {
+		!strings.HasPrefix(lines[1], "single    memory  1     ") || !strings.Contains(lines[1], " jobs/s ") || !strings.Contains(lines[1], "µs CPU/job") {
 		t.Errorf("table:\n%s", stdout.String())
 	}
 
 	stdout.Reset()
 	stderr.Reset()
-	if code := runBench(context.Background(), append(args, "--json", "--runs", "1"), nil, &stdout, &stderr); code != exitOK {
+	if code := runBench(context.Background(), append(args, "--json"), nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("--json: exit %d: %s", code, stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
