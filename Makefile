@@ -14,11 +14,14 @@ run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
 test:
+	@echo "== build: every package"
+	$(GO) build ./...
 	@echo "== vet"
 	$(GO) vet ./...
-	@echo "== unit tests (race): every package, a few minutes on two cores"
+	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
+	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
 	$(GO) test -race -timeout 9m ./...
-	@echo "== lint blueprints"
+	@echo "== lint blueprints/"
 	$(GO) run ./cmd/avtomatika lint blueprints
 	@echo "== ok"
 
