@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
@@ -79,5 +80,26 @@ func TestLateCancelledResult(t *testing.T) {
 	}
 	if j, _ := x.Job(ctx, nil, j.ID); x.WaitingReason(ctx, j) != "" {
 		t.Error("a cancelled job has a waiting reason")
+	}
+}
+
+// TestServerDispatchTimeout: DISPATCH_TIMEOUT_SECONDS bounds the wait
+// for a worker of a task that sets none: the job fails DISPATCH_TIMEOUT.
+func TestServerDispatchTimeout(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{})
+	x.cfg.DispatchTimeout = 50 * time.Millisecond
+	stopped := x.Start(ctx)
+	defer func() { cancel(); <-stopped }()
+	m, _ := x.Endpoint("/jobs/stock")
+	j, w, err := x.Create(ctx, nil, m, CreateRequest{Watch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := w.Until(ctx, j, 30*time.Second)
+	if err != nil || ended.Status != wire.StatusFailed || ended.Error == nil || ended.Error.Code != wire.CodeDispatchTimeout {
+		t.Fatalf("job without a worker: %+v %v, want failed with %s", ended, err, wire.CodeDispatchTimeout)
 	}
 }
