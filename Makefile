@@ -5,7 +5,7 @@ BIN      := bin/avtomatika
 ADDR     ?= :8080
 FUZZTIME ?= 10s
 
-.PHONY: run test lint bench build fuzz vet fmt clean
+.PHONY: run test lint bench build fuzz vet fmt clean mutate
 
 build:
 	$(GO) build -o $(BIN) ./cmd/avtomatika
@@ -32,6 +32,22 @@ bench: build
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./lang/ | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./lang/ || exit 1; done
+
+# mutate: mutation testing with gremlins (not part of `make test` or CI:
+# every mutant rebuilds and reruns its package's tests, which takes a long
+# while). Efficacy is killed / (killed + lived) per package; the stores'
+# line covers runtime/store and everything under it. Narrow the run with
+# MUTATE_PKGS=runtime/dispatch; docs/mutation.md lists the known equivalent
+# mutants.
+GREMLINS      ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS   ?= runtime/dispatch runtime/core lang runtime/store
+MUTATE_FLAGS  ?= --workers 2 --timeout-coefficient 5
+
+mutate:
+	@for p in $(MUTATE_PKGS); do \
+		echo "== $$p"; \
+		$(GREMLINS) unleash $(MUTATE_FLAGS) ./$$p || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...
