@@ -1,0 +1,188 @@
+package core_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+)
+
+var mt0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func loadMachine(t *testing.T, files map[string]string, name string) *lang.Machine {
+	t.Helper()
+	fs := fstest.MapFS{}
+	for n, src := range files {
+		fs[n] = &fstest.MapFile{Data: []byte(src)}
+	}
+	set, ds := lang.LoadFS(fs)
+	if len(ds) > 0 {
+		t.Fatalf("blueprints: %v", ds)
+	}
+	m := set.Lookup(name)
+	if m == nil {
+		t.Fatalf("no blueprint %s", name)
+	}
+	return m
+}
+
+func step(t *testing.T, m *lang.Machine, j *core.Job, ev core.Event) (*core.Job, *core.Effects) {
+	t.Helper()
+	j, fx, err := core.Step(context.Background(), m, j, ev, core.Inputs{Now: mt0, Rand: rand.Reader})
+	if err != nil {
+		t.Fatalf("step %s: %v", ev.Kind, err)
+	}
+	return j, fx
+}
+
+const retryBP = `name: rt
+start: work
+states:
+  work:
+    task: {type: t, retries: 2}
+    transitions: {success: done}
+  done: {end: success}
+`
+
+// failedOnce is a job whose only task failed transiently and waits on
+// its retry timer; it returns the job and that timer.
+func failedOnce(t *testing.T, m *lang.Machine) (*core.Job, core.Timer) {
+	t.Helper()
+	j := &core.Job{ID: "job-r", Status: core.StatusPending}
+	j, fx := step(t, m, j, core.Event{Kind: core.EventCreated})
+	task := fx.Enqueue[0]
+	j, fx = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: task.ID, Branch: task.Branch,
+		Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: core.ErrTransient, Message: "boom"}}})
+	if j.Status != core.StatusAwaitingRetry {
+		t.Fatalf("after a transient failure: %s, want %s", j.Status, core.StatusAwaitingRetry)
+	}
+	for _, tm := range fx.Timers {
+		if tm.Event.TaskID == task.ID {
+			return j, tm
+		}
+	}
+	t.Fatalf("no retry timer among %+v", fx.Timers)
+	return nil, core.Timer{}
+}
+
+// A retry timer fires only for the timer the task waits on: one with
+// another id is stale; the right one (or one that names no id) enqueues
+// the next attempt.
+func TestRetryTimerMustMatch(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"rt.yaml": retryBP}, "rt")
+	j, tm := failedOnce(t, m)
+
+	wrong := tm.Event
+	wrong.TimerID = tm.ID + "-old"
+	if _, _, err := core.Step(context.Background(), m, j, wrong, core.Inputs{Now: mt0, Rand: rand.Reader}); !errors.Is(err, core.ErrStaleTimer) {
+		t.Errorf("retry timer with another id: error %v, want ErrStaleTimer", err)
+	}
+
+	for _, name := range []string{"its own id", "no id"} {
+		ev := tm.Event
+		if ev.TimerID == "" {
+			ev.TimerID = tm.ID
+		}
+		if name == "no id" {
+			ev.TimerID = ""
+		}
+		j2, fx := step(t, m, j, ev)
+		if len(fx.Enqueue) != 1 || fx.Enqueue[0].Attempt != 2 || j2.Status != core.StatusWaitingForWorker {
+			t.Errorf("%s: status %s, enqueued %+v, want attempt 2 queued", name, j2.Status, fx.Enqueue)
+		}
+	}
+}
+
+// Events that carry a branch the job has no task at (unknown -1, or past
+// the end) still find their task by its id.
+func TestEventBranchOutOfRange(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"rt.yaml": retryBP}, "rt")
+	for _, branch := range []int{-1, 1, 7} {
+		j := &core.Job{ID: "job-b", Status: core.StatusPending}
+		j, fx := step(t, m, j, core.Event{Kind: core.EventCreated})
+		task := fx.Enqueue[0]
+		j, _ = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: task.ID, Branch: branch, Result: &core.Result{Status: "success"}})
+		if j.Status != core.StatusFinished || j.State != "done" {
+			t.Errorf("result with branch %d: %s in %s, want finished in done", branch, j.Status, j.State)
+		}
+	}
+}
+
+const parentBP = `name: parent
+start: call
+states:
+  call:
+    blueprint: {name: kid}
+    transitions: {success: done}
+  done: {end: success}
+`
+
+const kidBP = "name: kid\nstart: s\nstates:\n  s: {end: success}\n"
+
+// A child that fails, where the state names no failure transition, fails
+// the parent with CHILD_FAILED and the child's message; a success goes on.
+func TestChildFailureWithoutTransition(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"p.yaml": parentBP, "k.yaml": kidBP}, "parent")
+	start := func() *core.Job {
+		j, fx := step(t, m, &core.Job{ID: "job-p", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+		if len(fx.StartChild) != 1 || j.Child != fx.StartChild[0].ID {
+			t.Fatalf("no child started: %+v", fx.StartChild)
+		}
+		return j
+	}
+	j := start()
+	j, fx := step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "failure",
+		Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "X", Message: "disk full"}}})
+	if j.Status != core.StatusFailed || j.Error == nil || j.Error.Code != core.CodeChildFailed || !strings.HasSuffix(j.Error.Message, ": disk full") {
+		t.Errorf("child failed: %s, error %+v, want failed with %s ending in the child's message", j.Status, j.Error, core.CodeChildFailed)
+	}
+	if fx.Notify == nil || fx.Notify.Status != core.StatusFailed {
+		t.Errorf("notify %+v, want the failure", fx.Notify)
+	}
+	// No message from the child: the parent's message ends at the name.
+	j = start()
+	j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "failure"})
+	if j.Error == nil || j.Error.Code != core.CodeChildFailed || strings.HasSuffix(j.Error.Message, ": ") {
+		t.Errorf("child failed without message: %+v", j.Error)
+	}
+	j = start()
+	j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "success"})
+	if j.Status != core.StatusFinished {
+		t.Errorf("child succeeded: %s, want finished", j.Status)
+	}
+	// A child outcome other than success or failure is refused.
+	j = start()
+	if _, _, err := core.Step(context.Background(), m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "maybe"},
+		core.Inputs{Now: mt0, Rand: rand.Reader}); !errors.Is(err, core.ErrBadEvent) {
+		t.Errorf("outcome maybe: %v, want ErrBadEvent", err)
+	}
+}
+
+// Every timeline entry carries the step's time and, once the job entered
+// a state, the state it was in when the entry was written ("created"
+// comes before any state).
+func TestTimelineCarriesState(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"rt.yaml": retryBP}, "rt")
+	_, fx := step(t, m, &core.Job{ID: "job-t", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+	if len(fx.Timeline) == 0 {
+		t.Fatal("no timeline")
+	}
+	for _, e := range fx.Timeline {
+		if (e.State == "") != (e.Type == "created") || !e.At.Equal(mt0) {
+			t.Errorf("timeline %s: state %q at %v, want a state (none for created) at %v", e.Type, e.State, e.At, mt0)
+		}
+	}
+	if last := fx.Timeline[len(fx.Timeline)-1]; last.State != "work" {
+		t.Errorf("last entry %s in %q, want work", last.Type, last.State)
+	}
+}
