@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -184,5 +185,105 @@ func TestTimelineCarriesState(t *testing.T) {
 	}
 	if last := fx.Timeline[len(fx.Timeline)-1]; last.State != "work" {
 		t.Errorf("last entry %s in %q, want work", last.Type, last.State)
+	}
+}
+
+const lookBP = `name: look
+start: call
+states:
+  call:
+    blueprint: {name: kid}
+    transitions: {success: look, failure: look}
+  look:
+    set: {d: "${{ result.data }}", e: "${{ result.error }}", s: "${{ result.status }}"}
+    go_to: done
+  done: {end: success}
+`
+
+// Expressions after a child see result as {status, data, error}: data is
+// the child's data or an empty object, never null; error is null or
+// {code, message[, details]}.
+func TestResultAsExpressionsSeeIt(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"l.yaml": lookBP, "k.yaml": kidBP}, "look")
+	for _, tc := range []struct {
+		name    string
+		outcome string
+		res     *core.Result
+		data    any
+		err     any
+	}{
+		{"success with data", "success", &core.Result{Status: "success", Data: map[string]any{"x": int64(1)}},
+			map[string]any{"x": int64(1)}, nil},
+		{"failure without data", "failure", &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "C", Message: "m"}},
+			map[string]any{}, map[string]any{"code": "C", "message": "m"}},
+		{"failure with details", "failure", &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "C", Message: "m", Details: map[string]any{"k": "v"}}},
+			map[string]any{}, map[string]any{"code": "C", "message": "m", "details": map[string]any{"k": "v"}}},
+	} {
+		j, _ := step(t, m, &core.Job{ID: "job-l", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+		j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: tc.outcome, Result: tc.res})
+		if j.Status != core.StatusFinished {
+			t.Fatalf("%s: %s (%+v)", tc.name, j.Status, j.Error)
+		}
+		if got := j.History["s"]; got != tc.outcome {
+			t.Errorf("%s: result.status = %v, want %s", tc.name, got, tc.outcome)
+		}
+		if got := j.History["d"]; !reflect.DeepEqual(got, tc.data) {
+			t.Errorf("%s: result.data = %#v, want %#v", tc.name, got, tc.data)
+		}
+		if got := j.History["e"]; !reflect.DeepEqual(got, tc.err) {
+			t.Errorf("%s: result.error = %#v, want %#v", tc.name, got, tc.err)
+		}
+	}
+}
+
+const parLookBP = `name: par
+start: fan
+states:
+  fan:
+    parallel:
+      for_each: ${{ input.items }}
+      as: item
+      task: {type: reserve}
+    transitions: {success: look, failure: look}
+  look:
+    set: {r: "${{ results }}"}
+    go_to: done
+  done: {end: success}
+`
+
+// After a parallel state, results lists every branch's result as
+// {status, data, error}, in branch order whatever order they came in; a
+// parallel that failed fast leaves it empty.
+func TestParallelResultsAsExpressionsSeeThem(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"p.yaml": parLookBP}, "par")
+	start := func() (*core.Job, []*core.Task) {
+		j, fx := step(t, m, &core.Job{ID: "job-par", Status: core.StatusPending, Input: map[string]any{"items": []any{"a", "b", "c"}}},
+			core.Event{Kind: core.EventCreated})
+		if len(fx.Enqueue) != 3 {
+			t.Fatalf("enqueued %d, want 3", len(fx.Enqueue))
+		}
+		return j, fx.Enqueue
+	}
+	j, tasks := start()
+	for _, i := range []int{2, 0, 1} {
+		tk := tasks[i]
+		j, _ = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: tk.ID, Branch: tk.Branch,
+			Result: &core.Result{Status: "success", Data: map[string]any{"i": int64(i)}}})
+	}
+	want := []any{}
+	for i := range 3 {
+		want = append(want, map[string]any{"status": "success", "data": map[string]any{"i": int64(i)}, "error": nil})
+	}
+	if j.Status != core.StatusFinished || !reflect.DeepEqual(j.History["r"], want) {
+		t.Errorf("all succeeded: %s, results %#v, want %#v", j.Status, j.History["r"], want)
+	}
+
+	j, tasks = start()
+	j, _ = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: tasks[1].ID, Branch: tasks[1].Branch,
+		Result: &core.Result{Status: "out_of_stock"}})
+	if j.Status != core.StatusFinished || !reflect.DeepEqual(j.History["r"], []any{}) {
+		t.Errorf("failed fast: %s, results %#v, want []", j.Status, j.History["r"])
 	}
 }
