@@ -287,3 +287,57 @@ func TestParallelResultsAsExpressionsSeeThem(t *testing.T) {
 		t.Errorf("failed fast: %s, results %#v, want []", j.Status, j.History["r"])
 	}
 }
+
+// An approval without a timeout arms no timer; one with a timeout arms
+// it at now + timeout.
+func TestApprovalTimerOnlyWithTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		timeout string
+		timers  int
+	}{
+		{"no timeout", "", 0},
+		{"timeout", ", timeout: 90s", 1},
+	} {
+		bp := "name: ap\nstart: ask\nstates:\n  ask:\n    approval: {message: \"go\"" + tc.timeout + "}\n    transitions: {approved: done}\n  done: {end: success}\n"
+		m := loadMachine(t, map[string]string{"ap.yaml": bp}, "ap")
+		j, fx := step(t, m, &core.Job{ID: "job-ap", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+		if j.Status != core.StatusWaitingForHuman || len(fx.Timers) != tc.timers || (j.Timer != "") != (tc.timers == 1) {
+			t.Errorf("%s: %s, timers %+v, job timer %q; want %d timer(s)", tc.name, j.Status, fx.Timers, j.Timer, tc.timers)
+		}
+		if tc.timers == 1 && !fx.Timers[0].At.Equal(mt0.Add(90*time.Second)) {
+			t.Errorf("%s: timer at %v, want %v", tc.name, fx.Timers[0].At, mt0.Add(90*time.Second))
+		}
+	}
+}
+
+// A child's input must evaluate to an object or null; anything else
+// fails the parent with an expression error and starts no child.
+func TestChildInputMustBeAnObject(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		input string
+		fails bool
+		want  map[string]any
+	}{
+		{`"${{ input.obj }}"`, false, map[string]any{"k": "v"}},
+		{`"${{ input.none }}"`, false, nil},
+		{`"${{ input.text }}"`, true, nil},
+		{`"${{ input.list }}"`, true, nil},
+	} {
+		bp := "name: ci\nstart: call\nstates:\n  call:\n    blueprint: {name: kid, input: " + tc.input + "}\n    transitions: {success: done}\n  done: {end: success}\n"
+		m := loadMachine(t, map[string]string{"ci.yaml": bp, "k.yaml": kidBP}, "ci")
+		in := map[string]any{"obj": map[string]any{"k": "v"}, "none": nil, "text": "t", "list": []any{1}}
+		j, fx := step(t, m, &core.Job{ID: "job-ci", Status: core.StatusPending, Input: in}, core.Event{Kind: core.EventCreated})
+		if tc.fails {
+			if j.Status != core.StatusFailed || j.Error == nil || j.Error.Code != core.CodeExpression || !strings.Contains(j.Error.Message, "must be an object") || len(fx.StartChild) != 0 {
+				t.Errorf("input %s: %s, error %+v, children %d; want an expression failure and no child", tc.input, j.Status, j.Error, len(fx.StartChild))
+			}
+			continue
+		}
+		if len(fx.StartChild) != 1 || !reflect.DeepEqual(fx.StartChild[0].Input, tc.want) {
+			t.Errorf("input %s: children %+v, want one with input %v", tc.input, fx.StartChild, tc.want)
+		}
+	}
+}
