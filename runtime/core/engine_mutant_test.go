@@ -341,3 +341,35 @@ func TestChildInputMustBeAnObject(t *testing.T) {
 		}
 	}
 }
+
+// A dispatch timeout's message names the timeout the task had: the
+// job's, else the task's own, else the runtime's limit.
+func TestDispatchTimeoutNamesTheTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, spec string
+		job        time.Duration
+		want       string
+	}{
+		{"the runtime's limit", "", 0, "within 45s"},
+		{"the task's own", ", dispatch_timeout: 7s", 0, "within 7s"},
+		{"the job's", ", dispatch_timeout: 7s", 2 * time.Minute, "within 2m0s"},
+	} {
+		bp := "name: dt\nstart: work\nstates:\n  work:\n    task: {type: t" + tc.spec + "}\n    transitions: {success: done}\n  done: {end: success}\n"
+		m := loadMachine(t, map[string]string{"dt.yaml": bp}, "dt")
+		in := core.Inputs{Now: mt0, Rand: rand.Reader, Limits: core.Limits{DispatchTimeout: 45 * time.Second}}
+		j, fx, err := core.Step(context.Background(), m, &core.Job{ID: "job-dt", Status: core.StatusPending, DispatchTimeout: tc.job},
+			core.Event{Kind: core.EventCreated}, in)
+		if err != nil || len(fx.Enqueue) != 1 {
+			t.Fatalf("%s: create: %v, %+v", tc.name, err, fx)
+		}
+		task := fx.Enqueue[0]
+		j, _, err = core.Step(context.Background(), m, j, core.Event{Kind: core.EventDispatchTimeout, TaskID: task.ID, Branch: task.Branch}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Error == nil || !strings.Contains(j.Error.Message, tc.want) {
+			t.Errorf("%s: error %+v, want it to say %q", tc.name, j.Error, tc.want)
+		}
+	}
+}
