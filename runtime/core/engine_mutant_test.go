@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -370,6 +371,98 @@ func TestDispatchTimeoutNamesTheTimeout(t *testing.T) {
 		}
 		if j.Error == nil || !strings.Contains(j.Error.Message, tc.want) {
 			t.Errorf("%s: error %+v, want it to say %q", tc.name, j.Error, tc.want)
+		}
+	}
+}
+
+const shrinkBP = `name: shrink
+stores: {inv: {}}
+start: fan
+states:
+  fan:
+    parallel:
+      for_each: ${{ stores.inv.items }}
+      as: item
+      task: {type: reserve, params: {sku: "${{ item }}"}, retries: 1}
+    transitions: {success: done, failure: failed}
+  done: {end: success}
+  failed: {end: failure}
+`
+
+// A retry evaluates for_each again; when the list no longer reaches the
+// branch being retried (the branch index equal to the new length, or
+// past it), the job fails with an expression error rather than retrying
+// another item.
+func TestRetryBranchGoneFromForEach(t *testing.T) {
+	t.Parallel()
+	m := loadMachine(t, map[string]string{"s.yaml": shrinkBP}, "shrink")
+	in := func(items ...any) core.Inputs {
+		return core.Inputs{Now: mt0, Rand: rand.Reader, Stores: map[string]map[string]any{"inv": {"items": items}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		items []any
+		fails bool
+	}{
+		{"still there", []any{"a", "b", "c"}, false},
+		{"length equal to the branch", []any{"a"}, true},
+		{"length below the branch", []any{}, true},
+	} {
+		ctx := context.Background()
+		j, fx, err := core.Step(ctx, m, &core.Job{ID: "job-s", Status: core.StatusPending}, core.Event{Kind: core.EventCreated}, in("a", "b", "c"))
+		if err != nil || len(fx.Enqueue) != 3 {
+			t.Fatalf("create: %v, %d tasks", err, len(fx.Enqueue))
+		}
+		b1 := fx.Enqueue[1]
+		j, fx, err = core.Step(ctx, m, j, core.Event{Kind: core.EventTaskResult, TaskID: b1.ID, Branch: b1.Branch,
+			Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: core.ErrTransient, Message: "boom"}}}, in("a", "b", "c"))
+		if err != nil || len(fx.Timers) == 0 {
+			t.Fatalf("%s: transient failure: %v, timers %+v", tc.name, err, fx.Timers)
+		}
+		var retry core.Timer
+		for _, tm := range fx.Timers {
+			if tm.Event.TaskID == b1.ID {
+				retry = tm
+			}
+		}
+		j, fx, err = core.Step(ctx, m, j, retry.Event, in(tc.items...))
+		if err != nil {
+			t.Fatalf("%s: retry: %v", tc.name, err)
+		}
+		if tc.fails {
+			if j.Error == nil || j.Error.Code != core.CodeExpression || !strings.Contains(j.Error.Message, "branch 1 is gone") {
+				t.Errorf("%s: %s, error %+v, want an expression failure naming branch 1", tc.name, j.Status, j.Error)
+			}
+			continue
+		}
+		if len(fx.Enqueue) != 1 || fx.Enqueue[0].Params["sku"] != "b" || fx.Enqueue[0].Attempt != 2 {
+			t.Errorf("%s: enqueued %+v, want attempt 2 of sku b", tc.name, fx.Enqueue)
+		}
+	}
+}
+
+// At panics with the package's message for an index out of range, the
+// length itself included.
+func TestTaskRefsAtPanicsAtLength(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3, 32, 33} {
+		list := make([]core.TaskRef, n)
+		for i := range list {
+			list[i].ID = strconv.Itoa(i)
+		}
+		refs := core.NewTaskRefs(list...)
+		for _, i := range []int{-1, n, n + 1} {
+			func() {
+				defer func() {
+					if p := recover(); p != "core.TaskRefs: index out of range" {
+						t.Errorf("len %d, At(%d): panic %v, want the index out of range panic", n, i, p)
+					}
+				}()
+				refs.At(i)
+			}()
+		}
+		if got := refs.At(n - 1).ID; got != strconv.Itoa(n-1) {
+			t.Errorf("len %d: At(%d) = %q", n, n-1, got)
 		}
 	}
 }
