@@ -78,6 +78,9 @@ func CompileCheck(src string, pos Pos, names []string) (*Check, Diagnostics) {
 		for _, e := range el {
 			msg := e.Msg
 			if name, ok := strings.CutPrefix(msg, "undefined: "); ok {
+				if i := strings.IndexByte(name, ' '); i >= 0 {
+					name = name[:i]
+				}
 				cands := append([]string{"json"}, names...)
 				for k := range starlark.Universe {
 					cands = append(cands, k)
