@@ -90,11 +90,13 @@ func runTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	ds = append(ds, rds...)
 	if len(ds) > 0 {
 		lintFormat := *format
-		if lintFormat == "junit" {
+		if lintFormat == "junit" || lintFormat == "json" {
 			lintFormat = "text"
 		}
 		_ = lang.Print(stderr, lintFormat, ds.Sort(), func(f string) []byte { return sources[f] })
-		return exitUsage
+		if ds.HasErrors() {
+			return exitUsage
+		}
 	}
 	po := bptest.PrintOptions{Verbose: *verbose, Coverage: *coverage || *minCov > 0, MinCoverage: *minCov}
 	if err := bptest.Print(stdout, *format, rep, po); err != nil {

@@ -640,7 +640,7 @@ func (l *loader) expect(n *yaml.Node) []*Expectation {
 			}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				if a, ok := l.integer(v.Content[i+1]); ok {
-					out = append(out, &Expectation{Kind: ExpectAttempts, Pos: l.pos(v.Content[i+1]), Key: v.Content[i].Value, Value: int64(a)})
+					out = append(out, &Expectation{Kind: ExpectAttempts, Pos: l.pos(v.Content[i]), Key: v.Content[i].Value, Value: int64(a)})
 				}
 			}
 			return
@@ -648,7 +648,7 @@ func (l *loader) expect(n *yaml.Node) []*Expectation {
 			if v.Kind == yaml.MappingNode {
 				for i := 0; i+1 < len(v.Content); i += 2 {
 					if a, ok := l.integer(v.Content[i+1]); ok {
-						out = append(out, &Expectation{Kind: ExpectDispatched, Pos: l.pos(v.Content[i+1]), Key: v.Content[i].Value, Value: int64(a)})
+						out = append(out, &Expectation{Kind: ExpectDispatched, Pos: l.pos(v.Content[i]), Key: v.Content[i].Value, Value: int64(a)})
 					}
 				}
 				return

@@ -150,9 +150,9 @@ func joinRel(dir, file string) string {
 	return filepath.ToSlash(filepath.Join(dir, file))
 }
 
-// Resolve finds the blueprint a file tests: in the file's folder or the
-// nearest folder above it that has a blueprint of that name. A folder
-// that does not lint clean is an error.
+// Resolve finds the blueprint a file tests: in the file's folder or,
+// when that holds no blueprint (a tests/ subfolder), the nearest folder
+// above it that does. A folder that does not lint clean is an error.
 func (rn *Runner) Resolve(f *File) (*lang.Machine, *folder, lang.Diagnostics) {
 	dir := filepath.Dir(filepath.FromSlash(f.Path))
 	var names []string
@@ -167,8 +167,12 @@ func (rn *Runner) Resolve(f *File) (*lang.Machine, *folder, lang.Diagnostics) {
 		if fo.ds.HasErrors() {
 			return nil, nil, fo.ds
 		}
-		for _, m := range fo.set.Machines {
-			names = append(names, m.Name)
+		if len(fo.set.Machines) > 0 {
+			// The folder of blueprints the test belongs to.
+			for _, m := range fo.set.Machines {
+				names = append(names, m.Name)
+			}
+			break
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -184,9 +188,9 @@ func (rn *Runner) Resolve(f *File) (*lang.Machine, *folder, lang.Diagnostics) {
 }
 
 // Run runs the selected cases of the files, in parallel, and returns
-// their outcomes in file and case order. The diagnostics are files that
-// could not run: a blueprint that does not exist or a folder that does
-// not lint clean.
+// their outcomes in file and case order. The diagnostics are findings of
+// Lint and files that could not run: a blueprint that does not exist or
+// a folder that does not lint clean. A file with an error is not run.
 func (rn *Runner) Run(ctx context.Context, files []*File, o Options) (*Report, lang.Diagnostics) {
 	type job struct {
 		f  *File
@@ -202,6 +206,12 @@ func (rn *Runner) Run(ctx context.Context, files []*File, o Options) (*Report, l
 		if fds != nil {
 			ds = append(ds, fds...)
 			continue
+		}
+		if lds := Lint(f, m, fo.set); len(lds) > 0 {
+			ds = append(ds, lds...)
+			if lds.HasErrors() {
+				continue
+			}
 		}
 		rep.Machines[m.Name] = m
 		rep.dirs[m.Name] = fo.dir
