@@ -59,6 +59,8 @@ func runTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 	opts.Parallel = *parallel
+	opts.Trace = *verbose || *format == "json"
+	opts.Coverage = *coverage || *minCov > 0
 	paths := fl.Args()
 	if len(paths) == 0 {
 		paths = []string{"blueprints"}

@@ -26,7 +26,7 @@ func runDir(t *testing.T, files map[string]string) *Report {
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
-	rep, ds := NewRunner().Run(context.Background(), []*File{f}, Options{})
+	rep, ds := NewRunner().Run(context.Background(), []*File{f}, Options{Coverage: true})
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}

@@ -43,6 +43,11 @@ type Options struct {
 	Run *regexp.Regexp
 	// Parallel is how many cases run at once; 0: GOMAXPROCS.
 	Parallel int
+	// Trace keeps the path of every case; without it only failed cases
+	// keep theirs.
+	Trace bool
+	// Coverage records the items each case exercised (Report.Coverage).
+	Coverage bool
 }
 
 // Outcome is what one case did.
@@ -239,7 +244,7 @@ func (rn *Runner) Run(ctx context.Context, files []*File, o Options) (*Report, l
 					return
 				}
 				j := jobs[i]
-				rep.Outcomes[i] = RunCase(ctx, j.f, j.c, j.m, j.fo)
+				rep.Outcomes[i] = RunCase(ctx, j.f, j.c, j.m, j.fo, o)
 			}
 		}()
 	}
@@ -346,7 +351,7 @@ func seededRand(name string) *rand.ChaCha8 {
 }
 
 // RunCase runs one case of f against m (of folder fo).
-func RunCase(ctx context.Context, f *File, c *Case, m *lang.Machine, fo *folder) (out *Outcome) {
+func RunCase(ctx context.Context, f *File, c *Case, m *lang.Machine, fo *folder, o Options) (out *Outcome) {
 	t0 := time.Now()
 	out = &Outcome{File: f, Case: c, Blueprint: m.Name}
 	defer func() {
@@ -408,9 +413,13 @@ func RunCase(ctx context.Context, f *File, c *Case, m *lang.Machine, fo *folder)
 		return out
 	}
 	tl, _ := r.st.Timeline(ctx, r.root)
-	out.Trace = r.trace(tl)
 	out.Failures = append(out.Failures, r.check(final, tl)...)
-	out.Covered = r.coverage(set)
+	if o.Trace || len(out.Failures) > 0 {
+		out.Trace = r.trace(tl)
+	}
+	if o.Coverage {
+		out.Covered = r.coverage(set)
+	}
 	return out
 }
 
