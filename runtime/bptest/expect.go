@@ -26,7 +26,7 @@ func path(tl []core.TimelineEvent) []any {
 }
 
 // check evaluates every expectation of the case against the final job.
-func (r *caseRun) check(j *core.Job, tl []core.TimelineEvent) []Failure {
+func (r *caseRun) check(j *core.Job, timeline func() []core.TimelineEvent) []Failure {
 	var out []Failure
 	var stores map[string]map[string]any
 	var assertVals map[string]any
@@ -38,13 +38,13 @@ func (r *caseRun) check(j *core.Job, tl []core.TimelineEvent) []Failure {
 		case ExpectState:
 			got = j.State
 		case ExpectPath:
-			got = path(tl)
+			got = path(timeline())
 			if !equalJSON(e.Value, got) {
 				out = append(out, mismatch(e, "path", e.Value, got))
 			}
 			continue
 		case ExpectPathIncludes:
-			got = path(tl)
+			got = path(timeline())
 			if miss, ok := subsequence(e.Value.([]any), got.([]any)); !ok {
 				f := mismatch(e, "path", e.Value, got)
 				f.Message = fmt.Sprintf("path does not pass %q in this order", miss)
@@ -90,7 +90,7 @@ func (r *caseRun) check(j *core.Job, tl []core.TimelineEvent) []Failure {
 				if stores == nil {
 					stores, _ = r.st.Stores(r.ctx, j.Blueprint)
 				}
-				assertVals = r.assertValues(j, tl, stores)
+				assertVals = r.assertValues(j, timeline(), stores)
 			}
 			ok, err := e.Check.Truth(r.ctx, assertVals)
 			switch {

@@ -412,10 +412,16 @@ func RunCase(ctx context.Context, f *File, c *Case, m *lang.Machine, fo *folder,
 		out.Failures = append(out.Failures, Failure{Pos: c.Pos, Kind: "run", Message: err.Error()})
 		return out
 	}
-	tl, _ := r.st.Timeline(ctx, r.root)
-	out.Failures = append(out.Failures, r.check(final, tl)...)
+	var tl []core.TimelineEvent
+	timeline := func() []core.TimelineEvent {
+		if tl == nil {
+			tl, _ = r.st.Timeline(ctx, r.root)
+		}
+		return tl
+	}
+	out.Failures = append(out.Failures, r.check(final, timeline)...)
 	if o.Trace || len(out.Failures) > 0 {
-		out.Trace = r.trace(tl)
+		out.Trace = r.trace(timeline())
 	}
 	if o.Coverage {
 		out.Covered = r.coverage(set)
