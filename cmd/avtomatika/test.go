@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -83,7 +84,7 @@ func runTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		sources[name] = src
 		f, fds := bptest.Load(name, src)
 		ds = append(ds, fds...)
-		if f != nil {
+		if f != nil && len(fds) == 0 {
 			loaded = append(loaded, f)
 		}
 	}
@@ -161,4 +162,46 @@ func testFiles(paths []string) ([]string, error) {
 		out = append(out, found...)
 	}
 	return out, nil
+}
+
+// lintTests checks the blueprint tests of a folder (or the one test file
+// only names) for lint: the file's own findings and those against its
+// blueprint. Positions are relative to dir, as lang.LintFS gives them;
+// the sources of the test files are added to sources.
+func lintTests(dir, only string, sources map[string][]byte) lang.Diagnostics {
+	if only != "" && !bptest.IsTestFile(only) {
+		return nil
+	}
+	var files []string
+	if only != "" {
+		files = []string{filepath.Join(dir, only)}
+	} else if found, err := testFiles([]string{dir}); err == nil {
+		files = found
+	}
+	var ds lang.Diagnostics
+	rn := bptest.NewRunner()
+	for _, p := range files {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			continue
+		}
+		name := filepath.ToSlash(rel)
+		full := path.Join(filepath.ToSlash(relative(dir)), name)
+		sources[full] = src
+		f, fds := bptest.Load(p, src)
+		if f != nil {
+			fds = append(fds, rn.Lint(f)...)
+		}
+		for _, d := range fds {
+			if filepath.ToSlash(filepath.Clean(d.Pos.File)) == filepath.ToSlash(filepath.Clean(p)) {
+				d.Pos.File = name
+				ds = append(ds, d)
+			}
+		}
+	}
+	return ds
 }

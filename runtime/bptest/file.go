@@ -173,8 +173,10 @@ func (l *loader) errf(r *lang.Rule, n *yaml.Node, format string, args ...any) {
 // IsTestFile reports whether a path names a blueprint test file.
 func IsTestFile(p string) bool { return lang.IsTestFile(p) }
 
-// Load parses a test file. The findings are errors; a file with any is
-// not run. path names the file in findings.
+// Load parses a test file. The findings are errors: a file with any must
+// not be run, though what could be read of it is returned (nil only when
+// it is not YAML or not a mapping) so it can still be checked against its
+// blueprint. path names the file in findings.
 func Load(path string, src []byte) (f *File, ds lang.Diagnostics) {
 	path = filepath.ToSlash(path)
 	l := &loader{file: path}
@@ -224,7 +226,7 @@ func Load(path string, src []byte) (f *File, ds lang.Diagnostics) {
 		}
 	}
 	if len(l.ds) > 0 {
-		return nil, l.ds.Sort()
+		return f, l.ds.Sort()
 	}
 	return f, nil
 }

@@ -137,3 +137,13 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Lint checks a loaded test file against its blueprint: Resolve's
+// findings, then Lint's.
+func (rn *Runner) Lint(f *File) lang.Diagnostics {
+	m, fo, ds := rn.Resolve(f)
+	if m == nil {
+		return ds
+	}
+	return Lint(f, m, fo.set)
+}
