@@ -3,6 +3,8 @@ package lang
 import (
 	"context"
 	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // ActionKind names the one action of a state.
@@ -28,7 +30,7 @@ const (
 )
 
 // Strategies a task may name for picking a worker.
-var Strategies = []string{"best_value", "cheapest", "default", "least_connections", "round_robin"}
+var Strategies = wire.Strategies()
 
 // Machine is a compiled blueprint: immutable once built and shared by every
 // job that runs it. Its Hash (hex SHA-256 over the sources it was built

@@ -238,13 +238,13 @@ func startFlags(fl *flag.FlagSet) func(*jobRun) error {
 		if err := dec.Decode(&obj); err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
-				return fmt.Errorf("%s: invalid JSON at byte %d: %v", what, se.Offset, se)
+				return fmt.Errorf("%s: want a JSON object: invalid JSON at byte %d: %v", what, se.Offset, se)
 			}
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("%s: empty: want a JSON object", what)
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%s: invalid JSON: unexpected end of input", what)
+				return fmt.Errorf("%s: want a JSON object: invalid JSON: unexpected end of input", what)
 			}
 			return fmt.Errorf("%s: want a JSON object: %v", what, err)
 		}
@@ -252,7 +252,7 @@ func startFlags(fl *flag.FlagSet) func(*jobRun) error {
 			return fmt.Errorf("%s: want a JSON object, got null", what)
 		}
 		if dec.More() {
-			return fmt.Errorf("%s: more than one JSON value", what)
+			return fmt.Errorf("%s: want a JSON object: more than one JSON value", what)
 		}
 		r.input = json.RawMessage(bytes.TrimSpace(src))
 		return nil

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+	"time"
+)
 
 // EventKind names what happened to a job.
 type EventKind string
@@ -91,7 +94,7 @@ type TimelineEvent struct {
 // Notification tells listeners a job ended (job_finished, job_failed,
 // job_quarantined, job_cancelled).
 type Notification struct {
-	Event  string `json:"event"`
-	JobID  string `json:"job_id"`
-	Status Status `json:"status"`
+	Event  string         `json:"event"`
+	JobID  string         `json:"job_id"`
+	Status wire.JobStatus `json:"status"`
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // jobLocks let one holder per job id at a time, leave other ids free and
@@ -46,18 +48,20 @@ func TestJobLocks(t *testing.T) {
 // remote is a store that does not declare itself in-process.
 type remote struct{ store.Store }
 
+func (remote) Features() store.Features { return store.Features{} }
+
 // The orchestrator keeps copies of jobs for a store over the network only; a
 // cache of size 0 keeps nothing.
 func TestJobCacheOnlyForRemoteStores(t *testing.T) {
 	for _, c := range []struct {
 		st   store.Store
 		want bool
-	}{{store.NewMemory(store.MemoryOptions{}), false}, {remote{store.NewMemory(store.MemoryOptions{})}, true}} {
+	}{{memstore.New(memstore.Options{}), false}, {remote{memstore.New(memstore.Options{})}, true}} {
 		s, err := New(Options{Store: c.st, Config: config.Config{BlueprintsDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		j := &core.Job{ID: "j1", Status: core.StatusRunning}
+		j := &core.Job{ID: "j1", Status: wire.StatusRunning}
 		s.jobs.put(j)
 		if got := s.jobs.get("j1") == j; got != c.want {
 			t.Errorf("%T: cached %v, want %v", c.st, got, c.want)

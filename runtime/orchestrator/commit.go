@@ -9,6 +9,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // maxCommitTries bounds the reads and steps of one event that keep losing
@@ -165,7 +166,7 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 		c.Version = m.Hash
 	}
 	for _, t := range eff.Enqueue {
-		if t.Strategy == "" || t.Strategy == dispatch.Default {
+		if t.Strategy == "" || t.Strategy == wire.StrategyDefault {
 			continue
 		}
 		cands, err := x.store.Candidates(ctx, t.Type)
@@ -173,7 +174,7 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 			return err
 		}
 		var rr uint64
-		if t.Strategy == dispatch.RoundRobin {
+		if t.Strategy == wire.StrategyRoundRobin {
 			if rr, err = x.store.Counter(ctx, "rr:"+t.Type); err != nil {
 				return err
 			}

@@ -2,17 +2,17 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // A caller of the client API is a *config.Client: the client its token
@@ -24,10 +24,10 @@ import (
 func (x *Orchestrator) Endpoint(endpoint string) (*lang.Machine, error) {
 	m := x.reg.ByEndpoint(endpoint)
 	if m == nil {
-		return nil, refuse(KindNotFound, "not_found", "no blueprint serves POST /api/v1%s", endpoint)
+		return nil, refuse(KindNotFound, wire.CodeNotFound, "no blueprint serves POST /api/v1%s", endpoint)
 	}
 	if x.draining.Load() {
-		return nil, refuse(KindUnavailable, "shutting_down", "the server is shutting down; retry on another instance")
+		return nil, refuse(KindUnavailable, wire.CodeShuttingDown, "the server is shutting down; retry on another instance")
 	}
 	return m, nil
 }
@@ -56,13 +56,13 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 		if err := m.Input.Validate(req.Input); err != nil {
 			var se *lang.SchemaError
 			if errors.As(err, &se) {
-				return nil, nil, &Error{Kind: KindInvalid, Code: "invalid_input", Message: "initial_data does not match the input schema of " + m.Name + ": " + se.Error(), Details: se.Reasons}
+				return nil, nil, &Error{Kind: KindInvalid, Code: wire.CodeInvalidInput, Message: "initial_data does not match the input schema of " + m.Name + ": " + se.Error(), Details: se.Reasons}
 			}
-			return nil, nil, refuse(KindInvalid, "invalid_input", "initial_data: %v", err)
+			return nil, nil, refuse(KindInvalid, wire.CodeInvalidInput, "initial_data: %v", err)
 		}
 	}
 	if req.WebhookURL != "" && !strings.HasPrefix(req.WebhookURL, "http://") && !strings.HasPrefix(req.WebhookURL, "https://") {
-		return nil, nil, refuse(KindInvalid, "invalid_field", "webhook_url must be an http or https URL")
+		return nil, nil, refuse(KindInvalid, wire.CodeInvalidField, "webhook_url must be an http or https URL")
 	}
 	if err := x.takeQuota(ctx, caller); err != nil {
 		return nil, nil, err
@@ -73,7 +73,7 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 	}
 	now := x.now()
 	j := &core.Job{
-		ID: id, Blueprint: m.Name, Version: m.Hash, Status: core.StatusPending, Input: req.Input,
+		ID: id, Blueprint: m.Name, Version: m.Hash, Status: wire.StatusPending, Input: req.Input,
 		WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: req.DispatchTimeout, ResultTimeout: req.ResultTimeout,
 		CreatedAt: now, UpdatedAt: now,
@@ -95,14 +95,11 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 
 // newID is a random (version 4) UUID.
 func (x *Orchestrator) newID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(x.rand, b[:]); err != nil {
+	id, err := uuid.New(x.rand)
+	if err != nil {
 		return "", fmt.Errorf("new job id: %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+	return id, nil
 }
 
 // takeQuota counts one job creation against the client's monthly_attempts;
@@ -121,7 +118,7 @@ func (x *Orchestrator) takeQuota(ctx context.Context, cl *config.Client) error {
 	}
 	if n > uint64(*cl.MonthlyAttempts) {
 		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
-		e := refuse(KindExhausted, "quota_exceeded", "client %q used its %d job creations of %s", cl.Name, *cl.MonthlyAttempts, now.Format("January 2006"))
+		e := refuse(KindExhausted, wire.CodeQuotaExceeded, "client %q used its %d job creations of %s", cl.Name, *cl.MonthlyAttempts, now.Format("January 2006"))
 		e.RetryAfter = next.Sub(now) + time.Second
 		return e
 	}
@@ -132,7 +129,7 @@ func (x *Orchestrator) takeQuota(ctx context.Context, cl *config.Client) error {
 func (x *Orchestrator) Job(ctx context.Context, caller *config.Client, id string) (*core.Job, error) {
 	j, err := x.store.GetJob(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && caller != nil && j.Client.Name != caller.Name) {
-		return nil, refuse(KindNotFound, "not_found", "job %q not found", id)
+		return nil, refuse(KindNotFound, wire.CodeNotFound, "job %q not found", id)
 	}
 	return j, err
 }
@@ -168,7 +165,7 @@ func (x *Orchestrator) Cancel(ctx context.Context, caller *config.Client, id str
 	}
 	if _, _, err := x.deliver(ctx, j.ID, core.Event{Kind: core.EventCancel, Reason: "cancelled by client " + name}, nil); err != nil {
 		if errors.Is(err, core.ErrTerminal) {
-			return refuse(KindNotFound, "not_found", "Job not found or already terminal.")
+			return refuse(KindNotFound, wire.CodeNotFound, "Job not found or already terminal.")
 		}
 		return err
 	}
@@ -189,14 +186,14 @@ func (x *Orchestrator) Approve(ctx context.Context, caller *config.Client, id, d
 		return err
 	}
 	if decision != DecisionApproved && decision != DecisionRejected {
-		return refuse(KindInvalid, "invalid_decision", "decision %q: want approved or rejected", decision)
+		return refuse(KindInvalid, wire.CodeInvalidDecision, "decision %q: want approved or rejected", decision)
 	}
-	if j.Status != core.StatusWaitingForHuman {
-		return refuse(KindConflict, "not_waiting", "job %s is %s, not waiting for an approval", j.ID, j.Status)
+	if j.Status != wire.StatusWaitingForHuman {
+		return refuse(KindConflict, wire.CodeNotWaiting, "job %s is %s, not waiting for an approval", j.ID, j.Status)
 	}
 	if _, _, err := x.deliver(ctx, j.ID, core.Event{Kind: core.EventApproval, Decision: decision}, nil); err != nil {
 		if errors.Is(err, core.ErrBadDecision) || errors.Is(err, core.ErrTerminal) || errors.Is(err, core.ErrBadEvent) {
-			return refuse(KindConflict, "not_waiting", "%v", err)
+			return refuse(KindConflict, wire.CodeNotWaiting, "%v", err)
 		}
 		return err
 	}

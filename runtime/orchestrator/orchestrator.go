@@ -105,7 +105,7 @@ func New(o Options) (*Orchestrator, error) {
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
-	if _, local := x.store.(store.Local); !local {
+	if !x.store.Features().InProcess {
 		x.jobs.max = jobCacheSize
 	}
 	x.drainCtx, x.startDrain = context.WithCancel(context.Background())

@@ -16,6 +16,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -100,15 +101,15 @@ func register(t *testing.T, x *Orchestrator, id string) {
 func TestJobPath(t *testing.T) {
 	ctx := context.Background()
 	obs := &recorder{}
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{Observer: obs})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{Observer: obs})
 	register(t, x, "w1")
 	for _, c := range []struct {
 		status, transition string
-		end                core.Status
+		end                wire.JobStatus
 	}{
-		{"success", wire.TransitionSuccess, core.StatusFinished},
-		{"out_of_stock", wire.TransitionSuccess, core.StatusFailed},
-		{"weird", wire.TransitionUnhandledStatus, core.StatusFailed},
+		{"success", wire.TransitionSuccess, wire.StatusFinished},
+		{"out_of_stock", wire.TransitionSuccess, wire.StatusFailed},
+		{"weird", wire.TransitionUnhandledStatus, wire.StatusFailed},
 	} {
 		m, err := x.Endpoint("/jobs/stock")
 		if err != nil {
@@ -150,7 +151,7 @@ func TestJobPath(t *testing.T) {
 // Refusals carry their kind, which the server turns into a status.
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{})
 	kind := func(err error) Kind {
 		var e *Error
 		if !errors.As(err, &e) {
@@ -212,7 +213,7 @@ func (brokenRand) Read([]byte) (int, error) { return 0, errors.New("no entropy")
 
 // A random source that fails is an error, never a zero id.
 func TestBrokenRandIsAnError(t *testing.T) {
-	x := newOrchestrator(t, store.NewMemory(store.MemoryOptions{}), Options{Rand: brokenRand{}})
+	x := newOrchestrator(t, memstore.New(memstore.Options{}), Options{Rand: brokenRand{}})
 	m, _ := x.Endpoint("/jobs/stock")
 	j, _, err := x.Create(context.Background(), nil, m, CreateRequest{})
 	if err == nil || j != nil || !strings.Contains(err.Error(), "no entropy") {
@@ -266,7 +267,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // and tried again after a backoff, and the job's wait and its task's
 // expired lease still reach it.
 func TestLoopsSurviveStoreErrors(t *testing.T) {
-	f := &flaky{Store: store.NewMemory(store.MemoryOptions{})}
+	f := &flaky{Store: memstore.New(memstore.Options{})}
 	f.claims.Store(3)
 	f.reclaims.Store(2)
 	f.expires.Store(2)
@@ -299,7 +300,7 @@ func TestLoopsSurviveStoreErrors(t *testing.T) {
 		t.Fatalf("the wait's timer never fired; log:\n%s", logs.String())
 	}
 	ended, err := w.Until(ctx, j, 10*time.Second)
-	if err != nil || ended.Status != core.StatusFinished {
+	if err != nil || ended.Status != wire.StatusFinished {
 		t.Fatalf("job %+v %v; log:\n%s", ended, err, logs.String())
 	}
 	for _, want := range []string{"timers: store error; retrying", "reclaim leases: store error; retrying", "store away"} {

@@ -31,7 +31,7 @@ type Registration struct {
 // worker lives for two health-check intervals past each heartbeat.
 func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 	if reg.WorkerID == "" {
-		return refuse(KindInvalid, "invalid_registration", "worker_id is required")
+		return refuse(KindInvalid, wire.CodeInvalidRegistration, "worker_id is required")
 	}
 	seen := map[string]bool{}
 	var skills []string
@@ -73,7 +73,7 @@ func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 	rec := store.WorkerRecord{
 		Worker: dispatch.Worker{
 			ID: reg.WorkerID, Type: reg.WorkerType, Skills: skills, CostPerSkill: costs,
-			Resources: lang.FromJSON(resources).(map[string]any), Status: dispatch.StatusIdle, Reputation: 1,
+			Resources: lang.FromJSON(resources).(map[string]any), Status: wire.WorkerIdle, Reputation: 1,
 		},
 		RegisteredAt: now, LastSeen: now, ExpiresAt: now.Add(2 * x.cfg.HealthCheckInterval), Info: reg.Info,
 	}
@@ -88,7 +88,7 @@ func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 // status; "" is idle) and returns the ids of tasks it should cancel. An
 // offline status removes the worker. KindNotFound: the worker must
 // register again.
-func (x *Orchestrator) Heartbeat(ctx context.Context, workerID, status string) (cancel []string, err error) {
+func (x *Orchestrator) Heartbeat(ctx context.Context, workerID string, status wire.WorkerStatus) (cancel []string, err error) {
 	if status == wire.WorkerOffline {
 		x.workerRecs.drop(workerID)
 		if err := x.store.RemoveWorker(ctx, workerID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -104,14 +104,14 @@ func (x *Orchestrator) Heartbeat(ctx context.Context, workerID, status string) (
 
 // Touch refreshes a live worker's status and expiry only (an empty
 // heartbeat, with status "").
-func (x *Orchestrator) Touch(ctx context.Context, workerID, status string) error {
+func (x *Orchestrator) Touch(ctx context.Context, workerID string, status wire.WorkerStatus) error {
 	now := x.now()
-	p := store.HeartbeatParams{WorkerID: workerID, Now: now, ExpiresAt: now.Add(2 * x.cfg.HealthCheckInterval), Status: dispatch.StatusIdle}
+	p := store.HeartbeatParams{WorkerID: workerID, Now: now, ExpiresAt: now.Add(2 * x.cfg.HealthCheckInterval), Status: wire.WorkerIdle}
 	switch status {
 	case wire.WorkerBusy:
-		p.Status = dispatch.StatusBusy
+		p.Status = wire.WorkerBusy
 	case wire.WorkerDraining:
-		p.Status = dispatch.StatusDraining
+		p.Status = wire.WorkerDraining
 	}
 	found, err := x.store.Heartbeat(ctx, p)
 	if err != nil {
@@ -119,7 +119,7 @@ func (x *Orchestrator) Touch(ctx context.Context, workerID, status string) error
 	}
 	if !found {
 		x.workerRecs.drop(workerID)
-		return refuse(KindNotFound, "not_found", "Worker not found: register again")
+		return refuse(KindNotFound, wire.CodeNotFound, "Worker not found: register again")
 	}
 	return nil
 }
@@ -134,7 +134,7 @@ func (x *Orchestrator) Poll(ctx context.Context, workerID string, wait time.Dura
 		var err error
 		rec, err = x.store.Worker(ctx, workerID)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.LeaseParams{}, refuse(KindNotFound, "not_found", "Worker not found: register first")
+			return store.LeaseParams{}, refuse(KindNotFound, wire.CodeNotFound, "Worker not found: register first")
 		}
 		if err != nil {
 			return store.LeaseParams{}, err
@@ -165,7 +165,7 @@ type TaskResult struct {
 	JobID, TaskID string
 	Status        string // "" is success
 	Data          map[string]any
-	Error         *core.ErrorInfo
+	Error         *wire.Error
 }
 
 // Result commits a worker's result and answers what it did: accepted with
@@ -173,7 +173,7 @@ type TaskResult struct {
 // duplicate or foreign result changes nothing).
 func (x *Orchestrator) Result(ctx context.Context, workerID string, r TaskResult) (wire.ResultReply, error) {
 	if r.Status == "" {
-		r.Status = wire.StatusSuccess
+		r.Status = wire.ResultSuccess
 	}
 	ignored := func(reason, msg string) (wire.ResultReply, error) {
 		return wire.ResultReply{Status: wire.ReplyIgnored, Reason: reason, Message: msg}, nil
@@ -189,11 +189,11 @@ func (x *Orchestrator) Result(ctx context.Context, workerID string, r TaskResult
 		return ignored(wire.ReasonWorkerMismatch, "task "+r.TaskID+" is not leased to worker "+workerID)
 	case errors.Is(err, store.ErrLeaseLost):
 		return ignored(wire.ReasonDeadlineExceeded, "the lease on task "+r.TaskID+" expired; the task was handed on")
-	case errors.Is(err, store.ErrStaleTask), errors.Is(err, core.ErrStaleTask):
+	case errors.Is(err, core.ErrStaleTask):
 		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+r.TaskID)
 	case errors.Is(err, core.ErrTerminal):
 		reason := wire.ReasonAlreadyTerminated
-		if j != nil && j.Status == core.StatusCancelled {
+		if j != nil && j.Status == wire.ResultCancelled {
 			reason = wire.ReasonJobCancelled
 		}
 		return ignored(reason, "the job has ended")
@@ -218,7 +218,7 @@ type WorkerEvent struct {
 // progress and message; other events are accepted and logged.
 func (x *Orchestrator) Event(ctx context.Context, workerID string, ev WorkerEvent) error {
 	if ev.Type == "" {
-		return refuse(KindInvalid, "invalid_event", "event_type is required")
+		return refuse(KindInvalid, wire.CodeInvalidEvent, "event_type is required")
 	}
 	jobID := ev.TargetJobID
 	if jobID == "" && ev.OriginTaskID != "" {

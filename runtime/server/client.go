@@ -10,6 +10,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const apiPrefix = "/api/v1"
@@ -47,7 +48,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /_public/metrics", s.metrics.handler())
 	s.workerRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
+		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return s.recoverer(s.metrics.instrument(mux))
 }
@@ -60,11 +61,11 @@ func (s *Server) authClient(r *http.Request) (*config.Client, error) {
 		return nil, nil
 	}
 	if tok == "" {
-		return nil, errorf(http.StatusUnauthorized, "unauthorized", "missing X-Client-Token header")
+		return nil, errorf(http.StatusUnauthorized, wire.CodeUnauthorized, "missing X-Client-Token header")
 	}
 	c, ok := s.clients[tok]
 	if !ok {
-		return nil, errorf(http.StatusUnauthorized, "unauthorized", "unknown client token")
+		return nil, errorf(http.StatusUnauthorized, wire.CodeUnauthorized, "unknown client token")
 	}
 	return c, nil
 }
@@ -99,7 +100,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return errorf(http.StatusBadRequest, "invalid_input", "initial_data must be a JSON object")
+			return errorf(http.StatusBadRequest, wire.CodeInvalidInput, "initial_data must be a JSON object")
 		}
 		input = lang.FromJSON(obj).(map[string]any)
 	}
@@ -133,29 +134,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	return nil
 }
 
-// JobView is the status of a job as the API shows it.
-type JobView struct {
-	ID              string          `json:"id"`
-	JobID           string          `json:"job_id"`
-	Status          core.Status     `json:"status"`
-	Blueprint       string          `json:"blueprint_name"`
-	Version         string          `json:"blueprint_version"`
-	State           string          `json:"current_state"`
-	Result          map[string]any  `json:"result,omitempty"`
-	Error           *core.ErrorInfo `json:"error,omitempty"`
-	Progress        float64         `json:"progress,omitempty"`
-	ProgressMessage string          `json:"progress_message,omitempty"`
-	ParentJobID     string          `json:"parent_job_id,omitempty"`
-	ChildJobID      string          `json:"child_job_id,omitempty"`
-	Tasks           []string        `json:"current_task_ids,omitempty"`
-	CreatedAt       int64           `json:"created_at"`
-	UpdatedAt       int64           `json:"updated_at"`
-	FinishedAt      int64           `json:"finished_at,omitempty"`
-}
-
-func view(j *core.Job) JobView {
-	v := JobView{
-		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, Version: j.Version, State: j.State,
+func view(j *core.Job) wire.JobView {
+	v := wire.JobView{
+		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State,
 		Error: j.Error, Progress: j.Progress, ProgressMessage: j.ProgressMessage, ChildJobID: j.Child,
 		CreatedAt: j.CreatedAt.Unix(), UpdatedAt: j.UpdatedAt.Unix(),
 	}
@@ -164,7 +145,7 @@ func view(j *core.Job) JobView {
 	}
 	for _, t := range j.Tasks.All() {
 		if t.Result == nil {
-			v.Tasks = append(v.Tasks, t.ID)
+			v.TaskIDs = append(v.TaskIDs, t.ID)
 		}
 	}
 	if j.Status.Terminal() {
@@ -185,7 +166,7 @@ func waitParam(r *http.Request) (time.Duration, bool, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f >= 0 && f <= 60) { // NaN is neither
-		return 0, false, errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
+		return 0, false, errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "wait=%q: want seconds from 0 to 60", v)
 	}
 	return time.Duration(f * float64(time.Second)), true, nil
 }
@@ -243,7 +224,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *config.Cli
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 10000 {
-				return errorf(http.StatusBadRequest, "invalid_query", "%s=%q: want an integer from 0 to 10000", name, v)
+				return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "%s=%q: want an integer from 0 to 10000", name, v)
 			}
 			*dst = n
 		}
@@ -252,7 +233,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *config.Cli
 	if err != nil {
 		return err
 	}
-	out := make([]JobView, len(jobs))
+	out := make([]wire.JobView, len(jobs))
 	for i, j := range jobs {
 		out[i] = view(j)
 	}
@@ -328,7 +309,7 @@ func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *confi
 func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
 	m := s.x.Registry().Current(r.PathValue("name"))
 	if m == nil {
-		return errorf(http.StatusNotFound, "not_found", "no blueprint %q", r.PathValue("name"))
+		return errorf(http.StatusNotFound, wire.CodeNotFound, "no blueprint %q", r.PathValue("name"))
 	}
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "dot":
@@ -338,7 +319,7 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *config.Client)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(m.Mermaid()))
 	default:
-		return errorf(http.StatusBadRequest, "invalid_query", "format=%q: want dot or mermaid", f)
+		return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "format=%q: want dot or mermaid", f)
 	}
 	return nil
 }

@@ -19,9 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
@@ -164,9 +163,9 @@ func (h *harness) create(endpoint string, input map[string]any) string {
 	return out["job_id"]
 }
 
-func (h *harness) job(id string) JobView {
+func (h *harness) job(id string) wire.JobView {
 	h.t.Helper()
-	var v JobView
+	var v wire.JobView
 	if code := h.do("GET", "/api/v1/jobs/"+id, nil, nil, &v); code != 200 {
 		h.t.Fatalf("get job: %d", code)
 	}
@@ -174,7 +173,7 @@ func (h *harness) job(id string) JobView {
 }
 
 // waitStatus polls the job until it has the status.
-func (h *harness) waitStatus(id string, want core.Status) JobView {
+func (h *harness) waitStatus(id string, want wire.JobStatus) wire.JobView {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -318,7 +317,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 	if !skus["a"] || !skus["b"] {
 		t.Errorf("branches: %v", skus)
 	}
-	h.waitStatus(id, core.StatusWaitingForHuman)
+	h.waitStatus(id, wire.StatusWaitingForHuman)
 	var ar map[string]string
 	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "approved"}, &ar); code != 200 {
 		t.Fatalf("approve: %d %v", code, ar)
@@ -328,7 +327,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 		t.Fatalf("child task: %+v", p)
 	}
 	w.result(p, "success", nil, "")
-	v := h.waitStatus(id, core.StatusFinished)
+	v := h.waitStatus(id, wire.StatusFinished)
 	if v.State != "done" || v.Result["stock"] != "ok" || !strings.HasPrefix(fmt.Sprint(v.Result["order_no"]), "ORD-") {
 		t.Errorf("finished job: %+v", v)
 	}
@@ -357,8 +356,8 @@ func TestInventoryStatuses(t *testing.T) {
 			}
 			w.result(p, status, map[string]any{"in_stock": status == "success"}, "")
 		}
-		h.waitStatus(ok, core.StatusFinished)
-		if v := h.waitStatus(out, core.StatusFailed); v.State != "out_of_stock" {
+		h.waitStatus(ok, wire.StatusFinished)
+		if v := h.waitStatus(out, wire.StatusFailed); v.State != "out_of_stock" {
 			t.Errorf("out of stock: %+v", v)
 		}
 		// Input checked against the schema: 400 with the reasons.
@@ -388,18 +387,18 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 		id := h.create("/jobs/retry", nil)
 		p1 := w.mustPoll()
 		w.result(p1, "failure", nil, "TRANSIENT_ERROR")
-		h.waitStatus(id, core.StatusAwaitingRetry)
+		h.waitStatus(id, wire.StatusAwaitingRetry)
 		p2 := w.mustPoll()
 		if p2.TaskID == p1.TaskID {
 			t.Error("a retry must have a new task id")
 		}
 		// Another result for the first attempt changes nothing.
 		w.result(p1, "success", nil, "")
-		if v := h.job(id); v.Status != core.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
+		if v := h.job(id); v.Status != wire.StatusWaitingForWorker || v.TaskIDs[0] != p2.TaskID {
 			t.Errorf("a second result for a finished attempt moved the job: %+v", v)
 		}
 		w.result(p2, "success", nil, "")
-		h.waitStatus(id, core.StatusFinished)
+		h.waitStatus(id, wire.StatusFinished)
 		// A repeated result is idempotent.
 		if r := w.result(p2, "success", nil, ""); r["status"] != "accepted" {
 			t.Errorf("repeated result: %v", r)
@@ -407,12 +406,12 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 
 		inv := h.create("/jobs/retry", nil)
 		w.result(w.mustPoll(), "failure", nil, "INVALID_INPUT_ERROR")
-		if v := h.waitStatus(inv, core.StatusFailed); v.State != "failed" {
+		if v := h.waitStatus(inv, wire.StatusFailed); v.State != "failed" {
 			t.Errorf("invalid input: %+v", v)
 		}
 		perm := h.create("/jobs/retry", nil)
 		w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
-		h.waitStatus(perm, core.StatusQuarantined)
+		h.waitStatus(perm, wire.StatusQuarantined)
 	})
 }
 
@@ -429,7 +428,7 @@ func TestDeadWorkerTaskReleased(t *testing.T) {
 			t.Fatalf("re-leased task: %+v", pb)
 		}
 		b.result(pb, "success", nil, "")
-		h.waitStatus(id, core.StatusFinished)
+		h.waitStatus(id, wire.StatusFinished)
 		if r := a.result(pa, "success", nil, ""); r["status"] != "ignored" {
 			t.Errorf("the dead worker's late result must be ignored: %v", r)
 		}
@@ -465,7 +464,7 @@ func TestCancelReachesWorker(t *testing.T) {
 		if ids, _ := hb["cancel_task_ids"].([]any); len(ids) != 1 || ids[0] != p.TaskID {
 			t.Errorf("heartbeat cancel_task_ids: %v", hb)
 		}
-		h.waitStatus(id, core.StatusCancelled)
+		h.waitStatus(id, wire.ResultCancelled)
 		if r := w.result(p, "cancelled", nil, ""); r["status"] != "ignored" {
 			t.Errorf("result after cancel: %v", r)
 		}
@@ -493,13 +492,13 @@ func TestApprovalDecisions(t *testing.T) {
 		h := start(t, false, map[string]string{"a.yaml": approvalBP})
 		for _, c := range []struct{ decision, state string }{{"approved", "yes"}, {"rejected", "no"}, {"", "late"}} {
 			id := h.create("/jobs/approve", nil)
-			h.waitStatus(id, core.StatusWaitingForHuman)
+			h.waitStatus(id, wire.StatusWaitingForHuman)
 			if c.decision != "" {
 				if code := h.do("POST", "/_public/webhooks/approval/"+id, nil, map[string]string{"decision": c.decision}, nil); code != 200 {
 					t.Fatalf("decision: %d", code)
 				}
 			}
-			var v JobView
+			var v wire.JobView
 			if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || !v.Status.Terminal() {
 				t.Fatalf("%s: %d, still %s", c.state, code, v.Status)
 			}
@@ -522,14 +521,14 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	p := w.mustPoll()
 	// A new version: the task type changes.
 	h.edit("retry.yaml", strings.Replace(retryBP, "type: flaky", "type: other", 1), func() bool {
-		return h.srv.Registry().Current("retry").Hash != h.job(old).Version
+		return h.srv.Registry().Current("retry").Hash != h.job(old).BlueprintVersion
 	})
 	fresh := h.create("/jobs/retry", nil)
 	if p2 := w.mustPoll(); p2.Type != "other" || p2.JobID != fresh {
 		t.Errorf("new job runs the new version: %+v", p2)
 	}
 	w.result(p, "success", nil, "")
-	if v := h.waitStatus(old, core.StatusFinished); v.Version == h.job(fresh).Version {
+	if v := h.waitStatus(old, wire.StatusFinished); v.BlueprintVersion == h.job(fresh).BlueprintVersion {
 		t.Error("old and new jobs share a version")
 	}
 	// A broken edit is refused; the last good version stays.
@@ -673,7 +672,7 @@ func TestDrain(t *testing.T) {
 			t.Errorf("drain took %v", d)
 		}
 		j, err := h.srv.Store().GetJob(context.Background(), id)
-		if err == nil && (j.Status != core.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
+		if err == nil && (j.Status != wire.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
 			t.Errorf("the job changed on drain: %+v", j)
 		}
 	})
@@ -712,7 +711,7 @@ func TestStrategyCheapest(t *testing.T) {
 		t.Fatalf("cheap worker: %+v", p)
 	}
 	cheap.result(p, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
+	h.waitStatus(id, wire.StatusFinished)
 }
 
 // TestRedisRoundTripsPerJob counts the Redis round trips a single-task
@@ -743,8 +742,8 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 // (no store reads of its own beyond one).
 func (h *harness) waitStatusQuiet(id string) {
 	h.t.Helper()
-	var v JobView
-	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+	var v wire.JobView
+	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
 	}
 }
@@ -773,7 +772,7 @@ func TestRestartResumesJobs(t *testing.T) {
 		wb.result(wb.mustPoll(), "success", nil, "")
 	}
 	for _, id := range ids {
-		b.waitStatus(id, core.StatusFinished)
+		b.waitStatus(id, wire.StatusFinished)
 	}
 }
 
@@ -845,8 +844,8 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	cw.Wait()
 	for i, id := range ids {
 		h := []*harness{a, b}[i%2]
-		var v JobView
-		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+		var v wire.JobView
+		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 			t.Fatalf("job %s: %d %s", id, code, v.Status)
 		}
 		tl, err := a.srv.Store().Timeline(context.Background(), id)

@@ -27,6 +27,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 )
 
 // Options build a Server. Config is required; the rest have defaults.
@@ -88,7 +89,7 @@ func New(o Options) (*Server, error) {
 	}
 	st := o.Store
 	if st == nil {
-		st = store.NewMemory(store.MemoryOptions{Clock: o.Clock})
+		st = memstore.New(memstore.Options{Clock: o.Clock})
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,

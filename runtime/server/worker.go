@@ -110,7 +110,7 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 	if hid := r.Header.Get(wire.HeaderWorkerID); id == "" {
 		id = hid
 	} else if hid != "" && hid != id {
-		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: X-Worker-ID %q is not worker %q of the path", hid, id)
+		return "", errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: X-Worker-ID %q is not worker %q of the path", hid, id)
 	}
 	if id == "" && len(body) > 0 {
 		var b struct {
@@ -121,16 +121,16 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 	}
 	tok := r.Header.Get("X-Worker-Token")
 	if tok == "" {
-		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: missing X-Worker-Token header")
+		return "", errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: missing X-Worker-Token header")
 	}
 	if id != "" && !validWorkerID(id) {
-		return "", errorf(http.StatusBadRequest, "invalid_worker_id", "worker id %q: want 1 to 128 of [a-zA-Z0-9_-]", id)
+		return "", errorf(http.StatusBadRequest, wire.CodeInvalidWorkerID, "worker id %q: want 1 to 128 of [a-zA-Z0-9_-]", id)
 	}
 	if own, ok := s.workers[id]; ok && id != "" {
 		if subtle.ConstantTimeCompare([]byte(own), []byte(tok)) == 1 {
 			return id, nil
 		}
-		return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: wrong token for worker %q", id)
+		return "", errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: wrong token for worker %q", id)
 	}
 	if subtle.ConstantTimeCompare([]byte(s.cfg.GlobalWorkerToken), []byte(tok)) == 1 {
 		if id == "" {
@@ -138,7 +138,7 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 		}
 		return id, nil
 	}
-	return "", errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid worker token")
+	return "", errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: invalid worker token")
 }
 
 // checkSignature verifies a signed message (PROTOCOL.md §3.3): the
@@ -162,26 +162,26 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 		return nil // the handler reports the bad body
 	}
 	if m.Security == nil || m.Security.Signature == "" {
-		if s.cfg.RequireSignatures && m.Status != "offline" {
-			return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: the message is not signed")
+		if s.cfg.RequireSignatures && m.Status != string(wire.WorkerOffline) {
+			return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: the message is not signed")
 		}
 		return nil
 	}
 	if m.Security.SignerID != "" && m.Security.SignerID != id {
-		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: signer_id %q is not worker %q", m.Security.SignerID, id)
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: signer_id %q is not worker %q", m.Security.SignerID, id)
 	}
 	if m.Timestamp == nil {
-		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: a signed message needs a timestamp")
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: a signed message needs a timestamp")
 	}
 	if d := s.x.Now().Unix() - int64(*m.Timestamp); d > 60 || d < -60 {
-		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: timestamp %d is %d s away from the server's clock (limit 60 s)", *m.Timestamp, d)
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: timestamp %d is %d s away from the server's clock (limit 60 s)", *m.Timestamp, d)
 	}
 	secret := s.cfg.GlobalWorkerToken
 	if own, ok := s.workers[id]; ok {
 		secret = own
 	}
 	if !wire.Verify(secret, body, kind, m.Security.Signature) {
-		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: invalid signature")
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: invalid signature")
 	}
 	return nil
 }
@@ -204,25 +204,20 @@ func mayBeSigned(body []byte) bool {
 // sameWorker refuses a body whose worker_id is not the authenticated one.
 func sameWorker(id, bodyID string) error {
 	if bodyID != "" && bodyID != id {
-		return errorf(http.StatusForbidden, "unauthorized", "Unauthorized: worker_id %q in the body is not the authenticated worker %q", bodyID, id)
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: worker_id %q in the body is not the authenticated worker %q", bodyID, id)
 	}
 	return nil
 }
 
-type skillInfo struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
-
 type registration struct {
-	WorkerID          string          `json:"worker_id"`
-	WorkerType        string          `json:"worker_type"`
-	SupportedSkills   []skillInfo     `json:"supported_skills"`
-	AvailableSkills   []string        `json:"available_skills"`
-	HotSkills         json.RawMessage `json:"hot_skills"`
-	Resources         map[string]any  `json:"resources"`
-	InstalledSoftware map[string]any  `json:"installed_software"`
-	Capabilities      map[string]any  `json:"capabilities"`
+	WorkerID          string           `json:"worker_id"`
+	WorkerType        string           `json:"worker_type"`
+	SupportedSkills   []wire.SkillInfo `json:"supported_skills"`
+	AvailableSkills   []string         `json:"available_skills"`
+	HotSkills         json.RawMessage  `json:"hot_skills"`
+	Resources         map[string]any   `json:"resources"`
+	InstalledSoftware map[string]any   `json:"installed_software"`
+	Capabilities      map[string]any   `json:"capabilities"`
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
@@ -266,7 +261,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 	if v := queryValue(r.URL, "timeout"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
-			return errorf(http.StatusBadRequest, "invalid_query", "timeout=%q: want a number of seconds", v)
+			return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "timeout=%q: want a number of seconds", v)
 		}
 		wait = time.Duration(f * float64(time.Second))
 	}
@@ -338,7 +333,7 @@ type resultBody struct {
 	Origin   string          `json:"origin_worker_id"`
 	Status   string          `json:"status"`
 	Data     json.RawMessage `json:"data"`
-	Error    *core.ErrorInfo `json:"error"`
+	Error    *wire.Error     `json:"error"`
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
@@ -347,7 +342,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		return err
 	}
 	if res.TaskID == "" || res.JobID == "" {
-		return errorf(http.StatusBadRequest, "invalid_result", "job_id and task_id are required")
+		return errorf(http.StatusBadRequest, wire.CodeInvalidResult, "job_id and task_id are required")
 	}
 	if err := sameWorker(id, res.WorkerID); err != nil {
 		return err
@@ -360,7 +355,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return errorf(http.StatusBadRequest, "invalid_result", "data must be a JSON object")
+			return errorf(http.StatusBadRequest, wire.CodeInvalidResult, "data must be a JSON object")
 		}
 		data = lang.FromJSON(m).(map[string]any)
 	}
@@ -380,11 +375,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 		writeJSON(w, http.StatusOK, wire.HeartbeatReply{Status: wire.ReplyTTLRefreshed})
 		return nil
 	}
-	var hb struct {
-		WorkerID  string          `json:"worker_id"`
-		Status    string          `json:"status"`
-		HotSkills json.RawMessage `json:"hot_skills"`
-	}
+	var hb wire.Heartbeat
 	if err := decodeJSON(body, &hb); err != nil {
 		return err
 	}
@@ -410,13 +401,7 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, id string, body [
 // applyEvent decodes a worker event, from POST /_worker/events or the
 // worker's WebSocket, and hands it to the orchestrator.
 func (s *Server) applyEvent(ctx context.Context, id string, body []byte) error {
-	var ev struct {
-		WorkerID     string         `json:"worker_id"`
-		EventType    string         `json:"event_type"`
-		Payload      map[string]any `json:"payload"`
-		OriginTaskID string         `json:"origin_task_id"`
-		TargetJobID  string         `json:"target_job_id"`
-	}
+	var ev wire.Event
 	if err := decodeJSON(orEmpty(body), &ev); err != nil {
 		return err
 	}
