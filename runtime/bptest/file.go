@@ -29,7 +29,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // File is one test file: the blueprint it tests and its cases, in file
@@ -81,7 +81,7 @@ type Reply struct {
 	// Status is the result's status ("" success, failure when Error is set).
 	Status string
 	Data   map[string]any
-	Error  *core.ErrorInfo
+	Error  *wire.Error
 	// Timeout: the worker never answers, so the attempt's lease expires.
 	Timeout bool
 	// After is how long the worker takes.
@@ -519,7 +519,7 @@ func (l *loader) reply(n *yaml.Node) *Reply {
 		r.Status = "failure"
 	}
 	if r.Status == "failure" && r.Error == nil {
-		r.Error = &core.ErrorInfo{Code: core.ErrTransient, Message: "scripted failure"}
+		r.Error = &wire.Error{Code: wire.CodeTransientError, Message: "scripted failure"}
 	}
 	return r
 }
@@ -534,14 +534,14 @@ func (l *loader) scalarPos(n *yaml.Node) lang.Pos {
 	return p
 }
 
-func (l *loader) errorInfo(n *yaml.Node) *core.ErrorInfo {
+func (l *loader) errorInfo(n *yaml.Node) *wire.Error {
 	if n.Kind == yaml.ScalarNode {
-		return &core.ErrorInfo{Code: n.Value, Message: "scripted " + n.Value}
+		return &wire.Error{Code: n.Value, Message: "scripted " + n.Value}
 	}
 	if !l.mapping(n, "error") {
 		return nil
 	}
-	e := &core.ErrorInfo{}
+	e := &wire.Error{}
 	l.keys(n, []string{"code", "message"}, func(k, v *yaml.Node) {
 		if k.Value == "code" {
 			e.Code, _ = l.str(v)
@@ -684,7 +684,7 @@ func (l *loader) expect(n *yaml.Node) []*Expectation {
 }
 
 var jobStatuses = []string{
-	string(core.StatusAwaitingRetry), string(core.StatusCancelled), string(core.StatusFailed), string(core.StatusFinished),
-	string(core.StatusPending), string(core.StatusQuarantined), string(core.StatusRunning), string(core.StatusWaiting),
-	string(core.StatusWaitingForChild), string(core.StatusWaitingForHuman), string(core.StatusWaitingParallel), string(core.StatusWaitingForWorker),
+	string(wire.StatusAwaitingRetry), string(wire.StatusCancelled), string(wire.StatusFailed), string(wire.StatusFinished),
+	string(wire.StatusPending), string(wire.StatusQuarantined), string(wire.StatusRunning), string(wire.StatusWaiting),
+	string(wire.StatusWaitingForChild), string(wire.StatusWaitingForHuman), string(wire.StatusWaitingParallel), string(wire.StatusWaitingForWorker),
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -300,7 +300,7 @@ type caseRun struct {
 	clock   vclock
 	start   time.Time
 	x       *orchestrator.Orchestrator
-	st      *store.Memory
+	st      *memstore.Store
 	workers []string
 	root    string
 
@@ -383,7 +383,7 @@ func RunCase(ctx context.Context, f *File, c *Case, m *lang.Machine, fo *folder,
 	cfg.BlueprintsDir = ""
 	// Workers never expire on the virtual clock: the runner is the worker.
 	cfg.HealthCheckInterval = 100 * 365 * 24 * time.Hour
-	r.st = store.NewMemory(store.MemoryOptions{Clock: r.clock.now})
+	r.st = memstore.New(memstore.Options{Clock: r.clock.now})
 	x, err := orchestrator.New(orchestrator.Options{Config: cfg, Store: r.st, Blueprints: set, Clock: r.clock.now, Rand: seededRand(f.Path + "\x00" + c.Name), Observer: r})
 	if err != nil {
 		out.Failures = append(out.Failures, Failure{Pos: c.Pos, Kind: "run", Message: err.Error()})
@@ -740,7 +740,7 @@ func (r *caseRun) scanApprovals() {
 	r.mu.Unlock()
 	for _, id := range ids {
 		j, err := r.st.GetJob(r.ctx, id)
-		if err != nil || j.Status != core.StatusWaitingForHuman {
+		if err != nil || j.Status != wire.StatusWaitingForHuman {
 			continue
 		}
 		key := id + "@" + strconv.Itoa(j.Steps)
