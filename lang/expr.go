@@ -81,7 +81,10 @@ type exprScope struct {
 	Src       []byte // the YAML file's bytes, for positions inside scalars
 	Local     string // the for_each name, "" outside a parallel task
 	Program   *program
-	MaxSteps  uint64 // 0: DefaultMaxSteps
+	// ScriptFailed is set when the blueprint names a script that did not
+	// load (reported at the script): names it may define are not reported.
+	ScriptFailed bool
+	MaxSteps     uint64 // 0: DefaultMaxSteps
 }
 
 // program is a blueprint's compiled script: its frozen top-level values,
@@ -129,7 +132,7 @@ var builtins = starlark.StringDict{
 // compileWhen compiles a `when:` scalar.
 func compileWhen(n *yaml.Node, sc *exprScope) (*Expr, Diagnostics) {
 	if n.Kind != yaml.ScalarNode {
-		return nil, Diagnostics{{Pos: nodePos(sc.File, n), Rule: "wrong-type", Message: "`when` must be an expression string"}}
+		return nil, Diagnostics{RuleWrongType.at(nodePos(sc.File, n), "`when` must be an expression string")}
 	}
 	at := scalarLoc{file: sc.File, src: sc.Src, node: n}
 	src := n.Value
@@ -159,7 +162,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		return at.pos(off + exprOffset(src, int(p.Line), int(p.Col)))
 	}
 	if strings.TrimSpace(src) == "" {
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: "empty expression"}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), "empty expression")}
 	}
 	// Parse one line: line breaks and tabs become spaces (same byte
 	// length, so columns still map), leading space is skipped.
@@ -176,9 +179,9 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 	if err != nil {
 		var se syntax.Error
 		if errors.As(err, &se) {
-			return nil, Diagnostics{{Pos: posOf(se.Pos), Rule: "starlark-syntax", Message: "syntax error: " + se.Msg}}
+			return nil, Diagnostics{RuleStarlarkSyntax.at(posOf(se.Pos), "syntax error: "+se.Msg)}
 		}
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), err.Error())}
 	}
 	rewriteExpr(&expr, true)
 	params := make([]syntax.Expr, 0, len(scopeNames)+1)
@@ -219,11 +222,13 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 		if errors.As(err, &el) {
 			var ds Diagnostics
 			for _, e := range el {
-				ds = append(ds, resolveDiag(e, posOf(e.Pos), calls, sc))
+				if d, ok := resolveDiag(e, posOf(e.Pos), calls, sc); ok {
+					ds = append(ds, d)
+				}
 			}
 			return nil, ds
 		}
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "starlark-syntax", Message: err.Error()}}
+		return nil, Diagnostics{RuleStarlarkSyntax.at(at.pos(off), err.Error())}
 	}
 	pre := starlark.StringDict{}
 	for k, v := range builtins {
@@ -237,7 +242,7 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 	th := &starlark.Thread{Name: "compile"}
 	g, err := prog.Init(th, pre)
 	if err != nil {
-		return nil, Diagnostics{{Pos: at.pos(off), Rule: "internal-error", Message: err.Error()}}
+		return nil, Diagnostics{RuleInternalError.at(at.pos(off), err.Error())}
 	}
 	g.Freeze()
 	steps := sc.MaxSteps
@@ -253,7 +258,10 @@ func compileExprAt(src string, at scalarLoc, off int, sc *exprScope) (*compiledE
 func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r\n")) }
 
 // resolveDiag turns a resolver error into a diagnostic with a suggestion.
-func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *exprScope) Diagnostic {
+// It reports false for a name the blueprint's script may define when the
+// script did not load: that failure is reported at the script, and the
+// name is likely right.
+func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *exprScope) (Diagnostic, bool) {
 	msg := e.Msg
 	if name, ok := strings.CutPrefix(msg, "undefined: "); ok {
 		if i := strings.IndexByte(name, ' '); i >= 0 {
@@ -273,20 +281,23 @@ func resolveDiag(e resolve.Error, pos Pos, calls map[syntax.Position]bool, sc *e
 			}
 		}
 		sort.Strings(cands)
-		rule, what := "undefined-name", "undefined name"
+		if sc.ScriptFailed && (calls[e.Pos] || spell.Nearest(name, cands) == "") {
+			return Diagnostic{}, false
+		}
+		rule, what := RuleUndefinedName, "undefined name"
 		if calls[e.Pos] {
-			rule, what = "unknown-function", "call of undefined function"
+			rule, what = RuleUnknownFunction, "call of undefined function"
 		}
 		m := fmt.Sprintf("%s %q", what, name)
-		if rule == "unknown-function" && sc.Program == nil {
+		if rule == RuleUnknownFunction && sc.Program == nil {
 			m += " (the blueprint has no script)"
 		}
 		if s := spell.Nearest(name, cands); s != "" {
 			m += fmt.Sprintf("; did you mean %q?", s)
 		}
-		return Diagnostic{Pos: pos, Rule: rule, Message: m}
+		return rule.at(pos, m), true
 	}
-	return Diagnostic{Pos: pos, Rule: "starlark-syntax", Message: msg}
+	return RuleStarlarkSyntax.at(pos, msg), true
 }
 
 // callees returns the positions of identifiers used as the function of a call.
@@ -530,7 +541,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 		cache[name] = nil
 		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			ds = append(ds, Diagnostic{Pos: from, Rule: "missing-script", Message: fmt.Sprintf("script %q cannot be read: %v", name, errors.Unwrap(err))})
+			ds = append(ds, RuleMissingScript.at(from, fmt.Sprintf("script %q cannot be read: %v", name, errors.Unwrap(err))))
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
 		}
@@ -539,9 +550,9 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 		if err != nil {
 			var se syntax.Error
 			if errors.As(err, &se) {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name, Line: int(se.Pos.Line), Col: int(se.Pos.Col)}, Rule: "starlark-syntax", Message: "syntax error: " + se.Msg})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name, Line: int(se.Pos.Line), Col: int(se.Pos.Col)}, "syntax error: "+se.Msg))
 			} else {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name}, err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
@@ -553,7 +564,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			var el resolve.ErrorList
 			if errors.As(err, &el) {
 				for _, e := range el {
-					d := Diagnostic{Pos: Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, Rule: "undefined-name", Message: e.Msg}
+					d := RuleUndefinedName.at(Pos{File: name, Line: int(e.Pos.Line), Col: int(e.Pos.Col)}, e.Msg)
 					if n, ok := strings.CutPrefix(e.Msg, "undefined: "); ok {
 						n, _, _ = strings.Cut(n, " ")
 						d.Message = fmt.Sprintf("undefined name %q", n)
@@ -561,12 +572,12 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 							d.Message += fmt.Sprintf("; did you mean %q?", s)
 						}
 					} else {
-						d.Rule = "starlark-syntax"
+						d = RuleStarlarkSyntax.at(d.Pos, d.Message)
 					}
 					ds = append(ds, d)
 				}
 			} else {
-				ds = append(ds, Diagnostic{Pos: Pos{File: name}, Rule: "starlark-syntax", Message: err.Error()})
+				ds = append(ds, RuleStarlarkSyntax.at(Pos{File: name}, err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported
@@ -583,7 +594,7 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			at := loadPos[module]
 			target, ok := confine(path.Dir(name), module)
 			if !ok {
-				ds = append(ds, Diagnostic{Pos: at, Rule: "load-outside-folder", Message: fmt.Sprintf("load(%q) leaves the blueprints folder", module)})
+				ds = append(ds, RuleLoadOutsideFolder.at(at, fmt.Sprintf("load(%q) leaves the blueprints folder", module)))
 				return nil, errReported
 			}
 			return exec(child, target, at)
@@ -593,15 +604,21 @@ func compileScript(fsys fs.FS, file string, maxSteps uint64) (*program, Diagnost
 			if err != errReported && !errors.Is(err, errReported) {
 				pos := Pos{File: name}
 				var ee *starlark.EvalError
-				if errors.As(err, &ee) && len(ee.CallStack) > 0 {
-					fr := ee.CallStack.At(0)
-					pos = Pos{File: name, Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
+				if errors.As(err, &ee) {
+					// The innermost frame in a script; a built-in has no place.
+					for i := range len(ee.CallStack) {
+						fr := ee.CallStack.At(i)
+						if fr.Pos.Line > 0 && strings.HasSuffix(fr.Pos.Filename(), ".star") {
+							pos = Pos{File: fr.Pos.Filename(), Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)}
+							break
+						}
+					}
 					err = errors.New(ee.Msg)
 				}
 				if child.ExecutionSteps() >= maxSteps {
 					err = fmt.Errorf("top level exceeded the step limit of %d (endless loop?)", maxSteps)
 				}
-				ds = append(ds, Diagnostic{Pos: pos, Rule: "script-error", Message: "script " + name + ": " + err.Error()})
+				ds = append(ds, RuleScriptError.at(pos, "script "+name+": "+err.Error()))
 			}
 			cache[name] = &entry{err: errReported}
 			return nil, errReported

@@ -27,7 +27,9 @@ type lintCase struct {
 const okEnd = "  done: {end: success}\n"
 
 var lintCases = []lintCase{
-	{rule: "yaml-syntax", at: "bp.yaml:4:s:", msg: "did not find expected ',' or '}'",
+	{rule: "lint-config", at: "bp.yaml:4:unreachable-stat", msg: `unknown rule "unreachable-stat"; did you mean "unreachable-state"?`,
+		files: map[string]string{"bp.yaml": "name: a\nstart: done\nstates:\n  x: {end: failure} # avtomatika:ignore unreachable-stat\n" + okEnd}},
+	{rule: "yaml-syntax", at: "bp.yaml:4:{end", msg: "did not find expected ',' or '}'",
 		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s: {end: success\n"}},
 	{rule: "unknown-key", at: "bp.yaml:6:trasitions", msg: `unknown key "trasitions" in state "s"; did you mean "transitions"?`,
 		files: map[string]string{"bp.yaml": "name: a\nstart: s\nstates:\n  s:\n    task: {type: t}\n    trasitions: {success: done}\n" + okEnd}},
@@ -257,7 +259,9 @@ states:
 		"bp.yaml:3:40 wrong-type",
 		"bp.yaml:7:30 bad-duration",
 		"bp.yaml:8:28 unknown-state",
+		"bp.yaml:9:3 unreachable-state",
 		"bp.yaml:9:17 action-count",
+		"bp.yaml:10:3 unreachable-state",
 		"bp.yaml:10:21 end-with-transitions",
 	}
 	var got []string
@@ -352,5 +356,99 @@ states:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
+	}
+}
+
+// TestLintScriptFailsAlone: a script that does not load is reported at its
+// own file:line:col, and calls of its functions are not also reported as
+// undefined; a misspelt scope name still is.
+func TestLintScriptFailsAlone(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{
+		"bp.star": "def big(x):\n    return x > 3\n\nN = 1 // 0\n",
+		"bp.yaml": `name: a
+script: bp.star
+start: s
+states:
+  s:
+    choose:
+      - {when: big(input.n), go_to: done}
+      - {when: inptu.m > N, go_to: done}
+      - go_to: done
+  done: {end: success}
+`})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Pos.String()+" "+d.Rule)
+	}
+	want := []string{
+		"bp.star:4:7 script-error",
+		"bp.yaml:8:16 undefined-name",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%v\nwant:\n%s", ds, strings.Join(want, "\n"))
+	}
+}
+
+// TestLintConfigLoads: findings the folder's configuration makes warnings
+// or ignores do not keep its machine out of the set, and the machine
+// rebuilds from its sources.
+func TestLintConfigLoads(t *testing.T) {
+	t.Parallel()
+	set, ds := LoadDir(filepath.Join("..", "testdata", "lint", "lint_config"))
+	if ds.HasErrors() || len(ds) != 1 || ds[0].Severity != SeverityWarning || ds[0].Rule != RuleNoPathToEnd.Name {
+		t.Fatalf("findings: %v; want one no-path-to-end warning", ds)
+	}
+	m := set.Lookup("configured")
+	if m == nil {
+		t.Fatalf("machines: %v; want configured", set.Machines)
+	}
+	if _, err := Rebuild(m.File, m.Sources); err != nil {
+		t.Errorf("rebuild: %v", err)
+	}
+	// Without the configuration the same blueprint is refused.
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "lint", "lint_config", "bp.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, ds = LoadFS(fstest.MapFS{"bp.yaml": {Data: src}})
+	if !ds.HasErrors() || set.Lookup("configured") != nil {
+		t.Errorf("without configuration: %v, %v; want errors and no machine", ds, set.Machines)
+	}
+}
+
+// TestLintConfigSeverityUp: any rule may be made an error, and a line's
+// ignore comment covers only the rules it names.
+func TestLintConfigSeverityUp(t *testing.T) {
+	t.Parallel()
+	ds := lintFiles(map[string]string{
+		LintConfigFile: "severity: {unreachable-state: warning}\n",
+		"bp.yaml":      "name: a\nstart: done\nstates:\n  done: {end: success}\n  x: {end: failure}  # avtomatika:ignore unreachable-choice\n",
+	})
+	if len(ds) != 1 || ds[0].Rule != RuleUnreachableState.Name || ds[0].Severity != SeverityWarning || ds[0].Pos.Line != 5 {
+		t.Errorf("findings: %v; want one unreachable-state warning at line 5", ds)
+	}
+}
+
+// TestLintScriptPath: a named .star file is compiled and run on its own,
+// used by a blueprint or not, and other scripts' findings stay out.
+func TestLintScriptPath(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"lone.star":  {Data: []byte("def f(x):\n    return x +\n")},
+		"other.star": {Data: []byte("X = 1 // 0\n")},
+		"bp.yaml":    {Data: []byte("name: a\nscript: other.star\nstart: done\nstates:\n" + okEnd)},
+		"ok.star":    {Data: []byte("def f(x):\n    return x + 1\n")},
+	}
+	ds := LintFS(fsys, "lone.star")
+	if len(ds) != 1 || ds[0].Rule != RuleStarlarkSyntax.Name || ds[0].Pos.File != "lone.star" || ds[0].Pos.Line != 2 {
+		t.Errorf("lone.star: %v; want one starlark-syntax finding on its line 2", ds)
+	}
+	if ds := LintFS(fsys, "ok.star"); len(ds) != 0 {
+		t.Errorf("ok.star: %v; want none", ds)
+	}
+	ds = LintFS(fsys, "other.star")
+	if len(ds) != 1 || ds[0].Rule != RuleScriptError.Name || ds[0].Pos.String() != "other.star:1:7" {
+		t.Errorf("other.star: %v; want its script-error once", ds)
 	}
 }

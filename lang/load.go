@@ -69,16 +69,16 @@ type Options struct {
 func LoadDir(dir string) (*Set, Diagnostics) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: fmt.Sprintf("cannot read blueprints folder: %v", errors.Unwrap(err))}}
+		return nil, Diagnostics{RuleUnreadable.at(Pos{File: dir}, fmt.Sprintf("cannot read blueprints folder: %v", errors.Unwrap(err)))}
 	}
 	if !st.IsDir() {
-		return nil, Diagnostics{{Pos: Pos{File: dir}, Rule: "unreadable", Message: "not a folder"}}
+		return nil, Diagnostics{RuleUnreadable.at(Pos{File: dir}, "not a folder")}
 	}
 	return LoadFS(os.DirFS(dir))
 }
 
 // LoadFS loads, lints and compiles every *.yaml and *.yml file of fsys
-// (recursively; hidden folders are skipped). It returns the machines of
+// (recursively; hidden folders and blueprint tests, IsTestFile, are skipped). It returns the machines of
 // the files without errors and every diagnostic, sorted. A folder whose
 // diagnostics hold an error should be refused whole by a runtime.
 func LoadFS(fsys fs.FS) (*Set, Diagnostics) {
@@ -107,9 +107,26 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 		}()
 	}
 	wg.Wait()
-	ds = append(ds, crossCheck(parsed)...)
+	// The folder's lint configuration and ignore comments drop and
+	// re-grade findings before a file's errors decide its machine.
+	cfg := readLintConfig(fsys)
+	srcs := map[string][]byte{}
+	for _, pf := range parsed {
+		srcs[pf.file] = pf.src
+	}
+	source := func(f string) []byte {
+		b, ok := srcs[f]
+		if !ok {
+			b, _ = fs.ReadFile(fsys, f)
+			srcs[f] = b
+		}
+		return b
+	}
+	ds = append(ds, cfg.diags...)
+	ds = append(ds, cfg.apply(crossCheck(parsed), source)...)
 	set := &Set{}
 	for _, pf := range parsed {
+		pf.diags = cfg.apply(pf.diags, source, pf.file)
 		ds = append(ds, pf.diags...)
 		if pf.machine != nil && !pf.failed && !pf.diags.HasErrors() {
 			set.Machines = append(set.Machines, pf.machine)
@@ -121,7 +138,9 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 
 // LintFS lints the blueprints of fsys and returns the diagnostics of the
 // named files (all files when none is named). Other files of the folder
-// take part: sub-blueprint names resolve, duplicates are found.
+// take part: sub-blueprint names resolve, duplicates are found. A named
+// .star file is compiled and run as a script on its own too, so a script
+// no blueprint uses yet is checked as well.
 func LintFS(fsys fs.FS, paths ...string) Diagnostics {
 	return Options{}.lintFS(fsys, paths...)
 }
@@ -132,18 +151,31 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 		return ds
 	}
 	want := map[string]bool{}
-	for _, p := range paths {
-		want[path.Clean(p)] = true
-	}
 	out := Diagnostics{}
+	blueprints := false
+	for _, p := range paths {
+		p = path.Clean(p)
+		want[p] = true
+		blueprints = blueprints || !strings.HasSuffix(p, ".star")
+		if strings.HasSuffix(p, ".star") {
+			_, sd := compileScript(fsys, p, o.MaxSteps)
+			for i := range sd {
+				if sd[i].Rule == RuleMissingScript.Name && sd[i].Pos.File == p && sd[i].Pos.Line == 0 {
+					sd[i] = RuleUnreadable.at(Pos{File: p}, strings.TrimPrefix(sd[i].Message, fmt.Sprintf("script %q ", p)))
+				}
+			}
+			source := func(f string) []byte { b, _ := fs.ReadFile(fsys, f); return b }
+			out = append(out, readLintConfig(fsys).apply(sd, source, p)...)
+		}
+	}
 	for _, d := range ds {
-		if want[d.Pos.File] || d.Pos.File == "" {
+		if want[d.Pos.File] || d.Pos.File == "" || d.Pos.File == LintConfigFile {
 			out = append(out, d)
 		}
 	}
 	// A script's findings belong to the blueprint that uses it.
 	for _, d := range ds {
-		if !want[d.Pos.File] && strings.HasSuffix(d.Pos.File, ".star") {
+		if blueprints && !want[d.Pos.File] && strings.HasSuffix(d.Pos.File, ".star") {
 			out = append(out, d)
 		}
 	}
@@ -156,8 +188,16 @@ func (o Options) lintFS(fsys fs.FS, paths ...string) Diagnostics {
 func Rebuild(file string, sources map[string][]byte) (*Machine, error) {
 	fsys := mapFS(sources)
 	pf := Options{}.parseFile(fsys, file)
-	if pf.diags.HasErrors() || pf.machine == nil {
-		return nil, fmt.Errorf("rebuild %s: %w", file, pf.diags.Sort())
+	// The folder's lint configuration may have let findings of
+	// suppressible rules pass; the machine runs as written all the same.
+	var hard Diagnostics
+	for _, d := range pf.diags {
+		if r := LookupRule(d.Rule); d.Severity == SeverityError && (r == nil || !r.Suppressible) {
+			hard = append(hard, d)
+		}
+	}
+	if len(hard) > 0 || pf.machine == nil {
+		return nil, fmt.Errorf("rebuild %s: %w", file, hard.Sort())
 	}
 	return pf.machine, nil
 }
@@ -167,7 +207,7 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 	var ds Diagnostics
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			ds = append(ds, Diagnostic{Pos: Pos{File: p}, Rule: "unreadable", Message: err.Error()})
+			ds = append(ds, RuleUnreadable.at(Pos{File: p}, err.Error()))
 			return nil
 		}
 		if d.IsDir() {
@@ -179,13 +219,13 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 		if strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
-		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+		if (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !IsTestFile(p) {
 			files = append(files, p)
 		}
 		return nil
 	})
 	if err != nil {
-		ds = append(ds, Diagnostic{Pos: Pos{File: "."}, Rule: "unreadable", Message: err.Error()})
+		ds = append(ds, RuleUnreadable.at(Pos{File: "."}, err.Error()))
 	}
 	sort.Strings(files)
 	return files, ds
@@ -221,15 +261,17 @@ var (
 
 // loader holds the state of parsing one file.
 type loader struct {
-	o     Options
-	fsys  fs.FS
-	pf    *parsedFile
-	m     *Machine
-	prog  *program
-	diags Diagnostics
-	// broken names states whose decoding failed: their edges are unknown,
-	// so graph checks do not pile findings on top.
-	broken map[string]bool
+	o    Options
+	fsys fs.FS
+	pf   *parsedFile
+	m    *Machine
+	prog *program
+	// scriptFailed is set when the script the blueprint names did not load.
+	scriptFailed bool
+	diags        Diagnostics
+	// opaque names states whose edges could not all be read, so the
+	// graph checks do not pile findings on top.
+	opaque map[string]bool
 	// at is the key being read, where an internal error is reported.
 	at *yaml.Node
 	// suggested holds, per mapping, the keys offered for its unknown
@@ -248,8 +290,8 @@ func (l *loader) wasSuggested(n *yaml.Node, keys ...string) bool {
 	return false
 }
 
-func (l *loader) errf(n *yaml.Node, rule, format string, args ...any) {
-	d := Diagnostic{Pos: nodePos(l.pf.file, n), Rule: rule, Message: fmt.Sprintf(format, args...)}
+func (l *loader) errf(n *yaml.Node, rule *Rule, format string, args ...any) {
+	d := rule.atf(nodePos(l.pf.file, n), format, args...)
 	// A plain one-line scalar is its own source text: underline all of it
 	// (printers find the end of other spots themselves).
 	if n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && n.Value != "" && !strings.Contains(n.Value, "\n") {
@@ -270,12 +312,12 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 				at = l.pos(l.at)
 			}
 			pf.machine = nil
-			pf.diags = append(l.diags, Diagnostic{Pos: at, Rule: "internal-error", Message: fmt.Sprintf("internal error: %v", r)})
+			pf.diags = append(l.diags, RuleInternalError.at(at, fmt.Sprintf("internal error: %v", r)))
 		}
 	}()
 	src, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		pf.diags = Diagnostics{{Pos: Pos{File: file}, Rule: "unreadable", Message: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
+		pf.diags = Diagnostics{RuleUnreadable.at(Pos{File: file}, fmt.Sprintf("cannot read: %v", errors.Unwrap(err)))}
 		return pf
 	}
 	pf.src = src
@@ -285,7 +327,7 @@ func (o Options) parseFile(fsys fs.FS, file string) (pf *parsedFile) {
 		return pf
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		pf.diags = Diagnostics{{Pos: Pos{File: file, Line: 1, Col: 1}, Rule: "missing-key", Message: "empty blueprint: want a mapping with name, start and states"}}
+		pf.diags = Diagnostics{RuleMissingKey.at(Pos{File: file, Line: 1, Col: 1}, "empty blueprint: want a mapping with name, start and states")}
 		return pf
 	}
 	root := doc.Content[0]
@@ -325,7 +367,7 @@ func extraDocument(file string, src []byte) (Diagnostic, bool) {
 	if len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	return Diagnostic{Pos: nodePos(file, n), Rule: "multiple-documents", Message: "a blueprint file holds one YAML document; this second one would be ignored (put each blueprint in a file of its own)"}, true
+	return RuleMultipleDocuments.at(nodePos(file, n), "a blueprint file holds one YAML document; this second one would be ignored (put each blueprint in a file of its own)"), true
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -369,7 +411,150 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 			msg += " (a tab: YAML indents with spaces)"
 		}
 	}
-	return Diagnostic{Pos: Pos{File: file, Line: line, Col: col}, Rule: "yaml-syntax", Message: "yaml: " + msg}
+	switch {
+	case strings.HasPrefix(msg, "did not find expected key"), strings.HasPrefix(msg, "did not find expected '-'"):
+		// yaml.v3 names the line where the block starts; the mistake is
+		// most often a later line indented to no open block's level.
+		if at, indent, levels, ok := misindented(lines, line); ok {
+			line, col = at, indent+1
+			msg += fmt.Sprintf(" (this line is indented %d spaces; the blocks around it are indented %s)", indent, joinInts(levels))
+		}
+	case strings.HasPrefix(msg, "did not find expected ',' or '}'"), strings.HasPrefix(msg, "did not find expected ',' or ']'"):
+		// The line is where the unclosed flow collection opens: point at
+		// its opening bracket.
+		open := '{'
+		if strings.HasSuffix(msg, "']'") {
+			open = '['
+		}
+		if c, ok := unclosedAt(lines[line-1], open); ok {
+			d := RuleYAMLSyntax.at(Pos{File: file, Line: line, Col: c}, fmt.Sprintf("yaml: %s (the %c here is never closed)", msg, open))
+			d.EndCol = c
+			return d
+		}
+	}
+	return RuleYAMLSyntax.at(Pos{File: file, Line: line, Col: col}, "yaml: "+msg)
+}
+
+// misindented looks for the first content line after line from (1-based,
+// where a block starts) that dedents to an indentation no enclosing block
+// has. It returns that line, its indentation and the open levels there.
+func misindented(lines []string, from int) (line, indent int, levels []int, ok bool) {
+	if from < 1 || from > len(lines) {
+		return 0, 0, nil, false
+	}
+	stack := []int{}
+	push := func(text string) {
+		d := indentOf(text)
+		if len(stack) == 0 || d > stack[len(stack)-1] {
+			stack = append(stack, d)
+		}
+		// The content of a sequence item opens a block after "- ".
+		if rest := strings.TrimLeft(text, " "); strings.HasPrefix(rest, "- ") {
+			item := strings.TrimLeft(rest[2:], " ")
+			if item != "" && !strings.HasPrefix(item, "#") {
+				stack = append(stack, len(text)-len(item))
+			}
+		}
+	}
+	push(lines[from-1])
+	base, prev := stack[0], indentOf(lines[from-1])
+	for i := from; i < len(lines); i++ {
+		text := strings.TrimRight(lines[i], "\r")
+		trimmed := strings.TrimLeft(text, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if strings.HasPrefix(trimmed, "\t") || text == "---" || text == "..." {
+			return 0, 0, nil, false
+		}
+		d := indentOf(text)
+		if d < base {
+			return 0, 0, nil, false // the block ended without a stray line
+		}
+		for len(stack) > 0 && stack[len(stack)-1] > d {
+			stack = stack[:len(stack)-1]
+		}
+		if stack[len(stack)-1] != d && d < prev {
+			levels = append([]int(nil), stack...)
+			if next := nextLevel(lines, i, d); next >= 0 {
+				levels = append(levels, next)
+			}
+			return i + 1, d, levels, true
+		}
+		prev = d
+		push(text)
+	}
+	return 0, 0, nil, false
+}
+
+// nextLevel is the indentation of the closest deeper block just above
+// line i that the dedent to d left, or -1.
+func nextLevel(lines []string, i, d int) int {
+	for j := i - 1; j >= 0; j-- {
+		t := strings.TrimRight(lines[j], "\r")
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(strings.TrimLeft(t, " "), "#") {
+			continue
+		}
+		if indentOf(t) > d {
+			return indentOf(t)
+		}
+		return -1
+	}
+	return -1
+}
+
+func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
+
+func joinInts(xs []int) string {
+	sort.Ints(xs)
+	var parts []string
+	for i, x := range xs {
+		if i > 0 && x == xs[i-1] {
+			continue
+		}
+		parts = append(parts, strconv.Itoa(x))
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// unclosedAt returns the column (1-based, in runes) of the last opening
+// bracket on the line that the line itself does not close, outside quotes
+// and comments.
+func unclosedAt(line string, open rune) (int, bool) {
+	close := '}'
+	if open == '[' {
+		close = ']'
+	}
+	rs := []rune(line)
+	var opens []int
+	var quote rune
+scan:
+	for i, r := range rs {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '#' && (i == 0 || rs[i-1] == ' '):
+			break scan
+		case r == open:
+			opens = append(opens, i+1)
+		case r == close && len(opens) > 0:
+			opens = opens[:len(opens)-1]
+		}
+	}
+	if len(opens) == 0 {
+		return 0, false
+	}
+	return opens[len(opens)-1], true
 }
 
 // pairs returns the key/value nodes of a mapping, reporting duplicate
@@ -377,7 +562,7 @@ func yamlError(file string, src []byte, err error) Diagnostic {
 func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Node {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		l.errf(n, "wrong-type", "%s must be a mapping, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a mapping, not %s", what, kindName(n))
 		return nil
 	}
 	seen := map[string]bool{}
@@ -389,11 +574,11 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 			l.o.visit(k)
 		}
 		if k.Kind != yaml.ScalarNode {
-			l.errf(k, "wrong-type", "a key of %s must be a string", what)
+			l.errf(k, RuleWrongType, "a key of %s must be a string", what)
 			continue
 		}
 		if seen[k.Value] {
-			l.errf(k, "duplicate-key", "key %q appears twice in %s", k.Value, what)
+			l.errf(k, RuleDuplicateKey, "key %q appears twice in %s", k.Value, what)
 			continue
 		}
 		seen[k.Value] = true
@@ -408,7 +593,7 @@ func (l *loader) pairs(n *yaml.Node, what string, known []string) [][2]*yaml.Nod
 			} else {
 				msg += "; valid keys: " + strings.Join(known, ", ")
 			}
-			l.errf(k, "unknown-key", "%s", msg)
+			l.errf(k, RuleUnknownKey, "%s", msg)
 			continue
 		}
 		out = append(out, [2]*yaml.Node{k, deref(v)})
@@ -457,11 +642,11 @@ func kindName(n *yaml.Node) string {
 // str reads a string scalar.
 func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a string, not %s", what, kindName(n))
 		return "", false
 	}
 	if n.ShortTag() != "!!str" {
-		l.errf(n, "wrong-type", "%s must be a string, not %s", what, kindName(n))
+		l.errf(n, RuleWrongType, "%s must be a string, not %s", what, kindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -470,7 +655,7 @@ func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 func (l *loader) pos(n *yaml.Node) Pos { return nodePos(l.pf.file, n) }
 
 func (l *loader) scope(state, local string) *exprScope {
-	return &exprScope{Blueprint: l.m.Name, State: state, File: l.pf.file, Src: l.pf.src, Local: local, Program: l.prog, MaxSteps: l.o.MaxSteps}
+	return &exprScope{Blueprint: l.m.Name, State: state, File: l.pf.file, Src: l.pf.src, Local: local, Program: l.prog, ScriptFailed: l.scriptFailed, MaxSteps: l.o.MaxSteps}
 }
 
 func (l *loader) decode(root *yaml.Node) {
@@ -487,13 +672,13 @@ func (l *loader) decode(root *yaml.Node) {
 	}
 	for _, req := range []string{"name", "start", "states"} {
 		if top[req] == nil && !l.wasSuggested(root, req) {
-			l.diags = append(l.diags, Diagnostic{Pos: Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, Rule: "missing-key", Message: fmt.Sprintf("missing required key %q", req)})
+			l.diags = append(l.diags, RuleMissingKey.at(Pos{File: l.pf.file, Line: root.Line, Col: root.Column}, fmt.Sprintf("missing required key %q", req)))
 		}
 	}
 	if n := top["name"]; n != nil {
 		if s, ok := l.str(n, "name"); ok {
 			if !nameRE.MatchString(s) {
-				l.errf(n, "invalid-name", "blueprint name %q must match [a-z0-9_]+", s)
+				l.errf(n, RuleInvalidName, "blueprint name %q must match [a-z0-9_]+", s)
 			}
 			m.Name = s
 			l.pf.namePos = l.pos(n)
@@ -507,7 +692,7 @@ func (l *loader) decode(root *yaml.Node) {
 	if n := top["endpoint"]; n != nil {
 		if s, ok := l.str(n, "endpoint"); ok {
 			if !endpointRE.MatchString(s) || strings.Contains(s, "//") || strings.Contains(s, "..") {
-				l.errf(n, "invalid-endpoint", "endpoint %q must be a path starting with /", s)
+				l.errf(n, RuleInvalidEndpoint, "endpoint %q must be a path starting with /", s)
 			}
 			m.Endpoint = s
 			l.pf.endpointPos = l.pos(n)
@@ -520,16 +705,18 @@ func (l *loader) decode(root *yaml.Node) {
 		if s, ok := l.str(n, "script"); ok {
 			p, ok := confine(path.Dir(l.pf.file), s)
 			if !ok || !strings.HasSuffix(p, ".star") {
-				l.errf(n, "invalid-script", "script %q must be a .star file inside the blueprints folder", s)
+				l.scriptFailed = true
+				l.errf(n, RuleInvalidScript, "script %q must be a .star file inside the blueprints folder", s)
 			} else {
 				prog, ds := compileScript(l.fsys, p, l.o.MaxSteps)
 				for i := range ds {
-					if ds[i].Rule == "missing-script" && ds[i].Pos.File == p && ds[i].Pos.Line == 0 {
+					if ds[i].Rule == RuleMissingScript.Name && ds[i].Pos.File == p && ds[i].Pos.Line == 0 {
 						ds[i].Pos = l.pos(n)
 						ds[i].Message = fmt.Sprintf("script %q not found beside the blueprint", s)
 					}
 				}
 				l.add(ds)
+				l.scriptFailed = prog == nil
 				if prog != nil {
 					l.prog = prog
 					m.program = prog
@@ -545,12 +732,12 @@ func (l *loader) decode(root *yaml.Node) {
 		for _, kv := range l.pairs(n, "stores", nil) {
 			v := deref(kv[1])
 			if v.Kind != yaml.MappingNode && v.ShortTag() != "!!null" {
-				l.errf(v, "wrong-type", "store %q must be a mapping of initial values, not %s", kv[0].Value, kindName(v))
+				l.errf(v, RuleWrongType, "store %q must be a mapping of initial values, not %s", kv[0].Value, kindName(v))
 				continue
 			}
 			var val any
 			if err := v.Decode(&val); err != nil {
-				l.errf(v, "wrong-type", "store %q: %v", kv[0].Value, err)
+				l.errf(v, RuleWrongType, "store %q: %v", kv[0].Value, err)
 				continue
 			}
 			mv, _ := FromJSON(jsonify(val)).(map[string]any)
@@ -568,46 +755,31 @@ func (l *loader) decode(root *yaml.Node) {
 	if n := top["states"]; n != nil {
 		stateNodes = l.pairs(n, "states", nil)
 		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
-			l.errf(n, "missing-key", "states is empty")
+			l.errf(n, RuleMissingKey, "states is empty")
 		}
 		for _, kv := range stateNodes {
 			st := &State{Name: kv[0].Value, Pos: l.pos(kv[0])}
 			m.States = append(m.States, st)
 			m.index[st.Name] = st
 		}
-		l.broken = map[string]bool{}
+		l.opaque = map[string]bool{}
 		for i, kv := range stateNodes {
-			before := len(l.diags)
 			l.state(m.States[i], kv[1])
-			if len(l.diags) > before {
-				l.broken[m.States[i].Name] = true
-			}
 		}
 	}
 	if n := top["start"]; n != nil {
 		if s, ok := l.str(n, "start"); ok {
 			m.Start = s
 			if m.index[s] == nil && top["states"] != nil && top["states"].Kind == yaml.MappingNode {
-				l.unknownState(n, s, "start")
+				d := unknownStateDiag(m, l.pos(n), s, "start")
+				l.errf(n, RuleUnknownState, "%s", d.Message)
 			}
 		}
 	}
-	if m.Start != "" && m.index[m.Start] != nil {
-		l.graphChecks()
+	if len(m.States) > 0 {
+		l.add(checkGraph(m, l.opaque))
 	}
 	m.Hash = hashSources(m.Sources)
-}
-
-func (l *loader) unknownState(n *yaml.Node, name, where string) {
-	names := make([]string, 0, len(l.m.States))
-	for _, s := range l.m.States {
-		names = append(names, s.Name)
-	}
-	msg := fmt.Sprintf("%s names unknown state %q", where, name)
-	if s := spell.Nearest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	}
-	l.errf(n, "unknown-state", "%s", msg)
 }
 
 func (l *loader) defaults(n *yaml.Node) {
@@ -668,12 +840,12 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (l *loader) duration(n *yaml.Node, what string) time.Duration {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" || n.ShortTag() == "!!bool" {
-		l.errf(n, "bad-duration", "%s must be a duration such as 30s, 5m, 24h or 2d, not %s", what, kindName(n))
+		l.errf(n, RuleBadDuration, "%s must be a duration such as 30s, 5m, 24h or 2d, not %s", what, kindName(n))
 		return 0
 	}
 	d, err := ParseDuration(n.Value)
 	if err != nil {
-		l.errf(n, "bad-duration", "%s: bad duration %q: %v", what, n.Value, err)
+		l.errf(n, RuleBadDuration, "%s: bad duration %q: %v", what, n.Value, err)
 		return 0
 	}
 	return d
@@ -690,7 +862,7 @@ func (l *loader) number(n *yaml.Node, what string) (float64, bool) {
 			return g, true
 		}
 	}
-	l.errf(n, "wrong-type", "%s must be a number, not %s", what, kindName(n))
+	l.errf(n, RuleWrongType, "%s must be a number, not %s", what, kindName(n))
 	return 0, false
 }
 
@@ -700,10 +872,10 @@ func (l *loader) retries(n *yaml.Node, what string) (int, bool) {
 		if err == nil && i >= 0 && i <= 1000 {
 			return int(i), true
 		}
-		l.errf(n, "wrong-type", "%s must be an integer from 0 to 1000, not %s", what, n.Value)
+		l.errf(n, RuleWrongType, "%s must be an integer from 0 to 1000, not %s", what, n.Value)
 		return 0, false
 	}
-	l.errf(n, "wrong-type", "%s must be a non-negative integer, not %s", what, kindName(n))
+	l.errf(n, RuleWrongType, "%s must be a non-negative integer, not %s", what, kindName(n))
 	return 0, false
 }
 
@@ -717,7 +889,7 @@ func (l *loader) strategy(n *yaml.Node) string {
 		if near := spell.Nearest(s, Strategies); near != "" {
 			msg += fmt.Sprintf("; did you mean %q?", near)
 		}
-		l.errf(n, "unknown-strategy", "%s; valid strategies: %s", msg, strings.Join(Strategies, ", "))
+		l.errf(n, RuleUnknownStrategy, "%s; valid strategies: %s", msg, strings.Join(Strategies, ", "))
 		return ""
 	}
 	return s
@@ -726,12 +898,12 @@ func (l *loader) strategy(n *yaml.Node) string {
 func (l *loader) schema(n *yaml.Node, what string) *Schema {
 	var v any
 	if err := n.Decode(&v); err != nil {
-		l.errf(n, "invalid-schema", "%s: %v", what, err)
+		l.errf(n, RuleInvalidSchema, "%s: %v", what, err)
 		return nil
 	}
 	s, err := CompileSchema(jsonify(v))
 	if err != nil {
-		l.errf(n, "invalid-schema", "%s is not a valid JSON Schema: %s", what, firstCause(err))
+		l.errf(n, RuleInvalidSchema, "%s is not a valid JSON Schema: %s", what, firstCause(err))
 		return nil
 	}
 	return s

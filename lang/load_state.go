@@ -27,6 +27,10 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		kv[p[0].Value] = p[1]
 		keys[p[0].Value] = p[0]
 	}
+	if len(l.diags) > before {
+		// A misspelt, repeated or unreadable key may be an edge.
+		l.opaque[st.Name] = true
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}
@@ -42,7 +46,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		actions = append(actions, a)
 	}
 	if kv["wait"] != nil && kv["until"] != nil {
-		l.errf(keys["until"], "action-count", "state %q has both wait and until; use one", st.Name)
+		l.errf(keys["until"], RuleActionCount, "state %q has both wait and until; use one", st.Name)
 		actions = remove(actions, "until")
 	}
 	// In the order written, so the finding points at the extra one.
@@ -50,13 +54,16 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		a, b := keys[actions[i]], keys[actions[j]]
 		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
 	})
+	if len(actions) != 1 {
+		l.opaque[st.Name] = true
+	}
 	switch {
 	case len(actions) == 0 && len(l.diags) > before:
 		// An unknown key (a misspelt action, most likely) says enough.
 	case len(actions) == 0:
-		l.errf(n, "action-count", "state %q has no action; want one of %s", st.Name, strings.Join(actionKeys, ", "))
+		l.errf(n, RuleActionCount, "state %q has no action; want one of %s", st.Name, strings.Join(actionKeys, ", "))
 	case len(actions) > 1:
-		l.errf(keys[actions[1]], "action-count", "state %q has %d actions (%s); a state has exactly one", st.Name, len(actions), strings.Join(actions, ", "))
+		l.errf(keys[actions[1]], RuleActionCount, "state %q has %d actions (%s); a state has exactly one", st.Name, len(actions), strings.Join(actions, ", "))
 	}
 	if len(actions) > 0 {
 		a := actions[0]
@@ -82,7 +89,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 					names = append(names, k)
 				}
 				sort.Strings(names)
-				l.errf(p[0], "unknown-store", "store %q is not declared under stores%s", name, didYouMean(name, names))
+				l.errf(p[0], RuleUnknownStore, "store %q is not declared under stores%s", name, didYouMean(name, names))
 			}
 			for _, e := range l.pairs(p[1], fmt.Sprintf("store %q", name), nil) {
 				key, ds := compileValue(e[0], sc)
@@ -96,8 +103,9 @@ func (l *loader) state(st *State, n *yaml.Node) {
 	switch st.Action {
 	case ActionGoTo:
 		if s, ok := l.str(kv["go_to"], "go_to"); ok {
-			st.GoTo = s
-			l.target(kv["go_to"], s, fmt.Sprintf("state %q go_to", st.Name))
+			st.GoTo, st.GoToPos = s, l.pos(kv["go_to"])
+		} else {
+			l.opaque[st.Name] = true
 		}
 	case ActionChoose:
 		l.choose(st, kv["choose"], sc)
@@ -139,7 +147,7 @@ func (l *loader) state(st *State, n *yaml.Node) {
 				}
 			}
 			if !seen && bp.Kind == yaml.MappingNode && !l.wasSuggested(bp, "name") {
-				l.errf(bp, "missing-key", "blueprint needs a name")
+				l.errf(bp, RuleMissingKey, "blueprint needs a name")
 			}
 		}
 		st.Blueprint = sb
@@ -159,22 +167,24 @@ func (l *loader) state(st *State, n *yaml.Node) {
 		}
 		st.Wait = w
 		if g := kv["go_to"]; g == nil {
+			l.opaque[st.Name] = true
 			if !l.wasSuggested(n, "go_to") {
-				l.errf(n, "missing-key", "state %q waits but has no go_to for when the time comes", st.Name)
+				l.errf(n, RuleMissingKey, "state %q waits but has no go_to for when the time comes", st.Name)
 			}
 		} else if s, ok := l.str(g, "go_to"); ok {
-			st.GoTo = s
-			l.target(g, s, fmt.Sprintf("state %q go_to", st.Name))
+			st.GoTo, st.GoToPos = s, l.pos(g)
+		} else {
+			l.opaque[st.Name] = true
 		}
 	case ActionEnd:
 		v := kv["end"]
 		s, ok := l.str(v, "end")
 		if outcomes := []string{string(OutcomeFailure), string(OutcomeSuccess)}; ok && !contains(outcomes, s) {
-			l.errf(v, "wrong-type", "end must be success or failure, not %q%s", s, didYouMean(s, outcomes))
+			l.errf(v, RuleWrongType, "end must be success or failure, not %q%s", s, didYouMean(s, outcomes))
 		}
 		st.End = Outcome(s)
 	}
-	l.transitions(st, kv["transitions"], keys["transitions"])
+	l.transitions(st, n, kv["transitions"], keys["transitions"])
 }
 
 func remove(list []string, s string) []string {
@@ -216,25 +226,21 @@ func (l *loader) untilValue(n *yaml.Node, sc *exprScope) *Value {
 	return v
 }
 
-func (l *loader) target(n *yaml.Node, name, where string) {
-	if l.m.index[name] == nil {
-		l.unknownState(n, name, where)
-	}
-}
-
 func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 	if n.Kind != yaml.SequenceNode {
-		l.errf(n, "wrong-type", "choose must be a list of {when, go_to} entries, not %s", kindName(n))
+		l.opaque[st.Name] = true
+		l.errf(n, RuleWrongType, "choose must be a list of {when, go_to} entries, not %s", kindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
-		l.errf(n, "missing-key", "choose has no entries")
+		l.errf(n, RuleMissingKey, "choose has no entries")
 	}
 	defaultAt := -1
 	for i, e := range n.Content {
 		e = deref(e)
 		c := Choice{Pos: l.pos(e)}
 		var whenNode, gotoNode *yaml.Node
+		before := len(l.diags)
 		for _, p := range l.pairs(e, "a choose entry", []string{"go_to", "when"}) {
 			switch p[0].Value {
 			case "when":
@@ -243,11 +249,14 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 				gotoNode = p[1]
 			}
 		}
+		if len(l.diags) > before {
+			l.opaque[st.Name] = true
+		}
 		if e.Kind != yaml.MappingNode {
 			continue
 		}
 		if defaultAt >= 0 {
-			l.errf(e, "unreachable-choice", "this entry of choose comes after the default entry (entry %d) and is never taken", defaultAt+1)
+			l.errf(e, RuleUnreachableChoice, "this entry of choose comes after the default entry (entry %d) and is never taken", defaultAt+1)
 		}
 		if whenNode != nil {
 			w, ds := compileWhen(whenNode, sc)
@@ -260,12 +269,14 @@ func (l *loader) choose(st *State, n *yaml.Node, sc *exprScope) {
 			defaultAt = i
 		}
 		if gotoNode == nil {
+			l.opaque[st.Name] = true
 			if !l.wasSuggested(e, "go_to") {
-				l.errf(e, "missing-key", "a choose entry needs go_to")
+				l.errf(e, RuleMissingKey, "a choose entry needs go_to")
 			}
 		} else if s, ok := l.str(gotoNode, "go_to"); ok {
-			c.GoTo = s
-			l.target(gotoNode, s, fmt.Sprintf("state %q choose", st.Name))
+			c.GoTo, c.GoToPos = s, l.pos(gotoNode)
+		} else {
+			l.opaque[st.Name] = true
 		}
 		st.Choose = append(st.Choose, c)
 	}
@@ -290,13 +301,13 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 			seenType = true
 			if s, ok := l.str(v, "task type"); ok {
 				if s == "" {
-					l.errf(v, "wrong-type", "task type is empty")
+					l.errf(v, RuleWrongType, "task type is empty")
 				}
 				t.Type = s
 			}
 		case "params":
 			if v.Kind != yaml.MappingNode && !(v.Kind == yaml.ScalarNode && strings.Contains(v.Value, "${{")) {
-				l.errf(v, "wrong-type", "params must be a mapping, not %s", kindName(v))
+				l.errf(v, RuleWrongType, "params must be a mapping, not %s", kindName(v))
 				continue
 			}
 			t.Params, _ = l.value(v, sc)
@@ -316,12 +327,12 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 			}
 		case "requires":
 			if v.Kind != yaml.MappingNode {
-				l.errf(v, "wrong-type", "requires must be a mapping of resource requirements, not %s", kindName(v))
+				l.errf(v, RuleWrongType, "requires must be a mapping of resource requirements, not %s", kindName(v))
 				continue
 			}
 			var r map[string]any
 			if err := v.Decode(&r); err != nil {
-				l.errf(v, "wrong-type", "requires: %v", err)
+				l.errf(v, RuleWrongType, "requires: %v", err)
 				continue
 			}
 			t.Requires, _ = FromJSON(jsonify(r)).(map[string]any)
@@ -330,7 +341,7 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 		}
 	}
 	if n.Kind == yaml.MappingNode && !seenType && !l.wasSuggested(n, "type") {
-		l.errf(n, "missing-key", "task needs a type")
+		l.errf(n, RuleMissingKey, "task needs a type")
 	}
 	return t
 }
@@ -347,15 +358,15 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 	}
 	switch {
 	case kv["tasks"] != nil && (kv["for_each"] != nil || kv["task"] != nil):
-		l.errf(n, "action-count", "parallel takes either tasks or for_each with task, not both")
+		l.errf(n, RuleActionCount, "parallel takes either tasks or for_each with task, not both")
 	case kv["tasks"] != nil:
 		ts := kv["tasks"]
 		if ts.Kind != yaml.SequenceNode {
-			l.errf(ts, "wrong-type", "parallel tasks must be a list of tasks, not %s", kindName(ts))
+			l.errf(ts, RuleWrongType, "parallel tasks must be a list of tasks, not %s", kindName(ts))
 			return
 		}
 		if len(ts.Content) == 0 {
-			l.errf(ts, "missing-key", "parallel tasks is empty")
+			l.errf(ts, RuleMissingKey, "parallel tasks is empty")
 		}
 		for _, t := range ts.Content {
 			p.Tasks = append(p.Tasks, l.task(deref(t), st.Name, ""))
@@ -363,11 +374,11 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 	case kv["for_each"] != nil:
 		if kv["as"] == nil {
 			if !l.wasSuggested(n, "as") {
-				l.errf(n, "missing-key", "parallel for_each needs as: NAME for the item")
+				l.errf(n, RuleMissingKey, "parallel for_each needs as: NAME for the item")
 			}
 		} else if s, ok := l.str(kv["as"], "as"); ok {
 			if !identRE.MatchString(s) || contains(scopeNames[:], s) {
-				l.errf(kv["as"], "invalid-name", "as %q must be an identifier other than %s", s, strings.Join(scopeNames[:], ", "))
+				l.errf(kv["as"], RuleInvalidName, "as %q must be an identifier other than %s", s, strings.Join(scopeNames[:], ", "))
 			} else {
 				p.As = s
 			}
@@ -375,45 +386,57 @@ func (l *loader) parallel(st *State, n *yaml.Node) {
 		p.ForEach = l.untilValue(kv["for_each"], l.scope(st.Name, ""))
 		if kv["task"] == nil {
 			if !l.wasSuggested(n, "task") {
-				l.errf(n, "missing-key", "parallel for_each needs a task")
+				l.errf(n, RuleMissingKey, "parallel for_each needs a task")
 			}
 		} else {
 			p.Task = l.task(kv["task"], st.Name, p.As)
 		}
 	case l.wasSuggested(n, "tasks", "for_each", "task"):
 	default:
-		l.errf(n, "missing-key", "parallel needs tasks, or for_each with as and task")
+		l.errf(n, RuleMissingKey, "parallel needs tasks, or for_each with as and task")
 	}
 }
 
-func (l *loader) transitions(st *State, n, key *yaml.Node) {
+// transitions reads the transitions n (nil when absent, key its key) of
+// state st, written in the mapping stateNode.
+func (l *loader) transitions(st *State, stateNode, n, key *yaml.Node) {
 	needs := st.Action == ActionTask || st.Action == ActionParallel || st.Action == ActionApproval || st.Action == ActionBlueprint
 	if n == nil {
 		if needs {
-			l.errf(l.nodeAt(st), "missing-transitions", "state %q (%s) needs transitions", st.Name, st.Action)
+			l.opaque[st.Name] = true
+			if l.wasSuggested(stateNode, "transitions") {
+				return // the misspelt key is reported
+			}
+			l.errf(l.nodeAt(st), RuleMissingTransitions, "state %q (%s) needs transitions", st.Name, st.Action)
 		}
 		return
 	}
 	if st.Action == ActionEnd {
-		l.errf(key, "end-with-transitions", "end state %q has transitions; an end state never leaves", st.Name)
+		l.errf(key, RuleEndWithTransitions, "end state %q has transitions; an end state never leaves", st.Name)
 		return
 	}
 	if !needs && st.Action != "" {
-		l.errf(key, "unused-transitions", "state %q (%s) does not use transitions; it leaves by %s", st.Name, st.Action, leavesBy(st.Action))
+		l.errf(key, RuleUnusedTransitions, "state %q (%s) does not use transitions; it leaves by %s", st.Name, st.Action, leavesBy(st.Action))
 		return
 	}
 	allowed := actionStatuses[st.Action]
-	for _, p := range l.pairs(n, "transitions", nil) {
+	before := len(l.diags)
+	pairs := l.pairs(n, "transitions", nil)
+	if len(l.diags) > before {
+		l.opaque[st.Name] = true
+	}
+	for _, p := range pairs {
 		status := p[0].Value
 		if allowed != nil && !contains(allowed, status) {
-			l.errf(p[0], "unknown-status", "%s never leaves with status %q%s; valid: %s", st.Action, status, didYouMean(status, allowed), strings.Join(allowed, ", "))
+			l.opaque[st.Name] = true // the edge is dropped
+			l.errf(p[0], RuleUnknownStatus, "%s never leaves with status %q%s; valid: %s", st.Action, status, didYouMean(status, allowed), strings.Join(allowed, ", "))
 			continue
 		}
 		target, ok := l.str(p[1], "transition target")
 		if !ok {
+			l.opaque[st.Name] = true
 			continue
 		}
-		l.target(p[1], target, fmt.Sprintf("state %q transition %q", st.Name, status))
 		st.Transitions = append(st.Transitions, Transition{Status: status, Target: target, Pos: l.pos(p[1])})
 	}
 }
@@ -432,90 +455,6 @@ func (l *loader) nodeAt(st *State) *yaml.Node {
 	return &yaml.Node{Line: st.Pos.Line, Column: st.Pos.Col}
 }
 
-// graphChecks: every state reachable from start, every non-end state able
-// to reach an end.
-func (l *loader) graphChecks() {
-	m := l.m
-	next := func(s *State) []string {
-		var out []string
-		if s.GoTo != "" {
-			out = append(out, s.GoTo)
-		}
-		for _, c := range s.Choose {
-			if c.GoTo != "" {
-				out = append(out, c.GoTo)
-			}
-		}
-		for _, t := range s.Transitions {
-			out = append(out, t.Target)
-		}
-		return out
-	}
-	seen := map[string]bool{m.Start: true}
-	queue := []string{m.Start}
-	for len(queue) > 0 {
-		s := m.index[queue[0]]
-		queue = queue[1:]
-		if s == nil {
-			continue
-		}
-		for _, n := range next(s) {
-			if !seen[n] && m.index[n] != nil {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
-	// Reverse reachability from end states.
-	prev := map[string][]string{}
-	for _, s := range m.States {
-		for _, n := range next(s) {
-			prev[n] = append(prev[n], s.Name)
-		}
-	}
-	canEnd := map[string]bool{}
-	queue = nil
-	hasEnd := false
-	anyBroken := false
-	for name := range l.broken {
-		if seen[name] {
-			anyBroken = true
-		}
-	}
-	for _, s := range m.States {
-		if s.Action == ActionEnd || l.broken[s.Name] {
-			hasEnd = hasEnd || s.Action == ActionEnd || l.broken[s.Name]
-			canEnd[s.Name] = true
-			queue = append(queue, s.Name)
-		}
-	}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		for _, p := range prev[n] {
-			if !canEnd[p] {
-				canEnd[p] = true
-				queue = append(queue, p)
-			}
-		}
-	}
-	if !hasEnd {
-		l.diags = append(l.diags, Diagnostic{Pos: m.index[m.Start].Pos, Rule: "no-end-state", Message: "the blueprint has no end state (end: success or end: failure)"})
-	}
-	for _, s := range m.States {
-		if !seen[s.Name] {
-			if anyBroken {
-				continue // a broken state may well lead here
-			}
-			l.diags = append(l.diags, Diagnostic{Pos: s.Pos, Rule: "unreachable-state", Message: fmt.Sprintf("state %q is not reachable from start %q", s.Name, m.Start)})
-			continue
-		}
-		if hasEnd && !canEnd[s.Name] && s.Action != "" {
-			l.diags = append(l.diags, Diagnostic{Pos: s.Pos, Rule: "no-path-to-end", Message: fmt.Sprintf("state %q can never reach an end state", s.Name)})
-		}
-	}
-}
-
 // crossCheck finds duplicate names and endpoints and unknown
 // sub-blueprints across the files of a folder.
 func crossCheck(files []*parsedFile) Diagnostics {
@@ -529,7 +468,7 @@ func crossCheck(files []*parsedFile) Diagnostics {
 		}
 		m := pf.machine
 		if first, ok := names[m.Name]; ok {
-			ds = append(ds, Diagnostic{Pos: pf.namePos, Rule: "duplicate-name", Message: fmt.Sprintf("blueprint name %q is already used by %s", m.Name, first.namePos)})
+			ds = append(ds, RuleDuplicateName.at(pf.namePos, fmt.Sprintf("blueprint name %q is already used by %s", m.Name, first.namePos)))
 			pf.failed = true
 		} else {
 			names[m.Name] = pf
@@ -537,7 +476,7 @@ func crossCheck(files []*parsedFile) Diagnostics {
 		}
 		if m.Endpoint != "" {
 			if first, ok := endpoints[m.Endpoint]; ok {
-				ds = append(ds, Diagnostic{Pos: pf.endpointPos, Rule: "duplicate-endpoint", Message: fmt.Sprintf("endpoint %q is already used by blueprint %q at %s", m.Endpoint, first.machine.Name, first.endpointPos)})
+				ds = append(ds, RuleDuplicateEndpoint.at(pf.endpointPos, fmt.Sprintf("endpoint %q is already used by blueprint %q at %s", m.Endpoint, first.machine.Name, first.endpointPos)))
 				pf.failed = true
 			} else {
 				endpoints[m.Endpoint] = pf
@@ -549,7 +488,7 @@ func crossCheck(files []*parsedFile) Diagnostics {
 		for _, s := range pf.subs {
 			if names[s.name] == nil {
 				msg := fmt.Sprintf("blueprint %q does not exist in this folder%s", s.name, didYouMean(s.name, all))
-				ds = append(ds, Diagnostic{Pos: s.pos, Rule: "unknown-blueprint", Message: msg})
+				ds = append(ds, RuleUnknownBlueprint.at(s.pos, msg))
 				pf.failed = true
 			}
 		}

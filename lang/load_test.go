@@ -161,6 +161,9 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob(filepath.Join("..", "blueprints", "*.yaml"))
 	for _, f := range files {
+		if IsTestFile(f) {
+			continue
+		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -280,5 +283,26 @@ func TestLoadPositions(t *testing.T) {
 		if want := spot(t, files, c.at); c.got.String() != want {
 			t.Errorf("%s at %s, want %s (%s)", c.what, c.got, want, c.at)
 		}
+	}
+}
+
+// TestYAMLErrorAtMistake: a YAML syntax error points at the line that is
+// wrong when yaml.v3 names only the block it was reading.
+func TestYAMLErrorAtMistake(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, src, at string
+	}{
+		{"mis-indented key", "name: x\nstart: a\nstates:\n  a:\n    go_to: b\n   b: {end: success}\n", "bp.yaml:6:4"},
+		{"comments and blank lines between", "name: x\nstates:\n  a:\n    # note\n\n    go_to: b\n # stray\n   b: {end: success}\n", "bp.yaml:8:4"},
+		{"unclosed flow mapping", "name: x\nstates:\n  a: {go_to: \"{b\", x: [1]\n  b: {end: success}\n", "bp.yaml:3:6"},
+		{"a quoted brace is not one", "name: x\nstates:\n  a: [\"[\", {b: 1}\n", "bp.yaml:3:6"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ds := lintFiles(map[string]string{"bp.yaml": c.src})
+			if len(ds) != 1 || ds[0].Rule != RuleYAMLSyntax.Name || ds[0].Pos.String() != c.at {
+				t.Errorf("findings: %v; want one yaml-syntax at %s", ds, c.at)
+			}
+		})
 	}
 }

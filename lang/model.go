@@ -3,6 +3,8 @@ package lang
 import (
 	"context"
 	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // ActionKind names the one action of a state.
@@ -28,7 +30,7 @@ const (
 )
 
 // Strategies a task may name for picking a worker.
-var Strategies = []string{"best_value", "cheapest", "default", "least_connections", "round_robin"}
+var Strategies = wire.Strategies()
 
 // Machine is a compiled blueprint: immutable once built and shared by every
 // job that runs it. Its Hash (hex SHA-256 over the sources it was built
@@ -78,6 +80,7 @@ type State struct {
 	Store []StoreWrite
 
 	GoTo      string // go_to, and the state after wait
+	GoToPos   Pos    // of the go_to value
 	Choose    []Choice
 	Task      *Task
 	Parallel  *Parallel
@@ -125,9 +128,10 @@ type StoreWrite struct {
 
 // Choice is one entry of `choose`; When is nil for the default entry.
 type Choice struct {
-	When *Expr
-	GoTo string
-	Pos  Pos
+	When    *Expr
+	GoTo    string
+	Pos     Pos
+	GoToPos Pos // of the go_to value
 }
 
 // Task describes one unit of work handed to a worker. Durations and numbers

@@ -189,9 +189,10 @@ type (
 		Rules          []sarifRule `json:"rules"`
 	}
 	sarifRule struct {
-		ID                   string       `json:"id"`
-		ShortDescription     sarifMessage `json:"shortDescription"`
-		HelpURI              string       `json:"helpUri"`
+		ID                   string        `json:"id"`
+		ShortDescription     sarifMessage  `json:"shortDescription"`
+		FullDescription      *sarifMessage `json:"fullDescription,omitempty"`
+		HelpURI              string        `json:"helpUri"`
 		DefaultConfiguration struct {
 			Level string `json:"level"`
 		} `json:"defaultConfiguration"`
@@ -224,23 +225,28 @@ type (
 const docsURL = "https://github.com/avtomatika-ai/avtomatika-go/blob/main/docs/blueprints.md"
 
 func printSARIF(w io.Writer, ds Diagnostics, src *sources) error {
-	var ids []string
-	level := map[string]string{}
+	// Every rule is listed, with its summary and default level, so a
+	// viewer can explain rules that found nothing this time too.
+	all := Rules()
 	for _, d := range ds {
-		if _, ok := level[d.Rule]; !ok {
-			ids = append(ids, d.Rule)
-			level[d.Rule] = d.Severity.String()
+		if LookupRule(d.Rule) == nil {
+			all = append(all, &Rule{Name: d.Rule, Summary: RuleDescription(d.Rule)})
 		}
 	}
-	sort.Strings(ids)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	index := map[string]int{}
-	rules := make([]sarifRule, len(ids))
-	for i, id := range ids {
-		index[id] = i
-		rules[i].ID = id
-		rules[i].ShortDescription.Text = RuleDescription(id)
-		rules[i].HelpURI = docsURL + "#validation"
-		rules[i].DefaultConfiguration.Level = level[id]
+	rules := make([]sarifRule, 0, len(all))
+	for _, r := range all {
+		if _, ok := index[r.Name]; ok {
+			continue
+		}
+		index[r.Name] = len(rules)
+		sr := sarifRule{ID: r.Name, ShortDescription: sarifMessage{r.Summary}, HelpURI: docsURL + "#validation"}
+		if r.Help != "" {
+			sr.FullDescription = &sarifMessage{r.Help}
+		}
+		sr.DefaultConfiguration.Level = r.Severity.String()
+		rules = append(rules, sr)
 	}
 	results := make([]sarifResult, 0, len(ds))
 	for _, d := range ds {

@@ -147,7 +147,7 @@ var blueprintSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 func (l *loader) schemaCheck(root *yaml.Node) Diagnostics {
 	sch, err := blueprintSchema()
 	if err != nil {
-		return Diagnostics{{Pos: Pos{File: l.pf.file, Line: 1, Col: 1}, Rule: "internal-error", Message: "blueprint schema: " + err.Error()}}
+		return Diagnostics{RuleInternalError.at(Pos{File: l.pf.file, Line: 1, Col: 1}, "blueprint schema: "+err.Error())}
 	}
 	doc := yamlToJSON(root, 0)
 	err = sch.Validate(doc)
@@ -171,7 +171,7 @@ func (l *loader) schemaCheck(root *yaml.Node) Diagnostics {
 		if at == "" {
 			at = "/"
 		}
-		ds = append(ds, Diagnostic{Pos: nodePos(l.pf.file, n), Rule: "schema", Message: fmt.Sprintf("blueprint schema at %s: %s", at, r.Message)})
+		ds = append(ds, RuleSchema.at(nodePos(l.pf.file, n), fmt.Sprintf("blueprint schema at %s: %s", at, r.Message)))
 	}
 	return ds
 }

@@ -262,7 +262,7 @@ func compileValue(n *yaml.Node, sc *exprScope) (*Value, Diagnostics) {
 
 func compileNode(n *yaml.Node, sc *exprScope, depth int) (valueNode, Diagnostics) {
 	if depth > 100 {
-		return nil, Diagnostics{{Pos: nodePos(sc.File, n), Rule: "wrong-type", Message: "value nested too deeply"}}
+		return nil, Diagnostics{RuleWrongType.at(nodePos(sc.File, n), "value nested too deeply")}
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
@@ -282,7 +282,7 @@ func compileNode(n *yaml.Node, sc *exprScope, depth int) (valueNode, Diagnostics
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				ds = append(ds, Diagnostic{Pos: nodePos(sc.File, k), Rule: "wrong-type", Message: "a key must be a string"})
+				ds = append(ds, RuleWrongType.at(nodePos(sc.File, k), "a key must be a string"))
 				continue
 			}
 			c, d := compileNode(v, sc, depth+1)
@@ -364,7 +364,7 @@ func compileScalar(n *yaml.Node, sc *exprScope) (valueNode, Diagnostics) {
 	segs, err := scanTemplate(s)
 	if err != nil {
 		te := err.(*templateError)
-		return nil, Diagnostics{{Pos: at.pos(te.Off), Rule: "unclosed-template", Message: te.Msg}}
+		return nil, Diagnostics{RuleUnclosedTemplate.at(at.pos(te.Off), te.Msg)}
 	}
 	var ds Diagnostics
 	if len(segs) == 1 && segs[0].isExpr {

@@ -32,7 +32,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
 )
 
 // Record matches the fields of avtomatika bench's records that apply.
@@ -228,22 +228,12 @@ func (b *bench) run(ctx context.Context, workload string, run int) (Record, erro
 	rec := Record{Workload: workload, Store: b.store, Run: run, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), RedisVersion: b.version}
 	client := asynq.NewClientFromRedisClient(b.rdb)
 	wt := &waiters{m: map[string]chan struct{}{}}
-	var latMu sync.Mutex
-	var lat []time.Duration
-	sent := map[string]time.Time{}
-	early := map[string]time.Time{}
+	var lat pace.Latencies
 	var handled atomic.Int64
 	handler := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
 		if workload == "dispatch" {
-			now := time.Now()
-			latMu.Lock()
-			if at, ok := sent[id]; ok {
-				lat = append(lat, now.Sub(at))
-			} else {
-				early[id] = now
-			}
-			latMu.Unlock()
+			lat.Seen(id, time.Now())
 		}
 		handled.Add(1)
 		wt.done(id)
@@ -319,14 +309,7 @@ func (b *bench) run(ctx context.Context, workload string, run int) (Record, erro
 				if _, err := client.EnqueueContext(ctx, asynq.NewTask("noop", nil), asynq.TaskID(id), asynq.MaxRetry(0)); err != nil {
 					return
 				}
-				latMu.Lock()
-				if got, ok := early[id]; ok {
-					lat = append(lat, got.Sub(at))
-					delete(early, id)
-				} else {
-					sent[id] = at
-				}
-				latMu.Unlock()
+				lat.Sent(id, at)
 			}()
 		}
 		cw.Wait()
@@ -372,12 +355,6 @@ func (b *bench) run(ctx context.Context, workload string, run int) (Record, erro
 	rec.RedisTripsJob = float64(trips) / float64(jobs)
 	rec.RedisCmdsJob = float64(cmds) / float64(jobs)
 	rec.CPUMicrosJob = float64(cpu.Microseconds()) / float64(jobs)
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		q := func(p float64) float64 {
-			return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
-		}
-		rec.P50ms, rec.P99ms, rec.P999ms = q(0.5), q(0.99), q(0.999)
-	}
+	rec.P50ms, rec.P99ms, rec.P999ms = lat.Quantiles()
 	return rec, nil
 }

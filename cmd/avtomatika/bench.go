@@ -17,7 +17,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench"
 )
 
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

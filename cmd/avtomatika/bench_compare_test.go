@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench"
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench"
 )
 
 func TestCompareWithBaseline(t *testing.T) {

@@ -39,6 +39,9 @@ type jobRun struct {
 	input   json.RawMessage
 	webhook string
 	watch   bool
+
+	// history
+	asTest bool
 }
 
 func jobCommands() []jobCommand {
@@ -46,7 +49,7 @@ func jobCommands() []jobCommand {
 		{name: "start", args: "BLUEPRINT_OR_ENDPOINT", nargs: 1, summary: "start a job and print its id", flags: startFlags, run: jobStart},
 		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
-		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", run: jobHistory},
+		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", flags: historyFlags, run: jobHistory},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
 	}
@@ -235,13 +238,13 @@ func startFlags(fl *flag.FlagSet) func(*jobRun) error {
 		if err := dec.Decode(&obj); err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
-				return fmt.Errorf("%s: invalid JSON at byte %d: %v", what, se.Offset, se)
+				return fmt.Errorf("%s: want a JSON object: invalid JSON at byte %d: %v", what, se.Offset, se)
 			}
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("%s: empty: want a JSON object", what)
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%s: invalid JSON: unexpected end of input", what)
+				return fmt.Errorf("%s: want a JSON object: invalid JSON: unexpected end of input", what)
 			}
 			return fmt.Errorf("%s: want a JSON object: %v", what, err)
 		}
@@ -249,7 +252,7 @@ func startFlags(fl *flag.FlagSet) func(*jobRun) error {
 			return fmt.Errorf("%s: want a JSON object, got null", what)
 		}
 		if dec.More() {
-			return fmt.Errorf("%s: more than one JSON value", what)
+			return fmt.Errorf("%s: want a JSON object: more than one JSON value", what)
 		}
 		r.input = json.RawMessage(bytes.TrimSpace(src))
 		return nil
@@ -407,6 +410,9 @@ func watchLine(j *client.Job, began, now time.Time) string {
 }
 
 func jobHistory(ctx context.Context, r *jobRun) int {
+	if r.asTest {
+		return jobHistoryAsTest(ctx, r)
+	}
 	evs, err := r.c.History(ctx, r.args[0])
 	if err != nil {
 		return r.fail(err)

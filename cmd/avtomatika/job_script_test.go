@@ -166,7 +166,7 @@ func scriptWorker(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func scriptAnswer(task wire.Task) wire.Result {
-	res := wire.Result{JobID: task.JobID, TaskID: task.TaskID, Status: wire.StatusSuccess}
+	res := wire.Result{JobID: task.JobID, TaskID: task.TaskID, Status: wire.ResultSuccess}
 	item := fmt.Sprint(task.Params["item_id"])
 	switch {
 	case task.Type != "check_inventory":
@@ -174,7 +174,7 @@ func scriptAnswer(task wire.Task) wire.Result {
 	case strings.HasPrefix(item, "gone"):
 		res.Status, res.Data = "out_of_stock", map[string]any{"in_stock": false}
 	case strings.HasPrefix(item, "broken"):
-		res.Status = wire.StatusFailure
+		res.Status = wire.ResultFailure
 		res.Error = &wire.Error{Code: "PERMANENT_ERROR", Message: "item " + item + " is not in the catalogue"}
 	default:
 		res.Data = map[string]any{"in_stock": true, "quantity": task.Params["quantity"]}

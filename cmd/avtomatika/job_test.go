@@ -14,6 +14,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const approvalOnly = `name: approval_only
@@ -152,15 +153,15 @@ func TestWatchLine(t *testing.T) {
 		now  time.Time
 		want string
 	}{
-		{"running since watch began", client.Job{ID: "j", Blueprint: "b", Status: client.StatusRunning, State: "s"}, began.Add(1500 * time.Millisecond),
+		{"running since watch began", client.Job{ID: "j", Blueprint: "b", Status: wire.StatusRunning, State: "s"}, began.Add(1500 * time.Millisecond),
 			"j  b  status=running  state=s  elapsed=1s"},
-		{"since created", client.Job{ID: "j", Blueprint: "b", Status: client.StatusWaitingForWorker, State: "s", CreatedAt: 900}, began,
+		{"since created", client.Job{ID: "j", Blueprint: "b", Status: wire.StatusWaitingForWorker, State: "s", CreatedAt: 900}, began,
 			"j  b  status=waiting_for_worker  state=s  elapsed=1m40s"},
-		{"ended", client.Job{ID: "j", Blueprint: "b", Status: client.StatusFinished, State: "done", CreatedAt: 990, FinishedAt: 993}, began.Add(time.Hour),
+		{"ended", client.Job{ID: "j", Blueprint: "b", Status: wire.StatusFinished, State: "done", CreatedAt: 990, FinishedAt: 993}, began.Add(time.Hour),
 			"j  b  status=finished  state=done  elapsed=3s"},
-		{"progress", client.Job{ID: "j", Blueprint: "b", Status: client.StatusRunning, Progress: 0.25, ProgressMessage: "step 1"}, began,
+		{"progress", client.Job{ID: "j", Blueprint: "b", Status: wire.StatusRunning, Progress: 0.25, ProgressMessage: "step 1"}, began,
 			`j  b  status=running  progress=25% "step 1"  elapsed=0s`},
-		{"server clock ahead", client.Job{ID: "j", Blueprint: "b", Status: client.StatusPending, CreatedAt: 1010}, began,
+		{"server clock ahead", client.Job{ID: "j", Blueprint: "b", Status: wire.StatusPending, CreatedAt: 1010}, began,
 			"j  b  status=pending  elapsed=0s"},
 	}
 	for _, tc := range tests {

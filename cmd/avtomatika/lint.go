@@ -22,8 +22,9 @@ func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	format := fl.String("format", "text", "output format: "+strings.Join(lang.Formats(), ", "))
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: avtomatika lint [--format text|json|github|sarif] [PATH...]")
-		fmt.Fprintln(stderr, "\nLints blueprint files and folders (default: blueprints). A file is linted in the")
-		fmt.Fprintln(stderr, "context of its folder. Exit status: 0 clean, 1 findings, 2 usage or unreadable input.")
+		fmt.Fprintln(stderr, "\nLints blueprint files and folders (default: blueprints), and Starlark scripts")
+		fmt.Fprintln(stderr, "(.star). A file is linted in the context of its folder. Exit status: 0 clean,")
+		fmt.Fprintln(stderr, "1 findings, 2 usage or unreadable input.")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(reorder(args, map[string]bool{"format": true})); err != nil {
@@ -50,7 +51,7 @@ func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 	for _, d := range ds {
-		if d.Rule == "unreadable" {
+		if d.Rule == lang.RuleUnreadable.Name {
 			return exitUsage
 		}
 	}
@@ -76,8 +77,8 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 		dir, only := p, ""
 		if !st.IsDir() {
 			dir, only = filepath.Dir(p), filepath.Base(p)
-			if ext := filepath.Ext(only); ext != ".yaml" && ext != ".yml" {
-				return nil, nil, fmt.Errorf("%s: not a blueprint file (want .yaml or .yml)", p)
+			if ext := filepath.Ext(only); ext != ".yaml" && ext != ".yml" && ext != ".star" {
+				return nil, nil, fmt.Errorf("%s: not a blueprint or script file (want .yaml, .yml or .star)", p)
 			}
 			if _, err := os.ReadFile(p); err != nil {
 				return nil, nil, fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
@@ -94,6 +95,7 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 			ds = lang.LintFS(fsys)
 		}
 		base := filepath.ToSlash(relative(dir))
+		ds = append(ds, lintTests(dir, only, sources)...) // blueprint tests: test.go
 		for _, d := range ds {
 			rel := d.Pos.File
 			d.Pos.File = path.Join(base, rel)

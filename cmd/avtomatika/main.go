@@ -35,13 +35,19 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the blueprints folder: client API, worker protocol, hot reload", runServe},
 		{"lint", "check blueprint files and folders", runLint},
+		{"test", "run blueprint tests (*_test.yaml) with scripted workers on a virtual clock", runTest},
 		{"graph", "print a blueprint's state machine as DOT or Mermaid", runGraph},
 		{"job", "start, inspect, watch, cancel and approve jobs on a server", runJob},
 		{"bench", "measure throughput and latency through the public API", runBench},
+		{"version", "print the version and the revision it was built from", runVersion},
+		{"completion", "print a shell completion script: bash, zsh or fish", runCompletion},
 	}
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return runVersion(ctx, args[1:], stdin, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -63,7 +69,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: avtomatika COMMAND [ARGS]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'avtomatika COMMAND -h' for a command's flags.")

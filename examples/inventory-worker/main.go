@@ -1,13 +1,14 @@
 // Command inventory-worker is the cookbook's inventory worker written
 // with the Go worker SDK. It runs two task types:
 //
-//   - check_inventory: looks an item up in a small built-in stock table
-//     and answers success with {in_stock, item_id, warehouse_info}, or
-//     the custom status out_of_stock that the inventory_check blueprint
-//     routes to its own state;
-//   - long_running_task: works for params.duration_seconds, checking for
-//     cancellation between steps, and ends cancelled when the
-//     orchestrator cancels the job.
+//   - check_inventory: reads params.items (a list); when it holds
+//     "unavailable_item" it answers the custom status out_of_stock with
+//     {"missing_item": "unavailable_item"}, which the inventory_check
+//     blueprint routes to its own state; otherwise success with
+//     {"warehouse_info": ...};
+//   - long_running_task: works in ten steps of two seconds, checking for
+//     cancellation before each, and answers cancelled when the
+//     orchestrator cancelled the job.
 //
 // It is configured from the environment and a .env file in the working
 // folder (ORCHESTRATOR_URL, WORKER_TOKEN, WORKER_ID, ...; see README.md)
@@ -16,12 +17,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
+	"slices"
 	"syscall"
 	"time"
 
@@ -37,7 +37,7 @@ func main() {
 		log.Error("read .env", "err", err)
 		os.Exit(2)
 	}
-	w, err := newWorker(lookup, log, newApp(100*time.Millisecond))
+	w, err := newWorker(lookup, log, newApp())
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(2)
@@ -72,87 +72,72 @@ func newWorker(lookup worker.Lookup, log *slog.Logger, a *app) (*worker.Worker, 
 
 // app holds what the handlers share; it is read only once built.
 type app struct {
-	stock map[string]int // units on hand by item id (upper case); other items: 100
-	tick  time.Duration  // one step of long_running_task
+	check time.Duration // the simulated work of check_inventory
+	step  time.Duration // one of long_running_task's ten steps
 	// started, when set, is called as long_running_task begins (tests).
 	started func(taskID string)
 }
 
-func newApp(tick time.Duration) *app {
-	return &app{
-		stock: map[string]int{"SKU-42": 10, "SKU-43": 5, "SKU-44": 0, "SKU-123": 42},
-		tick:  tick,
-	}
-}
+// newApp is the cookbook's timing: one second per inventory check, ten
+// steps of two seconds for the long task.
+func newApp() *app { return &app{check: time.Second, step: 2 * time.Second} }
 
-// checkInventory answers whether params.quantity (default 1) units of
-// params.item_id are on hand.
+// unavailable is the item the cookbook's warehouse never has.
+const unavailable = "unavailable_item"
+
+// checkInventory reads params.items, a list (missing: empty). When it
+// holds "unavailable_item" the answer is the custom status out_of_stock,
+// which the inventory_check blueprint routes to its own state; otherwise
+// success with warehouse_info.
 func (a *app) checkInventory(ctx context.Context, t *worker.Task) (worker.Result, error) {
-	item, _ := t.Params["item_id"].(string)
-	if strings.TrimSpace(item) == "" {
-		return worker.Result{}, worker.InvalidInput(errors.New("check_inventory: params.item_id must be a non-empty string"))
-	}
-	qty := 1
-	switch q := t.Params["quantity"].(type) {
+	var items []any
+	switch v := t.Params["items"].(type) {
 	case nil:
-	case float64:
-		if q < 1 || q != float64(int(q)) {
-			return worker.Result{}, worker.InvalidInput(fmt.Errorf("check_inventory: params.quantity %v: want a whole number of at least 1", q))
-		}
-		qty = int(q)
+	case []any:
+		items = v
 	default:
-		return worker.Result{}, worker.InvalidInput(fmt.Errorf("check_inventory: params.quantity %v: want a number", q))
+		return worker.Result{}, worker.InvalidInput(fmt.Errorf("check_inventory: params.items is %T: want a list", v))
 	}
-	onHand, known := a.stock[strings.ToUpper(item)]
-	if !known {
-		onHand = 100 // everything else is plentiful
+	select { // the simulated look-up
+	case <-ctx.Done():
+		return worker.Result{}, ctx.Err()
+	case <-time.After(a.check):
 	}
-	if onHand < qty {
-		return worker.Result{Status: "out_of_stock", Data: map[string]any{
-			"in_stock": false, "item_id": item, "requested": qty, "available": onHand,
-		}}, nil
+	if slices.Contains(items, any(unavailable)) {
+		return worker.Result{Status: "out_of_stock", Data: map[string]any{"missing_item": unavailable}}, nil
 	}
-	return worker.Result{Status: "success", Data: map[string]any{
-		"in_stock": true,
-		"item_id":  item,
-		"warehouse_info": map[string]any{
-			"warehouse": "main", "available": onHand, "reserved": qty,
-		},
-	}}, nil
+	return worker.Result{Status: "success", Data: map[string]any{"warehouse_info": "All items are available"}}, nil
 }
 
-// longRunning works in steps for params.duration_seconds (default 30),
-// checking between steps whether the orchestrator cancelled the task.
+// longRunning works in ten steps, asking before each whether the
+// orchestrator cancelled the task; if so it stops and answers cancelled.
 func (a *app) longRunning(ctx context.Context, t *worker.Task) (worker.Result, error) {
-	secs := 30.0
-	if d, ok := t.Params["duration_seconds"].(float64); ok {
-		secs = d
-	}
-	if secs < 0 || secs > 24*3600 {
-		return worker.Result{}, worker.InvalidInput(fmt.Errorf("long_running_task: params.duration_seconds %v: want 0 to 86400", secs))
-	}
-	total := time.Duration(secs * float64(time.Second))
 	if a.started != nil {
 		a.started(t.TaskID)
 	}
-	start := time.Now()
-	tick := time.NewTicker(a.tick)
-	defer tick.Stop()
-	steps := 0
-	for time.Since(start) < total {
+	const steps = 10
+	for i := range steps {
 		if t.CheckForCancellation(ctx) {
-			return worker.Result{Status: "cancelled", Data: map[string]any{"steps_done": steps}}, nil
+			return cancelled(i), nil
 		}
 		select {
 		case <-ctx.Done():
-			return worker.Result{}, ctx.Err()
-		case <-tick.C:
-			steps++
-			if steps%10 == 0 && total > 0 {
-				// Progress is advisory: a failure to send it does not stop the work.
-				_ = t.Progress(ctx, min(1, time.Since(start).Seconds()/total.Seconds()), fmt.Sprintf("step %d", steps))
+			if t.CheckForCancellation(ctx) { // the SDK ends the context on a cancel
+				return cancelled(i), nil
 			}
+			return worker.Result{}, ctx.Err()
+		case <-time.After(a.step):
 		}
+		// Progress is advisory: a failure to send it does not stop the work.
+		_ = t.Progress(ctx, float64(i+1)/steps, fmt.Sprintf("step %d/%d done", i+1, steps))
 	}
-	return worker.Result{Status: "success", Data: map[string]any{"steps_done": steps, "duration_seconds": secs}}, nil
+	return worker.Result{Status: "success", Data: map[string]any{"steps_done": steps}}, nil
+}
+
+// cancelled is long_running_task's answer once the orchestrator cancelled
+// it after done steps.
+func cancelled(done int) worker.Result {
+	return worker.Result{Status: "cancelled", Data: map[string]any{
+		"message": "The task was cancelled by the user.", "steps_done": done,
+	}}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/worker"
 )
 
 const testToken = "inventory-example-token"
@@ -98,39 +100,84 @@ func waitJob(t *testing.T, c *client.Client, id string) *client.Job {
 	return j
 }
 
+// testApp is the cookbook's worker with short waits.
+func testApp() *app { return &app{check: 10 * time.Millisecond, step: 50 * time.Millisecond} }
+
+// TestInventoryCheck runs jobs of the inventory_check blueprint through
+// the real server and the example worker: a list holding
+// "unavailable_item" ends in out_of_stock with the missing item, any
+// other list finishes with warehouse_info.
 func TestInventoryCheck(t *testing.T) {
 	url := serve(t)
-	startWorker(t, url, newApp(20*time.Millisecond))
+	startWorker(t, url, testApp())
 	c, err := client.New(url, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	for _, tc := range []struct {
-		item   string
-		qty    int
+		input  map[string]any
 		status client.Status
 		state  string
+		key    string // in the job's result
+		value  any
 	}{
-		{"sku-42", 3, client.StatusFinished, "in_stock"},
-		{"sku-43", 6, client.StatusFailed, "out_of_stock"},
-		{"sku-44", 1, client.StatusFailed, "out_of_stock"},
-		{"anything-else", 50, client.StatusFinished, "in_stock"},
+		{map[string]any{"items": []string{"item1", "item2"}}, wire.StatusFinished, "in_stock", "warehouse_info", "All items are available"},
+		{map[string]any{"items": []string{}}, wire.StatusFinished, "in_stock", "warehouse_info", "All items are available"},
+		{map[string]any{"items": []string{"item1", "unavailable_item"}}, wire.StatusFailed, "out_of_stock", "missing_item", "unavailable_item"},
+		// The one-item form is sent as a list of one.
+		{map[string]any{"item_id": "unavailable_item"}, wire.StatusFailed, "out_of_stock", "missing_item", "unavailable_item"},
+		{map[string]any{"item_id": "sku-42", "quantity": 3}, wire.StatusFinished, "in_stock", "warehouse_info", "All items are available"},
 	} {
-		id, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"item_id": tc.item, "quantity": tc.qty}, client.StartOptions{})
+		id, err := c.Start(ctx, "/jobs/inventory_check", tc.input, client.StartOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		j := waitJob(t, c, id)
 		if j.Status != tc.status || j.State != tc.state {
-			t.Errorf("%s x%d: job ended %s in state %q (error %+v), want %s in %q", tc.item, tc.qty, j.Status, j.State, j.Error, tc.status, tc.state)
+			t.Errorf("%v: job ended %s in state %q (error %+v), want %s in %q", tc.input, j.Status, j.State, j.Error, tc.status, tc.state)
+		}
+		if got := j.Result[tc.key]; got != tc.value {
+			t.Errorf("%v: result %v: %s is %v, want %v", tc.input, j.Result, tc.key, got, tc.value)
+		}
+	}
+	// Input without items (or item_id) is refused before any worker sees it.
+	if _, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"items": "unavailable_item"}, client.StartOptions{}); err == nil {
+		t.Error("items as a string: job created, want it refused")
+	}
+}
+
+// TestCheckInventoryParams: a worker reached by another blueprint gets
+// the cookbook's reading of params.items.
+func TestCheckInventoryParams(t *testing.T) {
+	a := testApp()
+	for _, tc := range []struct {
+		params map[string]any
+		status string
+		code   string
+	}{
+		{map[string]any{}, "success", ""},
+		{map[string]any{"items": []any{map[string]any{"sku": "unavailable_item"}}}, "success", ""},
+		{map[string]any{"items": []any{1.5, "unavailable_item"}}, "out_of_stock", ""},
+		{map[string]any{"items": "unavailable_item"}, "", wire.CodeInvalidInputError},
+	} {
+		res, err := a.checkInventory(context.Background(), &worker.Task{Params: tc.params})
+		code := ""
+		if err != nil {
+			code = worker.Code(err)
+		}
+		if code != tc.code || res.Status != tc.status {
+			t.Errorf("%v: %+v, %v; want status %q code %q", tc.params, res, err, tc.status, tc.code)
 		}
 	}
 }
 
+// TestLongRunningCancelled: long_running_task works in ten steps; a job
+// cancelled while it runs ends cancelled and frees the worker's slot.
 func TestLongRunningCancelled(t *testing.T) {
 	url := serve(t)
-	a := newApp(20 * time.Millisecond)
+	a := testApp()
+	a.step = 10 * time.Millisecond
 	started := make(chan string, 4)
 	a.started = func(id string) { started <- id }
 	startWorker(t, url, a)
@@ -140,20 +187,20 @@ func TestLongRunningCancelled(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	short, err := c.Start(ctx, "/jobs/long_running", map[string]any{"duration_seconds": 0.1}, client.StartOptions{})
+	short, err := c.Start(ctx, "/jobs/long_running", map[string]any{}, client.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, short); j.Status != client.StatusFinished {
-		t.Fatalf("short long_running job ended %s (error %+v), want finished", j.Status, j.Error)
+	if j := waitJob(t, c, short); j.Status != wire.StatusFinished || j.Result["steps_done"] != float64(10) {
+		t.Fatalf("long_running job ended %s with %v (error %+v), want finished after 10 steps", j.Status, j.Result, j.Error)
 	}
-
-	id, err := c.Start(ctx, "/jobs/long_running", map[string]any{"duration_seconds": 600}, client.StartOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cancel once the handler runs (the short job's start is drained first).
 	<-started
+
+	a.step = time.Minute // ten minutes in all: only a cancel ends it in time
+	id, err := c.Start(ctx, "/jobs/long_running", map[string]any{}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-started:
 	case <-time.After(30 * time.Second):
@@ -162,15 +209,15 @@ func TestLongRunningCancelled(t *testing.T) {
 	if err := c.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, id); j.Status != client.StatusCancelled && j.State != "cancelled" {
+	if j := waitJob(t, c, id); j.Status != wire.StatusCancelled && j.State != "cancelled" {
 		t.Errorf("cancelled job ended %s in state %q, want cancelled", j.Status, j.State)
 	}
 	// The handler stopped (the only slot is free again): a new job runs to the end.
-	again, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"item_id": "SKU-123"}, client.StartOptions{})
+	again, err := c.Start(ctx, "/jobs/inventory_check", map[string]any{"items": []string{"item1"}}, client.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := waitJob(t, c, again); j.Status != client.StatusFinished {
+	if j := waitJob(t, c, again); j.Status != wire.StatusFinished {
 		t.Errorf("job after the cancellation ended %s, want finished", j.Status)
 	}
 }

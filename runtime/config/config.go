@@ -8,7 +8,6 @@
 package config
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/dotenv"
 )
 
 // Lookup reads one variable; os.LookupEnv is one.
@@ -216,61 +217,17 @@ func parseBool(v string) (bool, error) {
 	return false, errors.New("not a boolean")
 }
 
-// ReadDotEnv parses a .env file: KEY=VALUE lines, `export ` prefixes,
-// single or double quotes, # comments. A missing file is not an error.
+// ReadDotEnv parses a .env file as python-dotenv does (see
+// internal/dotenv): KEY=VALUE entries, `export ` prefixes, single and
+// double quotes (which may span lines), # comments. A missing file is not
+// an error.
 func ReadDotEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseDotEnv(path, f)
+	return dotenv.Read(path)
 }
 
 // ParseDotEnv parses .env text; errors name name:line.
 func ParseDotEnv(name string, r io.Reader) (map[string]string, error) {
-	out := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		t = strings.TrimPrefix(t, "export ")
-		k, v, ok := strings.Cut(t, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.ContainsAny(k, " \t\"'") {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", name, line)
-		}
-		v = strings.TrimSpace(v)
-		switch {
-		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
-			u, err := strconv.Unquote(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %s: bad double-quoted value", name, line, k)
-			}
-			v = u
-		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
-			v = v[1 : len(v)-1]
-		case strings.HasPrefix(v, "\"") || strings.HasPrefix(v, "'"):
-			return nil, fmt.Errorf("%s:%d: %s: unclosed quote", name, line, k)
-		default:
-			if i := strings.Index(v, " #"); i >= 0 {
-				v = strings.TrimSpace(v[:i])
-			}
-		}
-		out[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return out, nil
+	return dotenv.Parse(name, r)
 }
 
 // EnvWithDotEnv looks variables up in the environment first, then in the

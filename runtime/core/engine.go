@@ -3,21 +3,23 @@ package core
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Errors of a step. The job is unchanged and there are no effects when
 // Step returns one; callers match them with errors.Is.
 var (
 	// ErrStaleTask: the event names a task the job does not wait on (a
-	// late result of an earlier attempt, a withdrawn branch). The result
-	// is answered "ignored: stale_task".
+	// late result of an earlier attempt, a withdrawn branch). The stores
+	// return it too, for a completed task they do not know under the job
+	// or that was withdrawn. The result is answered "ignored: stale_task".
 	ErrStaleTask = errors.New("stale task")
 	// ErrStaleTimer: a timer fired for a state the job has left.
 	ErrStaleTimer = errors.New("stale timer")
@@ -30,21 +32,6 @@ var (
 	// approval for a job that waits for none, a child the job does not
 	// wait on, an unknown event kind); the API answers 409.
 	ErrBadEvent = errors.New("event does not apply")
-)
-
-// Error codes the engine sets on a job it fails (besides the wire codes a
-// worker's result carries).
-const (
-	CodeExpression      = "EXPRESSION_ERROR" // an expression failed or gave the wrong type
-	CodeNoChoice        = "NO_CHOICE"        // choose: no entry matched and no default
-	CodeUnhandledStatus = "UNHANDLED_STATUS" // a status the state's transitions do not name
-	CodeTransitionLimit = "TRANSITION_LIMIT" // Limits.MaxSteps exceeded
-	CodeUnknownState    = "UNKNOWN_STATE"    // the machine has no such state
-	CodeDispatchTimeout = "DISPATCH_TIMEOUT" // no worker took a task in time
-	CodeApprovalTimeout = "APPROVAL_TIMEOUT" // an approval timed out and names no timeout transition
-	CodeChildFailed     = "CHILD_FAILED"     // a child job failed and the state names no failure transition
-	CodeEndFailure      = "END_FAILURE"      // the job reached `end: failure`
-	CodeCancelled       = "CANCELLED"        // cancelled by the client, the parent or the worker
 )
 
 // Limits bound a job; the zero value takes the defaults.
@@ -172,7 +159,7 @@ func (s *stepper) apply(ev Event) error {
 		return s.taskEvent(ev)
 	case EventApproval:
 		st := s.m.State(j.State)
-		if j.Status != StatusWaitingForHuman || st == nil || st.Action != lang.ActionApproval {
+		if j.Status != wire.StatusWaitingForHuman || st == nil || st.Action != lang.ActionApproval {
 			return fmt.Errorf("job %s is %s in state %q and waits for no decision: %w", j.ID, j.Status, j.State, ErrBadEvent)
 		}
 		if ev.Decision != "approved" && ev.Decision != "rejected" {
@@ -187,7 +174,7 @@ func (s *stepper) apply(ev Event) error {
 		return s.childFinished(ev)
 	case EventCancel:
 		s.timeline(TimelineEvent{Type: "cancel_requested", Detail: map[string]any{"reason": orDefault(ev.Reason, "cancelled by the client")}})
-		s.finish(StatusCancelled, &ErrorInfo{Code: CodeCancelled, Message: orDefault(ev.Reason, "cancelled by the client")})
+		s.finish(wire.StatusCancelled, &wire.Error{Code: wire.CodeCancelled, Message: orDefault(ev.Reason, "cancelled by the client")})
 	case EventProgress:
 		if p, ok := toFloat(ev.Data["progress"]); ok {
 			j.Progress = p
@@ -228,7 +215,7 @@ func (s *stepper) timer(ev Event) error {
 	}
 	s.timeline(TimelineEvent{Type: "approval", Detail: map[string]any{"decision": "timeout"}})
 	if _, ok := st.Next("timeout"); !ok {
-		s.fail(CodeApprovalTimeout, fmt.Sprintf("state %q: the approval timed out after %s and the state names no \"timeout\" transition", st.Name, st.Approval.Timeout))
+		s.fail(wire.CodeApprovalTimeout, fmt.Sprintf("state %q: the approval timed out after %s and the state names no \"timeout\" transition", st.Name, st.Approval.Timeout))
 		return nil
 	}
 	s.leaveBy(st, "timeout")
@@ -246,7 +233,7 @@ func (s *stepper) childFinished(ev Event) error {
 		return fmt.Errorf("child %s of job %s (waiting on %q): %w", ev.ChildID, j.ID, j.Child, ErrBadEvent)
 	}
 	outcome := ev.Outcome
-	if outcome != "success" && outcome != "failure" {
+	if outcome != wire.ResultSuccess && outcome != wire.ResultFailure {
 		return fmt.Errorf("child %s of job %s ended with outcome %q: want \"success\" or \"failure\": %w", ev.ChildID, j.ID, ev.Outcome, ErrBadEvent)
 	}
 	s.timeline(TimelineEvent{Type: "child_finished", Detail: map[string]any{"child_id": ev.ChildID, "outcome": outcome}})
@@ -256,12 +243,12 @@ func (s *stepper) childFinished(ev Event) error {
 		res.Data, res.Error = ev.Result.Data, ev.Result.Error
 	}
 	j.Result = res
-	if _, ok := st.Next(outcome); !ok && outcome == "failure" {
+	if _, ok := st.Next(outcome); !ok && outcome == wire.ResultFailure {
 		msg := fmt.Sprintf("state %q: child job %s (%s) failed", st.Name, ev.ChildID, st.Blueprint.Name)
 		if res.Error != nil && res.Error.Message != "" {
 			msg += ": " + res.Error.Message
 		}
-		s.fail(CodeChildFailed, msg)
+		s.fail(wire.CodeChildFailed, msg)
 		return nil
 	}
 	s.leaveBy(st, outcome)
@@ -304,14 +291,11 @@ func (s *stepper) timeline(e TimelineEvent) {
 
 // uuid draws a version 4 UUID from the step's randomness.
 func (s *stepper) uuid() string {
-	var b [16]byte
-	if _, err := io.ReadFull(s.in.Rand, b[:]); err != nil {
-		s.abort(fmt.Errorf("step job %s: read randomness: %w", s.j.ID, err))
+	id, err := uuid.New(s.in.Rand)
+	if err != nil {
+		s.abort(fmt.Errorf("step job %s: %w", s.j.ID, err))
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return id
 }
 
 // rand64 draws a uniformly random 64-bit number from the step's randomness.

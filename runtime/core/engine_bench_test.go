@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // BenchmarkFanIn runs one parallel of n branches from creation to its end:
@@ -32,7 +34,7 @@ func BenchmarkFanIn(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if j.Status != StatusFinished || len(j.Results) != n {
+				if j.Status != wire.StatusFinished || len(j.Results) != n {
 					b.Fatalf("status %s with %d results", j.Status, len(j.Results))
 				}
 			}

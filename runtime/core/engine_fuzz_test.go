@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // FuzzStep feeds arbitrary events to jobs in every kind of state. A step
@@ -14,9 +15,9 @@ import (
 // panic (an engine defect) or an untyped error fails.
 func FuzzStep(f *testing.F) {
 	f.Add(uint8(0), uint8(0), "success", "", "b1", 1, "approved", "")
-	f.Add(uint8(1), uint8(1), "failure", ErrTransient, "task-A", 0, "", "")
+	f.Add(uint8(1), uint8(1), "failure", wire.CodeTransientError, "task-A", 0, "", "")
 	f.Add(uint8(2), uint8(5), "", "", "", -1, "maybe", "retry-b1")
-	f.Add(uint8(3), uint8(4), "odd", ErrPermanent, "c1", 7, "rejected", "approval-job-1-1")
+	f.Add(uint8(3), uint8(4), "odd", wire.CodePermanentError, "c1", 7, "rejected", "approval-job-1-1")
 	jobs := []struct {
 		bp  string
 		job func() *Job
@@ -25,7 +26,7 @@ func FuzzStep(f *testing.F) {
 		{taskBP, working},
 		{taskBP, func() *Job { return retrying(1) }},
 		{apprBP, asking},
-		{childBP, func() *Job { j := at("call", StatusWaitingForChild, 1, nil); j.Child = "c1"; return j }},
+		{childBP, func() *Job { j := at("call", wire.StatusWaitingForChild, 1, nil); j.Child = "c1"; return j }},
 		{parBP, func() *Job { return pending(map[string]any{"items": []any{"a", nil, int64(3)}}) }},
 	}
 	machines := make([]*lang.Machine, len(jobs))
@@ -41,7 +42,7 @@ func FuzzStep(f *testing.F) {
 		if status != "" || code != "" {
 			ev.Result = &Result{Status: status, Data: map[string]any{"k": code}}
 			if code != "" {
-				ev.Result.Error = &ErrorInfo{Code: code}
+				ev.Result.Error = &wire.Error{Code: code}
 			}
 		}
 		in := c.job()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const paramsBP = `name: bp
@@ -29,9 +31,9 @@ func TestStepJobFailures(t *testing.T) {
 		code     string
 		msg      []string // parts of the message
 	}{
-		{"an expression error names blueprint, state, place and expression", badExprBP, map[string]any{"n": int64(1)}, CodeExpression,
+		{"an expression error names blueprint, state, place and expression", badExprBP, map[string]any{"n": int64(1)}, wire.CodeExpressionError,
 			[]string{`blueprint "bp", state "work": bp.yaml:5:`, "input.n + 'x'", "unknown binary op"}},
-		{"params must be an object", paramsBP, map[string]any{"p": []any{int64(1)}}, CodeExpression,
+		{"params must be an object", paramsBP, map[string]any{"p": []any{int64(1)}}, wire.CodeExpressionError,
 			[]string{`state "work": bp.yaml:5:`, `params of task "t" must be an object, not a list`}},
 	}
 	for _, c := range cases {
@@ -42,7 +44,7 @@ func TestStepJobFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.Status != StatusFailed || j.Error == nil || j.Error.Code != c.code || fx.Notify == nil || len(fx.Enqueue) != 0 {
+			if j.Status != wire.StatusFailed || j.Error == nil || j.Error.Code != c.code || fx.Notify == nil || len(fx.Enqueue) != 0 {
 				t.Fatalf("job %s, error %+v, effects %+v; want failed with %s and nothing enqueued", j.Status, j.Error, fx, c.code)
 			}
 			for _, part := range c.msg {
@@ -89,7 +91,7 @@ func TestStepErrors(t *testing.T) {
 func TestStepFillsVersionAndCreation(t *testing.T) {
 	t.Parallel()
 	m := machine(t, waitBP)
-	j := &Job{ID: "c1", Status: StatusPending}
+	j := &Job{ID: "c1", Status: wire.StatusPending}
 	got, _, err := Step(context.Background(), m, j, Event{Kind: EventCreated}, Inputs{Now: t0, Rand: &ctrRand{}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func TestStepConcurrentSameJob(t *testing.T) {
 		wg.Go(func() {
 			ev := result("b1", 1, "success", map[string]any{"n": int64(1)}, "")
 			if g%2 == 1 {
-				ev = result("b2", 2, "failure", nil, ErrPermanent)
+				ev = result("b2", 2, "failure", nil, wire.CodePermanentError)
 			}
 			out, _, err := Step(context.Background(), m, j, ev, Inputs{Now: t0, Rand: &ctrRand{}})
 			if err != nil {
@@ -126,7 +128,7 @@ func TestStepConcurrentSameJob(t *testing.T) {
 		t.Errorf("input tasks changed:\n%s", diff)
 	}
 	for g, out := range outs {
-		if want := []Status{StatusWaitingParallel, StatusQuarantined}[g%2]; out == nil || out.Status != want {
+		if want := []wire.JobStatus{wire.StatusWaitingParallel, wire.StatusQuarantined}[g%2]; out == nil || out.Status != want {
 			t.Errorf("goroutine %d: %v, want %s", g, out, want)
 		}
 	}
@@ -164,8 +166,8 @@ states:
 	}
 	j, fx := step(pending(map[string]any{"n": int64(3)}), Event{Kind: EventCreated})
 	first := fx.Enqueue[0]
-	j, fx = step(j, Event{Kind: EventTaskResult, TaskID: first.ID, Result: &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTransient}}})
-	if j.Status != StatusAwaitingRetry || len(fx.Timers) != 1 {
+	j, fx = step(j, Event{Kind: EventTaskResult, TaskID: first.ID, Result: &Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTransientError}}})
+	if j.Status != wire.StatusAwaitingRetry || len(fx.Timers) != 1 {
 		t.Fatalf("after a transient failure: %s, timers %v", j.Status, fx.Timers)
 	}
 	if d := fx.Timers[0].At.Sub(now); d < 0 || d > time.Second {
@@ -191,7 +193,7 @@ states:
 		t.Fatalf("after the parallel: state %s, message %q, results %v", j.State, j.ApprovalMessage, j.Results)
 	}
 	j, fx = step(j, Event{Kind: EventApproval, Decision: "approved"})
-	if j.Status != StatusFinished || fx.Notify == nil || fx.Notify.Event != "job_finished" || j.Steps != 4 {
+	if j.Status != wire.StatusFinished || fx.Notify == nil || fx.Notify.Event != "job_finished" || j.Steps != 4 {
 		t.Fatalf("end: %s after %d steps, notify %+v", j.Status, j.Steps, fx.Notify)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // enter moves the job into a state and runs it: set, store, then the
@@ -21,18 +22,18 @@ func (s *stepper) enter(name string) {
 	for !s.done() {
 		st := s.m.State(name)
 		if st == nil {
-			s.fail(CodeUnknownState, fmt.Sprintf("state %q does not exist in blueprint %q", name, s.m.Name))
+			s.fail(wire.CodeUnknownState, fmt.Sprintf("state %q does not exist in blueprint %q", name, s.m.Name))
 			return
 		}
 		j.Steps++
 		if j.Steps > s.lim.MaxSteps {
-			s.fail(CodeTransitionLimit, fmt.Sprintf("transition limit exceeded: more than %d states entered, the next %q (a loop?)", s.lim.MaxSteps, name))
+			s.fail(wire.CodeTransitionLimit, fmt.Sprintf("transition limit exceeded: more than %d states entered, the next %q (a loop?)", s.lim.MaxSteps, name))
 			return
 		}
 		prev := j.State
 		s.leave()
 		j.State = name
-		j.Status = StatusRunning
+		j.Status = wire.StatusRunning
 		s.timeline(TimelineEvent{Type: "state_entered", PrevState: prev, NextState: name})
 		if !s.runSetStore(st) {
 			return
@@ -60,16 +61,16 @@ func (s *stepper) enter(name string) {
 			s.startWait(st)
 		case lang.ActionEnd:
 			if st.End == lang.OutcomeSuccess {
-				s.finish(StatusFinished, nil)
+				s.finish(wire.StatusFinished, nil)
 				return
 			}
 			e := j.Error // the handled failure that led here, if any
 			if e == nil {
-				e = &ErrorInfo{Code: CodeEndFailure, Message: fmt.Sprintf("the job ended in failure state %q", name)}
+				e = &wire.Error{Code: wire.CodeEndFailure, Message: fmt.Sprintf("the job ended in failure state %q", name)}
 			}
-			s.finish(StatusFailed, e)
+			s.finish(wire.StatusFailed, e)
 		default:
-			s.fail(CodeUnknownState, fmt.Sprintf("state %q has no action the engine knows (%q)", name, st.Action))
+			s.fail(wire.CodeUnknownState, fmt.Sprintf("state %q has no action the engine knows (%q)", name, st.Action))
 		}
 		return
 	}
@@ -98,11 +99,11 @@ func (s *stepper) leave() {
 func (s *stepper) leaveBy(st *lang.State, status string) {
 	next, ok := st.Next(status)
 	if !ok {
-		if status == "cancelled" {
-			s.finish(StatusCancelled, &ErrorInfo{Code: CodeCancelled, Message: fmt.Sprintf("state %q: the task was cancelled", st.Name)})
+		if status == wire.ResultCancelled {
+			s.finish(wire.StatusCancelled, &wire.Error{Code: wire.CodeCancelled, Message: fmt.Sprintf("state %q: the task was cancelled", st.Name)})
 			return
 		}
-		s.fail(CodeUnhandledStatus, fmt.Sprintf("unhandled status %q in state %q: its transitions name %s", status, st.Name, statusList(st)))
+		s.fail(wire.CodeUnhandledStatus, fmt.Sprintf("unhandled status %q in state %q: its transitions name %s", status, st.Name, statusList(st)))
 		return
 	}
 	s.enter(next)
@@ -185,7 +186,7 @@ func (s *stepper) evalErr(err error) {
 	if !errors.As(err, &ee) {
 		err = fmt.Errorf("state %q: %w", s.j.State, err)
 	}
-	s.fail(CodeExpression, err.Error())
+	s.fail(wire.CodeExpressionError, err.Error())
 }
 
 // setHistory writes one key of the job's history (copy on write).
@@ -238,7 +239,7 @@ func (s *stepper) runSetStore(st *lang.State) bool {
 			case int64, float64, bool:
 				key = fmt.Sprint(x)
 			default:
-				s.fail(CodeExpression, fmt.Sprintf("state %q: %s: key of store %q must be a string, not %s", st.Name, w.Pos, w.Store, typeName(k)))
+				s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: %s: key of store %q must be a string, not %s", st.Name, w.Pos, w.Store, typeName(k)))
 				return false
 			}
 			s.fx.StoreWrites = append(s.fx.StoreWrites, StoreWrite{Blueprint: s.m.Name, Store: w.Store, Key: key, Value: v})
@@ -262,7 +263,7 @@ func (s *stepper) choose(st *lang.State) (string, bool) {
 			return c.GoTo, true
 		}
 	}
-	s.fail(CodeNoChoice, fmt.Sprintf("state %q: no choose entry matched and there is no default", st.Name))
+	s.fail(wire.CodeNoChoice, fmt.Sprintf("state %q: no choose entry matched and there is no default", st.Name))
 	return "", false
 }
 
@@ -272,7 +273,7 @@ func (s *stepper) startTask(st *lang.State) {
 		return
 	}
 	t := s.newTask(st.Task, params, 0, 1)
-	s.j.Status = StatusWaitingForWorker
+	s.j.Status = wire.StatusWaitingForWorker
 	s.setTasks([]TaskRef{{ID: t.ID, Type: t.Type, Branch: 0, Attempt: 1, Timer: s.enqueue(t)}})
 }
 
@@ -309,13 +310,13 @@ func (s *stepper) startParallel(st *lang.State) {
 	s.j.Results = nil
 	if len(specs) == 0 {
 		s.timeline(TimelineEvent{Type: "parallel_empty"})
-		s.j.Result = &Result{Status: "success"}
+		s.j.Result = &Result{Status: wire.ResultSuccess}
 		s.j.Results = []*Result{}
-		s.leaveBy(st, "success")
+		s.leaveBy(st, wire.ResultSuccess)
 		return
 	}
 	refs := make([]TaskRef, len(specs))
-	s.j.Status = StatusWaitingParallel
+	s.j.Status = wire.StatusWaitingParallel
 	for i, spec := range specs {
 		t := s.newTask(spec, params[i], i, 1)
 		refs[i] = TaskRef{ID: t.ID, Type: t.Type, Branch: i, Attempt: 1, Timer: s.enqueue(t)}
@@ -331,7 +332,7 @@ func (s *stepper) forEach(st *lang.State, env *lang.Env) ([]any, bool) {
 	}
 	list, isList := items.([]any)
 	if !isList && items != nil {
-		s.fail(CodeExpression, fmt.Sprintf("state %q: %s: for_each must give a list, not %s", st.Name, st.Parallel.ForEach.Pos, typeName(items)))
+		s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: %s: for_each must give a list, not %s", st.Name, st.Parallel.ForEach.Pos, typeName(items)))
 		return nil, false
 	}
 	return list, true
@@ -351,7 +352,7 @@ func (s *stepper) evalParams(st *lang.State, spec *lang.Task, env *lang.Env) (ma
 	case nil:
 		return nil, true
 	}
-	s.fail(CodeExpression, fmt.Sprintf("state %q: %s: params of task %q must be an object, not %s", st.Name, spec.Params.Pos, spec.Type, typeName(v)))
+	s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: %s: params of task %q must be an object, not %s", st.Name, spec.Params.Pos, spec.Type, typeName(v)))
 	return nil, false
 }
 
@@ -408,13 +409,13 @@ func (s *stepper) startApproval(st *lang.State) {
 		default:
 			b, err := json.Marshal(x)
 			if err != nil {
-				s.fail(CodeExpression, fmt.Sprintf("state %q: approval message: %v", st.Name, err))
+				s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: approval message: %v", st.Name, err))
 				return
 			}
 			msg = string(b)
 		}
 	}
-	s.j.Status = StatusWaitingForHuman
+	s.j.Status = wire.StatusWaitingForHuman
 	s.j.ApprovalMessage = msg
 	detail := map[string]any{"message": msg}
 	if st.Approval.Timeout > 0 {
@@ -434,18 +435,18 @@ func (s *stepper) startChild(st *lang.State) {
 		}
 		m, isMap := v.(map[string]any)
 		if !isMap && v != nil {
-			s.fail(CodeExpression, fmt.Sprintf("state %q: %s: input of blueprint %q must be an object, not %s", st.Name, st.Blueprint.Input.Pos, st.Blueprint.Name, typeName(v)))
+			s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: %s: input of blueprint %q must be an object, not %s", st.Name, st.Blueprint.Input.Pos, st.Blueprint.Name, typeName(v)))
 			return
 		}
 		input = m
 	}
 	child := &Job{
-		ID: s.uuid(), Blueprint: st.Blueprint.Name, Status: StatusPending, Input: input,
+		ID: s.uuid(), Blueprint: st.Blueprint.Name, Status: wire.StatusPending, Input: input,
 		Client: s.j.Client, Parent: &ParentRef{JobID: s.j.ID, State: st.Name},
 		Metadata: s.j.Metadata, Security: s.j.Security, CreatedAt: s.in.Now, UpdatedAt: s.in.Now,
 	}
 	s.j.Child = child.ID
-	s.j.Status = StatusWaitingForChild
+	s.j.Status = wire.StatusWaitingForChild
 	s.fx.StartChild = append(s.fx.StartChild, child)
 	s.timeline(TimelineEvent{Type: "child_started", Detail: map[string]any{"child_id": child.ID, "blueprint": child.Blueprint}})
 }
@@ -459,12 +460,12 @@ func (s *stepper) startWait(st *lang.State) {
 		}
 		t, err := parseTime(v)
 		if err != nil {
-			s.fail(CodeExpression, fmt.Sprintf("state %q: %s: until: %v", st.Name, st.Wait.Until.Pos, err))
+			s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: %s: until: %v", st.Name, st.Wait.Until.Pos, err))
 			return
 		}
 		at = t
 	}
-	s.j.Status = StatusWaiting
+	s.j.Status = wire.StatusWaiting
 	s.armTimer("wait", at)
 	s.timeline(TimelineEvent{Type: "waiting", Detail: map[string]any{"until": at.UTC().Format(time.RFC3339Nano)}})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // taskEvent applies a task's result, lease timeout or dispatch timeout.
@@ -21,23 +22,23 @@ func (s *stepper) taskEvent(ev Event) error {
 	var res *Result
 	switch ev.Kind {
 	case EventTaskResult:
-		res = &Result{Status: "success"}
+		res = &Result{Status: wire.ResultSuccess}
 		if ev.Result != nil {
 			r := *ev.Result
 			res = &r
 			if res.Status == "" {
-				res.Status = "success"
+				res.Status = wire.ResultSuccess
 			}
 		}
 	case EventTaskTimeout:
-		res = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout,
+		res = &Result{Status: wire.ResultFailure, Error: &wire.Error{Code: wire.CodeTimeoutError,
 			Message: fmt.Sprintf("task %s (attempt %d) gave no result before its deadline", ref.ID, ref.Attempt)}}
 	case EventDispatchTimeout:
 		if ev.TimerID != "" && ev.TimerID == ref.Timer {
 			ref.Timer = "" // it fired: nothing to disarm
 		}
 		spec := taskSpec(st, ref.Branch)
-		res = &Result{Status: "failure", Error: &ErrorInfo{Code: CodeDispatchTimeout,
+		res = &Result{Status: wire.ResultFailure, Error: &wire.Error{Code: wire.CodeDispatchTimeout,
 			Message: fmt.Sprintf("no worker took task %q within %s", ref.ID, s.newTaskTimeouts(spec))}}
 	}
 	s.timeline(TimelineEvent{Type: string(ev.Kind), TaskID: ref.ID, WorkerID: ev.WorkerID, Attempt: ref.Attempt, Detail: resultDetail(res, ref.Branch)})
@@ -87,14 +88,14 @@ func resultDetail(r *Result, branch int) map[string]any {
 // Error code classes of PROTOCOL.md §3.6.
 func quarantines(code string) bool {
 	switch code {
-	case ErrPermanent, ErrSecurity, ErrDependency, ErrContractViolation:
+	case wire.CodePermanentError, wire.CodeSecurityError, wire.CodeDependencyError, wire.CodeContractViolationError:
 		return true
 	}
 	return false
 }
 
 func failsAtOnce(code string) bool {
-	return code == ErrInvalidInput || code == ErrIntegrityMismatch
+	return code == wire.CodeInvalidInputError || code == wire.CodeIntegrityMismatchError
 }
 
 // taskResult moves the job on after the i-th task's attempt ended with res
@@ -104,15 +105,16 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 	ref := s.ref(i)
 	parallel := st.Action == lang.ActionParallel
 	switch res.Status {
-	case "failure":
-		code := ErrTransient
+	case wire.ResultFailure:
+		s.fx.Transition = wire.TransitionFailureHandled
+		code := wire.CodeTransientError
 		if res.Error != nil && res.Error.Code != "" {
 			code = res.Error.Code
 		}
 		switch {
 		case quarantines(code):
 			j.Result = res
-			s.finish(StatusQuarantined, s.taskError(st, ref, res, code, ""))
+			s.finish(wire.StatusQuarantined, s.taskError(st, ref, res, code, ""))
 		case noRetry || failsAtOnce(code):
 			s.failedForGood(st, res, s.taskError(st, ref, res, code, ""))
 		case ref.Attempt <= s.retries(st, ref.Branch):
@@ -120,43 +122,49 @@ func (s *stepper) taskResult(st *lang.State, i int, res *Result, noRetry bool) {
 		default:
 			s.failedForGood(st, res, s.taskError(st, ref, res, code, fmt.Sprintf(" after %d attempts", ref.Attempt)))
 		}
-	case "cancelled":
+	case wire.ResultCancelled:
+		s.fx.Transition = wire.TransitionCancelledHandled
 		if parallel {
-			s.failedForGood(st, res, &ErrorInfo{Code: CodeCancelled, Message: fmt.Sprintf("state %q: branch %d (task %s) was cancelled", st.Name, ref.Branch, ref.ID)})
+			s.failedForGood(st, res, &wire.Error{Code: wire.CodeCancelled, Message: fmt.Sprintf("state %q: branch %d (task %s) was cancelled", st.Name, ref.Branch, ref.ID)})
 			return
 		}
 		j.Result = res
-		s.leaveBy(st, "cancelled")
+		s.leaveBy(st, wire.ResultCancelled)
 	default:
 		if !parallel {
 			j.Result = res
+			s.fx.Transition = wire.TransitionUnhandledStatus
 			if _, ok := st.Next(res.Status); ok {
+				s.fx.Transition = wire.TransitionSuccess
 				s.merge(res.Data)
 			}
 			s.leaveBy(st, res.Status)
 			return
 		}
-		if res.Status != "success" {
-			s.failedForGood(st, res, &ErrorInfo{Code: CodeUnhandledStatus,
+		if res.Status != wire.ResultSuccess {
+			s.fx.Transition = wire.TransitionUnhandledStatus
+			s.failedForGood(st, res, &wire.Error{Code: wire.CodeUnhandledStatus,
 				Message: fmt.Sprintf("unhandled status %q from branch %d of state %q: a branch succeeds with \"success\" only", res.Status, ref.Branch, st.Name)})
 			return
 		}
 		j.BranchesDone++
 		if j.BranchesDone < j.Tasks.Len() {
+			s.fx.Transition = wire.TransitionParallelBranch
 			return // other branches still run
 		}
+		s.fx.Transition = wire.TransitionSuccess
 		results := make([]*Result, j.Tasks.Len())
 		for k, t := range j.Tasks.All() {
 			results[k] = t.Result
 		}
 		j.Results = results
-		j.Result = &Result{Status: "success"}
-		s.leaveBy(st, "success")
+		j.Result = &Result{Status: wire.ResultSuccess}
+		s.leaveBy(st, wire.ResultSuccess)
 	}
 }
 
 // taskError describes a failed attempt for the job's error.
-func (s *stepper) taskError(st *lang.State, ref *TaskRef, res *Result, code, after string) *ErrorInfo {
+func (s *stepper) taskError(st *lang.State, ref *TaskRef, res *Result, code, after string) *wire.Error {
 	msg := "no message"
 	var details any
 	if res.Error != nil {
@@ -167,20 +175,20 @@ func (s *stepper) taskError(st *lang.State, ref *TaskRef, res *Result, code, aft
 	if st.Action == lang.ActionParallel {
 		what = fmt.Sprintf("branch %d, %s", ref.Branch, what)
 	}
-	return &ErrorInfo{Code: code, Message: fmt.Sprintf("state %q: %s failed%s: %s", st.Name, what, after, msg), Details: details}
+	return &wire.Error{Code: code, Message: fmt.Sprintf("state %q: %s failed%s: %s", st.Name, what, after, msg), Details: details}
 }
 
 // failedForGood: the task (or a branch) will not be retried. The state's
 // failure transition is taken when it has one (the other branches are
 // withdrawn as the job leaves the state); else the job fails.
-func (s *stepper) failedForGood(st *lang.State, res *Result, e *ErrorInfo) {
+func (s *stepper) failedForGood(st *lang.State, res *Result, e *wire.Error) {
 	s.j.Result = res
 	s.j.Error = e
-	if next, ok := st.Next("failure"); ok {
+	if next, ok := st.Next(wire.ResultFailure); ok {
 		s.enter(next)
 		return
 	}
-	s.finish(StatusFailed, e)
+	s.finish(wire.StatusFailed, e)
 }
 
 func (s *stepper) retries(st *lang.State, branch int) int {
@@ -198,7 +206,7 @@ func (s *stepper) scheduleRetry(st *lang.State, i int, code string) {
 	id := "retry-" + ref.ID
 	ref.Timer = id
 	if st.Action == lang.ActionTask {
-		s.j.Status = StatusAwaitingRetry
+		s.j.Status = wire.StatusAwaitingRetry
 	}
 	s.fx.Timers = append(s.fx.Timers, Timer{ID: id, JobID: s.j.ID, At: s.in.Now.Add(d),
 		Event: Event{Kind: EventTimer, TimerID: id, TaskID: ref.ID, Branch: ref.Branch}})
@@ -214,7 +222,7 @@ func (s *stepper) retryNow(i int) {
 	ref := s.ref(i)
 	spec := taskSpec(st, ref.Branch)
 	if spec == nil {
-		s.fail(CodeUnknownState, fmt.Sprintf("state %q has no task for branch %d", j.State, ref.Branch))
+		s.fail(wire.CodeUnknownState, fmt.Sprintf("state %q has no task for branch %d", j.State, ref.Branch))
 		return
 	}
 	env := s.env()
@@ -225,7 +233,7 @@ func (s *stepper) retryNow(i int) {
 			return
 		}
 		if ref.Branch >= len(list) {
-			s.fail(CodeExpression, fmt.Sprintf("state %q: for_each gave %d items on retry, branch %d is gone", st.Name, len(list), ref.Branch))
+			s.fail(wire.CodeExpressionError, fmt.Sprintf("state %q: for_each gave %d items on retry, branch %d is gone", st.Name, len(list), ref.Branch))
 			return
 		}
 		env.Locals = map[string]any{st.Parallel.As: list[ref.Branch]}
@@ -237,32 +245,32 @@ func (s *stepper) retryNow(i int) {
 	t := s.newTask(spec, params, ref.Branch, ref.Attempt+1)
 	*ref = TaskRef{ID: t.ID, Type: t.Type, Branch: ref.Branch, Attempt: t.Attempt}
 	if st.Action == lang.ActionTask {
-		j.Status = StatusWaitingForWorker
+		j.Status = wire.StatusWaitingForWorker
 	}
 	ref.Timer = s.enqueue(t)
 }
 
 func (s *stepper) fail(code, msg string) {
-	s.finish(StatusFailed, &ErrorInfo{Code: code, Message: msg})
+	s.finish(wire.StatusFailed, &wire.Error{Code: code, Message: msg})
 }
 
 // notifyEvents name a terminal status for webhooks and WebSocket listeners.
-func notifyEvent(st Status) string {
+func notifyEvent(st wire.JobStatus) string {
 	switch st {
-	case StatusFinished:
-		return "job_finished"
-	case StatusQuarantined:
-		return "job_quarantined"
-	case StatusCancelled:
-		return "job_cancelled"
+	case wire.StatusFinished:
+		return wire.WebhookJobFinished
+	case wire.StatusQuarantined:
+		return wire.WebhookJobQuarantined
+	case wire.StatusCancelled:
+		return wire.WebhookJobCancelled
 	}
-	return "job_failed"
+	return wire.WebhookJobFailed
 }
 
 // finish ends the job: what it waited on is withdrawn, a running child is
 // cancelled, listeners are notified and a parent hears of the end through
 // a timer due now.
-func (s *stepper) finish(status Status, e *ErrorInfo) {
+func (s *stepper) finish(status wire.JobStatus, e *wire.Error) {
 	if s.err != nil {
 		return
 	}
@@ -286,9 +294,9 @@ func (s *stepper) finish(status Status, e *ErrorInfo) {
 	}
 	s.timeline(TimelineEvent{Type: event, Detail: detail})
 	if j.Parent != nil {
-		outcome := "failure"
-		if status == StatusFinished {
-			outcome = "success"
+		outcome := wire.ResultFailure
+		if status == wire.StatusFinished {
+			outcome = wire.ResultSuccess
 		}
 		id := "child-" + j.ID
 		s.fx.Timers = append(s.fx.Timers, Timer{ID: id, JobID: j.Parent.JobID, At: s.in.Now,

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // t0 is the fixed Now of every step in these tests.
@@ -176,12 +177,12 @@ states:
 
 // pending is a job just created.
 func pending(input map[string]any) *Job {
-	return &Job{ID: "job-1", Blueprint: "bp", Version: "v1", Status: StatusPending, Input: input,
+	return &Job{ID: "job-1", Blueprint: "bp", Version: "v1", Status: wire.StatusPending, Input: input,
 		Client: Client{Name: "acme", Plan: "pro"}, CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour)}
 }
 
 // at is a job in state, waiting with status.
-func at(state string, status Status, steps int, input map[string]any, tasks ...TaskRef) *Job {
+func at(state string, status wire.JobStatus, steps int, input map[string]any, tasks ...TaskRef) *Job {
 	j := pending(input)
 	j.State, j.Status, j.Steps, j.Tasks = state, status, steps, NewTaskRefs(tasks...)
 	return j
@@ -194,12 +195,12 @@ func ref(id string, typ string, branch, attempt int, timer string) TaskRef {
 func result(taskID string, branch int, status string, data map[string]any, code string) Event {
 	r := &Result{Status: status, Data: data}
 	if code != "" {
-		r.Error = &ErrorInfo{Code: code, Message: "boom"}
+		r.Error = &wire.Error{Code: code, Message: "boom"}
 	}
 	return Event{Kind: EventTaskResult, TaskID: taskID, Branch: branch, WorkerID: "w1", Result: r}
 }
 
-func notify(st Status) *Notification {
+func notify(st wire.JobStatus) *Notification {
 	return &Notification{Event: notifyEvent(st), JobID: "job-1", Status: st}
 }
 
@@ -271,7 +272,7 @@ func runCases(t *testing.T, cases []stepCase) {
 			if wantFx == nil {
 				wantFx = &Effects{}
 			}
-			if diff := cmp.Diff(wantFx, fx, cmpopts.IgnoreFields(Effects{}, "Timeline"), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(wantFx, fx, cmpopts.IgnoreFields(Effects{}, "Timeline", "Transition"), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("effects (-want +got):\n%s", diff)
 			}
 			var types []string
@@ -307,7 +308,7 @@ func TestStepFlow(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"n": int64(11)}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 3, map[string]any{"n": int64(11)}
+				j.State, j.Status, j.Steps, j.History = "work", wire.StatusWaitingForWorker, 3, map[string]any{"n": int64(11)}
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 11)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
@@ -318,7 +319,7 @@ func TestStepFlow(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"n": int64(6)}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.History = "work", StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}
+				j.State, j.Status, j.Steps, j.History = "work", wire.StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 1, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
@@ -329,10 +330,10 @@ func TestStepFlow(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"n": int64(1)}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.History, j.FinishedAt = "pick", StatusFailed, 1, map[string]any{"n": int64(1)}, t0
-				j.Error = &ErrorInfo{Code: CodeNoChoice, Message: `state "pick": no choose entry matched and there is no default`}
+				j.State, j.Status, j.Steps, j.History, j.FinishedAt = "pick", wire.StatusFailed, 1, map[string]any{"n": int64(1)}, t0
+				j.Error = &wire.Error{Code: wire.CodeNoChoice, Message: `state "pick": no choose entry matched and there is no default`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"created", "state_entered", "job_failed"},
 		},
 		{
@@ -340,10 +341,10 @@ func TestStepFlow(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"stop": false}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.FinishedAt = "a", StatusFailed, 6, t0
-				j.Error = &ErrorInfo{Code: CodeTransitionLimit, Message: `transition limit exceeded: more than 5 states entered, the next "b" (a loop?)`}
+				j.State, j.Status, j.Steps, j.FinishedAt = "a", wire.StatusFailed, 6, t0
+				j.Error = &wire.Error{Code: wire.CodeTransitionLimit, Message: `transition limit exceeded: more than 5 states entered, the next "b" (a loop?)`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"created", "state_entered", "state_entered", "state_entered", "state_entered", "state_entered", "job_failed"},
 		},
 		{
@@ -352,26 +353,26 @@ func TestStepFlow(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"id": "k"}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.FinishedAt = "e", StatusFinished, 2, t0
+				j.State, j.Status, j.Steps, j.FinishedAt = "e", wire.StatusFinished, 2, t0
 				j.History = map[string]any{"a": int64(1), "b": int64(2)}
 			},
 			fx: &Effects{StoreWrites: []StoreWrite{{Blueprint: "bp", Store: "seen", Key: "k", Value: int64(2)}, {Blueprint: "bp", Store: "seen", Key: "kx", Value: true}},
-				Notify: notify(StatusFinished)},
+				Notify: notify(wire.StatusFinished)},
 			types: []string{"created", "state_entered", "state_entered", "job_finished"},
 		},
 		{
 			name: "created twice", bp: taskBP, err: ErrBadEvent,
-			job: func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			job: func() *Job { return at("work", wire.StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:  Event{Kind: EventCreated},
 		},
 		{
 			name: "an unknown event", bp: taskBP, err: ErrBadEvent,
-			job: func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			job: func() *Job { return at("work", wire.StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:  Event{Kind: "poke"},
 		},
 		{
 			name: "progress", bp: taskBP,
-			job:  func() *Job { return at("work", StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
+			job:  func() *Job { return at("work", wire.StatusWaitingForWorker, 2, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:   Event{Kind: EventProgress, TaskID: "task-A", Data: map[string]any{"progress": 0.5, "message": "half"}},
 			want: func(j *Job) { j.Progress, j.ProgressMessage = 0.5, "half" },
 		},
@@ -380,7 +381,7 @@ func TestStepFlow(t *testing.T) {
 
 // working is taskBP's job waiting on attempt 1 of task-A.
 func working() *Job {
-	j := at("work", StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}, ref("task-A", "t", 0, 1, "dispatch-task-A"))
+	j := at("work", wire.StatusWaitingForWorker, 2, map[string]any{"n": int64(6)}, ref("task-A", "t", 0, 1, "dispatch-task-A"))
 	j.History = map[string]any{"n": int64(6)}
 	return j
 }
@@ -388,16 +389,16 @@ func working() *Job {
 // retrying is taskBP's job after attempt n of task-A failed transiently.
 func retrying(n int) *Job {
 	j := working()
-	j.Status = StatusAwaitingRetry
+	j.Status = wire.StatusAwaitingRetry
 	j.Tasks = j.Tasks.With(0, func(r *TaskRef) { *r = ref("task-A", "t", 0, n, "retry-task-A") })
 	j.Tasks = j.Tasks.With(0, func(r *TaskRef) {
-		r.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTransient, Message: "boom"}}
+		r.Result = &Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTransientError, Message: "boom"}}
 	})
 	return j
 }
 
 func failure(code string) *Result {
-	return &Result{Status: "failure", Error: &ErrorInfo{Code: code, Message: "boom"}}
+	return &Result{Status: "failure", Error: &wire.Error{Code: code, Message: "boom"}}
 }
 
 func TestStepTask(t *testing.T) {
@@ -410,89 +411,89 @@ func TestStepTask(t *testing.T) {
 			name: "success merges data into history and follows success", bp: taskBP, job: working,
 			ev: result("task-A", 0, "success", map[string]any{"ok": true}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, TaskRefs{}, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", wire.StatusFinished, 3, TaskRefs{}, t0
 				j.History = map[string]any{"n": int64(6), "ok": true}
 				j.Result = &Result{Status: "success", Data: map[string]any{"ok": true}}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFinished)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFinished)},
 			types: []string{"task_result", "state_entered", "job_finished"},
 		},
 		{
 			name: "a result without a body is a success", bp: taskBP, job: working,
 			ev: Event{Kind: EventTaskResult, TaskID: "task-A"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", StatusFinished, 3, TaskRefs{}, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "done", wire.StatusFinished, 3, TaskRefs{}, t0
 				j.Result = &Result{Status: "success"}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFinished)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFinished)},
 			types: []string{"task_result", "state_entered", "job_finished"},
 		},
 		{
 			name: "a custom status follows its transition", bp: taskBP, job: working,
 			ev: result("task-A", 0, "out_of_stock", map[string]any{"left": int64(0)}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "none", StatusFailed, 3, TaskRefs{}, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "none", wire.StatusFailed, 3, TaskRefs{}, t0
 				j.History = map[string]any{"n": int64(6), "left": int64(0)}
 				j.Result = &Result{Status: "out_of_stock", Data: map[string]any{"left": int64(0)}}
-				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "none"`}
+				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "none"`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "a status the transitions do not name fails the job, naming it", bp: taskBP, job: working,
 			ev: result("task-A", 0, "weird", map[string]any{"x": true}, ""),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusFailed, TaskRefs{}, t0
+				j.Status, j.Tasks, j.FinishedAt = wire.StatusFailed, TaskRefs{}, t0
 				j.Result = &Result{Status: "weird", Data: map[string]any{"x": true}}
-				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "weird" in state "work": its transitions name "success", "out_of_stock", "failure"`}
+				j.Error = &wire.Error{Code: wire.CodeUnhandledStatus, Message: `unhandled status "weird" in state "work": its transitions name "success", "out_of_stock", "failure"`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "job_failed"},
 		},
 		{
 			name: "PERMANENT_ERROR quarantines the job", bp: taskBP, job: working,
-			ev: result("task-A", 0, "failure", nil, ErrPermanent),
+			ev: result("task-A", 0, "failure", nil, wire.CodePermanentError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrPermanent)
-				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "work": task task-A (t) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusQuarantined, TaskRefs{}, t0, failure(wire.CodePermanentError)
+				j.Error = &wire.Error{Code: wire.CodePermanentError, Message: `state "work": task task-A (t) failed: boom`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusQuarantined)},
 			types: []string{"task_result", "job_quarantined"},
 		},
 		{
 			name: "CONTRACT_VIOLATION_ERROR quarantines the job", bp: taskBP, job: working,
-			ev: result("task-A", 0, "failure", nil, ErrContractViolation),
+			ev: result("task-A", 0, "failure", nil, wire.CodeContractViolationError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrContractViolation)
-				j.Error = &ErrorInfo{Code: ErrContractViolation, Message: `state "work": task task-A (t) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusQuarantined, TaskRefs{}, t0, failure(wire.CodeContractViolationError)
+				j.Error = &wire.Error{Code: wire.CodeContractViolationError, Message: `state "work": task task-A (t) failed: boom`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusQuarantined)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusQuarantined)},
 			types: []string{"task_result", "job_quarantined"},
 		},
 		{
 			name: "INVALID_INPUT_ERROR follows failure at once", bp: taskBP, job: working,
-			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
+			ev: result("task-A", 0, "failure", nil, wire.CodeInvalidInputError),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrInvalidInput)
-				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", wire.StatusFailed, 3, TaskRefs{}, t0, failure(wire.CodeInvalidInputError)
+				j.Error = &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "work": task task-A (t) failed: boom`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "INTEGRITY_MISMATCH_ERROR follows failure at once", bp: taskBP, job: working,
-			ev: result("task-A", 0, "failure", nil, ErrIntegrityMismatch),
+			ev: result("task-A", 0, "failure", nil, wire.CodeIntegrityMismatchError),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrIntegrityMismatch)
-				j.Error = &ErrorInfo{Code: ErrIntegrityMismatch, Message: `state "work": task task-A (t) failed: boom`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", wire.StatusFailed, 3, TaskRefs{}, t0, failure(wire.CodeIntegrityMismatchError)
+				j.Error = &wire.Error{Code: wire.CodeIntegrityMismatchError, Message: `state "work": task task-A (t) failed: boom`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "TRANSIENT_ERROR is retried after a jittered backoff", bp: taskBP, job: working,
-			ev:    result("task-A", 0, "failure", nil, ErrTransient),
+			ev:    result("task-A", 0, "failure", nil, wire.CodeTransientError),
 			want:  func(j *Job) { *j = *retrying(1) },
 			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
 			types: []string{"task_result", "retry_scheduled"},
@@ -520,12 +521,12 @@ func TestStepTask(t *testing.T) {
 		{
 			name: "retries exhausted follow failure", bp: taskBP,
 			job: func() *Job { j := working(); j.Tasks = j.Tasks.With(0, func(r *TaskRef) { r.Attempt = 3 }); return j },
-			ev:  result("task-A", 0, "failure", nil, ErrTransient),
+			ev:  result("task-A", 0, "failure", nil, wire.CodeTransientError),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 3, TaskRefs{}, t0, failure(ErrTransient)
-				j.Error = &ErrorInfo{Code: ErrTransient, Message: `state "work": task task-A (t) failed after 3 attempts: boom`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", wire.StatusFailed, 3, TaskRefs{}, t0, failure(wire.CodeTransientError)
+				j.Error = &wire.Error{Code: wire.CodeTransientError, Message: `state "work": task task-A (t) failed after 3 attempts: boom`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
@@ -534,7 +535,7 @@ func TestStepTask(t *testing.T) {
 			want: func(j *Job) {
 				*j = *retrying(1)
 				j.Tasks = j.Tasks.With(0, func(r *TaskRef) {
-					r.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task task-A (attempt 1) gave no result before its deadline"}}
+					r.Result = &Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTimeoutError, Message: "task task-A (attempt 1) gave no result before its deadline"}}
 				})
 			},
 			fx:    &Effects{CancelTimers: disarm, Timers: []Timer{retryTimer}},
@@ -544,18 +545,18 @@ func TestStepTask(t *testing.T) {
 			name: "a dispatch timeout fails at once", bp: taskBP, job: working,
 			ev: Event{Kind: EventDispatchTimeout, TaskID: "task-A", TimerID: "dispatch-task-A"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 3, TaskRefs{}, t0
-				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: CodeDispatchTimeout, Message: `no worker took task "task-A" within 7s`}}
-				j.Error = &ErrorInfo{Code: CodeDispatchTimeout, Message: `state "work": task task-A (t) failed: no worker took task "task-A" within 7s`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", wire.StatusFailed, 3, TaskRefs{}, t0
+				j.Result = &Result{Status: "failure", Error: &wire.Error{Code: wire.CodeDispatchTimeout, Message: `no worker took task "task-A" within 7s`}}
+				j.Error = &wire.Error{Code: wire.CodeDispatchTimeout, Message: `state "work": task task-A (t) failed: no worker took task "task-A" within 7s`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"dispatch_timeout", "state_entered", "job_failed"},
 		},
 		{
 			name: "the retry timer enqueues the next attempt", bp: taskBP, job: func() *Job { return retrying(1) },
 			ev: Event{Kind: EventTimer, TimerID: "retry-task-A", TaskID: "task-A"},
 			want: func(j *Job) {
-				j.Status = StatusWaitingForWorker
+				j.Status = wire.StatusWaitingForWorker
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 2, "dispatch-task-"+id(1)))
 			},
 			fx:    &Effects{Enqueue: []*Task{workTask(1, 2, 6)}, Timers: []Timer{dispatchTimer("task-"+id(1), 0, 7*time.Second)}},
@@ -579,39 +580,39 @@ func TestStepTask(t *testing.T) {
 		},
 		{
 			name: "a result for an ended job", bp: taskBP, err: ErrTerminal,
-			job: func() *Job { j := working(); j.Status = StatusFinished; return j },
+			job: func() *Job { j := working(); j.Status = wire.StatusFinished; return j },
 			ev:  result("task-A", 0, "success", nil, ""),
 		},
 		{
 			name: "cancelled without a cancelled transition cancels the job", bp: taskBP, job: working,
 			ev: result("task-A", 0, "cancelled", nil, ""),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusCancelled, TaskRefs{}, t0, &Result{Status: "cancelled"}
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: `state "work": the task was cancelled`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusCancelled, TaskRefs{}, t0, &Result{Status: "cancelled"}
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: `state "work": the task was cancelled`}
 			},
-			fx:    &Effects{CancelTimers: disarm, Notify: notify(StatusCancelled)},
+			fx:    &Effects{CancelTimers: disarm, Notify: notify(wire.StatusCancelled)},
 			types: []string{"task_result", "job_cancelled"},
 		},
 		{
 			name: "cancelled follows a cancelled transition", bp: plainBP,
-			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
+			job: func() *Job { return at("work", wire.StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
 			ev:  result("task-A", 0, "cancelled", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "undo", StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "cancelled"}
-				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "undo"`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "undo", wire.StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "cancelled"}
+				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "undo"`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "a failure for good without a failure transition fails the job", bp: plainBP,
-			job: func() *Job { return at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
-			ev:  result("task-A", 0, "failure", nil, ErrInvalidInput),
+			job: func() *Job { return at("work", wire.StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, "")) },
+			ev:  result("task-A", 0, "failure", nil, wire.CodeInvalidInputError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
-				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusFailed, TaskRefs{}, t0, failure(wire.CodeInvalidInputError)
+				j.Error = &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "work": task task-A (t) failed: boom`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "job_failed"},
 		},
 		{
@@ -624,7 +625,7 @@ func TestStepTask(t *testing.T) {
 			},
 			ev: Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps = "work", StatusWaitingForWorker, 1
+				j.State, j.Status, j.Steps = "work", wire.StatusWaitingForWorker, 1
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "t", 0, 1, "dispatch-task-"+id(1)))
 			},
 			fx: &Effects{
@@ -640,7 +641,7 @@ func TestStepTask(t *testing.T) {
 // fanning is parBP's job waiting on three branches b0, b1, b2; done lists
 // the branches that already succeeded.
 func fanning(done ...int) *Job {
-	j := at("fan", StatusWaitingParallel, 1, map[string]any{"items": []any{"a", "b", "c"}},
+	j := at("fan", wire.StatusWaitingParallel, 1, map[string]any{"items": []any{"a", "b", "c"}},
 		ref("b0", "reserve", 0, 1, ""), ref("b1", "reserve", 1, 1, ""), ref("b2", "reserve", 2, 1, ""))
 	for _, i := range done {
 		j.Tasks = j.Tasks.With(i, func(r *TaskRef) { r.Result = branchOK(i) })
@@ -666,7 +667,7 @@ func TestStepParallel(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"items": []any{"a", "b", "c"}}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
+				j.State, j.Status, j.Steps = "fan", wire.StatusWaitingParallel, 1
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "reserve", 0, 1, ""), ref("task-"+id(2), "reserve", 1, 1, ""), ref("task-"+id(3), "reserve", 2, 1, ""))
 			},
 			fx:    &Effects{Enqueue: []*Task{reserveTask(1, 0, "a", 1), reserveTask(2, 1, "b", 1), reserveTask(3, 2, "c", 1)}},
@@ -677,10 +678,10 @@ func TestStepParallel(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"items": []any{}}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.FinishedAt = "done", StatusFinished, 2, t0
+				j.State, j.Status, j.Steps, j.FinishedAt = "done", wire.StatusFinished, 2, t0
 				j.Result, j.Results = &Result{Status: "success"}, []*Result{}
 			},
-			fx:    &Effects{Notify: notify(StatusFinished)},
+			fx:    &Effects{Notify: notify(wire.StatusFinished)},
 			types: []string{"created", "state_entered", "parallel_empty", "state_entered", "job_finished"},
 		},
 		{
@@ -688,10 +689,10 @@ func TestStepParallel(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"items": "abc"}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.FinishedAt = "fan", StatusFailed, 1, t0
-				j.Error = &ErrorInfo{Code: CodeExpression, Message: `state "fan": bp.yaml:6:17: for_each must give a list, not a string`}
+				j.State, j.Status, j.Steps, j.FinishedAt = "fan", wire.StatusFailed, 1, t0
+				j.Error = &wire.Error{Code: wire.CodeExpressionError, Message: `state "fan": bp.yaml:6:17: for_each must give a list, not a string`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"created", "state_entered", "job_failed"},
 		},
 		{
@@ -699,7 +700,7 @@ func TestStepParallel(t *testing.T) {
 			job: func() *Job { return pending(nil) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps = "fan", StatusWaitingParallel, 1
+				j.State, j.Status, j.Steps = "fan", wire.StatusWaitingParallel, 1
 				j.Tasks = NewTaskRefs(ref("task-"+id(1), "a", 0, 1, ""), ref("task-"+id(2), "b", 1, 1, ""))
 			},
 			fx: &Effects{Enqueue: []*Task{
@@ -721,49 +722,49 @@ func TestStepParallel(t *testing.T) {
 			name: "the last branch moves on with the results in branch order", bp: parBP, job: func() *Job { return fanning(2, 0) },
 			ev: result("b1", 1, "success", map[string]any{"n": int64(1)}, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "done", StatusFinished, 2, TaskRefs{}, 0, t0
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "done", wire.StatusFinished, 2, TaskRefs{}, 0, t0
 				j.Result = &Result{Status: "success"}
 				j.Results = []*Result{branchOK(0), branchOK(1), branchOK(2)}
 			},
-			fx:    &Effects{Notify: notify(StatusFinished)},
+			fx:    &Effects{Notify: notify(wire.StatusFinished)},
 			types: []string{"task_result", "state_entered", "job_finished"},
 		},
 		{
 			name: "a branch failed for good withdraws the running ones and follows failure", bp: parBP, job: func() *Job { return fanning(2) },
-			ev: result("b0", 0, "failure", nil, ErrInvalidInput),
+			ev: result("b0", 0, "failure", nil, wire.CodeInvalidInputError),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "failed", StatusFailed, 2, TaskRefs{}, 0, t0
-				j.Result = failure(ErrInvalidInput)
-				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 0, task b0 (reserve) failed: boom`}
+				j.State, j.Status, j.Steps, j.Tasks, j.BranchesDone, j.FinishedAt = "failed", wire.StatusFailed, 2, TaskRefs{}, 0, t0
+				j.Result = failure(wire.CodeInvalidInputError)
+				j.Error = &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "fan": branch 0, task b0 (reserve) failed: boom`}
 			},
-			fx:    &Effects{Withdraw: []string{"b1"}, Notify: notify(StatusFailed)},
+			fx:    &Effects{Withdraw: []string{"b1"}, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "PERMANENT_ERROR in a branch quarantines the job", bp: parBP, job: func() *Job { return fanning() },
-			ev: result("b1", 1, "failure", nil, ErrPermanent),
+			ev: result("b1", 1, "failure", nil, wire.CodePermanentError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusQuarantined, TaskRefs{}, t0, failure(ErrPermanent)
-				j.Error = &ErrorInfo{Code: ErrPermanent, Message: `state "fan": branch 1, task b1 (reserve) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusQuarantined, TaskRefs{}, t0, failure(wire.CodePermanentError)
+				j.Error = &wire.Error{Code: wire.CodePermanentError, Message: `state "fan": branch 1, task b1 (reserve) failed: boom`}
 			},
-			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(StatusQuarantined)},
+			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(wire.StatusQuarantined)},
 			types: []string{"task_result", "job_quarantined"},
 		},
 		{
 			name: "a custom status in a branch fails the parallel", bp: parBP, job: func() *Job { return fanning() },
 			ev: result("b2", 2, "odd", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "odd"}
-				j.Error = &ErrorInfo{Code: CodeUnhandledStatus, Message: `unhandled status "odd" from branch 2 of state "fan": a branch succeeds with "success" only`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "failed", wire.StatusFailed, 2, TaskRefs{}, t0, &Result{Status: "odd"}
+				j.Error = &wire.Error{Code: wire.CodeUnhandledStatus, Message: `unhandled status "odd" from branch 2 of state "fan": a branch succeeds with "success" only`}
 			},
-			fx:    &Effects{Withdraw: []string{"b0", "b1"}, Notify: notify(StatusFailed)},
+			fx:    &Effects{Withdraw: []string{"b0", "b1"}, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "state_entered", "job_failed"},
 		},
 		{
 			name: "a branch is retried alone", bp: parBP, job: func() *Job { return fanning() },
-			ev: result("b1", 1, "failure", nil, ErrTransient),
+			ev: result("b1", 1, "failure", nil, wire.CodeTransientError),
 			want: func(j *Job) {
-				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(wire.CodeTransientError), "retry-b1" })
 			},
 			fx: &Effects{Timers: []Timer{{ID: "retry-b1", JobID: "job-1", At: t0.Add(500 * time.Millisecond),
 				Event: Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1}}}},
@@ -773,7 +774,7 @@ func TestStepParallel(t *testing.T) {
 			name: "a branch's retry is its item again", bp: parBP,
 			job: func() *Job {
 				j := fanning()
-				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(wire.CodeTransientError), "retry-b1" })
 				return j
 			},
 			ev: Event{Kind: EventTimer, TimerID: "retry-b1", TaskID: "b1", Branch: 1},
@@ -788,46 +789,46 @@ func TestStepParallel(t *testing.T) {
 			job: func() *Job { j := fanning(); j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Attempt = 2 }); return j },
 			ev:  Event{Kind: EventTaskTimeout, TaskID: "b1", Branch: 1},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", StatusFailed, 2, TaskRefs{}, t0
-				j.Result = &Result{Status: "failure", Error: &ErrorInfo{Code: ErrTimeout, Message: "task b1 (attempt 2) gave no result before its deadline"}}
-				j.Error = &ErrorInfo{Code: ErrTimeout, Message: `state "fan": branch 1, task b1 (reserve) failed after 2 attempts: task b1 (attempt 2) gave no result before its deadline`}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt = "failed", wire.StatusFailed, 2, TaskRefs{}, t0
+				j.Result = &Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTimeoutError, Message: "task b1 (attempt 2) gave no result before its deadline"}}
+				j.Error = &wire.Error{Code: wire.CodeTimeoutError, Message: `state "fan": branch 1, task b1 (reserve) failed after 2 attempts: task b1 (attempt 2) gave no result before its deadline`}
 			},
-			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(StatusFailed)},
+			fx:    &Effects{Withdraw: []string{"b0", "b2"}, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_timeout", "state_entered", "job_failed"},
 		},
 		{
 			name: "a cancel while a branch waits to retry disarms its timer", bp: parBP,
 			job: func() *Job {
 				j := fanning(0)
-				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(ErrTransient), "retry-b1" })
+				j.Tasks = j.Tasks.With(1, func(r *TaskRef) { r.Result, r.Timer = failure(wire.CodeTransientError), "retry-b1" })
 				return j
 			},
 			ev: Event{Kind: EventCancel, Reason: "changed my mind"},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.BranchesDone, j.FinishedAt = StatusCancelled, TaskRefs{}, 0, t0
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "changed my mind"}
+				j.Status, j.Tasks, j.BranchesDone, j.FinishedAt = wire.StatusCancelled, TaskRefs{}, 0, t0
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: "changed my mind"}
 			},
-			fx:    &Effects{Withdraw: []string{"b2"}, CancelTimers: []string{"retry-b1"}, Notify: notify(StatusCancelled)},
+			fx:    &Effects{Withdraw: []string{"b2"}, CancelTimers: []string{"retry-b1"}, Notify: notify(wire.StatusCancelled)},
 			types: []string{"cancel_requested", "job_cancelled"},
 		},
 		{
 			name: "a branch failing without a failure transition fails the job", bp: parListBP,
 			job: func() *Job {
-				return at("fan", StatusWaitingParallel, 1, nil, ref("b0", "a", 0, 1, ""), ref("b1", "b", 1, 1, ""))
+				return at("fan", wire.StatusWaitingParallel, 1, nil, ref("b0", "a", 0, 1, ""), ref("b1", "b", 1, 1, ""))
 			},
-			ev: result("b1", 1, "failure", nil, ErrInvalidInput),
+			ev: result("b1", 1, "failure", nil, wire.CodeInvalidInputError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
-				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "fan": branch 1, task b1 (b) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusFailed, TaskRefs{}, t0, failure(wire.CodeInvalidInputError)
+				j.Error = &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "fan": branch 1, task b1 (b) failed: boom`}
 			},
-			fx:    &Effects{Withdraw: []string{"b0"}, Notify: notify(StatusFailed)},
+			fx:    &Effects{Withdraw: []string{"b0"}, Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "job_failed"},
 		},
 	})
 }
 
 func asking() *Job {
-	j := at("ask", StatusWaitingForHuman, 1, map[string]any{"order": "A1"})
+	j := at("ask", wire.StatusWaitingForHuman, 1, map[string]any{"order": "A1"})
 	j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
 	return j
 }
@@ -840,7 +841,7 @@ func TestStepApproval(t *testing.T) {
 			job: func() *Job { return pending(map[string]any{"order": "A1"}) },
 			ev:  Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps = "ask", StatusWaitingForHuman, 1
+				j.State, j.Status, j.Steps = "ask", wire.StatusWaitingForHuman, 1
 				j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
 			},
 			fx: &Effects{Timers: []Timer{{ID: "approval-job-1-1", JobID: "job-1", At: t0.Add(time.Hour),
@@ -851,29 +852,29 @@ func TestStepApproval(t *testing.T) {
 			name: "approved", bp: apprBP, job: asking,
 			ev: Event{Kind: EventApproval, Decision: "approved"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "done", StatusFinished, 2, "", "", t0
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "done", wire.StatusFinished, 2, "", "", t0
 			},
-			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(StatusFinished)},
+			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(wire.StatusFinished)},
 			types: []string{"approval", "state_entered", "job_finished"},
 		},
 		{
 			name: "rejected", bp: apprBP, job: asking,
 			ev: Event{Kind: EventApproval, Decision: "rejected"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", StatusFailed, 2, "", "", t0
-				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "no"`}
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", wire.StatusFailed, 2, "", "", t0
+				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "no"`}
 			},
-			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(StatusFailed)},
+			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(wire.StatusFailed)},
 			types: []string{"approval", "state_entered", "job_failed"},
 		},
 		{
 			name: "the timeout takes the timeout transition", bp: apprBP, job: asking,
 			ev: Event{Kind: EventTimer, TimerID: "approval-job-1-1"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", StatusFailed, 2, "", "", t0
-				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "no"`}
+				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", wire.StatusFailed, 2, "", "", t0
+				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "no"`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"approval", "state_entered", "job_failed"},
 		},
 		{
@@ -894,7 +895,7 @@ func TestStepApproval(t *testing.T) {
 func TestStepChild(t *testing.T) {
 	t.Parallel()
 	calling := func() *Job {
-		j := at("call", StatusWaitingForChild, 1, map[string]any{"n": int64(4)})
+		j := at("call", wire.StatusWaitingForChild, 1, map[string]any{"n": int64(4)})
 		j.Child = "c1"
 		return j
 	}
@@ -908,9 +909,9 @@ func TestStepChild(t *testing.T) {
 			},
 			ev: Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Child = "call", StatusWaitingForChild, 1, id(1)
+				j.State, j.Status, j.Steps, j.Child = "call", wire.StatusWaitingForChild, 1, id(1)
 			},
-			fx: &Effects{StartChild: []*Job{{ID: id(1), Blueprint: "child", Status: StatusPending, Input: map[string]any{"n": int64(4)},
+			fx: &Effects{StartChild: []*Job{{ID: id(1), Blueprint: "child", Status: wire.StatusPending, Input: map[string]any{"n": int64(4)},
 				Client: Client{Name: "acme", Plan: "pro"}, Parent: &ParentRef{JobID: "job-1", State: "call"},
 				Metadata: map[string]any{"trace": "t1"}, CreatedAt: t0, UpdatedAt: t0}}},
 			types: []string{"created", "state_entered", "child_started"},
@@ -919,21 +920,21 @@ func TestStepChild(t *testing.T) {
 			name: "the child's success resumes the parent with the child's history as result", bp: childBP, job: calling,
 			ev: Event{Kind: EventChildFinished, ChildID: "c1", Outcome: "success", Result: &Result{Status: "success", Data: map[string]any{"x": int64(1)}}},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "done", StatusFinished, 2, "", t0
+				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "done", wire.StatusFinished, 2, "", t0
 				j.Result = &Result{Status: "success", Data: map[string]any{"x": int64(1)}}
 			},
-			fx:    &Effects{Notify: notify(StatusFinished)},
+			fx:    &Effects{Notify: notify(wire.StatusFinished)},
 			types: []string{"child_finished", "state_entered", "job_finished"},
 		},
 		{
 			name: "the child's failure follows failure", bp: childBP, job: calling,
 			ev: Event{Kind: EventChildFinished, ChildID: "c1", Outcome: "failure"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "failed", StatusFailed, 2, "", t0
+				j.State, j.Status, j.Steps, j.Child, j.FinishedAt = "failed", wire.StatusFailed, 2, "", t0
 				j.Result = &Result{Status: "failure"}
-				j.Error = &ErrorInfo{Code: CodeEndFailure, Message: `the job ended in failure state "failed"`}
+				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "failed"`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"child_finished", "state_entered", "job_failed"},
 		},
 		{
@@ -948,45 +949,45 @@ func TestStepChild(t *testing.T) {
 			name: "cancelling the parent cancels the running child", bp: childBP, job: calling,
 			ev: Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Child, j.FinishedAt = StatusCancelled, "", t0
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+				j.Status, j.Child, j.FinishedAt = wire.StatusCancelled, "", t0
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: "cancelled by the client"}
 			},
 			fx: &Effects{Timers: []Timer{{ID: "cancel-c1", JobID: "c1", At: t0, Event: Event{Kind: EventCancel, TimerID: "cancel-c1", Reason: "parent job job-1 ended"}}},
-				Notify: notify(StatusCancelled)},
+				Notify: notify(wire.StatusCancelled)},
 			types: []string{"cancel_requested", "job_cancelled"},
 		},
 		{
 			name: "a child's end reaches its parent by a timer due now", bp: plainBP,
 			job: func() *Job {
-				j := at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
+				j := at("work", wire.StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
 				j.Parent, j.History = &ParentRef{JobID: "p1", State: "call"}, map[string]any{"k": "v"}
 				return j
 			},
 			ev: result("task-A", 0, "success", nil, ""),
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "done", StatusFinished, 2, TaskRefs{}, t0, &Result{Status: "success"}
+				j.State, j.Status, j.Steps, j.Tasks, j.FinishedAt, j.Result = "done", wire.StatusFinished, 2, TaskRefs{}, t0, &Result{Status: "success"}
 			},
 			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
 				ChildID: "job-1", Outcome: "success", Result: &Result{Status: "success", Data: map[string]any{"k": "v"}}}}},
-				Notify: notify(StatusFinished)},
+				Notify: notify(wire.StatusFinished)},
 			types: []string{"task_result", "state_entered", "job_finished"},
 		},
 		{
 			name: "a failed child tells its parent failure", bp: plainBP,
 			job: func() *Job {
-				j := at("work", StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
+				j := at("work", wire.StatusWaitingForWorker, 1, nil, ref("task-A", "t", 0, 1, ""))
 				j.Parent = &ParentRef{JobID: "p1", State: "call"}
 				return j
 			},
-			ev: result("task-A", 0, "failure", nil, ErrInvalidInput),
+			ev: result("task-A", 0, "failure", nil, wire.CodeInvalidInputError),
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt, j.Result = StatusFailed, TaskRefs{}, t0, failure(ErrInvalidInput)
-				j.Error = &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}
+				j.Status, j.Tasks, j.FinishedAt, j.Result = wire.StatusFailed, TaskRefs{}, t0, failure(wire.CodeInvalidInputError)
+				j.Error = &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "work": task task-A (t) failed: boom`}
 			},
 			fx: &Effects{Timers: []Timer{{ID: "child-job-1", JobID: "p1", At: t0, Event: Event{Kind: EventChildFinished, TimerID: "child-job-1",
 				ChildID: "job-1", Outcome: "failure", Result: &Result{Status: "failure",
-					Error: &ErrorInfo{Code: ErrInvalidInput, Message: `state "work": task task-A (t) failed: boom`}}}}},
-				Notify: notify(StatusFailed)},
+					Error: &wire.Error{Code: wire.CodeInvalidInputError, Message: `state "work": task task-A (t) failed: boom`}}}}},
+				Notify: notify(wire.StatusFailed)},
 			types: []string{"task_result", "job_failed"},
 		},
 	})
@@ -997,7 +998,7 @@ func TestStepWait(t *testing.T) {
 	waitTimer := func(at time.Time) []Timer {
 		return []Timer{{ID: "wait-job-1-1", JobID: "job-1", At: at, Event: Event{Kind: EventTimer, TimerID: "wait-job-1-1"}}}
 	}
-	waiting := func(j *Job) { j.State, j.Status, j.Steps, j.Timer = "pause", StatusWaiting, 1, "wait-job-1-1" }
+	waiting := func(j *Job) { j.State, j.Status, j.Steps, j.Timer = "pause", wire.StatusWaiting, 1, "wait-job-1-1" }
 	runCases(t, []stepCase{
 		{
 			name: "wait a duration", bp: waitBP, job: func() *Job { return pending(nil) },
@@ -1021,36 +1022,36 @@ func TestStepWait(t *testing.T) {
 			name: "wait until something that is not a time fails the job", bp: untilBP, job: func() *Job { return pending(map[string]any{"at": "soon"}) },
 			ev: Event{Kind: EventCreated},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.FinishedAt = "pause", StatusFailed, 1, t0
-				j.Error = &ErrorInfo{Code: CodeExpression, Message: `state "pause": bp.yaml:4:18: until: "soon" is not an RFC 3339 time`}
+				j.State, j.Status, j.Steps, j.FinishedAt = "pause", wire.StatusFailed, 1, t0
+				j.Error = &wire.Error{Code: wire.CodeExpressionError, Message: `state "pause": bp.yaml:4:18: until: "soon" is not an RFC 3339 time`}
 			},
-			fx:    &Effects{Notify: notify(StatusFailed)},
+			fx:    &Effects{Notify: notify(wire.StatusFailed)},
 			types: []string{"created", "state_entered", "job_failed"},
 		},
 		{
 			name: "the wait's timer goes on", bp: waitBP,
-			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			job: func() *Job { j := at("pause", wire.StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
 			ev:  Event{Kind: EventTimer, TimerID: "wait-job-1-1"},
 			want: func(j *Job) {
-				j.State, j.Status, j.Steps, j.Timer, j.FinishedAt = "done", StatusFinished, 2, "", t0
+				j.State, j.Status, j.Steps, j.Timer, j.FinishedAt = "done", wire.StatusFinished, 2, "", t0
 			},
-			fx:    &Effects{Notify: notify(StatusFinished)},
+			fx:    &Effects{Notify: notify(wire.StatusFinished)},
 			types: []string{"wait_over", "state_entered", "job_finished"},
 		},
 		{
 			name: "a timer the job no longer waits on is stale", bp: waitBP, err: ErrStaleTimer,
-			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			job: func() *Job { j := at("pause", wire.StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
 			ev:  Event{Kind: EventTimer, TimerID: "wait-job-1-9"},
 		},
 		{
 			name: "cancel a waiting job disarms its timer", bp: waitBP,
-			job: func() *Job { j := at("pause", StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
+			job: func() *Job { j := at("pause", wire.StatusWaiting, 1, nil); j.Timer = "wait-job-1-1"; return j },
 			ev:  Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Timer, j.FinishedAt = StatusCancelled, "", t0
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+				j.Status, j.Timer, j.FinishedAt = wire.StatusCancelled, "", t0
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: "cancelled by the client"}
 			},
-			fx:    &Effects{CancelTimers: []string{"wait-job-1-1"}, Notify: notify(StatusCancelled)},
+			fx:    &Effects{CancelTimers: []string{"wait-job-1-1"}, Notify: notify(wire.StatusCancelled)},
 			types: []string{"cancel_requested", "job_cancelled"},
 		},
 	})
@@ -1063,25 +1064,25 @@ func TestStepCancel(t *testing.T) {
 			name: "cancel withdraws the task and disarms its dispatch timer", bp: taskBP, job: working,
 			ev: Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, TaskRefs{}, t0
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+				j.Status, j.Tasks, j.FinishedAt = wire.StatusCancelled, TaskRefs{}, t0
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: "cancelled by the client"}
 			},
-			fx:    &Effects{Withdraw: []string{"task-A"}, CancelTimers: []string{"dispatch-task-A"}, Notify: notify(StatusCancelled)},
+			fx:    &Effects{Withdraw: []string{"task-A"}, CancelTimers: []string{"dispatch-task-A"}, Notify: notify(wire.StatusCancelled)},
 			types: []string{"cancel_requested", "job_cancelled"},
 		},
 		{
 			name: "cancel while a retry is due disarms the retry", bp: taskBP, job: func() *Job { return retrying(1) },
 			ev: Event{Kind: EventCancel},
 			want: func(j *Job) {
-				j.Status, j.Tasks, j.FinishedAt = StatusCancelled, TaskRefs{}, t0
-				j.Error = &ErrorInfo{Code: CodeCancelled, Message: "cancelled by the client"}
+				j.Status, j.Tasks, j.FinishedAt = wire.StatusCancelled, TaskRefs{}, t0
+				j.Error = &wire.Error{Code: wire.CodeCancelled, Message: "cancelled by the client"}
 			},
-			fx:    &Effects{CancelTimers: []string{"retry-task-A"}, Notify: notify(StatusCancelled)},
+			fx:    &Effects{CancelTimers: []string{"retry-task-A"}, Notify: notify(wire.StatusCancelled)},
 			types: []string{"cancel_requested", "job_cancelled"},
 		},
 		{
 			name: "cancel an ended job", bp: taskBP, err: ErrTerminal,
-			job: func() *Job { j := working(); j.Status = StatusCancelled; return j },
+			job: func() *Job { j := working(); j.Status = wire.StatusCancelled; return j },
 			ev:  Event{Kind: EventCancel},
 		},
 	})

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+	"time"
+)
 
 // EventKind names what happened to a job.
 type EventKind string
@@ -45,6 +48,10 @@ type Effects struct {
 	// Notify is set when the job reached a terminal status: webhook and
 	// WebSocket listeners hear of it after the commit.
 	Notify *Notification
+	// Transition is what a task's result did to the job (one of the
+	// wire.Transition values), set by a step that took a result; the
+	// worker's answer carries it.
+	Transition string
 }
 
 // Empty reports whether there is nothing to do besides writing the job.
@@ -87,7 +94,7 @@ type TimelineEvent struct {
 // Notification tells listeners a job ended (job_finished, job_failed,
 // job_quarantined, job_cancelled).
 type Notification struct {
-	Event  string `json:"event"`
-	JobID  string `json:"job_id"`
-	Status Status `json:"status"`
+	Event  string         `json:"event"`
+	JobID  string         `json:"job_id"`
+	Status wire.JobStatus `json:"status"`
 }

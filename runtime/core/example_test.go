@@ -9,6 +9,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // A job is stepped from its creation to its end: each step returns the
@@ -31,7 +32,7 @@ states:
 	ctx := context.Background()
 	in := core.Inputs{Now: time.Now(), Rand: rand.Reader}
 
-	job := &core.Job{ID: "j1", Status: core.StatusPending, Input: map[string]any{"item": "sku-1"}}
+	job := &core.Job{ID: "j1", Status: wire.StatusPending, Input: map[string]any{"item": "sku-1"}}
 	job, fx, err := core.Step(ctx, m, job, core.Event{Kind: core.EventCreated}, in)
 	if err != nil {
 		fmt.Println(err)

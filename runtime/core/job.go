@@ -4,34 +4,11 @@
 // own; the runtime feeds events in and carries effects out through a store.
 package core
 
-import "time"
+import (
+	"time"
 
-// Status is a job's status as the client API reports it.
-type Status string
-
-const (
-	StatusPending          Status = "pending"
-	StatusRunning          Status = "running"
-	StatusWaitingForWorker Status = "waiting_for_worker"
-	StatusWaitingForHuman  Status = "waiting_for_human"
-	StatusWaitingParallel  Status = "waiting_for_parallel_tasks"
-	StatusWaitingForChild  Status = "waiting_for_child"
-	StatusWaiting          Status = "waiting" // a wait state's timer
-	StatusAwaitingRetry    Status = "awaiting_retry"
-	StatusFinished         Status = "finished"
-	StatusFailed           Status = "failed"
-	StatusCancelled        Status = "cancelled"
-	StatusQuarantined      Status = "quarantined"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
-
-// Terminal reports whether a job in this status has ended.
-func (s Status) Terminal() bool {
-	switch s {
-	case StatusFinished, StatusFailed, StatusCancelled, StatusQuarantined:
-		return true
-	}
-	return false
-}
 
 // Job is the record of one run of a blueprint. Rev is the store's revision:
 // every commit checks it (compare-and-set) and increments it.
@@ -41,8 +18,8 @@ type Job struct {
 	Version   string `json:"version"` // machine hash
 	Rev       int64  `json:"rev"`
 
-	State  string `json:"state"`
-	Status Status `json:"status"`
+	State  string         `json:"state"`
+	Status wire.JobStatus `json:"status"`
 
 	Input   map[string]any `json:"input,omitempty"`
 	History map[string]any `json:"history,omitempty"`
@@ -68,7 +45,7 @@ type Job struct {
 	// backoff) are on its TaskRef.
 	Timer string `json:"timer,omitempty"`
 
-	Error *ErrorInfo `json:"error,omitempty"`
+	Error *wire.Error `json:"error,omitempty"`
 	// Steps counts transitions; a job over the limit fails (no endless loops).
 	Steps int `json:"steps"`
 
@@ -114,29 +91,5 @@ type TaskRef struct {
 type Result struct {
 	Status string         `json:"status"`
 	Data   map[string]any `json:"data,omitempty"`
-	Error  *ErrorInfo     `json:"error,omitempty"`
+	Error  *wire.Error    `json:"error,omitempty"`
 }
-
-// ErrorInfo is the wire's error object.
-type ErrorInfo struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details any    `json:"details,omitempty"`
-}
-
-// Error codes of the wire protocol.
-const (
-	ErrTransient         = "TRANSIENT_ERROR"
-	ErrPermanent         = "PERMANENT_ERROR"
-	ErrInvalidInput      = "INVALID_INPUT_ERROR"
-	ErrTimeout           = "TIMEOUT_ERROR"
-	ErrSecurity          = "SECURITY_ERROR"
-	ErrDependency        = "DEPENDENCY_ERROR"
-	ErrContractViolation = "CONTRACT_VIOLATION_ERROR"
-	ErrIntegrityMismatch = "INTEGRITY_MISMATCH_ERROR"
-	ErrResourceExhausted = "RESOURCE_EXHAUSTED_ERROR"
-	ErrLimitExceeded     = "LIMIT_EXCEEDED_ERROR"
-	ErrDependencyMissing = "DEPENDENCY_MISSING_ERROR"
-	ErrInternal          = "INTERNAL_ERROR"
-	ErrLateResult        = "LATE_RESULT"
-)

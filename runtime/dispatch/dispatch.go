@@ -35,25 +35,7 @@ import (
 	"strings"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-)
-
-// Strategy names, as in lang.Strategies.
-const (
-	Default          = "default"
-	RoundRobin       = "round_robin"
-	LeastConnections = "least_connections"
-	Cheapest         = "cheapest"
-	BestValue        = "best_value"
-)
-
-// Status is a worker's reported status.
-type Status string
-
-const (
-	StatusIdle     Status = "idle"
-	StatusBusy     Status = "busy"
-	StatusDraining Status = "draining"
-	StatusOffline  Status = "offline"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Worker is the part of a worker's record that dispatch reads.
@@ -72,8 +54,8 @@ type Worker struct {
 	// Resources is what `requires` is matched against: the registration's
 	// resources, their properties, installed software and capabilities,
 	// merged into one JSON object by the runtime.
-	Resources map[string]any `json:"resources,omitempty"`
-	Status    Status         `json:"status"`
+	Resources map[string]any    `json:"resources,omitempty"`
+	Status    wire.WorkerStatus `json:"status"`
 	// Load counts the tasks leased to the worker or waiting in its own
 	// queue; the store maintains it.
 	Load int `json:"load"`
@@ -123,7 +105,7 @@ func Fits(t *core.Task, resources map[string]any, costs map[string]float64) bool
 // not draining, busy or offline, and fits the task.
 func Eligible(t *core.Task, w *Worker) bool {
 	switch w.Status {
-	case StatusDraining, StatusBusy, StatusOffline:
+	case wire.WorkerDraining, wire.WorkerBusy, wire.WorkerOffline:
 		return false
 	}
 	return w.HasSkill(t.Type) && Fits(t, w.Resources, w.CostPerSkill)
@@ -139,22 +121,22 @@ func Eligible(t *core.Task, w *Worker) bool {
 func Pick(t *core.Task, workers []Worker, rr uint64) (string, error) {
 	strategy := t.Strategy
 	if strategy == "" {
-		strategy = Default
+		strategy = wire.StrategyDefault
 	}
 	var score func(w *Worker) float64 // lower is better
 	switch strategy {
-	case Default:
+	case wire.StrategyDefault:
 		return "", nil
-	case RoundRobin:
-	case LeastConnections:
+	case wire.StrategyRoundRobin:
+	case wire.StrategyLeastConnections:
 		score = func(w *Worker) float64 { return float64(w.Load) }
-	case Cheapest:
+	case wire.StrategyCheapest:
 		score = func(w *Worker) float64 { return w.Cost(t.Type) }
-	case BestValue:
+	case wire.StrategyBestValue:
 		score = func(w *Worker) float64 { return w.Cost(t.Type) / w.reputation() }
 	default:
 		return "", fmt.Errorf("dispatch task %q: unknown strategy %q (valid: %s)", t.ID, strategy,
-			strings.Join([]string{BestValue, Cheapest, Default, LeastConnections, RoundRobin}, ", "))
+			strings.Join(wire.Strategies(), ", "))
 	}
 	var cands []*Worker
 	for i := range workers {

@@ -5,17 +5,18 @@ import (
 	"testing"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func workers() []Worker {
 	return []Worker{
-		{ID: "w-c", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 1}, Reputation: 0.5, Load: 3, Status: StatusIdle},
-		{ID: "w-a", Skills: []string{"a", "b"}, CostPerSkill: map[string]float64{"a": 2}, Reputation: 1, Load: 1, Status: StatusIdle,
+		{ID: "w-c", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 1}, Reputation: 0.5, Load: 3, Status: wire.WorkerIdle},
+		{ID: "w-a", Skills: []string{"a", "b"}, CostPerSkill: map[string]float64{"a": 2}, Reputation: 1, Load: 1, Status: wire.WorkerIdle,
 			Resources: map[string]any{"ram_gb": float64(64), "gpu": map[string]any{"model": "a100", "vram_gb": int64(40)}, "tags": []any{"eu", "fast"}}},
-		{ID: "w-b", Skills: []string{"a"}, Reputation: 0.9, Load: 0, Status: StatusIdle},
-		{ID: "w-drain", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 0}, Status: StatusDraining},
-		{ID: "w-busy", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 0}, Status: StatusBusy},
-		{ID: "w-x", Skills: []string{"x"}, CostPerSkill: map[string]float64{"a": 0}, Status: StatusIdle},
+		{ID: "w-b", Skills: []string{"a"}, Reputation: 0.9, Load: 0, Status: wire.WorkerIdle},
+		{ID: "w-drain", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 0}, Status: wire.WorkerDraining},
+		{ID: "w-busy", Skills: []string{"a"}, CostPerSkill: map[string]float64{"a": 0}, Status: wire.WorkerBusy},
+		{ID: "w-x", Skills: []string{"x"}, CostPerSkill: map[string]float64{"a": 0}, Status: wire.WorkerIdle},
 	}
 }
 
@@ -29,19 +30,19 @@ func TestPick(t *testing.T) {
 		want string
 	}{
 		{"default leaves it shared", core.Task{Type: "a"}, 0, ""},
-		{"explicit default", core.Task{Type: "a", Strategy: Default}, 0, ""},
-		{"least connections", core.Task{Type: "a", Strategy: LeastConnections}, 0, "w-b"},
-		{"cheapest, missing cost is +Inf", core.Task{Type: "a", Strategy: Cheapest}, 0, "w-c"},
+		{"explicit default", core.Task{Type: "a", Strategy: wire.StrategyDefault}, 0, ""},
+		{"least connections", core.Task{Type: "a", Strategy: wire.StrategyLeastConnections}, 0, "w-b"},
+		{"cheapest, missing cost is +Inf", core.Task{Type: "a", Strategy: wire.StrategyCheapest}, 0, "w-c"},
 		// cost/reputation: w-c 1/0.5 = 2, w-a 2/1 = 2 (tie: better reputation), w-b +Inf
-		{"best value", core.Task{Type: "a", Strategy: BestValue}, 0, "w-a"},
-		{"round robin 0", core.Task{Type: "a", Strategy: RoundRobin}, 0, "w-a"},
-		{"round robin 1", core.Task{Type: "a", Strategy: RoundRobin}, 1, "w-b"},
-		{"round robin 2", core.Task{Type: "a", Strategy: RoundRobin}, 2, "w-c"},
-		{"round robin wraps", core.Task{Type: "a", Strategy: RoundRobin}, 3, "w-a"},
-		{"max cost filters", core.Task{Type: "a", Strategy: LeastConnections, MaxCost: f(1.5)}, 0, "w-c"},
-		{"nobody under max cost", core.Task{Type: "a", Strategy: Cheapest, MaxCost: f(0.5)}, 0, ""},
-		{"requires filters", core.Task{Type: "a", Strategy: LeastConnections, Requires: map[string]any{"ram_gb": 32}}, 0, "w-a"},
-		{"no skill", core.Task{Type: "zzz", Strategy: Cheapest}, 0, ""},
+		{"best value", core.Task{Type: "a", Strategy: wire.StrategyBestValue}, 0, "w-a"},
+		{"round robin 0", core.Task{Type: "a", Strategy: wire.StrategyRoundRobin}, 0, "w-a"},
+		{"round robin 1", core.Task{Type: "a", Strategy: wire.StrategyRoundRobin}, 1, "w-b"},
+		{"round robin 2", core.Task{Type: "a", Strategy: wire.StrategyRoundRobin}, 2, "w-c"},
+		{"round robin wraps", core.Task{Type: "a", Strategy: wire.StrategyRoundRobin}, 3, "w-a"},
+		{"max cost filters", core.Task{Type: "a", Strategy: wire.StrategyLeastConnections, MaxCost: f(1.5)}, 0, "w-c"},
+		{"nobody under max cost", core.Task{Type: "a", Strategy: wire.StrategyCheapest, MaxCost: f(0.5)}, 0, ""},
+		{"requires filters", core.Task{Type: "a", Strategy: wire.StrategyLeastConnections, Requires: map[string]any{"ram_gb": 32}}, 0, "w-a"},
+		{"no skill", core.Task{Type: "zzz", Strategy: wire.StrategyCheapest}, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Pick(&tc.task, workers(), tc.rr)
@@ -64,10 +65,10 @@ func TestPickUnknownStrategy(t *testing.T) {
 
 func TestPickHotBreaksTies(t *testing.T) {
 	ws := []Worker{
-		{ID: "w1", Skills: []string{"a"}, Status: StatusIdle},
-		{ID: "w2", Skills: []string{"a"}, HotSkills: []string{"a"}, Status: StatusIdle},
+		{ID: "w1", Skills: []string{"a"}, Status: wire.WorkerIdle},
+		{ID: "w2", Skills: []string{"a"}, HotSkills: []string{"a"}, Status: wire.WorkerIdle},
 	}
-	if got, _ := Pick(&core.Task{Type: "a", Strategy: LeastConnections}, ws, 0); got != "w2" {
+	if got, _ := Pick(&core.Task{Type: "a", Strategy: wire.StrategyLeastConnections}, ws, 0); got != "w2" {
 		t.Errorf("Pick = %q, want the hot worker w2", got)
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func newTestServer(t testing.TB, clients []config.Client, workers map[string]string) *Server {
@@ -82,7 +83,7 @@ func TestClientAuthAndQuota(t *testing.T) {
 			t.Fatalf("unlimited client: %d", r.Code)
 		}
 	}
-	var list []JobView
+	var list []wire.JobView
 	r = call(h, "GET", "/api/v1/jobs", "", map[string]string{"X-Client-Token": "tok-other"})
 	if err := decodeJSON(r.Body.Bytes(), &list); err != nil || len(list) != 3 {
 		t.Errorf("list sees only the client's jobs: %d %v", len(list), err)
@@ -146,7 +147,7 @@ func TestQuotaIsMonthlyAndDurable(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	st := store.NewMemory(store.MemoryOptions{Clock: clock})
+	st := memstore.New(memstore.Options{Clock: clock})
 	one := int64(1)
 	newSrv := func() http.Handler {
 		cfg := config.Default()

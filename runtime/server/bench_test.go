@@ -21,10 +21,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/lang"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
@@ -159,7 +159,7 @@ func BenchmarkSingleTaskJobs(b *testing.B) {
 					return
 				}
 				req, _ := http.NewRequest("GET", url+"/api/v1/jobs/"+out["job_id"]+"?wait=30", nil)
-				var v JobView
+				var v wire.JobView
 				if c, err := send(hc, req, &v); c != 200 || v.Status != "finished" {
 					b.Errorf("wait: %d %v %s", c, err, v.Status)
 					return

@@ -1,24 +1,23 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 const apiPrefix = "/api/v1"
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	c := func(h func(http.ResponseWriter, *http.Request, *client) error) http.Handler {
+	c := func(h func(http.ResponseWriter, *http.Request, *config.Client) error) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			cl, err := s.authClient(r)
 			if err == nil {
@@ -40,7 +39,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET "+apiPrefix+"/blueprints/{name}/graph", c(s.graph))
 	mux.Handle("GET "+apiPrefix+"/workers", c(s.listWorkers))
 	mux.HandleFunc("GET /_public/status", func(w http.ResponseWriter, r *http.Request) {
-		if s.draining.Load() {
+		if s.x.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 			return
 		}
@@ -49,24 +48,24 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /_public/metrics", s.metrics.handler())
 	s.workerRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
+		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return s.recoverer(s.metrics.instrument(mux))
 }
 
 // authClient finds the client of X-Client-Token. With neither clients.toml
-// nor CLIENT_TOKEN the API is open to one anonymous client.
-func (s *Server) authClient(r *http.Request) (*client, error) {
+// nor CLIENT_TOKEN the API is open: the caller is nil, and sees every job.
+func (s *Server) authClient(r *http.Request) (*config.Client, error) {
 	tok := r.Header.Get("X-Client-Token")
 	if len(s.clients) == 0 {
-		return &client{}, nil
+		return nil, nil
 	}
 	if tok == "" {
-		return nil, errorf(http.StatusUnauthorized, "unauthorized", "missing X-Client-Token header")
+		return nil, errorf(http.StatusUnauthorized, wire.CodeUnauthorized, "missing X-Client-Token header")
 	}
 	c, ok := s.clients[tok]
 	if !ok {
-		return nil, errorf(http.StatusUnauthorized, "unauthorized", "unknown client token")
+		return nil, errorf(http.StatusUnauthorized, wire.CodeUnauthorized, "unknown client token")
 	}
 	return c, nil
 }
@@ -80,14 +79,10 @@ type createRequest struct {
 	Security        any             `json:"security"`
 }
 
-func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) error {
-	endpoint := "/" + r.PathValue("path")
-	m := s.reg.ByEndpoint(endpoint)
-	if m == nil {
-		return errorf(http.StatusNotFound, "not_found", "no blueprint serves POST %s%s", apiPrefix, endpoint)
-	}
-	if s.draining.Load() {
-		return errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; retry on another instance")
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
+	m, err := s.x.Endpoint("/" + r.PathValue("path"))
+	if err != nil {
+		return err
 	}
 	wait, held, err := waitParam(r)
 	if err != nil {
@@ -97,7 +92,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
 		return err
 	}
-	input := map[string]any{}
+	var input map[string]any
 	if len(req.InitialData) > 0 && string(req.InitialData) != "null" {
 		var v any
 		if err := decodeJSON(req.InitialData, &v); err != nil {
@@ -105,18 +100,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return errorf(http.StatusBadRequest, "invalid_input", "initial_data must be a JSON object")
+			return errorf(http.StatusBadRequest, wire.CodeInvalidInput, "initial_data must be a JSON object")
 		}
 		input = lang.FromJSON(obj).(map[string]any)
-	}
-	if m.Input != nil {
-		if err := m.Input.Validate(input); err != nil {
-			var se *lang.SchemaError
-			if errors.As(err, &se) {
-				return &apiError{Status: http.StatusBadRequest, Code: "invalid_input", Message: "initial_data does not match the input schema of " + m.Name + ": " + se.Error(), Details: se.Reasons}
-			}
-			return errorf(http.StatusBadRequest, "invalid_input", "initial_data: %v", err)
-		}
 	}
 	dt, err := seconds(req.DispatchTimeout, "dispatch_timeout")
 	if err != nil {
@@ -126,103 +112,31 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *client) e
 	if err != nil {
 		return err
 	}
-	if req.WebhookURL != "" && !strings.HasPrefix(req.WebhookURL, "http://") && !strings.HasPrefix(req.WebhookURL, "https://") {
-		return errorf(http.StatusBadRequest, "invalid_field", "webhook_url must be an http or https URL")
-	}
-	if err := s.takeQuota(r.Context(), cl); err != nil {
-		return err
-	}
-	now := s.now()
-	j := &core.Job{
-		ID: s.uuid(), Blueprint: m.Name, Version: m.Hash, Status: core.StatusPending, Input: input,
-		Client:     core.Client{Name: cl.Name, Plan: cl.Plan, Fields: cl.Fields},
-		WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
-		DispatchTimeout: time.Duration(dt * float64(time.Second)), ResultTimeout: time.Duration(rt * float64(time.Second)),
-		CreatedAt: now, UpdatedAt: now,
-	}
-	var ch chan *core.Job
-	if held {
-		// Registered before the job exists: its end cannot be missed.
-		ch = s.waiters.wait(j.ID)
-	}
-	nj, err := s.startJob(r.Context(), j)
+	j, watch, err := s.x.Create(r.Context(), cl, m, orchestrator.CreateRequest{
+		Input: input, WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
+		DispatchTimeout: dt, ResultTimeout: rt, Watch: held,
+	})
 	if err != nil {
-		if ch != nil {
-			s.waiters.drop(j.ID, ch)
-		}
 		return err
 	}
-	if ch == nil {
+	if watch == nil {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "job_id": j.ID})
 		return nil
 	}
-	if nj, err = s.hold(r, nj, ch, wait); err != nil || nj == nil {
+	if j, err = watch.Until(r.Context(), j, wait); err != nil || j == nil {
 		return err
 	}
 	code := http.StatusOK
-	if !nj.Status.Terminal() {
+	if !j.Status.Terminal() {
 		code = http.StatusAccepted
 	}
-	writeJSON(w, code, view(nj))
+	writeJSON(w, code, view(j))
 	return nil
 }
 
-// takeQuota counts one job creation against the client's monthly_attempts;
-// a client without the key is unlimited. The count is a store counter per
-// client and calendar month (UTC), so it holds across restarts and
-// instances and starts again each month. A refused creation is 429 with
-// Retry-After set to the start of the next month.
-func (s *Server) takeQuota(ctx context.Context, cl *client) error {
-	if cl.MonthlyAttempts == nil {
-		return nil
-	}
-	now := s.now().UTC()
-	n, err := s.store.Counter(ctx, "quota:"+cl.Name+":"+now.Format("2006-01"))
-	if err != nil {
-		return err
-	}
-	if n > uint64(*cl.MonthlyAttempts) {
-		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
-		e := errorf(http.StatusTooManyRequests, "quota_exceeded", "client %q used its %d job creations of %s", cl.Name, *cl.MonthlyAttempts, now.Format("January 2006"))
-		e.RetryAfter = int(next.Sub(now).Seconds()) + 1
-		return e
-	}
-	return nil
-}
-
-// ownJob returns the job when the client owns it; another client's job is
-// 404, as an unknown one.
-func (s *Server) ownJob(ctx context.Context, id string, cl *client) (*core.Job, error) {
-	j, err := s.store.GetJob(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(s.clients) > 0 && j.Client.Name != cl.Name) {
-		return nil, errorf(http.StatusNotFound, "not_found", "job %q not found", id)
-	}
-	return j, err
-}
-
-// JobView is the status of a job as the API shows it.
-type JobView struct {
-	ID              string          `json:"id"`
-	JobID           string          `json:"job_id"`
-	Status          core.Status     `json:"status"`
-	Blueprint       string          `json:"blueprint_name"`
-	Version         string          `json:"blueprint_version"`
-	State           string          `json:"current_state"`
-	Result          map[string]any  `json:"result,omitempty"`
-	Error           *core.ErrorInfo `json:"error,omitempty"`
-	Progress        float64         `json:"progress,omitempty"`
-	ProgressMessage string          `json:"progress_message,omitempty"`
-	ParentJobID     string          `json:"parent_job_id,omitempty"`
-	ChildJobID      string          `json:"child_job_id,omitempty"`
-	Tasks           []string        `json:"current_task_ids,omitempty"`
-	CreatedAt       int64           `json:"created_at"`
-	UpdatedAt       int64           `json:"updated_at"`
-	FinishedAt      int64           `json:"finished_at,omitempty"`
-}
-
-func view(j *core.Job) JobView {
-	v := JobView{
-		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, Version: j.Version, State: j.State,
+func view(j *core.Job) wire.JobView {
+	v := wire.JobView{
+		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State,
 		Error: j.Error, Progress: j.Progress, ProgressMessage: j.ProgressMessage, ChildJobID: j.Child,
 		CreatedAt: j.CreatedAt.Unix(), UpdatedAt: j.UpdatedAt.Unix(),
 	}
@@ -231,7 +145,7 @@ func view(j *core.Job) JobView {
 	}
 	for _, t := range j.Tasks.All() {
 		if t.Result == nil {
-			v.Tasks = append(v.Tasks, t.ID)
+			v.TaskIDs = append(v.TaskIDs, t.ID)
 		}
 	}
 	if j.Status.Terminal() {
@@ -252,7 +166,7 @@ func waitParam(r *http.Request) (time.Duration, bool, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f >= 0 && f <= 60) { // NaN is neither
-		return 0, false, errorf(http.StatusBadRequest, "invalid_query", "wait=%q: want seconds from 0 to 60", v)
+		return 0, false, errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "wait=%q: want seconds from 0 to 60", v)
 	}
 	return time.Duration(f * float64(time.Second)), true, nil
 }
@@ -260,26 +174,24 @@ func waitParam(r *http.Request) (time.Duration, bool, error) {
 // getJob answers the job's status. With ?wait=SECONDS (at most 60) it
 // holds the request until the job ends or the time is up, so a client
 // waits for a result without polling.
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *client) error {
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
 	id := r.PathValue("id")
 	wait, held, err := waitParam(r)
 	if err != nil {
 		return err
 	}
-	var ch chan *core.Job
+	var watch *orchestrator.Watch
 	if held {
 		// Registered before the read: an end committed after it wakes us.
-		ch = s.waiters.wait(id)
+		watch = s.x.WatchJob(id)
 	}
-	j, err := s.ownJob(r.Context(), id, cl)
+	j, err := s.x.Job(r.Context(), cl, id)
 	if err != nil {
-		if ch != nil {
-			s.waiters.drop(id, ch)
-		}
+		watch.Stop()
 		return err
 	}
-	if ch != nil {
-		if j, err = s.hold(r, j, ch, wait); err != nil || j == nil {
+	if watch != nil {
+		if j, err = watch.Until(r.Context(), j, wait); err != nil || j == nil {
 			return err
 		}
 	}
@@ -287,52 +199,8 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *client) erro
 	return nil
 }
 
-// hold waits up to wait for job j, as last seen, to end, and returns it as
-// last seen: at its end, or when the time is up or the server drains. ch
-// is the job's registration with the waiters, made before j was read; hold
-// drops it. An end committed on this instance arrives on ch with the
-// committed job (no read); one committed on another instance is seen by a
-// read every 250 ms. A nil job means the request went away.
-func (s *Server) hold(r *http.Request, j *core.Job, ch chan *core.Job, wait time.Duration) (*core.Job, error) {
-	id := j.ID
-	defer func() { s.waiters.drop(id, ch) }()
-	if j.Status.Terminal() {
-		return j, nil
-	}
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for !j.Status.Terminal() {
-		select {
-		case j = <-ch: // committed here: no read needed
-			if !j.Status.Terminal() {
-				s.waiters.drop(id, ch)
-				ch = s.waiters.wait(id)
-			}
-			continue
-		case <-tick.C:
-		case <-deadline.C:
-			return j, nil
-		case <-r.Context().Done():
-			return nil, nil
-		case <-s.drainCtx.Done():
-			return j, nil
-		}
-		var err error
-		if j, err = s.store.GetJob(r.Context(), id); err != nil {
-			return nil, err
-		}
-	}
-	return j, nil
-}
-
-func (s *Server) jobHistory(w http.ResponseWriter, r *http.Request, cl *client) error {
-	j, err := s.ownJob(r.Context(), r.PathValue("id"), cl)
-	if err != nil {
-		return err
-	}
-	tl, err := s.store.Timeline(r.Context(), j.ID)
+func (s *Server) jobHistory(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
+	j, tl, err := s.x.Timeline(r.Context(), cl, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -349,27 +217,23 @@ func (s *Server) jobHistory(w http.ResponseWriter, r *http.Request, cl *client) 
 	return nil
 }
 
-func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *client) error {
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
 	q := r.URL.Query()
 	limit, offset := 100, 0
 	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 10000 {
-				return errorf(http.StatusBadRequest, "invalid_query", "%s=%q: want an integer from 0 to 10000", name, v)
+				return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "%s=%q: want an integer from 0 to 10000", name, v)
 			}
 			*dst = n
 		}
 	}
-	p := store.ListParams{Limit: limit, Offset: offset}
-	if len(s.clients) > 0 {
-		p.Client = cl.Name
-	}
-	jobs, err := s.store.ListJobs(r.Context(), p)
+	jobs, err := s.x.Jobs(r.Context(), cl, limit, offset)
 	if err != nil {
 		return err
 	}
-	out := make([]JobView, len(jobs))
+	out := make([]wire.JobView, len(jobs))
 	for i, j := range jobs {
 		out[i] = view(j)
 	}
@@ -377,26 +241,15 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *client) er
 	return nil
 }
 
-func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, cl *client) error {
-	j, err := s.ownJob(r.Context(), r.PathValue("id"), cl)
-	if err != nil {
-		return err
-	}
-	if _, err := s.deliver(r.Context(), j.ID, core.Event{Kind: core.EventCancel, Reason: "cancelled by client " + cl.Name}, nil); err != nil {
-		if errors.Is(err, core.ErrTerminal) {
-			return errorf(http.StatusNotFound, "not_found", "Job not found or already terminal.")
-		}
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
+	if err := s.x.Cancel(r.Context(), cl, r.PathValue("id")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "cancellation_request_accepted"})
 	return nil
 }
 
-func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *client) error {
-	j, err := s.ownJob(r.Context(), r.PathValue("id"), cl)
-	if err != nil {
-		return err
-	}
+func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
 	var req struct {
 		Decision string         `json:"decision"`
 		Metadata map[string]any `json:"metadata"`
@@ -404,20 +257,11 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *client) err
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
-	if req.Decision != "approved" && req.Decision != "rejected" {
-		return errorf(http.StatusBadRequest, "invalid_decision", "decision %q: want approved or rejected", req.Decision)
-	}
-	if j.Status != core.StatusWaitingForHuman {
-		return errorf(http.StatusConflict, "not_waiting", "job %s is %s, not waiting for an approval", j.ID, j.Status)
-	}
-	ev := core.Event{Kind: core.EventApproval, Decision: req.Decision}
-	if _, err := s.deliver(r.Context(), j.ID, ev, nil); err != nil {
-		if errors.Is(err, core.ErrBadDecision) || errors.Is(err, core.ErrTerminal) || errors.Is(err, core.ErrBadEvent) {
-			return errorf(http.StatusConflict, "not_waiting", "%v", err)
-		}
+	id := r.PathValue("id")
+	if err := s.x.Approve(r.Context(), cl, id, req.Decision); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "approval_received", "job_id": j.ID})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "approval_received", "job_id": id})
 	return nil
 }
 
@@ -438,8 +282,9 @@ type findingView struct {
 	Message string `json:"message"`
 }
 
-func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *client) error {
-	set := s.reg.Set()
+func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
+	reg := s.x.Registry()
+	set := reg.Set()
 	out := struct {
 		Blueprints []blueprintView `json:"blueprints"`
 		Refused    []findingView   `json:"refused_reload,omitempty"`
@@ -454,17 +299,17 @@ func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *clien
 		}
 		out.Blueprints = append(out.Blueprints, bv)
 	}
-	for _, d := range s.reg.Refused() {
+	for _, d := range reg.Refused() {
 		out.Refused = append(out.Refused, findingView{d.Pos.File, d.Pos.Line, d.Pos.Col, d.Rule, d.Message})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *client) error {
-	m := s.reg.Current(r.PathValue("name"))
+func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
+	m := s.x.Registry().Current(r.PathValue("name"))
 	if m == nil {
-		return errorf(http.StatusNotFound, "not_found", "no blueprint %q", r.PathValue("name"))
+		return errorf(http.StatusNotFound, wire.CodeNotFound, "no blueprint %q", r.PathValue("name"))
 	}
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "dot":
@@ -474,13 +319,13 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *client) error 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(m.Mermaid()))
 	default:
-		return errorf(http.StatusBadRequest, "invalid_query", "format=%q: want dot or mermaid", f)
+		return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "format=%q: want dot or mermaid", f)
 	}
 	return nil
 }
 
-func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request, _ *client) error {
-	ws, err := s.store.Workers(r.Context())
+func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
+	ws, err := s.x.Workers(r.Context())
 	if err != nil {
 		return err
 	}

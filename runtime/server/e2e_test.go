@@ -19,9 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
@@ -75,7 +74,7 @@ func startOn(t *testing.T, examples bool, files map[string]string, st store.Stor
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = workerToken
 	cfg.PollTimeout = 5 * time.Second
-	srv, err := New(Options{Config: cfg, Store: st})
+	srv, err := New(Options{Config: cfg, Store: st, NoParking: parkingOff(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +103,21 @@ func startOn(t *testing.T, examples bool, files map[string]string, st store.Stor
 	t.Cleanup(h.stop)
 	return h
 }
+
+// parkingModes runs a worker-protocol test twice: with idle worker
+// connections parked (the default) and with parking off. The servers a
+// subtest starts take the mode from the subtest's name.
+func parkingModes(t *testing.T, run func(t *testing.T)) {
+	for _, mode := range []string{"parking_on", "parking_off"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			run(t)
+		})
+	}
+}
+
+// parkingOff reports whether t runs under parkingModes' "parking_off".
+func parkingOff(t testing.TB) bool { return strings.Contains(t.Name(), "/parking_off") }
 
 // do sends a request and decodes a JSON answer into out (when not nil).
 func (h *harness) do(method, path string, hdr map[string]string, body any, out any) int {
@@ -149,9 +163,9 @@ func (h *harness) create(endpoint string, input map[string]any) string {
 	return out["job_id"]
 }
 
-func (h *harness) job(id string) JobView {
+func (h *harness) job(id string) wire.JobView {
 	h.t.Helper()
-	var v JobView
+	var v wire.JobView
 	if code := h.do("GET", "/api/v1/jobs/"+id, nil, nil, &v); code != 200 {
 		h.t.Fatalf("get job: %d", code)
 	}
@@ -159,7 +173,7 @@ func (h *harness) job(id string) JobView {
 }
 
 // waitStatus polls the job until it has the status.
-func (h *harness) waitStatus(id string, want core.Status) JobView {
+func (h *harness) waitStatus(id string, want wire.JobStatus) wire.JobView {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -235,8 +249,10 @@ func (w *worker) result(p *wire.Task, status string, data map[string]any, code s
 
 func TestOrderProcessingToFinished(t *testing.T) {
 	t.Parallel()
-	h := start(t, true, nil)
-	orderProcessing(t, h, h)
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, true, nil)
+		orderProcessing(t, h, h)
+	})
 }
 
 func redisStore(t *testing.T) store.Store {
@@ -301,7 +317,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 	if !skus["a"] || !skus["b"] {
 		t.Errorf("branches: %v", skus)
 	}
-	h.waitStatus(id, core.StatusWaitingForHuman)
+	h.waitStatus(id, wire.StatusWaitingForHuman)
 	var ar map[string]string
 	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "approved"}, &ar); code != 200 {
 		t.Fatalf("approve: %d %v", code, ar)
@@ -311,7 +327,7 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 		t.Fatalf("child task: %+v", p)
 	}
 	w.result(p, "success", nil, "")
-	v := h.waitStatus(id, core.StatusFinished)
+	v := h.waitStatus(id, wire.StatusFinished)
 	if v.State != "done" || v.Result["stock"] != "ok" || !strings.HasPrefix(fmt.Sprint(v.Result["order_no"]), "ORD-") {
 		t.Errorf("finished job: %+v", v)
 	}
@@ -324,30 +340,32 @@ func orderProcessing(t *testing.T, h, wh *harness) {
 
 func TestInventoryStatuses(t *testing.T) {
 	t.Parallel()
-	h := start(t, true, nil)
-	w := h.worker("w1", "check_inventory")
-	ok := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-1"})
-	out := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-2"})
-	for range 2 {
-		p := w.mustPoll()
-		if p.Params["quantity"] != float64(1) {
-			t.Errorf("quantity default: %v", p.Params)
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, true, nil)
+		w := h.worker("w1", "check_inventory")
+		ok := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-1"})
+		out := h.create("/jobs/inventory_check", map[string]any{"item_id": "sku-2"})
+		for range 2 {
+			p := w.mustPoll()
+			if p.Params["quantity"] != float64(1) {
+				t.Errorf("quantity default: %v", p.Params)
+			}
+			status := "success"
+			if p.JobID == out {
+				status = "out_of_stock"
+			}
+			w.result(p, status, map[string]any{"in_stock": status == "success"}, "")
 		}
-		status := "success"
-		if p.JobID == out {
-			status = "out_of_stock"
+		h.waitStatus(ok, wire.StatusFinished)
+		if v := h.waitStatus(out, wire.StatusFailed); v.State != "out_of_stock" {
+			t.Errorf("out of stock: %+v", v)
 		}
-		w.result(p, status, map[string]any{"in_stock": status == "success"}, "")
-	}
-	h.waitStatus(ok, core.StatusFinished)
-	if v := h.waitStatus(out, core.StatusFailed); v.State != "out_of_stock" {
-		t.Errorf("out of stock: %+v", v)
-	}
-	// Input checked against the schema: 400 with the reasons.
-	var e map[string]map[string]any
-	if code := h.do("POST", "/api/v1/jobs/inventory_check", nil, map[string]any{"initial_data": map[string]any{"quantity": 0}}, &e); code != 400 || e["error"]["code"] != "invalid_input" || e["error"]["details"] == nil {
-		t.Errorf("bad input: %d %v", code, e)
-	}
+		// Input checked against the schema: 400 with the reasons.
+		var e map[string]map[string]any
+		if code := h.do("POST", "/api/v1/jobs/inventory_check", nil, map[string]any{"initial_data": map[string]any{"quantity": 0}}, &e); code != 400 || e["error"]["code"] != "invalid_input" || e["error"]["details"] == nil {
+			t.Errorf("bad input: %d %v", code, e)
+		}
+	})
 }
 
 const retryBP = `name: retry
@@ -363,91 +381,97 @@ states:
 
 func TestRetriesAndErrorCodes(t *testing.T) {
 	t.Parallel()
-	h := start(t, false, map[string]string{"retry.yaml": retryBP})
-	w := h.worker("w1", "flaky")
-	id := h.create("/jobs/retry", nil)
-	p1 := w.mustPoll()
-	w.result(p1, "failure", nil, "TRANSIENT_ERROR")
-	h.waitStatus(id, core.StatusAwaitingRetry)
-	p2 := w.mustPoll()
-	if p2.TaskID == p1.TaskID {
-		t.Error("a retry must have a new task id")
-	}
-	// Another result for the first attempt changes nothing.
-	w.result(p1, "success", nil, "")
-	if v := h.job(id); v.Status != core.StatusWaitingForWorker || v.Tasks[0] != p2.TaskID {
-		t.Errorf("a second result for a finished attempt moved the job: %+v", v)
-	}
-	w.result(p2, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
-	// A repeated result is idempotent.
-	if r := w.result(p2, "success", nil, ""); r["status"] != "accepted" {
-		t.Errorf("repeated result: %v", r)
-	}
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, false, map[string]string{"retry.yaml": retryBP})
+		w := h.worker("w1", "flaky")
+		id := h.create("/jobs/retry", nil)
+		p1 := w.mustPoll()
+		w.result(p1, "failure", nil, "TRANSIENT_ERROR")
+		h.waitStatus(id, wire.StatusAwaitingRetry)
+		p2 := w.mustPoll()
+		if p2.TaskID == p1.TaskID {
+			t.Error("a retry must have a new task id")
+		}
+		// Another result for the first attempt changes nothing.
+		w.result(p1, "success", nil, "")
+		if v := h.job(id); v.Status != wire.StatusWaitingForWorker || v.TaskIDs[0] != p2.TaskID {
+			t.Errorf("a second result for a finished attempt moved the job: %+v", v)
+		}
+		w.result(p2, "success", nil, "")
+		h.waitStatus(id, wire.StatusFinished)
+		// A repeated result is idempotent.
+		if r := w.result(p2, "success", nil, ""); r["status"] != "accepted" {
+			t.Errorf("repeated result: %v", r)
+		}
 
-	inv := h.create("/jobs/retry", nil)
-	w.result(w.mustPoll(), "failure", nil, "INVALID_INPUT_ERROR")
-	if v := h.waitStatus(inv, core.StatusFailed); v.State != "failed" {
-		t.Errorf("invalid input: %+v", v)
-	}
-	perm := h.create("/jobs/retry", nil)
-	w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
-	h.waitStatus(perm, core.StatusQuarantined)
+		inv := h.create("/jobs/retry", nil)
+		w.result(w.mustPoll(), "failure", nil, "INVALID_INPUT_ERROR")
+		if v := h.waitStatus(inv, wire.StatusFailed); v.State != "failed" {
+			t.Errorf("invalid input: %+v", v)
+		}
+		perm := h.create("/jobs/retry", nil)
+		w.result(w.mustPoll(), "failure", nil, "PERMANENT_ERROR")
+		h.waitStatus(perm, wire.StatusQuarantined)
+	})
 }
 
 func TestDeadWorkerTaskReleased(t *testing.T) {
 	t.Parallel()
-	h := start(t, false, map[string]string{"retry.yaml": retryBP})
-	a := h.worker("dead", "flaky")
-	id := h.create("/jobs/retry", nil)
-	pa := a.mustPoll() // and never answers: the 1 s lease expires
-	b := h.worker("alive", "flaky")
-	pb := b.mustPoll()
-	if pb.JobID != id || pb.TaskID == pa.TaskID {
-		t.Fatalf("re-leased task: %+v", pb)
-	}
-	b.result(pb, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
-	if r := a.result(pa, "success", nil, ""); r["status"] != "ignored" {
-		t.Errorf("the dead worker's late result must be ignored: %v", r)
-	}
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, false, map[string]string{"retry.yaml": retryBP})
+		a := h.worker("dead", "flaky")
+		id := h.create("/jobs/retry", nil)
+		pa := a.mustPoll() // and never answers: the 1 s lease expires
+		b := h.worker("alive", "flaky")
+		pb := b.mustPoll()
+		if pb.JobID != id || pb.TaskID == pa.TaskID {
+			t.Fatalf("re-leased task: %+v", pb)
+		}
+		b.result(pb, "success", nil, "")
+		h.waitStatus(id, wire.StatusFinished)
+		if r := a.result(pa, "success", nil, ""); r["status"] != "ignored" {
+			t.Errorf("the dead worker's late result must be ignored: %v", r)
+		}
+	})
 }
 
 func TestCancelReachesWorker(t *testing.T) {
 	t.Parallel()
-	h := start(t, true, nil)
-	w := h.worker("w1", "long_running_task")
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+"/_worker/ws/w1", http.Header{"X-Worker-Token": {workerToken}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
-	p := w.mustPoll()
-	var cr map[string]string
-	if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, &cr); code != 200 || cr["status"] != "cancellation_request_accepted" {
-		t.Fatalf("cancel: %d %v", code, cr)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var cmd map[string]string
-	if err := conn.ReadJSON(&cmd); err != nil {
-		t.Fatal(err)
-	}
-	if cmd["command"] != "cancel_task" || cmd["task_id"] != p.TaskID || cmd["job_id"] != id {
-		t.Errorf("ws command: %v", cmd)
-	}
-	var hb map[string]any
-	h.do("PATCH", "/_worker/workers/w1", h.wh("w1"), map[string]any{"worker_id": "w1", "status": "busy"}, &hb)
-	if ids, _ := hb["cancel_task_ids"].([]any); len(ids) != 1 || ids[0] != p.TaskID {
-		t.Errorf("heartbeat cancel_task_ids: %v", hb)
-	}
-	h.waitStatus(id, core.StatusCancelled)
-	if r := w.result(p, "cancelled", nil, ""); r["status"] != "ignored" {
-		t.Errorf("result after cancel: %v", r)
-	}
-	if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, nil); code != 404 {
-		t.Errorf("cancel twice: %d", code)
-	}
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, true, nil)
+		w := h.worker("w1", "long_running_task")
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+"/_worker/ws/w1", http.Header{"X-Worker-Token": {workerToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
+		p := w.mustPoll()
+		var cr map[string]string
+		if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, &cr); code != 200 || cr["status"] != "cancellation_request_accepted" {
+			t.Fatalf("cancel: %d %v", code, cr)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var cmd map[string]string
+		if err := conn.ReadJSON(&cmd); err != nil {
+			t.Fatal(err)
+		}
+		if cmd["command"] != "cancel_task" || cmd["task_id"] != p.TaskID || cmd["job_id"] != id {
+			t.Errorf("ws command: %v", cmd)
+		}
+		var hb map[string]any
+		h.do("PATCH", "/_worker/workers/w1", h.wh("w1"), map[string]any{"worker_id": "w1", "status": "busy"}, &hb)
+		if ids, _ := hb["cancel_task_ids"].([]any); len(ids) != 1 || ids[0] != p.TaskID {
+			t.Errorf("heartbeat cancel_task_ids: %v", hb)
+		}
+		h.waitStatus(id, wire.ResultCancelled)
+		if r := w.result(p, "cancelled", nil, ""); r["status"] != "ignored" {
+			t.Errorf("result after cancel: %v", r)
+		}
+		if code := h.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, nil); code != 404 {
+			t.Errorf("cancel twice: %d", code)
+		}
+	})
 }
 
 const approvalBP = `name: approve
@@ -464,27 +488,29 @@ states:
 
 func TestApprovalDecisions(t *testing.T) {
 	t.Parallel()
-	h := start(t, false, map[string]string{"a.yaml": approvalBP})
-	for _, c := range []struct{ decision, state string }{{"approved", "yes"}, {"rejected", "no"}, {"", "late"}} {
-		id := h.create("/jobs/approve", nil)
-		h.waitStatus(id, core.StatusWaitingForHuman)
-		if c.decision != "" {
-			if code := h.do("POST", "/_public/webhooks/approval/"+id, nil, map[string]string{"decision": c.decision}, nil); code != 200 {
-				t.Fatalf("decision: %d", code)
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, false, map[string]string{"a.yaml": approvalBP})
+		for _, c := range []struct{ decision, state string }{{"approved", "yes"}, {"rejected", "no"}, {"", "late"}} {
+			id := h.create("/jobs/approve", nil)
+			h.waitStatus(id, wire.StatusWaitingForHuman)
+			if c.decision != "" {
+				if code := h.do("POST", "/_public/webhooks/approval/"+id, nil, map[string]string{"decision": c.decision}, nil); code != 200 {
+					t.Fatalf("decision: %d", code)
+				}
+			}
+			var v wire.JobView
+			if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || !v.Status.Terminal() {
+				t.Fatalf("%s: %d, still %s", c.state, code, v.Status)
+			}
+			if v.State != c.state {
+				t.Errorf("decision %q: state %s", c.decision, v.State)
 			}
 		}
-		var v JobView
-		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || !v.Status.Terminal() {
-			t.Fatalf("%s: %d, still %s", c.state, code, v.Status)
+		id := h.create("/jobs/approve", nil)
+		if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "maybe"}, nil); code != 400 {
+			t.Errorf("bad decision: %d", code)
 		}
-		if v.State != c.state {
-			t.Errorf("decision %q: state %s", c.decision, v.State)
-		}
-	}
-	id := h.create("/jobs/approve", nil)
-	if code := h.do("POST", "/api/v1/jobs/"+id+"/approval", nil, map[string]string{"decision": "maybe"}, nil); code != 400 {
-		t.Errorf("bad decision: %d", code)
-	}
+	})
 }
 
 func TestHotReloadKeepsRunningVersion(t *testing.T) {
@@ -495,14 +521,14 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	p := w.mustPoll()
 	// A new version: the task type changes.
 	h.edit("retry.yaml", strings.Replace(retryBP, "type: flaky", "type: other", 1), func() bool {
-		return h.srv.Registry().Current("retry").Hash != h.job(old).Version
+		return h.srv.Registry().Current("retry").Hash != h.job(old).BlueprintVersion
 	})
 	fresh := h.create("/jobs/retry", nil)
 	if p2 := w.mustPoll(); p2.Type != "other" || p2.JobID != fresh {
 		t.Errorf("new job runs the new version: %+v", p2)
 	}
 	w.result(p, "success", nil, "")
-	if v := h.waitStatus(old, core.StatusFinished); v.Version == h.job(fresh).Version {
+	if v := h.waitStatus(old, wire.StatusFinished); v.BlueprintVersion == h.job(fresh).BlueprintVersion {
 		t.Error("old and new jobs share a version")
 	}
 	// A broken edit is refused; the last good version stays.
@@ -604,50 +630,52 @@ func TestBadRequests(t *testing.T) {
 // returns; the job whose task a worker holds is not lost from the store.
 func TestDrain(t *testing.T) {
 	t.Parallel()
-	h := start(t, false, map[string]string{"retry.yaml": retryBP})
-	w := h.worker("w1", "flaky")
-	id := h.create("/jobs/retry", nil)
-	p := w.mustPoll()
-	polled := make(chan int, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", h.url+"/_worker/workers/w1/tasks/next?timeout=30", nil)
-		req.Header.Set("X-Worker-Token", workerToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			polled <- 0
-			return
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, false, map[string]string{"retry.yaml": retryBP})
+		w := h.worker("w1", "flaky")
+		id := h.create("/jobs/retry", nil)
+		p := w.mustPoll()
+		polled := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", h.url+"/_worker/workers/w1/tasks/next?timeout=30", nil)
+			req.Header.Set("X-Worker-Token", workerToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				polled <- 0
+				return
+			}
+			resp.Body.Close()
+			polled <- resp.StatusCode
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, _ := h.srv.Store().Stats(context.Background())
+			if st.Waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the poll never waited")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		resp.Body.Close()
-		polled <- resp.StatusCode
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, _ := h.srv.Store().Stats(context.Background())
-		if st.Waiting > 0 {
-			break
+		start := time.Now()
+		h.stop()
+		select {
+		case code := <-polled:
+			if code != 204 {
+				t.Errorf("poll during drain: %d, want 204", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the long poll was not answered on drain")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the poll never waited")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("drain took %v", d)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	start := time.Now()
-	h.stop()
-	select {
-	case code := <-polled:
-		if code != 204 {
-			t.Errorf("poll during drain: %d, want 204", code)
+		j, err := h.srv.Store().GetJob(context.Background(), id)
+		if err == nil && (j.Status != wire.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
+			t.Errorf("the job changed on drain: %+v", j)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the long poll was not answered on drain")
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("drain took %v", d)
-	}
-	j, err := h.srv.Store().GetJob(context.Background(), id)
-	if err == nil && (j.Status != core.StatusWaitingForWorker || j.Tasks.Len() != 1 || j.Tasks.At(0).ID != p.TaskID) {
-		t.Errorf("the job changed on drain: %+v", j)
-	}
+	})
 }
 
 const cheapBP = `name: cheap
@@ -683,7 +711,7 @@ func TestStrategyCheapest(t *testing.T) {
 		t.Fatalf("cheap worker: %+v", p)
 	}
 	cheap.result(p, "success", nil, "")
-	h.waitStatus(id, core.StatusFinished)
+	h.waitStatus(id, wire.StatusFinished)
 }
 
 // TestRedisRoundTripsPerJob counts the Redis round trips a single-task
@@ -714,8 +742,8 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 // (no store reads of its own beyond one).
 func (h *harness) waitStatusQuiet(id string) {
 	h.t.Helper()
-	var v JobView
-	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+	var v wire.JobView
+	if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=10", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 		h.t.Fatalf("job %s: %d %s", id, code, v.Status)
 	}
 }
@@ -744,7 +772,7 @@ func TestRestartResumesJobs(t *testing.T) {
 		wb.result(wb.mustPoll(), "success", nil, "")
 	}
 	for _, id := range ids {
-		b.waitStatus(id, core.StatusFinished)
+		b.waitStatus(id, wire.StatusFinished)
 	}
 }
 
@@ -816,8 +844,8 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 	cw.Wait()
 	for i, id := range ids {
 		h := []*harness{a, b}[i%2]
-		var v JobView
-		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != core.StatusFinished {
+		var v wire.JobView
+		if code := h.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 || v.Status != wire.StatusFinished {
 			t.Fatalf("job %s: %d %s", id, code, v.Status)
 		}
 		tl, err := a.srv.Store().Timeline(context.Background(), id)
@@ -850,41 +878,43 @@ func TestTwoInstancesThousandJobs(t *testing.T) {
 
 func TestProgressEvents(t *testing.T) {
 	t.Parallel()
-	h := start(t, true, nil)
-	w := h.worker("w1", "long_running_task")
-	id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
-	p := w.mustPoll()
-	var er wire.EventReply
-	ev := wire.Event{WorkerID: "w1", EventType: wire.EventProgress, OriginTaskID: p.TaskID, Payload: map[string]any{"progress": 0.25, "message": "a quarter"}}
-	if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, &er); code != 200 || er.Status != wire.ReplyEventAccepted {
-		t.Fatalf("event: %d %+v", code, er)
-	}
-	if v := h.job(id); v.Progress != 0.25 || v.ProgressMessage != "a quarter" {
-		t.Errorf("after a posted progress event: %v %q", v.Progress, v.ProgressMessage)
-	}
-	// The same event over the worker's WebSocket.
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+wire.RouteWS("w1"), http.Header{"X-Worker-Token": {workerToken}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ev.Payload = map[string]any{"progress": 0.5, "message": "half"}
-	ev.TargetJobID = id
-	if err := conn.WriteJSON(ev); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for v := h.job(id); v.Progress != 0.5; v = h.job(id) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a progress event over the WebSocket did not reach the job: %+v", v)
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, true, nil)
+		w := h.worker("w1", "long_running_task")
+		id := h.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
+		p := w.mustPoll()
+		var er wire.EventReply
+		ev := wire.Event{WorkerID: "w1", EventType: wire.EventProgress, OriginTaskID: p.TaskID, Payload: map[string]any{"progress": 0.25, "message": "a quarter"}}
+		if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, &er); code != 200 || er.Status != wire.ReplyEventAccepted {
+			t.Fatalf("event: %d %+v", code, er)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Another worker's event is refused.
-	ev.WorkerID = "w2"
-	if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, nil); code != 403 {
-		t.Errorf("event naming another worker: %d, want 403", code)
-	}
+		if v := h.job(id); v.Progress != 0.25 || v.ProgressMessage != "a quarter" {
+			t.Errorf("after a posted progress event: %v %q", v.Progress, v.ProgressMessage)
+		}
+		// The same event over the worker's WebSocket.
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(h.url, "http")+wire.RouteWS("w1"), http.Header{"X-Worker-Token": {workerToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ev.Payload = map[string]any{"progress": 0.5, "message": "half"}
+		ev.TargetJobID = id
+		if err := conn.WriteJSON(ev); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for v := h.job(id); v.Progress != 0.5; v = h.job(id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("a progress event over the WebSocket did not reach the job: %+v", v)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// Another worker's event is refused.
+		ev.WorkerID = "w2"
+		if code := h.do("POST", wire.RouteEvents, h.wh("w1"), ev, nil); code != 403 {
+			t.Errorf("event naming another worker: %d, want 403", code)
+		}
+	})
 }
 
 func TestWebhookRetriedUntilDelivered(t *testing.T) {

@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // apiError is what every error response carries:
@@ -35,21 +38,34 @@ func errorf(status int, code, format string, args ...any) *apiError {
 // not an *apiError is an internal error: logged, never shown.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	var oe *orchestrator.Error
+	if errors.As(err, &oe) {
+		ae = &apiError{Status: kindStatus[oe.Kind], Code: oe.Code, Message: oe.Message, Details: oe.Details, RetryAfter: int(oe.RetryAfter / time.Second)}
+	} else if !errors.As(err, &ae) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			ae = errorf(http.StatusNotFound, "not_found", "not found")
+			ae = errorf(http.StatusNotFound, wire.CodeNotFound, "not found")
 		case errors.Is(err, store.ErrClosed):
-			ae = errorf(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+			ae = errorf(http.StatusServiceUnavailable, wire.CodeShuttingDown, "the server is shutting down")
 		default:
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-			ae = errorf(http.StatusInternalServerError, "internal", "internal error")
+			ae = errorf(http.StatusInternalServerError, wire.CodeInternal, "internal error")
 		}
 	}
 	if ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(max(ae.RetryAfter, 1)))
 	}
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
+}
+
+// kindStatus is the HTTP status of each kind of refusal.
+var kindStatus = [...]int{
+	orchestrator.KindInvalid:     http.StatusBadRequest,
+	orchestrator.KindForbidden:   http.StatusForbidden,
+	orchestrator.KindNotFound:    http.StatusNotFound,
+	orchestrator.KindConflict:    http.StatusConflict,
+	orchestrator.KindExhausted:   http.StatusTooManyRequests,
+	orchestrator.KindUnavailable: http.StatusServiceUnavailable,
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -66,22 +82,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
-			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %q: want application/json", ct)
+			return errorf(http.StatusUnsupportedMediaType, wire.CodeUnsupportedMediaType, "Content-Type %q: want application/json", ct)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body over %d bytes", limit)
+			return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "request body over %d bytes", limit)
 		}
-		return errorf(http.StatusBadRequest, "bad_body", "read request body: %v", err)
+		return errorf(http.StatusBadRequest, wire.CodeBadRequestBody, "read request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
-		return errorf(http.StatusBadRequest, "invalid_json", "request body is empty: want a JSON object")
+		return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "request body is empty: want a JSON object")
 	}
 	if raw, ok := v.(*json.RawMessage); ok && json.Valid(body) {
 		*raw = bytes.TrimSpace(body) // what decoding would give, without a copy
@@ -103,32 +119,32 @@ func decodeJSON(body []byte, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON at byte %d: %v", se.Offset, se)
+			return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "invalid JSON at byte %d: %v", se.Offset, se)
 		case errors.As(err, &te):
 			field := te.Field
 			if field == "" {
 				field = "the body"
 			}
-			return errorf(http.StatusBadRequest, "invalid_json", "%s: want %s, got JSON %s", field, te.Type, te.Value)
+			return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "%s: want %s, got JSON %s", field, te.Type, te.Value)
 		}
-		return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON: %v", err)
+		return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "invalid JSON: %v", err)
 	}
 	if dec.More() {
-		return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON: more than one value in the body")
+		return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "invalid JSON: more than one value in the body")
 	}
 	return nil
 }
 
 // seconds reads an optional number of seconds from a JSON number.
-func seconds(n json.Number, name string) (float64, error) {
+func seconds(n json.Number, name string) (time.Duration, error) {
 	if n == "" {
 		return 0, nil
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || f < 0 || f > 1e7 {
-		return 0, errorf(http.StatusBadRequest, "invalid_field", "%s must be a non-negative number of seconds", name)
+		return 0, errorf(http.StatusBadRequest, wire.CodeInvalidField, "%s must be a non-negative number of seconds", name)
 	}
-	return f, nil
+	return time.Duration(f * float64(time.Second)), nil
 }
 
 // recoverer turns a panic into a 500 without a stack trace to the client.

@@ -58,7 +58,7 @@ func sendOn(t *testing.T, c *http.Client, method, url, id, body string) (*http.R
 func waitWaiting(t *testing.T, h *harness, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		st, err := h.srv.store.Stats(context.Background())
+		st, err := h.srv.Store().Stats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,4 +230,34 @@ func TestQueryValueAndMayBeSigned(t *testing.T) {
 			t.Errorf("mayBeSigned(%s) = %v, want %v", body, got, want)
 		}
 	}
+}
+
+// With parking off, no connection is taken over: a heartbeat's connection
+// and a poll held past parkAfter stay with net/http, and the worker is
+// served the same.
+func TestParkingOption(t *testing.T) {
+	t.Parallel()
+	parkingModes(t, func(t *testing.T) {
+		h := start(t, true, nil)
+		var dials atomic.Int32
+		c := oneConnClient(&dials)
+		reg := `{"worker_id":"pk","supported_skills":[{"name":"check_inventory"}]}`
+		if resp, body := sendOn(t, c, "POST", h.url+"/_worker/workers/register", "pk", reg); resp.StatusCode != 200 {
+			t.Fatalf("register: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := sendOn(t, c, "PATCH", h.url+"/_worker/workers/pk", "pk", `{"worker_id":"pk"}`); resp.StatusCode != 200 {
+			t.Fatalf("heartbeat: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := sendOn(t, c, "GET", h.url+"/_worker/workers/pk/tasks/next?timeout=0.4", "pk", ""); resp.StatusCode != 204 {
+			t.Fatalf("held poll: %d %s", resp.StatusCode, body)
+		}
+		parkers := 0
+		h.srv.parkers.Range(func(any, any) bool { parkers++; return true })
+		if want := map[bool]int{false: 1, true: 0}[parkingOff(t)]; parkers != want {
+			t.Errorf("%d parkers, want %d", parkers, want)
+		}
+		if n := dials.Load(); n != 1 {
+			t.Errorf("%d connections, want 1", n)
+		}
+	})
 }

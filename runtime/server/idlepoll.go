@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"net"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,25 +10,26 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
 // parkAfter is how long a long poll is held in its handler before its
-// connection is parked (connpark.go): a busy worker's poll gets its task
-// within it and never pays for parking; an idle worker's poll spends the
-// rest of its hold parked.
+// connection is parked: a busy worker's poll gets its task within it and
+// never pays for parking; an idle worker's poll spends the rest of its
+// hold parked.
 const parkAfter = 250 * time.Millisecond
 
-// heldPoll is a long poll that waits for a task. The store's Lease runs
-// on a goroutine of its own from the start, so the poll can leave its
-// handler (and net/http's buffers, request and goroutine) without
-// leaving its place among the waiting polls.
+// heldPoll is a long poll that waits for a task. The lease runs on a
+// goroutine of its own from the start, so the poll can leave its handler
+// (and net/http's buffers, request and goroutine) without leaving its
+// place among the waiting polls.
 type heldPoll struct {
 	s       *Server
 	cancel  context.CancelFunc
 	done    chan leaseResult // the result, while the handler still holds the poll
 	mu      sync.Mutex
-	lc      *localConn // set once the poll is parked
+	lc      *park.Conn // set once the poll is parked
 	path    string
 	observe func(code int)
 }
@@ -38,66 +39,72 @@ type leaseResult struct {
 	err error
 }
 
+// Cancel ends the poll's wait (its client went away).
+func (hp *heldPoll) Cancel() { hp.cancel() }
+
 // holdPoll answers a poll that may wait (p.Wait > 0). The wait ends with
 // a task, at p.Wait, when the client goes away or when the server drains.
 func (s *Server) holdPoll(w http.ResponseWriter, r *http.Request, p store.LeaseParams) error {
-	ctx, cancel := context.WithCancel(s.drainCtx)
+	ctx, cancel := context.WithCancel(s.x.DrainContext())
 	hp := &heldPoll{s: s, cancel: cancel}
-	if lc := localFrom(w); lc != nil { // on a parked connection: wait parked
+	if lc := park.From(w); lc != nil { // on a parked connection: wait parked
 		hp.lc, hp.path, hp.observe = lc, r.URL.Path, deferObserve(w)
-		lc.startPoll(hp, true)
+		lc.StartPoll(hp, true)
 		go hp.lease(ctx, p)
 		return nil
 	}
 	hp.done = make(chan leaseResult, 1)
 	go hp.lease(ctx, p)
 
-	park := time.NewTimer(min(parkAfter, p.Wait))
-	select {
-	case res := <-hp.done:
-		park.Stop()
-		cancel()
-		return s.answerPoll(w, res.t, res.err)
-	case <-r.Context().Done():
-		park.Stop()
-		return hp.abandon(w)
-	case <-park.C:
-	}
-	var q *connQueue
-	var c net.Conn
-	var pre []byte
-	err := errNotParked
-	if !s.draining.Load() {
-		q, c, pre, err = hijack(w, r)
-	}
-	if err != nil {
-		select { // not parkable: hold it here
+	parker := s.parker(r)
+	if parker == nil { // parking is off: hold it here
+		select {
 		case res := <-hp.done:
-			cancel()
+			hp.cancel()
 			return s.answerPoll(w, res.t, res.err)
 		case <-r.Context().Done():
 			return hp.abandon(w)
 		}
 	}
-	hp.path, hp.observe = strings.Clone(r.URL.Path), deferObserve(w)
-	lc := q.adopt(s, c, pre)
-	if lc == nil { // the server shut down meanwhile
-		cancel()
+	timer := time.NewTimer(min(parkAfter, p.Wait))
+	select {
+	case res := <-hp.done:
+		timer.Stop()
+		hp.cancel()
+		return s.answerPoll(w, res.t, res.err)
+	case <-r.Context().Done():
+		timer.Stop()
+		return hp.abandon(w)
+	case <-timer.C:
+	}
+	lc, err := parker.Hijack(w, r)
+	if errors.Is(err, park.ErrNotParked) {
+		select { // not parkable: hold it here
+		case res := <-hp.done:
+			hp.cancel()
+			return s.answerPoll(w, res.t, res.err)
+		case <-r.Context().Done():
+			return hp.abandon(w)
+		}
+	}
+	if err != nil { // the server shut down meanwhile
+		hp.cancel()
 		<-hp.done
 		return nil
 	}
-	lc.startPoll(hp, false)
+	hp.path, hp.observe = strings.Clone(r.URL.Path), deferObserve(w)
+	lc.StartPoll(hp, false)
 	hp.mu.Lock()
 	select {
 	case res := <-hp.done: // the wait ended while the connection was taken over
 		hp.mu.Unlock()
-		cancel()
+		hp.cancel()
 		hp.finish(lc, res)
 	default:
 		hp.lc = lc
 		hp.mu.Unlock()
 	}
-	go lc.run()
+	go lc.Run()
 	return nil
 }
 
@@ -109,7 +116,7 @@ func (hp *heldPoll) abandon(w http.ResponseWriter) error {
 }
 
 func (hp *heldPoll) lease(ctx context.Context, p store.LeaseParams) {
-	t, err := hp.s.store.Lease(ctx, p)
+	t, err := hp.s.x.Lease(ctx, p)
 	res := leaseResult{t, err}
 	hp.mu.Lock()
 	lc := hp.lc
@@ -124,12 +131,12 @@ func (hp *heldPoll) lease(ctx context.Context, p store.LeaseParams) {
 }
 
 // finish answers a parked poll on its connection.
-func (hp *heldPoll) finish(lc *localConn, res leaseResult) {
-	rr := newRawResponse()
-	rr.h[versionKey] = versionValue
+func (hp *heldPoll) finish(lc *park.Conn, res leaseResult) {
+	rr := park.NewResponse()
+	rr.Header()[versionKey] = versionValue
 	if err := hp.s.answerPoll(rr, res.t, res.err); err != nil {
 		hp.s.writeError(rr, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: hp.path}}, err)
 	}
-	hp.observe(rr.status())
-	lc.answerPoll(rr)
+	hp.observe(rr.Status())
+	lc.AnswerPoll(rr)
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 )
 
 // metrics are the server's Prometheus series, on a registry of its own.
@@ -23,30 +25,32 @@ type metrics struct {
 	jobs     *prometheus.CounterVec
 	ended    *prometheus.CounterVec
 	leases   *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
 	requests *prometheus.HistogramVec
 	// observers caches the requests histogram of each surface and status.
 	observers sync.Map // uint32 -> prometheus.Observer
 }
 
-func newMetrics(s *Server) *metrics {
+func newMetrics(x *orchestrator.Orchestrator) *metrics {
 	m := &metrics{
 		reg:      prometheus.NewRegistry(),
 		jobs:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_jobs_created_total", Help: "Jobs created, by blueprint."}, []string{"blueprint"}),
 		ended:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_jobs_ended_total", Help: "Jobs that reached a terminal status."}, []string{"blueprint", "status"}),
 		leases:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_tasks_leased_total", Help: "Tasks handed to workers, by type."}, []string{"type"}),
+		reloads:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_blueprint_reloads_total", Help: "Reloads of the blueprints folder, by outcome (applied or refused)."}, []string{"outcome"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "avtomatika_http_request_duration_seconds", Help: "HTTP requests by route class and status.", Buckets: []float64{.0005, .001, .0025, .005, .01, .05, .25, 1, 5, 30}}, []string{"surface", "code"}),
 	}
-	m.reg.MustRegister(m.jobs, m.ended, m.leases, m.requests,
+	m.reg.MustRegister(m.jobs, m.ended, m.leases, m.reloads, m.requests,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "avtomatika_tasks_queued", Help: "Tasks waiting for a worker."}, func() float64 {
-		st, err := s.store.Stats(context.Background())
+		st, err := x.Store().Stats(context.Background())
 		if err != nil {
 			return 0
 		}
 		return float64(st.Queued)
 	}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "avtomatika_blueprints_loaded", Help: "Blueprints currently served."}, func() float64 {
-		return float64(len(s.reg.Set().Machines))
+		return float64(len(x.Registry().Set().Machines))
 	}))
 	return m
 }
@@ -56,6 +60,31 @@ func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 func (m *metrics) created(j *core.Job)  { m.jobs.WithLabelValues(j.Blueprint).Inc() }
 func (m *metrics) finished(j *core.Job) { m.ended.WithLabelValues(j.Blueprint, string(j.Status)).Inc() }
 func (m *metrics) leased(t *core.Task)  { m.leases.WithLabelValues(t.Type).Inc() }
+
+func (m *metrics) reloaded(ds lang.Diagnostics) {
+	outcome := "applied"
+	if ds.HasErrors() {
+		outcome = "refused"
+	}
+	m.reloads.WithLabelValues(outcome).Inc()
+}
+
+// The server is the orchestrator's observer: it counts jobs and reloads,
+// and pushes cancel commands to workers on a WebSocket.
+
+// JobCreated implements orchestrator.Observer.
+func (s *Server) JobCreated(j *core.Job) { s.metrics.created(j) }
+
+// JobEnded implements orchestrator.Observer.
+func (s *Server) JobEnded(j *core.Job) { s.metrics.finished(j) }
+
+// TaskWithdrawn implements orchestrator.Observer.
+func (s *Server) TaskWithdrawn(ctx context.Context, taskID, jobID string) {
+	s.ws.cancel(ctx, taskID, jobID)
+}
+
+// BlueprintsReloaded implements orchestrator.Observer.
+func (s *Server) BlueprintsReloaded(_ *lang.Set, ds lang.Diagnostics) { s.metrics.reloaded(ds) }
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // createAndWait posts a job with ?wait and sends the answer's status code
@@ -24,10 +24,10 @@ func (h *harness) createAndWait(endpoint, wait string) <-chan createAnswer {
 
 type createAnswer struct {
 	code int
-	view JobView
+	view wire.JobView
 }
 
-func (a createAnswer) must(t *testing.T, code int, status core.Status) JobView {
+func (a createAnswer) must(t *testing.T, code int, status wire.JobStatus) wire.JobView {
 	t.Helper()
 	if a.code != code || a.view.Status != status || a.view.ID == "" || a.view.JobID != a.view.ID {
 		t.Fatalf("create and wait: %d %+v, want %d with status %s and the job id", a.code, a.view, code, status)
@@ -57,7 +57,7 @@ func TestCreateAndWait(t *testing.T) {
 	ch := h.createAndWait("/jobs/retry", "10")
 	p := w.mustPoll()
 	w.result(p, "success", map[string]any{"n": 1}, "")
-	v := recv(t, ch).must(t, 200, core.StatusFinished)
+	v := recv(t, ch).must(t, 200, wire.StatusFinished)
 	if v.ID != p.JobID || v.State != "done" || v.Result == nil || v.FinishedAt == 0 {
 		t.Errorf("ended job: %+v (task of job %s)", v, p.JobID)
 	}
@@ -66,19 +66,19 @@ func TestCreateAndWait(t *testing.T) {
 	ch = h.createAndWait("/jobs/retry", "10")
 	p = w.mustPoll()
 	w.result(p, "failure", nil, "INVALID_INPUT_ERROR")
-	recv(t, ch).must(t, 200, core.StatusFailed)
+	recv(t, ch).must(t, 200, wire.StatusFailed)
 
 	// Not ended in time: 202 with the job as it stands; it goes on.
-	v = recv(t, h.createAndWait("/jobs/retry", "0.2")).must(t, 202, core.StatusWaitingForWorker)
+	v = recv(t, h.createAndWait("/jobs/retry", "0.2")).must(t, 202, wire.StatusWaitingForWorker)
 	p = w.mustPoll()
 	if p.JobID != v.ID {
 		t.Fatalf("task of job %s, want %s", p.JobID, v.ID)
 	}
 	w.result(p, "success", nil, "")
-	h.waitStatus(v.ID, core.StatusFinished)
+	h.waitStatus(v.ID, wire.StatusFinished)
 
 	// A bad wait is 400 and creates nothing.
-	var jobs []JobView
+	var jobs []wire.JobView
 	h.do("GET", "/api/v1/jobs", nil, nil, &jobs)
 	for _, bad := range []string{"x", "-1", "61", "NaN"} {
 		var e map[string]map[string]any
@@ -86,7 +86,7 @@ func TestCreateAndWait(t *testing.T) {
 			t.Errorf("wait=%s: %d %v", bad, code, e)
 		}
 	}
-	var after []JobView
+	var after []wire.JobView
 	h.do("GET", "/api/v1/jobs", nil, nil, &after)
 	if len(after) != len(jobs) {
 		t.Errorf("bad waits created jobs: %d before, %d after", len(jobs), len(after))
@@ -107,7 +107,7 @@ func TestCreateAndWaitTwoInstances(t *testing.T) {
 	ch := a.createAndWait("/jobs/retry", "20")
 	p := w.mustPoll()
 	w.result(p, "success", nil, "")
-	if v := recv(t, ch).must(t, 200, core.StatusFinished); v.ID != p.JobID {
+	if v := recv(t, ch).must(t, 200, wire.StatusFinished); v.ID != p.JobID {
 		t.Errorf("job %s, task of %s", v.ID, p.JobID)
 	}
 }
@@ -143,7 +143,7 @@ func TestRedisRoundTripsCreateAndWait(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		w.result(w.mustPoll(), "success", nil, "")
-		recv(t, ch).must(t, 200, core.StatusFinished)
+		recv(t, ch).must(t, 200, wire.StatusFinished)
 		trips += float64(st.RoundTrips().Trips() - before)
 	}
 	trips /= n

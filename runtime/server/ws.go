@@ -84,7 +84,7 @@ func (c *wsConn) close(code int, text string) {
 // cancel tells the worker holding the task to stop it, when it has a
 // socket open; the heartbeat's cancel_task_ids covers the others.
 func (h *wsHub) cancel(ctx context.Context, taskID, jobID string) {
-	info, err := h.s.store.Task(ctx, taskID)
+	info, err := h.s.x.Store().Task(ctx, taskID)
 	if err != nil || info.Worker == "" {
 		return
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // A job with one task: create it, let a worker lease the task, commit the
@@ -15,10 +17,10 @@ import (
 func Example() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := store.NewMemory(store.MemoryOptions{})
+	s := memstore.New(memstore.Options{})
 	defer s.Close()
 
-	job := &core.Job{ID: "j1", Blueprint: "inventory_check", State: "check", Status: core.StatusWaitingForWorker}
+	job := &core.Job{ID: "j1", Blueprint: "inventory_check", State: "check", Status: wire.StatusWaitingForWorker}
 	task := &core.Task{ID: "t1", JobID: "j1", Type: "check_inventory", Timeout: time.Minute}
 	if err := s.CreateJob(ctx, store.CommitParams{Job: job, Effects: &core.Effects{Enqueue: []*core.Task{task}}}); err != nil {
 		panic(err)
@@ -28,7 +30,7 @@ func Example() {
 	fmt.Println("leased", leased.ID, "to", leased.Worker, "until", leased.LeaseUntil.Format(time.TimeOnly))
 
 	j, _ := s.GetJob(ctx, "j1")
-	j.State, j.Status = "done", core.StatusFinished
+	j.State, j.Status = "done", wire.StatusFinished
 	result := store.CommitParams{Job: j, ExpectRev: j.Rev, Complete: &store.TaskCompletion{TaskID: "t1", WorkerID: "w1"}}
 	rev, err := s.CommitIfVersion(ctx, result)
 	fmt.Println("result committed at rev", rev, err)

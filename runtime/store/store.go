@@ -13,9 +13,12 @@
 // its result commits (CommitParams.Complete) or the lease expires
 // (ReclaimExpired). Timers are claimed exactly once (ClaimDueTimers).
 //
-// Implementations: Memory in this package (the embedded default) and the
-// Redis store; both run the conformance suite in storetest. docs/store.md
-// holds the contract in prose.
+// This package is the contract and nothing else: the Store interface, the
+// params and records its methods take and return, Features, and the
+// sentinel errors. The stores live in their own packages, memstore (the
+// embedded default) and redisstore, and both run the conformance suite in
+// storetest; callers use a store through this interface. docs/store.md holds
+// the contract in prose.
 //
 // # Design notes
 //
@@ -36,10 +39,14 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Sentinel errors. Compare with errors.Is; implementations wrap them with
-// the job or task id.
+// the job or task id. A completed task that is unknown, belongs to another
+// job or was withdrawn (cancelled, superseded by a retry) is the engine's
+// core.ErrStaleTask: nothing changed, and the result is answered
+// "ignored: stale_task" whichever of the two found it stale.
 var (
 	// ErrNotFound: the job, worker, version or task does not exist.
 	ErrNotFound = errors.New("not found")
@@ -48,10 +55,6 @@ var (
 	// ErrConflict: the stored job's Rev is not CommitParams.ExpectRev;
 	// nothing changed. Reload the job, step again and retry.
 	ErrConflict = errors.New("version conflict")
-	// ErrStaleTask: the completed task is unknown, belongs to another job
-	// or was withdrawn (cancelled, superseded by a retry). Nothing changed;
-	// the result is answered "ignored: stale_task".
-	ErrStaleTask = errors.New("stale task")
 	// ErrWorkerMismatch: the task is not leased to (or was not completed
 	// by) the worker that sent the result. Nothing changed.
 	ErrWorkerMismatch = errors.New("worker mismatch")
@@ -66,11 +69,14 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
-// Local is implemented by a store that lives in the server's process: a
-// read costs a decode, not a round trip, so the server keeps no copies of
-// its jobs.
-type Local interface {
-	Local()
+// Features say how a store works where callers may do better knowing it;
+// a store reports them with Store.Features. The zero value promises
+// nothing.
+type Features struct {
+	// InProcess: the store lives in the caller's process, so a read costs
+	// a decode, not a round trip, and a copy of a job kept to spare a read
+	// would only hold its memory twice.
+	InProcess bool
 }
 
 // Store is the one storage contract shared by the runtime and every
@@ -84,7 +90,7 @@ type Store interface {
 	CreateJob(ctx context.Context, p CommitParams) error
 
 	// CommitIfVersion atomically checks and writes: when p.Complete is set
-	// its checks run first (ErrStaleTask, ErrWorkerMismatch, ErrLeaseLost,
+	// its checks run first (core.ErrStaleTask, ErrWorkerMismatch, ErrLeaseLost,
 	// ErrAlreadyDone); then the stored job's Rev must equal p.ExpectRev
 	// (else ErrConflict). On success the job is stored with Rev
 	// ExpectRev+1, the task (if any) is marked done by its worker, and
@@ -182,6 +188,10 @@ type Store interface {
 	// Stats counts what the store holds, for metrics and the dashboard.
 	Stats(ctx context.Context) (Stats, error)
 
+	// Features reports how the store works (see Features); it is the
+	// same for the life of the store.
+	Features() Features
+
 	// Close ends waiting long polls (they return nil, nil) and releases
 	// resources; later calls return ErrClosed.
 	Close() error
@@ -254,7 +264,7 @@ type TaskInfo struct {
 // HeartbeatParams refreshes a worker.
 type HeartbeatParams struct {
 	WorkerID  string
-	Status    dispatch.Status
+	Status    wire.WorkerStatus
 	Now       time.Time
 	ExpiresAt time.Time
 	HotSkills []string // nil: unchanged
@@ -282,7 +292,7 @@ type Version struct {
 // Stats are counts of what the store holds.
 type Stats struct {
 	Jobs         int
-	JobsByStatus map[core.Status]int
+	JobsByStatus map[wire.JobStatus]int
 	Queued       int
 	Leased       int
 	Timers       int

@@ -169,7 +169,7 @@ func inventory(task wire.Task) string {
 	if strings.HasPrefix(fmt.Sprint(task.Params["item_id"]), "gone") {
 		return "out_of_stock"
 	}
-	return wire.StatusSuccess
+	return wire.ResultSuccess
 }
 
 func TestStartWaitFinished(t *testing.T) {
@@ -188,7 +188,7 @@ func TestStartWaitFinished(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.ID != id || j.Status != client.StatusFinished || j.State != "in_stock" || j.Blueprint != "inventory_check" {
+			if j.ID != id || j.Status != wire.StatusFinished || j.State != "in_stock" || j.Blueprint != "inventory_check" {
 				t.Errorf("ended job: %+v", j)
 			}
 			if j.Result["answered"] != "success" {
@@ -201,7 +201,7 @@ func TestStartWaitFinished(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g.Status != client.StatusFinished {
+			if g.Status != wire.StatusFinished {
 				t.Errorf("get after wait: %s", g.Status)
 			}
 			evs, err := c.History(ctx, id)
@@ -237,12 +237,12 @@ func TestWaitFailedIsNoError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Status != client.StatusFailed || j.State != "out_of_stock" || j.Status.Succeeded() || !j.Status.Terminal() {
+	if j.Status != wire.StatusFailed || j.State != "out_of_stock" || j.Status.Succeeded() || !j.Status.Terminal() {
 		t.Errorf("ended job: %+v", j)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) == 0 || seen[len(seen)-1] != client.StatusFailed {
+	if len(seen) == 0 || seen[len(seen)-1] != wire.StatusFailed {
 		t.Errorf("updates: %v", seen)
 	}
 }
@@ -365,13 +365,13 @@ func TestApprove(t *testing.T) {
 		decision string
 		status   client.Status
 		state    string
-	}{{client.Approved, client.StatusFinished, "done"}, {client.Rejected, client.StatusFailed, "refused"}} {
+	}{{client.Approved, wire.StatusFinished, "done"}, {client.Rejected, wire.StatusFailed, "refused"}} {
 		id := startApproval(t, c)
 		j, err := c.Get(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.Status != client.StatusWaitingForHuman {
+		if j.Status != wire.StatusWaitingForHuman {
 			t.Fatalf("before the decision: %s", j.Status)
 		}
 		if err := c.Approve(ctx, id, tc.decision); err != nil {
@@ -410,7 +410,7 @@ func TestCancel(t *testing.T) {
 	}
 	select {
 	case j := <-waited:
-		if j == nil || j.Status != client.StatusCancelled {
+		if j == nil || j.Status != wire.StatusCancelled {
 			t.Errorf("after cancel: %+v", j)
 		}
 	case <-ctx.Done():
@@ -423,7 +423,7 @@ func TestCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) != 1 || jobs[0].ID != id || jobs[0].Status != client.StatusCancelled {
+	if len(jobs) != 1 || jobs[0].ID != id || jobs[0].Status != wire.StatusCancelled {
 		t.Errorf("jobs: %+v", jobs)
 	}
 }
@@ -538,7 +538,7 @@ func TestWatchWithoutServerWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.ID != "j1" || j.Status != client.StatusQuarantined || j.Error == nil || j.Error.Message != "retries exhausted" {
+	if j.ID != "j1" || j.Status != wire.StatusQuarantined || j.Error == nil || j.Error.Message != "retries exhausted" {
 		t.Errorf("job: %+v", j)
 	}
 	if got := n.Load(); got != 4 {
@@ -645,7 +645,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testContext(t)
-	for item, want := range map[string]client.Status{"sku-1": client.StatusFinished, "gone-1": client.StatusFailed} {
+	for item, want := range map[string]client.Status{"sku-1": wire.StatusFinished, "gone-1": wire.StatusFailed} {
 		before := ct.n.Load()
 		j, err := c.Run(ctx, "/jobs/inventory_check", map[string]any{"item_id": item}, client.StartOptions{})
 		if err != nil {
@@ -693,7 +693,7 @@ func TestRunWithoutServerWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.ID != "j1" || j.Status != client.StatusFinished || j.Result["k"] != float64(1) {
+	if j.ID != "j1" || j.Status != wire.StatusFinished || j.Result["k"] != float64(1) {
 		t.Errorf("job: %+v", j)
 	}
 	if gets.Load() != 2 {

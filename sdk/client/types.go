@@ -1,102 +1,21 @@
 package client
 
 import (
-	"encoding/json"
 	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
-// Status is a job's status as the client API reports it.
-type Status string
+// Status is a job's status as the client API reports it; its values are
+// wire.Status… (wire.StatusFinished, …).
+type Status = wire.JobStatus
 
-// Job statuses.
-const (
-	StatusPending          Status = "pending"
-	StatusRunning          Status = "running"
-	StatusWaitingForWorker Status = "waiting_for_worker"
-	StatusWaitingForHuman  Status = "waiting_for_human"
-	StatusWaitingParallel  Status = "waiting_for_parallel_tasks"
-	StatusWaitingForChild  Status = "waiting_for_child"
-	StatusWaiting          Status = "waiting"
-	StatusAwaitingRetry    Status = "awaiting_retry"
-	StatusFinished         Status = "finished"
-	StatusFailed           Status = "failed"
-	StatusCancelled        Status = "cancelled"
-	StatusQuarantined      Status = "quarantined"
-	StatusError            Status = "error" // a Python orchestrator constant
-)
+// JobError is why a job failed: its code (wire.Code…) and message.
+type JobError = wire.Error
 
-// Terminal reports whether a job in this status has ended.
-func (s Status) Terminal() bool {
-	switch s {
-	case StatusFinished, StatusFailed, StatusCancelled, StatusQuarantined, StatusError:
-		return true
-	}
-	return false
-}
-
-// Succeeded reports whether the job ended well.
-func (s Status) Succeeded() bool { return s == StatusFinished }
-
-// JobError is why a job failed.
-type JobError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details any    `json:"details,omitempty"`
-}
-
-// Job is a job's status (GET /api/v1/jobs/{id}).
-type Job struct {
-	ID               string         `json:"id"`
-	Status           Status         `json:"status"`
-	Blueprint        string         `json:"blueprint_name"`
-	BlueprintVersion string         `json:"blueprint_version,omitempty"`
-	State            string         `json:"current_state,omitempty"`
-	Result           map[string]any `json:"result,omitempty"` // the job's history; set once it ended
-	Error            *JobError      `json:"error,omitempty"`
-	Progress         float64        `json:"progress,omitempty"`
-	ProgressMessage  string         `json:"progress_message,omitempty"`
-	ParentJobID      string         `json:"parent_job_id,omitempty"`
-	ChildJobID       string         `json:"child_job_id,omitempty"`
-	TaskIDs          []string       `json:"current_task_ids,omitempty"`
-	CreatedAt        int64          `json:"created_at,omitempty"` // Unix seconds
-	UpdatedAt        int64          `json:"updated_at,omitempty"`
-	FinishedAt       int64          `json:"finished_at,omitempty"`
-}
-
-// UnmarshalJSON reads a job view, taking job_id when id is absent (the
-// Python orchestrator's compact view) and a plain error_message string.
-func (j *Job) UnmarshalJSON(b []byte) error {
-	type plain Job
-	var v struct {
-		plain
-		JobID        string `json:"job_id"`
-		ErrorMessage string `json:"error_message"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*j = Job(v.plain)
-	if j.ID == "" {
-		j.ID = v.JobID
-	}
-	if j.Error == nil && v.ErrorMessage != "" {
-		j.Error = &JobError{Message: v.ErrorMessage}
-	}
-	return nil
-}
-
-// Created is when the job was created; zero when the server does not say.
-func (j *Job) Created() time.Time { return unix(j.CreatedAt) }
-
-// Finished is when the job ended; zero while it runs.
-func (j *Job) Finished() time.Time { return unix(j.FinishedAt) }
-
-func unix(s int64) time.Time {
-	if s == 0 {
-		return time.Time{}
-	}
-	return time.Unix(s, 0)
-}
+// Job is a job's status (GET /api/v1/jobs/{id}). It reads the Python
+// orchestrator's compact view too (job_id, error_message, float times).
+type Job = wire.JobView
 
 // Event is one entry of a job's timeline (GET /api/v1/jobs/{id}/history).
 type Event struct {

@@ -1,6 +1,13 @@
-// Package wire holds the worker protocol's shared pieces: message types,
-// header and route names, and the HMAC-SHA256 signing of PROTOCOL.md §3.3.
-// It depends on the standard library only, so a worker binary stays small.
+// Package wire is the one vocabulary the orchestrator, its workers and its
+// clients share: job, result and worker statuses, error codes, dispatch
+// strategies, the message bodies and the job view, header and route names,
+// and the HMAC-SHA256 signing of worker messages.
+//
+// Each value is declared once here and used by name everywhere else. The
+// types read leniently what other implementations send (timestamps as
+// integers or floats, skill names as strings or objects, unknown members
+// ignored) in their own UnmarshalJSON, and write strictly. The package
+// depends on the standard library only, so a worker binary stays small.
 package wire
 
 import (

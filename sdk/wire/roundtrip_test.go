@@ -148,7 +148,7 @@ func TestErrorReply(t *testing.T) {
 // What we send: integer timestamps, no nulls.
 func TestStrictEncoding(t *testing.T) {
 	t.Parallel()
-	b, err := json.Marshal(Result{JobID: "j", TaskID: "t", Status: StatusSuccess, Timestamp: 1767225601})
+	b, err := json.Marshal(Result{JobID: "j", TaskID: "t", Status: ResultSuccess, Timestamp: 1767225601})
 	if err != nil {
 		t.Fatal(err)
 	}

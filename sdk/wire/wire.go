@@ -28,19 +28,8 @@ const (
 	RouteRefresh   = "/_worker/auth/token/refresh"
 	RouteStatus    = "/_public/status"
 
-	StatusSuccess   = "success"
-	StatusFailure   = "failure"
-	StatusCancelled = "cancelled"
-
 	CommandCancelTask = "cancel_task"
 	EventProgress     = "progress"
-
-	// Worker statuses of a heartbeat.
-	WorkerIdle     = "idle"
-	WorkerBusy     = "busy"
-	WorkerOffline  = "offline"
-	WorkerActive   = "active"
-	WorkerDraining = "draining"
 
 	// Statuses of replies.
 	ReplyRegistered    = "registered"
@@ -74,23 +63,6 @@ func RouteNext(id string) string { return "/_worker/workers/" + id + "/tasks/nex
 
 // RouteWS is the WebSocket path of worker id.
 func RouteWS(id string) string { return "/_worker/ws/" + id }
-
-// Error codes a result may carry.
-const (
-	ErrTransient         = "TRANSIENT_ERROR"
-	ErrPermanent         = "PERMANENT_ERROR"
-	ErrInvalidInput      = "INVALID_INPUT_ERROR"
-	ErrTimeout           = "TIMEOUT_ERROR"
-	ErrSecurity          = "SECURITY_ERROR"
-	ErrContractViolation = "CONTRACT_VIOLATION_ERROR"
-	ErrIntegrityMismatch = "INTEGRITY_MISMATCH_ERROR"
-	ErrInternal          = "INTERNAL_ERROR"
-	ErrDependency        = "DEPENDENCY_ERROR"
-	ErrDependencyMissing = "DEPENDENCY_MISSING_ERROR"
-	ErrResourceExhausted = "RESOURCE_EXHAUSTED_ERROR"
-	ErrLimitExceeded     = "LIMIT_EXCEEDED_ERROR"
-	ErrLateResult        = "LATE_RESULT"
-)
 
 // Timestamp is Unix seconds. It reads an integer or a float (the Python
 // SDK sends floats) and always writes an integer.
@@ -186,7 +158,7 @@ type Registration struct {
 	WorkerType         string            `json:"worker_type,omitempty"`
 	SupportedSkills    []SkillInfo       `json:"supported_skills,omitempty"`
 	AvailableSkills    []string          `json:"available_skills,omitempty"`
-	HotSkills          []string          `json:"hot_skills,omitempty"`
+	HotSkills          Names             `json:"hot_skills,omitempty"`
 	Resources          map[string]any    `json:"resources,omitempty"` // see Resources for the members
 	InstalledSoftware  map[string]string `json:"installed_software,omitempty"`
 	InstalledArtifacts []Artifact        `json:"installed_artifacts,omitempty"`
@@ -228,12 +200,12 @@ type Usage struct {
 // Heartbeat is PATCH /_worker/workers/{id}.
 type Heartbeat struct {
 	WorkerID        string         `json:"worker_id"`
-	Status          string         `json:"status"`          // idle, busy, offline
+	Status          WorkerStatus   `json:"status"`
 	Usage           map[string]any `json:"usage,omitempty"` // see Usage for the members
 	CurrentTasks    []string       `json:"current_tasks"`
 	SupportedSkills []SkillInfo    `json:"supported_skills,omitempty"`
 	AvailableSkills []string       `json:"available_skills,omitempty"`
-	HotSkills       []string       `json:"hot_skills,omitempty"`
+	HotSkills       Names          `json:"hot_skills,omitempty"`
 	SkillsHash      string         `json:"skills_hash,omitempty"`
 	Metadata        map[string]any `json:"metadata,omitempty"`
 	Timestamp       Timestamp      `json:"timestamp"`
@@ -274,14 +246,18 @@ type Task struct {
 // TaskPayload is the rxon name of Task.
 type TaskPayload = Task
 
-// Error is the error object of a failed result.
+// Error is the error object: of a failed result (Code is one of the
+// Code… task codes, or another a worker chose) and of a job that ended
+// badly (the job view's "error").
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Details any    `json:"details,omitempty"`
 }
 
-// Result is POST /_worker/tasks/result. A missing status means success.
+// Result is POST /_worker/tasks/result. Status is one of the Result…
+// statuses or a custom one a transition names; a missing status means
+// success.
 type Result struct {
 	JobID          string                  `json:"job_id"`
 	TaskID         string                  `json:"task_id"`

@@ -76,7 +76,7 @@ func BenchmarkSDKOverhead(b *testing.B) {
 		return last
 	}
 	finished := func(id string) {
-		if j, err := c.Wait(ctx, id); err != nil || j.Status != client.StatusFinished {
+		if j, err := c.Wait(ctx, id); err != nil || j.Status != wire.StatusFinished {
 			b.Fatalf("job %s: %+v %v", id, j, err)
 		}
 	}
@@ -163,7 +163,7 @@ func (w *bareWorker) run(n int) {
 		}
 		w.send(http.MethodPost, wire.RouteResult, wire.Result{
 			JobID: task.JobID, TaskID: task.TaskID, WorkerID: bareID, OriginWorkerID: bareID,
-			Status: wire.StatusSuccess, Data: map[string]any{"ok": true}, Timestamp: wire.Now(),
+			Status: wire.ResultSuccess, Data: map[string]any{"ok": true}, Timestamp: wire.Now(),
 		})
 		i++
 		if i < n && time.Since(beat) >= benchDebounce {
@@ -172,7 +172,7 @@ func (w *bareWorker) run(n int) {
 	}
 }
 
-func (w *bareWorker) heartbeat(status string) time.Time {
+func (w *bareWorker) heartbeat(status wire.WorkerStatus) time.Time {
 	w.send(http.MethodPatch, wire.RouteWorker(bareID), wire.Heartbeat{
 		WorkerID: bareID, Status: status, CurrentTasks: []string{}, Timestamp: wire.Now(),
 	})

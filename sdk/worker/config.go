@@ -1,9 +1,7 @@
 package worker
 
 import (
-	"bufio"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/dotenv"
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 )
 
 // Mode is how a worker spreads its polls over several orchestrators.
@@ -39,7 +40,9 @@ type Orchestrator struct {
 	Weight   int    `json:"weight,omitempty"`   // ROUND_ROBIN share; default 1
 }
 
-// S3Config enables payload offload (PROTOCOL.md §4).
+// S3Config is where payload files go (PROTOCOL.md §4). The worker reads
+// it from the environment; the offload itself is the s3offload package,
+// named in Config.NewOffload.
 type S3Config struct {
 	Endpoint  string // S3_ENDPOINT_URL; "" turns offload off
 	AccessKey string // S3_ACCESS_KEY
@@ -73,6 +76,10 @@ type Config struct {
 	ShutdownTimeout    time.Duration // WORKER_SHUTDOWN_TIMEOUT, default 30 s
 	PayloadDir         string        // WORKER_PAYLOAD_DIR or TASK_FILES_DIR, default /tmp/payloads
 	S3                 S3Config
+	// NewOffload makes the payload offload from the configuration, its
+	// defaults filled in; s3offload.New is the S3 one. It is required when
+	// S3.Endpoint is set, and only then called.
+	NewOffload func(Config) (Offload, error)
 
 	Resources         map[string]any     // CPU_CORES, RAM_GB, ... (free form)
 	InstalledSoftware map[string]string  // INSTALLED_SOFTWARE (JSON)
@@ -83,9 +90,15 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
-func (c *Config) withDefaults() {
+// withDefaults fills what is unset; it fails only when no worker id can
+// be drawn.
+func (c *Config) withDefaults() error {
 	if c.WorkerID == "" {
-		c.WorkerID = "worker-" + uuid4()
+		id, err := uuid.New(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("WORKER_ID is unset and no id could be drawn: %w", err)
+		}
+		c.WorkerID = "worker-" + id
 	}
 	if c.WorkerType == "" {
 		c.WorkerType = "generic-cpu-worker"
@@ -143,6 +156,7 @@ func (c *Config) withDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	return nil
 }
 
 var idRE = func(s string) bool {
@@ -163,6 +177,10 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("WORKER_ID %q: want 1 to 128 of [a-zA-Z0-9_-]", c.WorkerID))
 	}
 	for _, o := range c.Orchestrators {
+		if o.URL == "" {
+			errs = append(errs, errors.New("ORCHESTRATOR_URL is empty: want an http or https URL"))
+			continue
+		}
 		u, err := url.Parse(o.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("ORCHESTRATOR_URL %q: want an http or https URL", o.URL))
@@ -290,7 +308,9 @@ func FromEnv(lookup Lookup) (Config, error) {
 		return c, err
 	}
 	cc := c
-	cc.withDefaults()
+	if err := cc.withDefaults(); err != nil {
+		return c, err
+	}
 	if err := cc.validate(); err != nil {
 		return c, err
 	}
@@ -322,46 +342,5 @@ func Env() (Lookup, error) {
 // ParseDotEnv reads KEY=VALUE lines (export, quotes, # comments); errors
 // name name:line.
 func ParseDotEnv(name string, r io.Reader) (map[string]string, error) {
-	out := map[string]string{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(t, "export "), "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" || strings.ContainsAny(k, " \t\"'") {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", name, n)
-		}
-		switch {
-		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
-			u, err := strconv.Unquote(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %s: bad quoted value", name, n, k)
-			}
-			v = u
-		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
-			v = v[1 : len(v)-1]
-		case strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "'"):
-			return nil, fmt.Errorf("%s:%d: %s: unclosed quote", name, n, k)
-		default:
-			if i := strings.Index(v, " #"); i >= 0 {
-				v = strings.TrimSpace(v[:i])
-			}
-		}
-		out[k] = v
-	}
-	return out, sc.Err()
-}
-
-func uuid4() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return dotenv.Parse(name, r)
 }

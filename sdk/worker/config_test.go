@@ -1,12 +1,19 @@
 package worker_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/worker"
 )
 
@@ -138,10 +145,80 @@ func TestFromEnvValues(t *testing.T) {
 func TestNewKeepsCallerSlice(t *testing.T) {
 	t.Parallel()
 	os := []worker.Orchestrator{{URL: "http://b:1", Priority: 2}, {URL: "http://a:1", Priority: 1}}
-	if _, err := worker.New(worker.Config{Orchestrators: os, Logger: quiet()}); err != nil {
+	if _, err := worker.New(worker.Config{Token: token, Orchestrators: os, Logger: quiet()}); err != nil {
 		t.Fatal(err)
 	}
 	if os[0].URL != "http://b:1" {
 		t.Errorf("New reordered the caller's orchestrators: %+v", os)
+	}
+}
+
+// fakeOffload records the configuration it was made from.
+type fakeOffload struct{ cfg worker.Config }
+
+func (f *fakeOffload) Download(context.Context, *worker.Task) error { return nil }
+func (f *fakeOffload) Upload(context.Context, *worker.Task, map[string]any) (map[string]wire.FileMetadata, error) {
+	return nil, nil
+}
+func (f *fakeOffload) ConfigHash() string { return "hash-of-" + f.cfg.S3.Bucket }
+
+// TestNewOffload: S3_ENDPOINT_URL needs an offload to use it; the offload
+// is made from the configuration with its defaults filled in, and its
+// hash is sent at registration.
+func TestNewOffload(t *testing.T) {
+	t.Parallel()
+	s3 := worker.S3Config{Endpoint: "http://s3:9000", AccessKey: "k", SecretKey: "s"}
+	base := worker.Config{Token: "t", Orchestrators: []worker.Orchestrator{{URL: "http://o:1"}}, Logger: quiet(), S3: s3}
+	if _, err := worker.New(base); err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT_URL") || !strings.Contains(err.Error(), "NewOffload") {
+		t.Errorf("S3 endpoint without an offload: %v; want an error naming S3_ENDPOINT_URL and NewOffload", err)
+	}
+	refused := base
+	refused.NewOffload = func(worker.Config) (worker.Offload, error) { return nil, errors.New("S3_SECRET_KEY is wrong") }
+	if _, err := worker.New(refused); err == nil || !strings.Contains(err.Error(), "S3_SECRET_KEY is wrong") {
+		t.Errorf("offload refused: %v; want its error", err)
+	}
+
+	regs := make(chan wire.Registration, 4)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == wire.RouteRegister {
+			var reg wire.Registration
+			_ = json.NewDecoder(r.Body).Decode(&reg)
+			regs <- reg
+		}
+		if r.Method == http.MethodGet {
+			<-r.Context().Done() // a long poll that never yields a task
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer ts.Close()
+	var made *fakeOffload
+	cfg := base
+	cfg.Orchestrators = []worker.Orchestrator{{URL: ts.URL}}
+	cfg.PayloadDir = t.TempDir()
+	cfg.NewOffload = func(c worker.Config) (worker.Offload, error) { made = &fakeOffload{c}; return made, nil }
+	w, err := worker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made == nil || made.cfg.S3.Bucket != "avtomatika-payloads" || made.cfg.S3.Region != "us-east-1" || made.cfg.WorkerID == "" {
+		t.Fatalf("offload made from %+v; want the configuration with its defaults", made)
+	}
+	w.Handle("noop", func(context.Context, *worker.Task) (worker.Result, error) { return worker.Result{}, nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case reg := <-regs:
+		if reg.Capabilities.S3ConfigHash != "hash-of-avtomatika-payloads" {
+			t.Errorf("s3_config_hash %q, want the offload's", reg.Capabilities.S3ConfigHash)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no registration")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }

@@ -208,7 +208,7 @@ func TestReplayPythonOrchestrator(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"in_stock": true, "item_id": "sku-42", "warehouse_info": "ok"}
-	if res.JobID != recTask.JobID || res.TaskID != recTask.TaskID || !reflect.DeepEqual(res.Data, want) || res.Status != wire.StatusSuccess {
+	if res.JobID != recTask.JobID || res.TaskID != recTask.TaskID || !reflect.DeepEqual(res.Data, want) || res.Status != wire.ResultSuccess {
 		t.Errorf("result %s: want job %s task %s success with %v", result, recTask.JobID, recTask.TaskID, want)
 	}
 

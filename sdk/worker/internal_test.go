@@ -21,7 +21,7 @@ func TestEncodeSecurity(t *testing.T) {
 		name string
 		body any
 	}{
-		{"result", wire.Result{JobID: "j-1", TaskID: "task-1", WorkerID: "w-1_A", Status: wire.StatusSuccess,
+		{"result", wire.Result{JobID: "j-1", TaskID: "task-1", WorkerID: "w-1_A", Status: wire.ResultSuccess,
 			Data: map[string]any{"echo": "hi </>", "n": 2.0}, Timestamp: 1767225601}},
 		{"empty object", map[string]any{}},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/servertest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/worker"
 )
 
@@ -99,7 +100,7 @@ func TestFailoverSharedRedis(t *testing.T) {
 		return worker.Result{Data: map[string]any{"in_stock": true, "item_id": task.Params["item_id"]}}, nil
 	})
 	run(t, w)
-	if j := wait(t, cb, id); j.Status != client.StatusFinished {
+	if j := wait(t, cb, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job created on the stopped instance: %s (error %+v), want finished through the second", j.Status, j.Error)
 	}
 }

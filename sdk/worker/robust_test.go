@@ -161,7 +161,7 @@ func TestResultRetriedAndSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, id); j.Status != client.StatusFinished {
+	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job ended %s (error %+v), want finished after the result was retried", j.Status, j.Error)
 	}
 	results, bodies, _ := f.snapshot()
@@ -169,7 +169,7 @@ func TestResultRetriedAndSigned(t *testing.T) {
 		t.Fatalf("%d result submissions, want 3 (two cut, one delivered)", len(results))
 	}
 	for i, r := range results {
-		if r.TaskID != results[0].TaskID || r.JobID != id || r.Status != wire.StatusSuccess || r.WorkerID != "retry-1" {
+		if r.TaskID != results[0].TaskID || r.JobID != id || r.Status != wire.ResultSuccess || r.WorkerID != "retry-1" {
 			t.Errorf("submission %d: %+v, want the same successful result of job %s", i, r, id)
 		}
 		if r.Security == nil || r.Security.SignerID != "retry-1" || !wire.Verify(token, bodies[i], wire.KindMessage, r.Security.Signature) {
@@ -217,7 +217,7 @@ func TestIgnoredResultIsFinal(t *testing.T) {
 	if err := c.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, id); j.Status != client.StatusCancelled {
+	if j := wait(t, c, id); j.Status != wire.StatusCancelled {
 		t.Fatalf("job %s, want cancelled", j.Status)
 	}
 	close(release)
@@ -227,7 +227,7 @@ func TestIgnoredResultIsFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, next); j.Status != client.StatusFinished {
+	if j := wait(t, c, next); j.Status != wire.StatusFinished {
 		t.Fatalf("next job %s, want finished", j.Status)
 	}
 	results, _, _ := f.snapshot()
@@ -289,7 +289,7 @@ func TestShutdownDrains(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after the last task ended")
 	}
-	if j := wait(t, c, id); j.Status != client.StatusFinished {
+	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Errorf("job %s (error %+v), want finished with the result sent during shutdown", j.Status, j.Error)
 	}
 	select {
@@ -334,7 +334,7 @@ func TestShutdownTimeoutCancels(t *testing.T) {
 		t.Fatal("Run did not return after the shutdown timeout")
 	}
 	results, _, _ := f.snapshot()
-	if len(results) != 1 || results[0].Status != wire.StatusFailure || results[0].Error == nil || results[0].Error.Code != wire.ErrTransient {
+	if len(results) != 1 || results[0].Status != wire.ResultFailure || results[0].Error == nil || results[0].Error.Code != wire.CodeTransientError {
 		t.Errorf("results %+v, want one TRANSIENT_ERROR failure for the interrupted task", results)
 	}
 }
@@ -373,13 +373,13 @@ func TestModes(t *testing.T) {
 				ids1, ids2 = append(ids1, a), append(ids2, b)
 			}
 			for _, id := range ids1 {
-				if j := wait(t, c1, id); j.Status != client.StatusFinished {
+				if j := wait(t, c1, id); j.Status != wire.StatusFinished {
 					t.Errorf("first orchestrator's job %s: %s", id, j.Status)
 				}
 			}
 			if mode == worker.RoundRobin {
 				for _, id := range ids2 {
-					if j := wait(t, c2, id); j.Status != client.StatusFinished {
+					if j := wait(t, c2, id); j.Status != wire.StatusFinished {
 						t.Errorf("second orchestrator's job %s: %s", id, j.Status)
 					}
 				}
@@ -418,7 +418,7 @@ func TestReRegisters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c1, id); j.Status != client.StatusFinished {
+	if j := wait(t, c1, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s", j.Status)
 	}
 	f.point(t, url2)
@@ -426,7 +426,7 @@ func TestReRegisters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c2, id2); j.Status != client.StatusFinished {
+	if j := wait(t, c2, id2); j.Status != wire.StatusFinished {
 		t.Fatalf("job on the restarted orchestrator: %s", j.Status)
 	}
 	if _, _, n := f.snapshot(); n < 2 {
@@ -451,7 +451,7 @@ func TestResultAfterForgotten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, id); j.Status != client.StatusFinished {
+	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s (error %+v), want finished once the result was sent again", j.Status, j.Error)
 	}
 	results, _, regs := f.snapshot()
@@ -483,15 +483,15 @@ func TestFailoverAndBack(t *testing.T) {
 		}
 		return id
 	}
-	if j := wait(t, c1, start(c1)); j.Status != client.StatusFinished {
+	if j := wait(t, c1, start(c1)); j.Status != wire.StatusFinished {
 		t.Fatalf("first orchestrator's job: %s", j.Status)
 	}
 	f.down.Store(true)
-	if j := wait(t, c2, start(c2)); j.Status != client.StatusFinished {
+	if j := wait(t, c2, start(c2)); j.Status != wire.StatusFinished {
 		t.Fatalf("second orchestrator's job while the first is down: %s", j.Status)
 	}
 	f.down.Store(false)
-	if j := wait(t, c1, start(c1)); j.Status != client.StatusFinished {
+	if j := wait(t, c1, start(c1)); j.Status != wire.StatusFinished {
 		t.Fatalf("first orchestrator's job after it came back: %s", j.Status)
 	}
 }
@@ -539,7 +539,7 @@ func TestConcurrency(t *testing.T) {
 	}
 	close(release)
 	for _, id := range ids {
-		if j := wait(t, c, id); j.Status != client.StatusFinished {
+		if j := wait(t, c, id); j.Status != wire.StatusFinished {
 			t.Errorf("job %s: %s", id, j.Status)
 		}
 	}
@@ -593,7 +593,7 @@ func TestHeartbeatCurrentTasks(t *testing.T) {
 		return hb.Status == wire.WorkerBusy && len(hb.CurrentTasks) == 1 && hb.CurrentTasks[0] == taskID
 	}, "saying busy with the running task")
 	close(release)
-	if j := wait(t, c, id); j.Status != client.StatusFinished {
+	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s", j.Status)
 	}
 	next(func(hb wire.Heartbeat) bool {

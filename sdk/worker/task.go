@@ -85,13 +85,13 @@ func WithCode(code string, err error) error {
 
 // Transient marks err as TRANSIENT_ERROR: the orchestrator retries the
 // task with backoff while the blueprint's retries allow.
-func Transient(err error) error { return WithCode(wire.ErrTransient, err) }
+func Transient(err error) error { return WithCode(wire.CodeTransientError, err) }
 
 // Permanent marks err as PERMANENT_ERROR: the job is quarantined.
-func Permanent(err error) error { return WithCode(wire.ErrPermanent, err) }
+func Permanent(err error) error { return WithCode(wire.CodePermanentError, err) }
 
 // InvalidInput marks err as INVALID_INPUT_ERROR: the task fails at once.
-func InvalidInput(err error) error { return WithCode(wire.ErrInvalidInput, err) }
+func InvalidInput(err error) error { return WithCode(wire.CodeInvalidInputError, err) }
 
 // Code returns err's wire code (TRANSIENT_ERROR for a plain error).
 func Code(err error) string {
@@ -99,7 +99,7 @@ func Code(err error) string {
 	if errors.As(err, &ce) {
 		return ce.code
 	}
-	return wire.ErrTransient
+	return wire.CodeTransientError
 }
 
 // detailsError carries the details member of a wire error.

@@ -19,13 +19,13 @@ func TestCode(t *testing.T) {
 		err  error
 		want string
 	}{
-		{base, wire.ErrTransient},
-		{worker.Transient(base), wire.ErrTransient},
-		{worker.Permanent(base), wire.ErrPermanent},
-		{worker.InvalidInput(base), wire.ErrInvalidInput},
-		{fmt.Errorf("while checking: %w", worker.Permanent(base)), wire.ErrPermanent},
-		{worker.WithDetails(worker.InvalidInput(base), "x"), wire.ErrInvalidInput},
-		{worker.WithCode(wire.ErrResourceExhausted, base), wire.ErrResourceExhausted},
+		{base, wire.CodeTransientError},
+		{worker.Transient(base), wire.CodeTransientError},
+		{worker.Permanent(base), wire.CodePermanentError},
+		{worker.InvalidInput(base), wire.CodeInvalidInputError},
+		{fmt.Errorf("while checking: %w", worker.Permanent(base)), wire.CodePermanentError},
+		{worker.WithDetails(worker.InvalidInput(base), "x"), wire.CodeInvalidInputError},
+		{worker.WithCode(wire.CodeResourceExhaustedError, base), wire.CodeResourceExhaustedError},
 	} {
 		if got := worker.Code(tc.err); got != tc.want {
 			t.Errorf("Code(%v) = %s, want %s", tc.err, got, tc.want)
@@ -69,7 +69,7 @@ func TestErrorsOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, ok); j.Status != client.StatusFinished {
+	if j := wait(t, c, ok); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s (error %+v)", j.Status, j.Error)
 	}
 	if p := <-decoded; p != (params{"sku-1", 4}) {
@@ -79,7 +79,7 @@ func TestErrorsOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, bad); j.Status != client.StatusFailed {
+	if j := wait(t, c, bad); j.Status != wire.StatusFailed {
 		t.Fatalf("job %s (error %+v), want failed", j.Status, j.Error)
 	}
 	results, _, _ := f.snapshot()
@@ -89,7 +89,7 @@ func TestErrorsOnTheWire(t *testing.T) {
 			got = r.Error
 		}
 	}
-	want := &wire.Error{Code: wire.ErrInvalidInput, Message: "unknown item", Details: map[string]any{"field": "item_id"}}
+	want := &wire.Error{Code: wire.CodeInvalidInputError, Message: "unknown item", Details: map[string]any{"field": "item_id"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("error on the wire %+v, want %+v", got, want)
 	}

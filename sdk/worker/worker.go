@@ -4,16 +4,17 @@
 // PROTOCOL.md §3.3.
 //
 // Data flows one way per task: a poller takes a task from an
-// orchestrator (GET /_worker/workers/{id}/tasks/next), downloads its S3
-// payloads when configured, calls the handler with a context that the
-// orchestrator can cancel (WebSocket cancel_task or a heartbeat's
-// cancel_task_ids), uploads the files the result names, and posts the
-// result to the orchestrator that issued the task, retrying network
-// failures until it is delivered. Beside the pollers, one goroutine per
-// orchestrator registers (retrying 1 -> 60 s), heartbeats every
-// HeartbeatInterval and soon after each task starts or ends, and
-// re-registers when the orchestrator no longer knows the worker; another
-// keeps the WebSocket open when enabled.
+// orchestrator (GET /_worker/workers/{id}/tasks/next), downloads its
+// payload files when an offload is configured, calls the handler with a
+// context that the orchestrator can cancel (WebSocket cancel_task or a
+// heartbeat's cancel_task_ids), uploads the files the result names, and
+// posts the result to the orchestrator that issued the task, retrying
+// network failures until it is delivered. Beside the pollers, one
+// goroutine per orchestrator registers (retrying 1 -> 60 s, except a 401
+// or 403, which refuses the token and ends Run), logs each registration
+// once, heartbeats every HeartbeatInterval and soon after each task
+// starts or ends, and re-registers when the orchestrator no longer knows
+// the worker; another keeps the WebSocket open when enabled.
 //
 // # Outcomes
 //
@@ -30,30 +31,36 @@
 //
 // # Payload files
 //
-// With S3 configured (S3_ENDPOINT_URL), s3:// URIs in the params are
-// streamed into the task's folder under PayloadDir before the handler
-// runs; absolute paths of existing files in the result data are uploaded
-// to s3://{bucket}/{job_id}/{basename}, replaced by that URI and
-// described in data_metadata; the folder is removed before the result is
-// sent. A result path outside PayloadDir is refused:
-// the task fails with PERMANENT_ERROR, since running the same handler
-// again would name it again.
+// Each task has a folder, Task.PayloadDir, under PayloadDir; it is
+// removed before the result is sent. S3 offload lives in its own package,
+// s3offload, so that a worker without it links no S3 client: with
+// Config.NewOffload set to s3offload.New and S3_ENDPOINT_URL set, s3://
+// URIs in the params are streamed into the task's folder before the
+// handler runs, and absolute paths of existing files in the result data
+// are uploaded to s3://{bucket}/{job_id}/{basename}, replaced by that URI
+// and described in data_metadata. A result path outside PayloadDir is
+// refused: the task fails with PERMANENT_ERROR, since running the same
+// handler again would name it again. New refuses a configuration that
+// sets S3_ENDPOINT_URL without an offload to use it.
 //
 // # Configuration
 //
 // FromEnv reads the names of PROTOCOL.md §2.2 through a Lookup (Env is
 // the process environment over a .env file); set fields on the Config
 // afterwards to override them in code. The worker token is the first set
-// of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN.
+// of WORKER_INDIVIDUAL_TOKEN, WORKER_TOKEN and AVTOMATIKA_WORKER_TOKEN;
+// New refuses a worker without one (unless each orchestrator has its
+// own) and an empty ORCHESTRATOR_URL.
 //
-// The package depends on the wire types, the standard library, a
-// WebSocket client and the S3 client only: never on the orchestrator's
-// runtime, Starlark or Redis.
+// The package depends on the wire types, the standard library and a
+// WebSocket client only: never on the orchestrator's runtime, Starlark,
+// Redis or an S3 client.
 package worker
 
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,15 +78,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Worker runs handlers for the tasks orchestrators hand it.
 type Worker struct {
-	cfg   Config
-	log   *slog.Logger
-	links []*link
-	s3    *offload // nil when S3 is not configured
+	cfg     Config
+	log     *slog.Logger
+	links   []*link
+	offload Offload // nil without payload offload
 
 	mu       sync.Mutex
 	handlers map[string]HandlerFunc
@@ -87,6 +95,9 @@ type Worker struct {
 	readyCh  chan struct{}    // closed and replaced when a link's readiness changes
 
 	started atomic.Bool
+	// refused ends Run when an orchestrator refuses the worker's token;
+	// set by Run before the links start.
+	refused func(error)
 }
 
 // deliverMin is the least time results get to reach the orchestrator
@@ -99,9 +110,17 @@ var errCancelRequested = errors.New("the orchestrator cancelled the task")
 
 // New checks cfg (after filling its defaults) and returns a Worker.
 func New(cfg Config) (*Worker, error) {
-	cfg.withDefaults()
+	if err := cfg.withDefaults(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	// FromEnv leaves the token to code; a worker needs one to start.
+	for _, o := range cfg.Orchestrators {
+		if o.Token == "" && cfg.Token == "" {
+			return nil, fmt.Errorf("worker config: no token for %s: set WORKER_TOKEN (or WORKER_INDIVIDUAL_TOKEN, AVTOMATIKA_WORKER_TOKEN), or the orchestrator's own token", o.URL)
+		}
 	}
 	if t, ok := cfg.HTTPClient.Transport.(*http.Transport); ok || cfg.HTTPClient.Transport == nil {
 		if !ok {
@@ -131,13 +150,30 @@ func New(cfg Config) (*Worker, error) {
 		})
 	}
 	if cfg.S3.Endpoint != "" {
-		s, err := newOffload(cfg)
+		if cfg.NewOffload == nil {
+			return nil, errors.New("worker config: S3_ENDPOINT_URL is set but Config.NewOffload is not: set it to s3offload.New to move payloads through S3")
+		}
+		o, err := cfg.NewOffload(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("worker config: %w", err)
 		}
-		w.s3 = s
+		w.offload = o
 	}
 	return w, nil
+}
+
+// Offload moves a task's payload files between a store (S3, see the
+// s3offload package) and the task's folder, PayloadDir.
+type Offload interface {
+	// Download replaces the references in t.Params by the paths of
+	// files it fetched under t.PayloadDir, before the handler runs. Its
+	// error fails the task (TRANSIENT_ERROR unless it carries a code).
+	Download(ctx context.Context, t *Task) error
+	// Upload replaces the paths of files under t.PayloadDir in data by
+	// references to where it put them, and returns their data_metadata.
+	Upload(ctx context.Context, t *Task, data map[string]any) (map[string]wire.FileMetadata, error)
+	// ConfigHash is capabilities.s3_config_hash at registration.
+	ConfigHash() string
 }
 
 // ID is the worker's id.
@@ -172,8 +208,10 @@ func (w *Worker) handler(taskType string) (HandlerFunc, bool) {
 // Run works until ctx ends, then shuts down: it stops polling, lets
 // running tasks finish (cancelling their contexts after
 // ShutdownTimeout), delivers their results, tells each orchestrator it
-// goes offline and returns. It returns an error only when the worker
-// cannot start.
+// goes offline and returns. It returns an error when the worker cannot
+// start, and when an orchestrator refuses its registration with 401 or
+// 403 (a token it does not accept): Run then shuts down as above and
+// returns that refusal instead of retrying it forever.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Run was already called")
@@ -183,6 +221,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(w.cfg.PayloadDir, 0o755); err != nil {
 		return fmt.Errorf("worker: payload folder (TASK_FILES_DIR): %w", err)
+	}
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	var refusal error
+	var refusalOnce sync.Once
+	w.refused = func(err error) {
+		refusalOnce.Do(func() { refusal = err; stopRun(err) })
 	}
 	base := context.WithoutCancel(ctx)
 	// Handlers run on hard, which ends ShutdownTimeout after ctx; results
@@ -235,14 +280,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	for _, l := range w.links {
 		if l.isRegistered() {
 			wg.Go(func() {
-				if _, err := l.heartbeat(off, "offline"); err != nil {
+				if _, err := l.heartbeat(off, wire.WorkerOffline); err != nil {
 					w.log.Debug("offline heartbeat", "orchestrator", l.o.URL, "err", err)
 				}
 			})
 		}
 	}
 	wg.Wait()
-	return nil
+	return refusal
 }
 
 // pollLoop takes tasks one at a time and runs each to its delivered
@@ -398,7 +443,7 @@ func unsafeInName(r rune) bool {
 func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	res := wire.Result{JobID: t.JobID, TaskID: t.TaskID, WorkerID: w.cfg.WorkerID, OriginWorkerID: w.cfg.WorkerID}
 	fail := func(err error) wire.Result {
-		res.Status = wire.StatusFailure
+		res.Status = wire.ResultFailure
 		res.Error = errorInfo(err)
 		return res
 	}
@@ -406,15 +451,15 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	if !ok {
 		return fail(Permanent(fmt.Errorf("worker %s has no handler for task type %q", w.cfg.WorkerID, t.Type)))
 	}
-	if w.s3 != nil {
-		if err := w.s3.download(ctx, t); err != nil {
+	if w.offload != nil {
+		if err := w.offload.Download(ctx, t); err != nil {
 			return fail(err)
 		}
 	}
 	out, err := call(ctx, h, t)
 	switch {
 	case t.Cancelled():
-		res.Status = wire.StatusCancelled
+		res.Status = wire.ResultCancelled
 		res.Data = out.Data
 		return res
 	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -424,12 +469,12 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 	}
 	res.Status = out.Status
 	if res.Status == "" {
-		res.Status = wire.StatusSuccess
+		res.Status = wire.ResultSuccess
 	}
 	res.Data = out.Data
 	res.Metadata = out.Metadata
-	if w.s3 != nil && len(res.Data) > 0 {
-		meta, err := w.s3.upload(ctx, t, res.Data)
+	if w.offload != nil && len(res.Data) > 0 {
+		meta, err := w.offload.Upload(ctx, t, res.Data)
 		if err != nil {
 			return fail(err)
 		}
@@ -442,7 +487,7 @@ func (w *Worker) run(ctx context.Context, t *Task) wire.Result {
 func call(ctx context.Context, h HandlerFunc, t *Task) (res Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			res, err = Result{}, WithCode(wire.ErrInternal, fmt.Errorf("task %s: handler for %q panicked: %v", t.TaskID, t.Type, p))
+			res, err = Result{}, WithCode(wire.CodeInternalError, fmt.Errorf("task %s: handler for %q panicked: %v", t.TaskID, t.Type, p))
 		}
 	}()
 	return h(ctx, t)
@@ -521,6 +566,13 @@ func forgotten(err error) bool {
 	return errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden)
 }
 
+// refusedToken reports whether err is a 401 or 403: the orchestrator
+// does not accept the worker's token.
+func refusedToken(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden)
+}
+
 // trouble marks the orchestrator unreachable (or the worker unknown to
 // it) until the maintainer has checked it again.
 func (l *link) trouble(err error) {
@@ -545,6 +597,11 @@ func (l *link) maintain(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
+				if refusedToken(err) {
+					w.refused(fmt.Errorf("worker: %s refused the registration of %s (check WORKER_TOKEN): %w", l.o.URL, w.cfg.WorkerID, err))
+					w.setReady(l, false)
+					return
+				}
 				w.log.Warn("register", "orchestrator", l.o.URL, "err", err)
 				w.setReady(l, false)
 				if !sleep(ctx, bo.next()) {
@@ -554,9 +611,9 @@ func (l *link) maintain(ctx context.Context) {
 			}
 			l.registered.Store(true)
 		}
-		status := "idle"
+		status := wire.WorkerIdle
 		if _, busy := w.current(l); busy {
-			status = "busy"
+			status = wire.WorkerBusy
 		}
 		reply, err := l.heartbeat(ctx, status)
 		if err != nil {
@@ -625,14 +682,17 @@ func (l *link) register(ctx context.Context) error {
 		},
 		Timestamp: wire.Now(),
 	}
-	if w.s3 != nil {
-		reg.Capabilities.S3ConfigHash = w.s3.configHash()
+	if w.offload != nil {
+		reg.Capabilities.S3ConfigHash = w.offload.ConfigHash()
 	}
-	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage)
-	return err
+	if _, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteRegister, reg, wire.KindMessage); err != nil {
+		return err
+	}
+	w.log.Info("registered", "orchestrator", l.o.URL)
+	return nil
 }
 
-func (l *link) heartbeat(ctx context.Context, status string) (wire.HeartbeatReply, error) {
+func (l *link) heartbeat(ctx context.Context, status wire.WorkerStatus) (wire.HeartbeatReply, error) {
 	ids, _ := l.w.current(l)
 	hb := wire.Heartbeat{WorkerID: l.w.cfg.WorkerID, Status: status, CurrentTasks: ids, Timestamp: wire.Now()}
 	var reply wire.HeartbeatReply
@@ -713,14 +773,18 @@ func (l *link) submit(ctx context.Context, res wire.Result) error {
 }
 
 func (l *link) event(ctx context.Context, t *Task, eventType string, payload map[string]any) error {
+	id, err := uuid.New(crand.Reader)
+	if err != nil {
+		return fmt.Errorf("event %s of task %s: %w", eventType, t.TaskID, err)
+	}
 	ev := wire.Event{
-		EventID: uuid4(), WorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
+		EventID: id, WorkerID: l.w.cfg.WorkerID, OriginWorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
 		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(),
 	}
 	if ev.Payload == nil {
 		ev.Payload = map[string]any{}
 	}
-	_, err := l.call(ctx, http.MethodPost, l.o.URL+wire.RouteEvents, ev, wire.KindEvent)
+	_, err = l.call(ctx, http.MethodPost, l.o.URL+wire.RouteEvents, ev, wire.KindEvent)
 	return err
 }
 

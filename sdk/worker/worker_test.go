@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,34 @@ func orchestrator(t *testing.T) (string, func()) {
 	}
 	t.Cleanup(stop)
 	return "http://" + l.Addr().String(), stop
+}
+
+// orchestratorWith serves the given blueprint files on loopback.
+func orchestratorWith(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = token
+	cfg.PollTimeout = time.Second
+	srv, err := server.New(server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx, l, 5*time.Second); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + l.Addr().String()
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -283,15 +312,15 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
-// TestDeps: a worker binary pulls in neither Starlark, Redis, nor the
-// orchestrator.
+// TestDeps: a worker binary pulls in neither Starlark, Redis, the
+// orchestrator nor an S3 client (that is the s3offload package's).
 func TestDeps(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/avtomatika-ai/avtomatika-go/sdk/worker").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	for _, bad := range []string{"go.starlark.net", "github.com/redis/", "avtomatika-go/runtime", "avtomatika-go/lang"} {
+	for _, bad := range []string{"go.starlark.net", "github.com/redis/", "avtomatika-go/runtime", "avtomatika-go/lang", "github.com/aws/", "avtomatika-go/sdk/worker/s3offload"} {
 		if strings.Contains(string(out), bad) {
 			t.Errorf("sdk/worker depends on %s", bad)
 		}

@@ -3,7 +3,7 @@ package spell
 
 import "strings"
 
-// Nearest returns the candidate closest to name by edit distance, or ""
+// Nearest returns the candidate closest to name by Distance, or ""
 // when none is close enough (at most a third of the longer name's length, rounded up,
 // and at least one edit; case-only differences always count as close).
 func Nearest(name string, candidates []string) string {
@@ -27,9 +27,14 @@ func Nearest(name string, candidates []string) string {
 	return best
 }
 
-// Distance is the Levenshtein distance between a and b, over runes.
+// Distance is the optimal string alignment distance between a and b,
+// over runes: the fewest insertions, deletions, substitutions and swaps of
+// two adjacent runes that turn a into b, no substring edited twice. A swap
+// is one edit, as typing it is one slip: "retires" is one from "retries".
 func Distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// Three rows: two back for swaps, one back, and the current one.
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -43,8 +48,11 @@ func Distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

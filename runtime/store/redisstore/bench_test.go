@@ -11,14 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func benchJob(id string) (*core.Job, *core.Task) {
-	return &core.Job{ID: id, Blueprint: "bp", Version: "0123456789abcdef", State: "run", Status: core.StatusWaitingForWorker,
+	return &core.Job{ID: id, Blueprint: "bp", Version: "0123456789abcdef", State: "run", Status: wire.StatusWaitingForWorker,
 			Client: core.Client{Name: "c"}, Input: map[string]any{"n": 1.0}, CreatedAt: t0, UpdatedAt: t0},
 		&core.Task{ID: "t" + id, JobID: id, Type: "a", Attempt: 1, Timeout: time.Minute, Params: map[string]any{"x": "y"}, EnqueuedAt: t0}
 }
@@ -49,7 +51,7 @@ func BenchmarkSingleTaskThroughput(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					j.Status = core.StatusFinished
+					j.Status = wire.StatusFinished
 					_, err = s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev,
 						Complete: &store.TaskCompletion{TaskID: tk.ID, WorkerID: w}})
 					if err == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Stored jobs and tasks are their JSON with short field names, zero values
@@ -39,7 +40,7 @@ type storedJob struct {
 	Child           string          `json:"ch,omitempty"`
 	Parent          *core.ParentRef `json:"p,omitempty"`
 	Timer           string          `json:"tm,omitempty"`
-	Error           *core.ErrorInfo `json:"e,omitempty"`
+	Error           *wire.Error     `json:"e,omitempty"`
 	Steps           int             `json:"n,omitempty"`
 	WebhookURL      string          `json:"wh,omitempty"`
 	Metadata        map[string]any  `json:"m,omitempty"`
@@ -464,31 +465,31 @@ func decodeTimeline(created, lines string) ([]core.TimelineEvent, error) {
 // job record and the stc counts hold the code, not the name). Stored data
 // refers to them by position: append only. Another status is stored as
 // "~" and its name.
-var statuses = []core.Status{core.StatusPending, core.StatusRunning, core.StatusWaitingForWorker,
-	core.StatusWaitingForHuman, core.StatusWaitingParallel, core.StatusWaitingForChild, core.StatusWaiting,
-	core.StatusAwaitingRetry, core.StatusFinished, core.StatusFailed, core.StatusCancelled, core.StatusQuarantined}
+var statuses = []wire.JobStatus{wire.StatusPending, wire.StatusRunning, wire.StatusWaitingForWorker,
+	wire.StatusWaitingForHuman, wire.StatusWaitingParallel, wire.StatusWaitingForChild, wire.StatusWaiting,
+	wire.StatusAwaitingRetry, wire.StatusFinished, wire.StatusFailed, wire.StatusCancelled, wire.StatusQuarantined}
 
-var statusCodes = func() map[core.Status]string {
-	m := make(map[core.Status]string, len(statuses))
+var statusCodes = func() map[wire.JobStatus]string {
+	m := make(map[wire.JobStatus]string, len(statuses))
 	for i, s := range statuses {
 		m[s] = strconv.Itoa(i)
 	}
 	return m
 }()
 
-func statusCode(s core.Status) string {
+func statusCode(s wire.JobStatus) string {
 	if c, ok := statusCodes[s]; ok {
 		return c
 	}
 	return "~" + string(s)
 }
 
-func statusName(code string) core.Status {
+func statusName(code string) wire.JobStatus {
 	if name, ok := strings.CutPrefix(code, "~"); ok {
-		return core.Status(name)
+		return wire.JobStatus(name)
 	}
 	if n, err := strconv.Atoi(code); err == nil && n >= 0 && n < len(statuses) {
 		return statuses[n]
 	}
-	return core.Status(code)
+	return wire.JobStatus(code)
 }

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Every field of a job and a task survives the compact encoding, including
@@ -18,14 +20,14 @@ import (
 func TestCodecRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 89, time.UTC)
 	cost := 0.5
-	j := &core.Job{ID: "j", Blueprint: "b", Version: "v", Rev: 7, State: "s", Status: core.StatusRunning,
+	j := &core.Job{ID: "j", Blueprint: "b", Version: "v", Rev: 7, State: "s", Status: wire.StatusRunning,
 		Input:   map[string]any{"zero": 0.0, "empty": "", "no": false, "nil": nil, "list": []any{0.0}},
 		History: map[string]any{"a": map[string]any{}}, Result: &core.Result{Status: "success", Data: map[string]any{"x": 1.0}},
-		Results: []*core.Result{{Status: "failure", Error: &core.ErrorInfo{Code: "E", Message: "m"}}},
+		Results: []*core.Result{{Status: "failure", Error: &wire.Error{Code: "E", Message: "m"}}},
 		Client:  core.Client{Name: "c", Plan: "p", Fields: map[string]any{"k": "v"}},
 		Tasks: core.NewTaskRefs([]core.TaskRef{{ID: "t", Attempt: 2}, {ID: "u", Type: "a", Branch: 1, Attempt: 1, Timer: "tm",
 			Result: &core.Result{Status: "success"}}}...), BranchesDone: 1, ApprovalMessage: "ok?", Child: "ch", Parent: &core.ParentRef{JobID: "p", State: "st"},
-		Timer: "tm", Error: &core.ErrorInfo{Code: "C", Message: "M"}, Steps: 3, WebhookURL: "http://h",
+		Timer: "tm", Error: &wire.Error{Code: "C", Message: "M"}, Steps: 3, WebhookURL: "http://h",
 		Metadata: map[string]any{"m": 1.0}, Security: map[string]any{}, DispatchTimeout: time.Second, ResultTimeout: time.Minute,
 		Progress: 0.5, ProgressMessage: "half", CreatedAt: at, UpdatedAt: at.Add(time.Second), FinishedAt: at.Add(time.Hour)}
 	d, err := encodeJob(j)
@@ -281,7 +283,7 @@ func TestCodecStoredForm(t *testing.T) {
 	ct := time.Unix(0, 1796409199269116901).UTC()
 	at := ct.Add(26520)
 	const jid, tid = "217e55ac-0c1d-45cc-abf7-d6cf0580718a", "task-9891baf0-9922-4fe1-a402-39b338cbecdf"
-	j := &core.Job{ID: jid, Blueprint: "bench", Version: "v", Rev: 1, State: "work", Status: core.StatusWaitingForWorker,
+	j := &core.Job{ID: jid, Blueprint: "bench", Version: "v", Rev: 1, State: "work", Status: wire.StatusWaitingForWorker,
 		Input: map[string]any{"n": 1.0}, Steps: 1, CreatedAt: ct, UpdatedAt: at}
 	setJobRefs(j, []core.TaskRef{{ID: tid, Type: "noop", Attempt: 1}})
 	tk := &core.Task{ID: tid, JobID: jid, Type: "noop", Attempt: 1, Timeout: 300 * time.Second, EnqueuedAt: at}
@@ -377,7 +379,7 @@ func benchFanJob() *core.Job {
 		}
 	}
 	j := &core.Job{ID: "0d9c5b5e-4f7e-4c38-9a51-8f1d1e2a3b4c", Blueprint: "fan", Version: "v", Rev: 51, State: "fan",
-		Status: core.StatusWaitingParallel, Input: map[string]any{"n": 100.0}, History: map[string]any{"start": map[string]any{"ok": true}},
+		Status: wire.StatusWaitingParallel, Input: map[string]any{"n": 100.0}, History: map[string]any{"start": map[string]any{"ok": true}},
 		Client: core.Client{Name: "c"}, BranchesDone: 50, Steps: 2, CreatedAt: at, UpdatedAt: at.Add(time.Second)}
 	setJobRefs(j, refs)
 	return j

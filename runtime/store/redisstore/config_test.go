@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 )
 
 func env(m map[string]string) func(string) (string, bool) {

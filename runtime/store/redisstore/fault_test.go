@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 

@@ -3,7 +3,7 @@ package redisstore
 import (
 	"encoding/base64"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/uuid"
+	"github.com/avtomatika-ai/avtomatika-go/internal/uuid"
 )
 
 // Ids are stored packed: a canonical UUID (lower-case, 8-4-4-4-12 hex

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // Tests of the key layout (lib.lua) that the conformance suite does not
@@ -43,7 +45,7 @@ func layoutStore(t *testing.T) (*Store, *redis.Client, string) {
 }
 
 func ltJob(id string) *core.Job {
-	return &core.Job{ID: id, Blueprint: "bp", Version: "h", State: "s", Status: core.StatusRunning, CreatedAt: lt0, UpdatedAt: lt0}
+	return &core.Job{ID: id, Blueprint: "bp", Version: "h", State: "s", Status: wire.StatusRunning, CreatedAt: lt0, UpdatedAt: lt0}
 }
 
 func ltTask(id, jobID string) *core.Task {

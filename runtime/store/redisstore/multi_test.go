@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -27,7 +28,7 @@ func pair(t *testing.T) (*redisstore.Store, *redisstore.Store) {
 }
 
 func job(id string) *core.Job {
-	return &core.Job{ID: id, Blueprint: "bp", Version: "h", State: "s", Status: core.StatusRunning,
+	return &core.Job{ID: id, Blueprint: "bp", Version: "h", State: "s", Status: wire.StatusRunning,
 		Client: core.Client{Name: "c"}, CreatedAt: t0, UpdatedAt: t0}
 }
 

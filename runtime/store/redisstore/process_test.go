@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 )
 
 const singleBlueprint = `name: single

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // runSingleTaskJob drives one single-task job through the store the way
@@ -32,7 +33,7 @@ func runSingleTaskJob(ctx context.Context, s *redisstore.Store, id, worker strin
 	if err != nil {
 		return err
 	}
-	j.Status, j.State = core.StatusFinished, "done"
+	j.Status, j.State = wire.StatusFinished, "done"
 	_, err = s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev,
 		Complete: &store.TaskCompletion{TaskID: tk.ID, WorkerID: worker},
 		Effects:  &core.Effects{Timeline: []core.TimelineEvent{{At: t0, Type: "finished"}}}})

@@ -100,9 +100,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
-	"github.com/redis/go-redis/v9"
 )
 
 //go:embed lua/*.lua
@@ -321,6 +322,9 @@ func (s *Store) wake(msg string) {
 	}
 	s.waiters.deliver(msg)
 }
+
+// Features implements store.Store: every read is a round trip to Redis.
+func (s *Store) Features() store.Features { return store.Features{} }
 
 // Close ends waiting polls, stops the subscription and, when the store
 // owns it, closes the client.
@@ -548,7 +552,7 @@ func commitErr(jobID string, p store.CommitParams, r []any) error {
 	case "CONFLICT":
 		return fmt.Errorf("commit job %q at rev %d (stored rev %s): %w", jobID, p.ExpectRev, arg(1), store.ErrConflict)
 	case "STALE":
-		return fmt.Errorf("result for task %q of job %q: %w", task, jobID, store.ErrStaleTask)
+		return fmt.Errorf("result for task %q of job %q: %w", task, jobID, core.ErrStaleTask)
 	case "DONE":
 		return fmt.Errorf("result for task %q from worker %q: %w", task, worker, store.ErrAlreadyDone)
 	case "LOST":

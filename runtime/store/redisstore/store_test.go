@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/internal/redistest"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/storetest"
-	"github.com/redis/go-redis/v9"
 )
 
 // open returns a store on srv under a fresh prefix, closed with the test.

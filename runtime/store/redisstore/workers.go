@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
-	"github.com/redis/go-redis/v9"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 var redisNil = redis.Nil
@@ -29,7 +30,7 @@ func (s *Store) RegisterWorker(ctx context.Context, w store.WorkerRecord) error 
 		w.Reputation = 1
 	}
 	if w.Status == "" {
-		w.Status = dispatch.StatusIdle
+		w.Status = wire.WorkerIdle
 	}
 	w.Load = 0
 	b, err := json.Marshal(w)
@@ -86,7 +87,7 @@ func (s *Store) getWorkers(ctx context.Context, id string) ([]store.WorkerRecord
 			return nil, fmt.Errorf("worker %q: decode: %w", str(0), err)
 		}
 		if st := str(2); st != "" {
-			w.Status = dispatch.Status(st)
+			w.Status = wire.WorkerStatus(st)
 		}
 		if ls := str(3); ls != "" {
 			w.LastSeen, _ = time.Parse(time.RFC3339Nano, ls)
@@ -318,7 +319,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, fmt.Errorf("stats: redis: %v", err)
 	}
 	n := func(i int) int { v, _ := res[i].(int64); return int(v) }
-	st := store.Stats{Jobs: n(0), Queued: n(1), Leased: n(2), Timers: n(3), Workers: n(4), JobsByStatus: map[core.Status]int{}}
+	st := store.Stats{Jobs: n(0), Queued: n(1), Leased: n(2), Timers: n(3), Workers: n(4), JobsByStatus: map[wire.JobStatus]int{}}
 	kv, _ := res[5].([]any)
 	for i := 0; i+1 < len(kv); i += 2 {
 		k, _ := kv[i].(string)
