@@ -105,7 +105,7 @@ func TestResultRetriedOn429And5xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, id); j.Status != client.StatusFinished {
+	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s (error %+v), want finished once the result got through", j.Status, j.Error)
 	}
 	taskID := <-tasks
@@ -115,7 +115,7 @@ func TestResultRetriedOn429And5xx(t *testing.T) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, r := range g.seen {
-		if r.Security == nil || r.Security.SignerID != "retry-429" || r.Status != wire.StatusSuccess {
+		if r.Security == nil || r.Security.SignerID != "retry-429" || r.Status != wire.ResultSuccess {
 			t.Errorf("submission %d: %+v, want a signed success", i, r)
 		}
 		if i > 0 && r.Timestamp < g.seen[i-1].Timestamp {
@@ -149,7 +149,7 @@ func TestResultRefusedIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := wait(t, c, next); j.Status != client.StatusFinished {
+	if j := wait(t, c, next); j.Status != wire.StatusFinished {
 		t.Fatalf("next job %s, want finished", j.Status)
 	}
 	if n := g.submissions(first); n != 1 {
@@ -211,8 +211,8 @@ func TestCancellationReachesHandler(t *testing.T) {
 					if r.TaskID != taskID {
 						continue
 					}
-					if r.Status != wire.StatusCancelled {
-						t.Errorf("result of the cancelled task: %q, want %q", r.Status, wire.StatusCancelled)
+					if r.Status != wire.ResultCancelled {
+						t.Errorf("result of the cancelled task: %q, want %q", r.Status, wire.ResultCancelled)
 					}
 					return
 				case <-deadline:

@@ -17,7 +17,8 @@ func TestNearestLimit(t *testing.T) {
 		{"abc", []string{"axy"}, ""},             // 2 edits, limit 1
 		{"abc", []string{"abx"}, "abx"},          // 1 edit, limit 1
 		{"a", []string{"b"}, "b"},                // 1 edit: the limit is at least 1
-		{"ab", []string{"ba"}, ""},               // 2 edits, limit 1
+		{"ab", []string{"ba"}, "ba"},             // a swap is 1 edit, limit 1
+		{"abc", []string{"bca"}, ""},             // 2 edits, limit 1
 		{"x", []string{""}, ""},                  // an empty candidate is never offered
 	} {
 		if got := Nearest(c.in, c.cands); got != c.want {

@@ -7,20 +7,14 @@ import (
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
-	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // The instants where "at or before now" meets "after now", for every
 // deadline the contract names: a lease, a worker's expiry and a timer
-// end exactly at their time, not a nanosecond later.
-func init() {
-	cases = append(cases,
-		testCase{"LeaseEndsAtItsDeadline", testLeaseEndsAtDeadline},
-		testCase{"WorkerExpiresAtItsDeadline", testWorkerExpiresAtDeadline},
-		testCase{"TimerDueAtItsTime", testTimerDueAtItsTime},
-	)
-}
+// end exactly at their time, not a nanosecond later. Each case runs with
+// its area's (queues, workers, timers).
 
 // A lease whose LeaseUntil equals now has ended: ReclaimExpired returns
 // it; a nanosecond before, it has not.
@@ -55,11 +49,11 @@ func testWorkerExpiresAtDeadline(t *testing.T, s store.Store) {
 	register(t, s, "w1", "a") // expires at t0+2m
 	register(t, s, "w2", "a")
 	deadline := t0.Add(2 * time.Minute)
-	if found, err := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w1", Status: dispatch.StatusIdle,
+	if found, err := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w1", Status: wire.WorkerIdle,
 		Now: deadline.Add(-time.Nanosecond), ExpiresAt: deadline}); err != nil || !found {
 		t.Fatalf("heartbeat a nanosecond before expiry: found %v (%v), want found", found, err)
 	}
-	if found, _ := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w2", Status: dispatch.StatusIdle,
+	if found, _ := s.Heartbeat(ctx, store.HeartbeatParams{WorkerID: "w2", Status: wire.WorkerIdle,
 		Now: deadline, ExpiresAt: deadline.Add(time.Minute)}); found {
 		t.Error("heartbeat at the instant of expiry found the worker")
 	}
