@@ -13,6 +13,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 var mt0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -56,13 +57,13 @@ states:
 // its retry timer; it returns the job and that timer.
 func failedOnce(t *testing.T, m *lang.Machine) (*core.Job, core.Timer) {
 	t.Helper()
-	j := &core.Job{ID: "job-r", Status: core.StatusPending}
+	j := &core.Job{ID: "job-r", Status: wire.StatusPending}
 	j, fx := step(t, m, j, core.Event{Kind: core.EventCreated})
 	task := fx.Enqueue[0]
 	j, fx = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: task.ID, Branch: task.Branch,
-		Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: core.ErrTransient, Message: "boom"}}})
-	if j.Status != core.StatusAwaitingRetry {
-		t.Fatalf("after a transient failure: %s, want %s", j.Status, core.StatusAwaitingRetry)
+		Result: &core.Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTransientError, Message: "boom"}}})
+	if j.Status != wire.StatusAwaitingRetry {
+		t.Fatalf("after a transient failure: %s, want %s", j.Status, wire.StatusAwaitingRetry)
 	}
 	for _, tm := range fx.Timers {
 		if tm.Event.TaskID == task.ID {
@@ -96,7 +97,7 @@ func TestRetryTimerMustMatch(t *testing.T) {
 			ev.TimerID = ""
 		}
 		j2, fx := step(t, m, j, ev)
-		if len(fx.Enqueue) != 1 || fx.Enqueue[0].Attempt != 2 || j2.Status != core.StatusWaitingForWorker {
+		if len(fx.Enqueue) != 1 || fx.Enqueue[0].Attempt != 2 || j2.Status != wire.StatusWaitingForWorker {
 			t.Errorf("%s: status %s, enqueued %+v, want attempt 2 queued", name, j2.Status, fx.Enqueue)
 		}
 	}
@@ -108,11 +109,11 @@ func TestEventBranchOutOfRange(t *testing.T) {
 	t.Parallel()
 	m := loadMachine(t, map[string]string{"rt.yaml": retryBP}, "rt")
 	for _, branch := range []int{-1, 1, 7} {
-		j := &core.Job{ID: "job-b", Status: core.StatusPending}
+		j := &core.Job{ID: "job-b", Status: wire.StatusPending}
 		j, fx := step(t, m, j, core.Event{Kind: core.EventCreated})
 		task := fx.Enqueue[0]
 		j, _ = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: task.ID, Branch: branch, Result: &core.Result{Status: "success"}})
-		if j.Status != core.StatusFinished || j.State != "done" {
+		if j.Status != wire.StatusFinished || j.State != "done" {
 			t.Errorf("result with branch %d: %s in %s, want finished in done", branch, j.Status, j.State)
 		}
 	}
@@ -135,7 +136,7 @@ func TestChildFailureWithoutTransition(t *testing.T) {
 	t.Parallel()
 	m := loadMachine(t, map[string]string{"p.yaml": parentBP, "k.yaml": kidBP}, "parent")
 	start := func() *core.Job {
-		j, fx := step(t, m, &core.Job{ID: "job-p", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+		j, fx := step(t, m, &core.Job{ID: "job-p", Status: wire.StatusPending}, core.Event{Kind: core.EventCreated})
 		if len(fx.StartChild) != 1 || j.Child != fx.StartChild[0].ID {
 			t.Fatalf("no child started: %+v", fx.StartChild)
 		}
@@ -143,22 +144,22 @@ func TestChildFailureWithoutTransition(t *testing.T) {
 	}
 	j := start()
 	j, fx := step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "failure",
-		Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "X", Message: "disk full"}}})
-	if j.Status != core.StatusFailed || j.Error == nil || j.Error.Code != core.CodeChildFailed || !strings.HasSuffix(j.Error.Message, ": disk full") {
-		t.Errorf("child failed: %s, error %+v, want failed with %s ending in the child's message", j.Status, j.Error, core.CodeChildFailed)
+		Result: &core.Result{Status: "failure", Error: &wire.Error{Code: "X", Message: "disk full"}}})
+	if j.Status != wire.StatusFailed || j.Error == nil || j.Error.Code != wire.CodeChildFailed || !strings.HasSuffix(j.Error.Message, ": disk full") {
+		t.Errorf("child failed: %s, error %+v, want failed with %s ending in the child's message", j.Status, j.Error, wire.CodeChildFailed)
 	}
-	if fx.Notify == nil || fx.Notify.Status != core.StatusFailed {
+	if fx.Notify == nil || fx.Notify.Status != wire.StatusFailed {
 		t.Errorf("notify %+v, want the failure", fx.Notify)
 	}
 	// No message from the child: the parent's message ends at the name.
 	j = start()
 	j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "failure"})
-	if j.Error == nil || j.Error.Code != core.CodeChildFailed || strings.HasSuffix(j.Error.Message, ": ") {
+	if j.Error == nil || j.Error.Code != wire.CodeChildFailed || strings.HasSuffix(j.Error.Message, ": ") {
 		t.Errorf("child failed without message: %+v", j.Error)
 	}
 	j = start()
 	j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: "success"})
-	if j.Status != core.StatusFinished {
+	if j.Status != wire.StatusFinished {
 		t.Errorf("child succeeded: %s, want finished", j.Status)
 	}
 	// A child outcome other than success or failure is refused.
@@ -175,7 +176,7 @@ func TestChildFailureWithoutTransition(t *testing.T) {
 func TestTimelineCarriesState(t *testing.T) {
 	t.Parallel()
 	m := loadMachine(t, map[string]string{"rt.yaml": retryBP}, "rt")
-	_, fx := step(t, m, &core.Job{ID: "job-t", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+	_, fx := step(t, m, &core.Job{ID: "job-t", Status: wire.StatusPending}, core.Event{Kind: core.EventCreated})
 	if len(fx.Timeline) == 0 {
 		t.Fatal("no timeline")
 	}
@@ -216,14 +217,14 @@ func TestResultAsExpressionsSeeIt(t *testing.T) {
 	}{
 		{"success with data", "success", &core.Result{Status: "success", Data: map[string]any{"x": int64(1)}},
 			map[string]any{"x": int64(1)}, nil},
-		{"failure without data", "failure", &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "C", Message: "m"}},
+		{"failure without data", "failure", &core.Result{Status: "failure", Error: &wire.Error{Code: "C", Message: "m"}},
 			map[string]any{}, map[string]any{"code": "C", "message": "m"}},
-		{"failure with details", "failure", &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: "C", Message: "m", Details: map[string]any{"k": "v"}}},
+		{"failure with details", "failure", &core.Result{Status: "failure", Error: &wire.Error{Code: "C", Message: "m", Details: map[string]any{"k": "v"}}},
 			map[string]any{}, map[string]any{"code": "C", "message": "m", "details": map[string]any{"k": "v"}}},
 	} {
-		j, _ := step(t, m, &core.Job{ID: "job-l", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
+		j, _ := step(t, m, &core.Job{ID: "job-l", Status: wire.StatusPending}, core.Event{Kind: core.EventCreated})
 		j, _ = step(t, m, j, core.Event{Kind: core.EventChildFinished, ChildID: j.Child, Outcome: tc.outcome, Result: tc.res})
-		if j.Status != core.StatusFinished {
+		if j.Status != wire.StatusFinished {
 			t.Fatalf("%s: %s (%+v)", tc.name, j.Status, j.Error)
 		}
 		if got := j.History["s"]; got != tc.outcome {
@@ -260,7 +261,7 @@ func TestParallelResultsAsExpressionsSeeThem(t *testing.T) {
 	t.Parallel()
 	m := loadMachine(t, map[string]string{"p.yaml": parLookBP}, "par")
 	start := func() (*core.Job, []*core.Task) {
-		j, fx := step(t, m, &core.Job{ID: "job-par", Status: core.StatusPending, Input: map[string]any{"items": []any{"a", "b", "c"}}},
+		j, fx := step(t, m, &core.Job{ID: "job-par", Status: wire.StatusPending, Input: map[string]any{"items": []any{"a", "b", "c"}}},
 			core.Event{Kind: core.EventCreated})
 		if len(fx.Enqueue) != 3 {
 			t.Fatalf("enqueued %d, want 3", len(fx.Enqueue))
@@ -277,14 +278,14 @@ func TestParallelResultsAsExpressionsSeeThem(t *testing.T) {
 	for i := range 3 {
 		want = append(want, map[string]any{"status": "success", "data": map[string]any{"i": int64(i)}, "error": nil})
 	}
-	if j.Status != core.StatusFinished || !reflect.DeepEqual(j.History["r"], want) {
+	if j.Status != wire.StatusFinished || !reflect.DeepEqual(j.History["r"], want) {
 		t.Errorf("all succeeded: %s, results %#v, want %#v", j.Status, j.History["r"], want)
 	}
 
 	j, tasks = start()
 	j, _ = step(t, m, j, core.Event{Kind: core.EventTaskResult, TaskID: tasks[1].ID, Branch: tasks[1].Branch,
 		Result: &core.Result{Status: "out_of_stock"}})
-	if j.Status != core.StatusFinished || !reflect.DeepEqual(j.History["r"], []any{}) {
+	if j.Status != wire.StatusFinished || !reflect.DeepEqual(j.History["r"], []any{}) {
 		t.Errorf("failed fast: %s, results %#v, want []", j.Status, j.History["r"])
 	}
 }
@@ -303,8 +304,8 @@ func TestApprovalTimerOnlyWithTimeout(t *testing.T) {
 	} {
 		bp := "name: ap\nstart: ask\nstates:\n  ask:\n    approval: {message: \"go\"" + tc.timeout + "}\n    transitions: {approved: done}\n  done: {end: success}\n"
 		m := loadMachine(t, map[string]string{"ap.yaml": bp}, "ap")
-		j, fx := step(t, m, &core.Job{ID: "job-ap", Status: core.StatusPending}, core.Event{Kind: core.EventCreated})
-		if j.Status != core.StatusWaitingForHuman || len(fx.Timers) != tc.timers || (j.Timer != "") != (tc.timers == 1) {
+		j, fx := step(t, m, &core.Job{ID: "job-ap", Status: wire.StatusPending}, core.Event{Kind: core.EventCreated})
+		if j.Status != wire.StatusWaitingForHuman || len(fx.Timers) != tc.timers || (j.Timer != "") != (tc.timers == 1) {
 			t.Errorf("%s: %s, timers %+v, job timer %q; want %d timer(s)", tc.name, j.Status, fx.Timers, j.Timer, tc.timers)
 		}
 		if tc.timers == 1 && !fx.Timers[0].At.Equal(mt0.Add(90*time.Second)) {
@@ -330,9 +331,9 @@ func TestChildInputMustBeAnObject(t *testing.T) {
 		bp := "name: ci\nstart: call\nstates:\n  call:\n    blueprint: {name: kid, input: " + tc.input + "}\n    transitions: {success: done}\n  done: {end: success}\n"
 		m := loadMachine(t, map[string]string{"ci.yaml": bp, "k.yaml": kidBP}, "ci")
 		in := map[string]any{"obj": map[string]any{"k": "v"}, "none": nil, "text": "t", "list": []any{1}}
-		j, fx := step(t, m, &core.Job{ID: "job-ci", Status: core.StatusPending, Input: in}, core.Event{Kind: core.EventCreated})
+		j, fx := step(t, m, &core.Job{ID: "job-ci", Status: wire.StatusPending, Input: in}, core.Event{Kind: core.EventCreated})
 		if tc.fails {
-			if j.Status != core.StatusFailed || j.Error == nil || j.Error.Code != core.CodeExpression || !strings.Contains(j.Error.Message, "must be an object") || len(fx.StartChild) != 0 {
+			if j.Status != wire.StatusFailed || j.Error == nil || j.Error.Code != wire.CodeExpressionError || !strings.Contains(j.Error.Message, "must be an object") || len(fx.StartChild) != 0 {
 				t.Errorf("input %s: %s, error %+v, children %d; want an expression failure and no child", tc.input, j.Status, j.Error, len(fx.StartChild))
 			}
 			continue
@@ -359,7 +360,7 @@ func TestDispatchTimeoutNamesTheTimeout(t *testing.T) {
 		bp := "name: dt\nstart: work\nstates:\n  work:\n    task: {type: t" + tc.spec + "}\n    transitions: {success: done}\n  done: {end: success}\n"
 		m := loadMachine(t, map[string]string{"dt.yaml": bp}, "dt")
 		in := core.Inputs{Now: mt0, Rand: rand.Reader, Limits: core.Limits{DispatchTimeout: 45 * time.Second}}
-		j, fx, err := core.Step(context.Background(), m, &core.Job{ID: "job-dt", Status: core.StatusPending, DispatchTimeout: tc.job},
+		j, fx, err := core.Step(context.Background(), m, &core.Job{ID: "job-dt", Status: wire.StatusPending, DispatchTimeout: tc.job},
 			core.Event{Kind: core.EventCreated}, in)
 		if err != nil || len(fx.Enqueue) != 1 {
 			t.Fatalf("%s: create: %v, %+v", tc.name, err, fx)
@@ -409,13 +410,13 @@ func TestRetryBranchGoneFromForEach(t *testing.T) {
 		{"length below the branch", []any{}, true},
 	} {
 		ctx := context.Background()
-		j, fx, err := core.Step(ctx, m, &core.Job{ID: "job-s", Status: core.StatusPending}, core.Event{Kind: core.EventCreated}, in("a", "b", "c"))
+		j, fx, err := core.Step(ctx, m, &core.Job{ID: "job-s", Status: wire.StatusPending}, core.Event{Kind: core.EventCreated}, in("a", "b", "c"))
 		if err != nil || len(fx.Enqueue) != 3 {
 			t.Fatalf("create: %v, %d tasks", err, len(fx.Enqueue))
 		}
 		b1 := fx.Enqueue[1]
 		j, fx, err = core.Step(ctx, m, j, core.Event{Kind: core.EventTaskResult, TaskID: b1.ID, Branch: b1.Branch,
-			Result: &core.Result{Status: "failure", Error: &core.ErrorInfo{Code: core.ErrTransient, Message: "boom"}}}, in("a", "b", "c"))
+			Result: &core.Result{Status: "failure", Error: &wire.Error{Code: wire.CodeTransientError, Message: "boom"}}}, in("a", "b", "c"))
 		if err != nil || len(fx.Timers) == 0 {
 			t.Fatalf("%s: transient failure: %v, timers %+v", tc.name, err, fx.Timers)
 		}
@@ -430,7 +431,7 @@ func TestRetryBranchGoneFromForEach(t *testing.T) {
 			t.Fatalf("%s: retry: %v", tc.name, err)
 		}
 		if tc.fails {
-			if j.Error == nil || j.Error.Code != core.CodeExpression || !strings.Contains(j.Error.Message, "branch 1 is gone") {
+			if j.Error == nil || j.Error.Code != wire.CodeExpressionError || !strings.Contains(j.Error.Message, "branch 1 is gone") {
 				t.Errorf("%s: %s, error %+v, want an expression failure naming branch 1", tc.name, j.Status, j.Error)
 			}
 			continue

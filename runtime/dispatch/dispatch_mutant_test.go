@@ -7,10 +7,11 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/dispatch"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 func idle(id string) dispatch.Worker {
-	return dispatch.Worker{ID: id, Skills: []string{"a"}, Status: dispatch.StatusIdle}
+	return dispatch.Worker{ID: id, Skills: []string{"a"}, Status: wire.WorkerIdle}
 }
 
 // pickBoth picks with the workers in the given order and reversed, and
@@ -36,7 +37,7 @@ func pickBoth(t *testing.T, task core.Task, ws []dispatch.Worker, want string) {
 // The tie ladder, one rung at a time: equal score, then hot skill, then
 // reputation (zero read as 1.0), then lower load, then the smaller id.
 func TestPickTieLadder(t *testing.T) {
-	lc := core.Task{Type: "a", Strategy: dispatch.LeastConnections}
+	lc := core.Task{Type: "a", Strategy: wire.StrategyLeastConnections}
 
 	t.Run("lower score beats every tie-breaker", func(t *testing.T) {
 		a, b := idle("w-a"), idle("w-b")
@@ -71,7 +72,7 @@ func TestPickTieLadder(t *testing.T) {
 		a.CostPerSkill = map[string]float64{"a": 3}
 		b.CostPerSkill = map[string]float64{"a": 3}
 		a.Load, b.Load = 4, 2
-		pickBoth(t, core.Task{Type: "a", Strategy: dispatch.Cheapest}, []dispatch.Worker{a, b}, "w-b")
+		pickBoth(t, core.Task{Type: "a", Strategy: wire.StrategyCheapest}, []dispatch.Worker{a, b}, "w-b")
 	})
 	t.Run("smaller id settles a full tie", func(t *testing.T) {
 		pickBoth(t, lc, []dispatch.Worker{idle("w-2"), idle("w-10"), idle("w-1")}, "w-1")
@@ -86,19 +87,19 @@ func TestPickBestValueDividesByReputation(t *testing.T) {
 	// w-a: 4/2 = 2, w-b: 3/1 = 3. Cheapest alone would take w-b.
 	a.CostPerSkill, a.Reputation = map[string]float64{"a": 4}, 2
 	b.CostPerSkill, b.Reputation = map[string]float64{"a": 3}, 1
-	pickBoth(t, core.Task{Type: "a", Strategy: dispatch.BestValue}, []dispatch.Worker{a, b}, "w-a")
-	pickBoth(t, core.Task{Type: "a", Strategy: dispatch.Cheapest}, []dispatch.Worker{a, b}, "w-b")
+	pickBoth(t, core.Task{Type: "a", Strategy: wire.StrategyBestValue}, []dispatch.Worker{a, b}, "w-a")
+	pickBoth(t, core.Task{Type: "a", Strategy: wire.StrategyCheapest}, []dispatch.Worker{a, b}, "w-b")
 
 	// a zero reputation divides by 1, not by 0 (which would make +Inf).
 	c := idle("w-c")
 	c.CostPerSkill = map[string]float64{"a": 2.5}
-	pickBoth(t, core.Task{Type: "a", Strategy: dispatch.BestValue}, []dispatch.Worker{b, c}, "w-c")
+	pickBoth(t, core.Task{Type: "a", Strategy: wire.StrategyBestValue}, []dispatch.Worker{b, c}, "w-c")
 }
 
 func TestPickRoundRobinSkipsIneligible(t *testing.T) {
 	ws := []dispatch.Worker{idle("w-c"), idle("w-a"), idle("w-b")}
-	ws[0].Status = dispatch.StatusOffline
-	task := core.Task{Type: "a", Strategy: dispatch.RoundRobin}
+	ws[0].Status = wire.WorkerOffline
+	task := core.Task{Type: "a", Strategy: wire.StrategyRoundRobin}
 	var got []string
 	for rr := range uint64(4) {
 		id, err := dispatch.Pick(&task, ws, rr)
@@ -119,14 +120,14 @@ func TestPickRoundRobinSkipsIneligible(t *testing.T) {
 func TestEligible(t *testing.T) {
 	task := &core.Task{Type: "a"}
 	for _, tc := range []struct {
-		status dispatch.Status
+		status wire.WorkerStatus
 		want   bool
 	}{
-		{dispatch.StatusIdle, true},
+		{wire.WorkerIdle, true},
 		{"", true}, // a worker that reported no status yet
-		{dispatch.StatusBusy, false},
-		{dispatch.StatusDraining, false},
-		{dispatch.StatusOffline, false},
+		{wire.WorkerBusy, false},
+		{wire.WorkerDraining, false},
+		{wire.WorkerOffline, false},
 	} {
 		w := idle("w")
 		w.Status = tc.status
