@@ -769,27 +769,9 @@ func (r *caseRun) scanApprovals() {
 	}
 }
 
+// cloneMap copies a scripted JSON object, so that no run changes the
+// case it came from.
 func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = cloneValue(v)
-	}
+	out, _ := lang.CopyJSON(m).(map[string]any)
 	return out
-}
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return cloneMap(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = cloneValue(e)
-		}
-		return out
-	}
-	return v
 }
