@@ -146,15 +146,19 @@ func TestBlueprintSnippets(t *testing.T) {
 			if f.info != "yaml" {
 				continue
 			}
-			var top map[string]any
-			if err := yaml.Unmarshal([]byte(f.text), &top); err != nil {
+			var node yaml.Node
+			if err := yaml.Unmarshal([]byte(f.text), &node); err != nil {
 				t.Errorf("%s:%d: the YAML block does not parse: %v", doc, f.line, err)
 				continue
 			}
+			var top map[string]any
+			if node.Kind != yaml.DocumentNode || node.Content[0].Kind != yaml.MappingNode || node.Decode(&top) != nil {
+				continue // a list or a scalar: not a blueprint
+			}
 			where := doc + ":" + itoa(f.line)
 			switch {
-			case top["ignore"] != nil || top["severity"] != nil:
-				continue // a lint configuration, checked by lang's tests
+			case top["name"] == nil && top["states"] == nil && !statesOnly(top):
+				continue // not a blueprint: a lint configuration, a blueprint test, ...
 			case top["name"] != nil && top["states"] != nil:
 				fsys := fstest.MapFS{}
 				for k, v := range base {
@@ -187,6 +191,30 @@ func TestBlueprintSnippets(t *testing.T) {
 	if checked < 10 {
 		t.Errorf("checked %d blueprint snippets, want every one of the docs (10 or more)", checked)
 	}
+}
+
+// actionKeys are the keys that make a mapping a state.
+var actionKeys = []string{"approval", "blueprint", "choose", "end", "go_to", "parallel", "set", "store", "task", "until", "wait"}
+
+// statesOnly reports whether every value of top is a state: a mapping
+// with an action.
+func statesOnly(top map[string]any) bool {
+	for _, v := range top {
+		st, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		found := false
+		for _, k := range actionKeys {
+			if _, ok := st[k]; ok {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(top) > 0
 }
 
 func indent(s string) string {
