@@ -127,7 +127,9 @@ func (s *Server) Store() store.Store { return s.x.Store() }
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Reload lints the blueprints folder and swaps it in when clean.
+// Reload lints the blueprints folder and applies it blueprint by
+// blueprint (see orchestrator.Reload); it reports whether every change
+// was taken.
 func (s *Server) Reload(ctx context.Context) bool { return s.x.Reload(ctx) }
 
 // Reloaded returns a channel closed when the next reload attempt ends.
