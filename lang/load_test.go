@@ -332,3 +332,32 @@ states:
 		t.Errorf("no defaults: retries %v, backoff %+v; want nil and zero (the runtime decides)", task.Retries, task.Backoff)
 	}
 }
+
+// TestSetRefused: a file with errors gives no machine and is listed in
+// Set.Refused with its findings; a blueprint that starts a refused one as
+// its child is refused too, up the chain, naming the child.
+func TestSetRefused(t *testing.T) {
+	t.Parallel()
+	child := func(name, sub string) string {
+		return "name: " + name + "\nstart: s\nstates:\n  s: {blueprint: " + sub + ", transitions: {success: ok, failure: ok}}\n  ok: {end: success}\n"
+	}
+	set, ds := LoadFS(fstest.MapFS{
+		"a.yaml": {Data: []byte("name: a\nstart: s\nstates:\n  s: {end: success}\n")},
+		"b.yaml": {Data: []byte(child("b", "c"))},
+		"c.yaml": {Data: []byte(child("c", "d"))},
+		"d.yaml": {Data: []byte("name: d\nstart: nowhere\nstates:\n  s: {end: success}\n")},
+	})
+	if !ds.HasErrors() || len(set.Machines) != 1 || set.Machines[0].Name != "a" {
+		t.Fatalf("machines %v, findings %v; want a alone", set.Machines, ds)
+	}
+	want := []struct{ file, name, sub string }{{"b.yaml", "b", "c"}, {"c.yaml", "c", "d"}, {"d.yaml", "d", ""}}
+	if len(set.Refused) != len(want) {
+		t.Fatalf("refused %+v", set.Refused)
+	}
+	for i, w := range want {
+		r := set.Refused[i]
+		if r.File != w.file || r.Name != w.name || r.Sub != w.sub || len(r.Findings) == 0 || r.Findings[0].Pos.File != "d.yaml" {
+			t.Errorf("refused[%d] = %+v, want %s (%s) for sub %q with d.yaml's findings", i, r, w.file, w.name, w.sub)
+		}
+	}
+}
