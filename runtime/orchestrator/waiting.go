@@ -20,21 +20,52 @@ const servedTTL = 2 * time.Second
 // the unserved types already logged so each is logged once (again only
 // after a worker served it in between).
 type served struct {
-	mu     sync.Mutex
-	at     time.Time
-	types  map[string]bool
-	logged map[string]bool
+	mu         sync.Mutex
+	at         time.Time
+	types      map[string]bool // replaced, never changed: safe to read unlocked
+	refreshing bool
+	gen        uint64 // counts forgets: a read begun before one is not cached
+	logged     map[string]bool
 }
 
 // servedTypes returns the task types some live registered worker serves.
-func (x *Orchestrator) servedTypes(ctx context.Context) (map[string]bool, error) {
+// A cached answer younger than servedTTL is reused. Past it, wait reads
+// the store now; otherwise the stale answer (nil before the first) is
+// returned and one read in the background refreshes it, so a commit never
+// waits on a list of every worker.
+func (x *Orchestrator) servedTypes(ctx context.Context, wait bool) (map[string]bool, error) {
 	now := x.now()
 	x.served.mu.Lock()
-	if x.served.types != nil && now.Sub(x.served.at) < servedTTL && !now.Before(x.served.at) {
-		t := x.served.types
+	types, fresh := x.served.types, x.served.types != nil && now.Sub(x.served.at) < servedTTL && !now.Before(x.served.at)
+	if fresh || (!wait && x.served.refreshing) {
 		x.served.mu.Unlock()
-		return t, nil
+		return types, nil
 	}
+	if !wait {
+		x.served.refreshing = true
+		x.served.mu.Unlock()
+		go func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := x.readServed(rctx); err != nil {
+				x.log.Debug("read the workers for waiting reasons", "err", err)
+			}
+			x.served.mu.Lock()
+			x.served.refreshing = false
+			x.served.mu.Unlock()
+		}()
+		return types, nil
+	}
+	x.served.mu.Unlock()
+	return x.readServed(ctx)
+}
+
+// readServed reads the live workers' task types from the store and
+// caches them.
+func (x *Orchestrator) readServed(ctx context.Context) (map[string]bool, error) {
+	now := x.now()
+	x.served.mu.Lock()
+	gen := x.served.gen
 	x.served.mu.Unlock()
 	recs, err := x.store.Workers(ctx)
 	if err != nil {
@@ -50,7 +81,9 @@ func (x *Orchestrator) servedTypes(ctx context.Context) (map[string]bool, error)
 		}
 	}
 	x.served.mu.Lock()
-	x.served.types, x.served.at = types, now
+	if x.served.gen == gen {
+		x.served.types, x.served.at = types, now
+	}
 	x.served.mu.Unlock()
 	return types, nil
 }
@@ -72,7 +105,11 @@ func (x *Orchestrator) WaitingReason(ctx context.Context, j *core.Job) string {
 	if len(waiting) == 0 {
 		return ""
 	}
-	unserved := x.unserved(ctx, waiting, j.ID)
+	have, err := x.servedTypes(ctx, true)
+	if err != nil {
+		return "" // the reason is a courtesy; a store error is not the job's
+	}
+	unserved := x.unserved(have, waiting, j.ID)
 	switch len(unserved) {
 	case 0:
 		return ""
@@ -82,13 +119,9 @@ func (x *Orchestrator) WaitingReason(ctx context.Context, j *core.Job) string {
 	return fmt.Sprintf("no registered worker serves task types %s; the job waits until one registers", quoteAll(unserved))
 }
 
-// unserved returns the types among types that no live worker serves,
+// unserved returns the types among types that have does not hold,
 // sorted, logging each the first time.
-func (x *Orchestrator) unserved(ctx context.Context, types []string, jobID string) []string {
-	have, err := x.servedTypes(ctx)
-	if err != nil {
-		return nil // the reason is a courtesy; a store error is not the job's
-	}
+func (x *Orchestrator) unserved(have map[string]bool, types []string, jobID string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, t := range types {
@@ -123,17 +156,17 @@ func (x *Orchestrator) checkServed(ctx context.Context, j *core.Job, eff *core.E
 	if len(eff.Enqueue) == 0 {
 		return
 	}
-	have, err := x.servedTypes(ctx)
-	if err != nil {
-		return
+	have, err := x.servedTypes(ctx, false)
+	if err != nil || have == nil {
+		return // not read yet: the next commit tells
 	}
 	for _, t := range eff.Enqueue {
-		if !have[t.Type] { // the map is replaced, never changed: safe to read
+		if !have[t.Type] {
 			types := make([]string, 0, len(eff.Enqueue))
 			for _, t := range eff.Enqueue {
 				types = append(types, t.Type)
 			}
-			x.unserved(ctx, types, j.ID)
+			x.unserved(have, types, j.ID)
 			return
 		}
 	}
@@ -144,6 +177,7 @@ func (x *Orchestrator) checkServed(ctx context.Context, j *core.Job, eff *core.E
 func (s *served) forget() {
 	s.mu.Lock()
 	s.types = nil
+	s.gen++
 	s.mu.Unlock()
 }
 
