@@ -15,7 +15,7 @@ import (
 // run on stderr and no carriage return; --json prints the records.
 func TestBenchOutput(t *testing.T) {
 	t.Parallel()
-	args := []string{"--workload", "single", "--jobs", "200", "--runs", "1", "--force"}
+	args := []string{"--workload", "single", "--jobs", "20", "--runs", "1", "--force"}
 	var stdout, stderr bytes.Buffer
 	if code := runBench(context.Background(), args, nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
