@@ -31,7 +31,7 @@ func cloneValue(v any) any {
 		if x == nil {
 			return x
 		}
-		return append([]string(nil), x...)
+		return append(make([]string, 0, len(x)), x...)
 	case map[string]map[string]any:
 		if x == nil {
 			return x

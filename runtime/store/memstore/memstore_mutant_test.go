@@ -1,0 +1,107 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
+)
+
+// cloneValue keeps nil JSON values nil (of their type) and copies the
+// others deeply: a change to the copy leaves the original as it was.
+func TestCloneValueNilAndDeep(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		v      any
+		change func(any) // changes a copy, deep inside
+	}{
+		{"nil []any", []any(nil), nil},
+		{"nil []string", []string(nil), nil},
+		{"nil map of maps", map[string]map[string]any(nil), nil},
+		{"nil map", map[string]any(nil), nil},
+		{"[]any", []any{map[string]any{"k": 1.0}, []any{"x"}},
+			func(v any) { v.([]any)[0].(map[string]any)["k"] = 2.0; v.([]any)[1].([]any)[0] = "y" }},
+		{"empty []any", []any{}, nil},
+		{"[]string", []string{"a", "b"}, func(v any) { v.([]string)[0] = "z" }},
+		{"empty []string", []string{}, nil},
+		{"map of maps", map[string]map[string]any{"s": {"k": []any{1.0}}, "nil": nil},
+			func(v any) { v.(map[string]map[string]any)["s"]["k"].([]any)[0] = 2.0 }},
+		{"empty map of maps", map[string]map[string]any{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := fmt.Sprintf("%#v", tc.v)
+			got := cloneValue(tc.v)
+			if reflect.TypeOf(got) != reflect.TypeOf(tc.v) || fmt.Sprintf("%#v", got) != want {
+				t.Fatalf("clone %#v, want %s", got, want)
+			}
+			if isNil := reflect.ValueOf(got).IsNil(); isNil != reflect.ValueOf(tc.v).IsNil() {
+				t.Errorf("clone nil %v, original nil %v", isNil, !isNil)
+			}
+			if tc.change != nil {
+				tc.change(got)
+				if fmt.Sprintf("%#v", tc.v) != want {
+					t.Errorf("changing the copy changed the original: %#v", tc.v)
+				}
+			}
+		})
+	}
+}
+
+// The id index stays at most 0.8 full and grows by doubling only when an
+// id would pass that: its size is what the store's figure of bytes per
+// id relies on. Every id added is found, others are not.
+func TestIDIndexLoad(t *testing.T) {
+	var recs []string
+	x := newIDIndex(func(n uint32) string { return recs[n] })
+	key := func(i int) []byte { return codec.AppendKey(nil, fmt.Sprintf("job-%d", i)) }
+	const n = 3000
+	for i := range n {
+		k := key(i)
+		recs = append(recs, string(k)+"rest of the record")
+		x.add(k, uint32(i))
+		size := len(x.slots)
+		if x.n != i+1 || size&(size-1) != 0 || size < 64 {
+			t.Fatalf("after %d ids: n %d, %d slots", i+1, x.n, size)
+		}
+		if x.n*5 > size*4 {
+			t.Fatalf("%d ids in %d slots: fuller than 0.8", x.n, size)
+		}
+		if size > 64 && x.n*5 <= size/2*4 {
+			t.Fatalf("%d ids in %d slots: half as many would do", x.n, size)
+		}
+	}
+	for i := range n {
+		if got, ok := x.find(key(i)); !ok || got != uint32(i) {
+			t.Fatalf("id %d found as %d, %v", i, got, ok)
+		}
+	}
+	for i := n; i < n+100; i++ {
+		if got, ok := x.find(key(i)); ok {
+			t.Errorf("id %d not added found as %d", i, got)
+		}
+	}
+}
+
+// A job the codec cannot keep (a value of another Go type in its input)
+// is kept as Go values; an empty []string in it comes back empty, not
+// nil (JSON [] and not null).
+func TestGoValuesKeepEmptyStrings(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	in := map[string]any{"odd": int32(1), "none": []string{}, "nil": []string(nil), "some": []string{"a"}}
+	if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b", Input: in}}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.GetJob(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%#v", j.Input) != fmt.Sprintf("%#v", in) {
+		t.Errorf("input %#v, want %#v", j.Input, in)
+	}
+}
