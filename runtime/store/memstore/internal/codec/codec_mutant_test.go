@@ -280,3 +280,34 @@ func TestRelativeTimes(t *testing.T) {
 		}
 	}
 }
+
+// A lease's times, each alone or both, a zero time in a location other
+// than UTC included, come back as they were set.
+func TestLeaseTimes(t *testing.T) {
+	c := New()
+	rec := encodeTask(t, c, &core.Task{ID: aUUID, JobID: "j", Type: "t"}, None)
+	at := time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC)
+	zero, zeroZone := time.Time{}, time.Time{}.In(codectest.Zone)
+	for _, tc := range []struct {
+		name      string
+		at, until time.Time
+	}{
+		{"none", zero, zero},
+		{"at alone", at, zero},
+		{"until alone", zero, at.Add(time.Minute)},
+		{"both", at, at.Add(time.Minute)},
+		{"at zero in a zone", zeroZone, zero},
+		{"until zero in a zone", zero, zeroZone},
+		{"both zero in a zone", zeroZone, zeroZone},
+		{"at in a zone, until zero", at.In(codectest.Zone), zero},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := decodeTask(t, c, c.SetLease(rec, tc.at, tc.until), "w")
+			if got.LeasedAt != tc.at || got.LeaseUntil != tc.until {
+				t.Errorf("lease %v in %v, %v in %v read back as %v in %v, %v in %v",
+					tc.at, tc.at.Location(), tc.until, tc.until.Location(),
+					got.LeasedAt, got.LeasedAt.Location(), got.LeaseUntil, got.LeaseUntil.Location())
+			}
+		})
+	}
+}
