@@ -105,3 +105,71 @@ func TestGoValuesKeepEmptyStrings(t *testing.T) {
 		t.Errorf("input %#v, want %#v", j.Input, in)
 	}
 }
+
+// A job's record names the jobs and tasks of the store it refers to (its
+// child, its parent, up to codec.MaxInlineRefs task refs, also tasks
+// the same commit enqueues) by number, not by id: that is what keeps a
+// job's record a few hundred bytes. The ids come back on reading.
+func TestRecordsNameByNumber(t *testing.T) {
+	ctx := context.Background()
+	for _, nTasks := range []int{1, codec.MaxInlineRefs, codec.MaxInlineRefs + 1, 8, 9, 12} {
+		t.Run(fmt.Sprint(nTasks, " tasks"), func(t *testing.T) {
+			s := New(Options{})
+			defer s.Close()
+			other := "0b6f2c7e-8f55-4a5e-9d3a-0c6d1e2f3a4b"
+			if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: other, Blueprint: "b"}}); err != nil {
+				t.Fatal(err)
+			}
+			fx := &core.Effects{}
+			var refs []core.TaskRef
+			for i := range nTasks {
+				id := fmt.Sprintf("task-1c7a3d8f-9a66-4b6f-8e4b-1d7e2f3a4b%02d", i)
+				fx.Enqueue = append(fx.Enqueue, &core.Task{ID: id, JobID: "j", Type: "a"})
+				fx.Timeline = append(fx.Timeline, core.TimelineEvent{Type: "enqueued", TaskID: id})
+				refs = append(refs, core.TaskRef{ID: id, Type: "a"})
+			}
+			j := &core.Job{ID: "j", Blueprint: "b", Child: other, Parent: &core.ParentRef{JobID: other, State: "s"},
+				Tasks: core.NewTaskRefs(refs...)}
+			if err := s.CreateJob(ctx, store.CommitParams{Job: j, Effects: fx}); err != nil {
+				t.Fatal(err)
+			}
+
+			n, ok := s.findJob("j")
+			if !ok {
+				t.Fatal("job not found")
+			}
+			var d codec.DecodedJob
+			s.c.DecodeJob(s.view(n).rec, "j", &d)
+			if d.Refs.Child == codec.None || d.Refs.Parent == codec.None {
+				t.Errorf("child and parent by number: %+v", d.Refs)
+			}
+			if nTasks <= codec.MaxInlineRefs {
+				for i := range nTasks {
+					if d.Refs.Tasks[i] == codec.None {
+						t.Errorf("task ref %d by id, not by number: %+v", i, d.Refs)
+					}
+				}
+			}
+
+			got, err := s.GetJob(ctx, "j")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Child != other || got.Parent.JobID != other || !got.Tasks.Equal(j.Tasks) {
+				t.Errorf("job read back as child %q parent %+v tasks %v", got.Child, got.Parent, got.Tasks.Slice())
+			}
+			tl, err := s.Timeline(ctx, "j")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tl) != nTasks {
+				t.Fatalf("%d events, want %d", len(tl), nTasks)
+			}
+			for i, e := range tl {
+				if e.TaskID != refs[i].ID {
+					t.Errorf("event %d names task %q, want %q", i, e.TaskID, refs[i].ID)
+				}
+			}
+		})
+	}
+}
