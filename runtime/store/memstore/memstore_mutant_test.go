@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
@@ -171,5 +172,68 @@ func TestRecordsNameByNumber(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A job whose timeline is kept apart from its record (longer than
+// maxRecTimeline) keeps the task refs its record holds.
+func TestLongTimelineKeepsRefs(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	refs := core.NewTaskRefs(core.TaskRef{ID: "t1", Type: "a"}, core.TaskRef{ID: "t2", Type: "b"})
+	j := &core.Job{ID: "j", Blueprint: "b", Tasks: refs}
+	fx := &core.Effects{}
+	for i := range 4 {
+		fx.Timeline = append(fx.Timeline, core.TimelineEvent{Type: "note", Detail: map[string]any{"text": strings.Repeat(fmt.Sprint(i), 400)}})
+	}
+	if err := s.CreateJob(ctx, store.CommitParams{Job: j, Effects: fx}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.findJob("j")
+	if v := s.view(n); v.ext == nil || v.ext.tl == nil {
+		t.Fatalf("timeline of %d events not kept apart", len(fx.Timeline))
+	}
+	got, err := s.GetJob(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Tasks.Equal(refs) {
+		t.Errorf("tasks %v, want %v", got.Tasks.Slice(), refs.Slice())
+	}
+	if tl, _ := s.Timeline(ctx, "j"); len(tl) != len(fx.Timeline) {
+		t.Errorf("%d events, want %d", len(tl), len(fx.Timeline))
+	}
+}
+
+// What a job keeps apart from its record is dropped once the job no
+// longer needs it: the store holds no stale parts.
+func TestJobExtDropped(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: id, Blueprint: "b", Input: map[string]any{"odd": int32(1)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.jobExt) != 2 {
+		t.Fatalf("%d jobs kept apart, want 2", len(s.jobExt))
+	}
+	for i, id := range []string{"a", "b"} {
+		j, err := s.GetJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Input = map[string]any{"even": 2.0}
+		if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev}); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.jobExt) != 1-i {
+			t.Errorf("after %q encodes: %d jobs kept apart, want %d", id, len(s.jobExt), 1-i)
+		}
+		if got, _ := s.GetJob(ctx, id); fmt.Sprint(got.Input) != "map[even:2]" {
+			t.Errorf("input %v", got.Input)
+		}
 	}
 }
