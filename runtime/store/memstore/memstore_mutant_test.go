@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -235,5 +236,72 @@ func TestJobExtDropped(t *testing.T) {
 		if got, _ := s.GetJob(ctx, id); fmt.Sprint(got.Input) != "map[even:2]" {
 			t.Errorf("input %v", got.Input)
 		}
+	}
+}
+
+// TimerArmed is closed by a commit that arms a timer, and only then: a
+// commit without timers does not wake the timer loop.
+func TestTimerArmedOnlyByTimers(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	armed := s.TimerArmed()
+	if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b"},
+		Effects: &core.Effects{Timeline: []core.TimelineEvent{{Type: "created"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-armed:
+		t.Fatal("a commit without timers closed TimerArmed")
+	default:
+	}
+	j, _ := s.GetJob(ctx, "j")
+	if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev,
+		Effects: &core.Effects{Timers: []core.Timer{{ID: "t", JobID: "j", At: time.Unix(100, 0)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-armed:
+	default:
+		t.Fatal("a commit arming a timer left TimerArmed open")
+	}
+}
+
+// A task without constraints waits on the plain heap of its queue (the
+// common case, O(log n)); one with requires or max_cost apart. No
+// worker's load is kept once it holds no task.
+func TestQueueHeapsAndLoad(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	fx := &core.Effects{Enqueue: []*core.Task{
+		{ID: "plain", JobID: "j", Type: "a"},
+		{ID: "empty-requires", JobID: "j", Type: "a", Requires: map[string]any{}},
+		{ID: "requires", JobID: "j", Type: "a", Requires: map[string]any{"gpu": true}},
+		{ID: "cost", JobID: "j", Type: "a", MaxCost: new(1.5)},
+	}}
+	if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b"}, Effects: fx}); err != nil {
+		t.Fatal(err)
+	}
+	q := s.shared["a"]
+	if q == nil || len(q.plain) != 2 || len(q.cons) != 2 {
+		t.Fatalf("queue %+v: want 2 plain and 2 constrained", q)
+	}
+	for range 2 {
+		task, err := s.Lease(ctx, store.LeaseParams{WorkerID: "w", Types: []string{"a"}, Now: time.Unix(1, 0)})
+		if err != nil || task == nil {
+			t.Fatalf("lease: %v %v", task, err)
+		}
+		if s.load["w"] == 0 {
+			t.Errorf("worker holding %q has no load", task.ID)
+		}
+		j, _ := s.GetJob(ctx, "j")
+		if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev,
+			Complete: &store.TaskCompletion{TaskID: task.ID, WorkerID: "w"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.load) != 0 {
+		t.Errorf("loads %v kept for workers holding no task", s.load)
 	}
 }
