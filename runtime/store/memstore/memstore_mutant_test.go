@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -303,5 +304,53 @@ func TestQueueHeapsAndLoad(t *testing.T) {
 	}
 	if len(s.load) != 0 {
 		t.Errorf("loads %v kept for workers holding no task", s.load)
+	}
+}
+
+// A task withdrawn from the middle of a queue leaves the others in
+// priority order: the task moved into its place rises when it must.
+func TestWithdrawKeepsPriorityOrder(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		prios    []float64 // enqueue order
+		withdraw int       // index into prios
+	}{
+		{[]float64{10, 5, 6, 1, 2, 3, 7}, 3},
+		{[]float64{10, 5, 6, 1, 2, 3, 7}, 1},
+		{[]float64{1, 2, 3, 4, 5, 6, 7, 8}, 0},
+		{[]float64{8, 7, 6, 5, 4, 3, 2, 1}, 7},
+	} {
+		t.Run(fmt.Sprint(tc.prios, tc.withdraw), func(t *testing.T) {
+			s := New(Options{})
+			defer s.Close()
+			fx := &core.Effects{}
+			for i, p := range tc.prios {
+				fx.Enqueue = append(fx.Enqueue, &core.Task{ID: fmt.Sprint("t", i), JobID: "j", Type: "a", Priority: p})
+			}
+			if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b"}, Effects: fx}); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := s.WithdrawIfQueued(ctx, fmt.Sprint("t", tc.withdraw)); !ok || err != nil {
+				t.Fatalf("withdraw: %v %v", ok, err)
+			}
+			var got []float64
+			for {
+				task, err := s.Lease(ctx, store.LeaseParams{WorkerID: "w", Types: []string{"a"}, Now: time.Unix(1, 0)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if task == nil {
+					break
+				}
+				got = append(got, task.Priority)
+			}
+			want := append([]float64(nil), tc.prios[:tc.withdraw]...)
+			want = append(want, tc.prios[tc.withdraw+1:]...)
+			slices.Sort(want)
+			slices.Reverse(want)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("leased in order %v, want %v", got, want)
+			}
+		})
 	}
 }
