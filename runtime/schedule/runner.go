@@ -40,7 +40,7 @@ type Options struct {
 
 // Miss reasons, the label of the misses metric.
 const (
-	MissOverlap = "overlap" // the previous job still ran (overlap skip)
+	MissOverlap = "overlap"  // the previous job still ran (overlap skip)
 	MissCatchUp = "catch_up" // missed while no instance ran, beyond catch_up
 	MissPaused  = "paused"
 	MissError   = "error" // the job could not be created (bad input, blueprint gone)
