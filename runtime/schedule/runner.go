@@ -89,10 +89,7 @@ type entry struct {
 // file that does not parse, or whose schedules name unknown blueprints or
 // the name of a blueprint's schedule, is an error naming file:line.
 func New(x *orchestrator.Orchestrator, o Options) (*Runner, error) {
-	st, ok := x.Store().(store.Schedules)
-	if !ok {
-		return nil, fmt.Errorf("schedules: the store (%T) keeps no schedule state", x.Store())
-	}
+	st, _ := x.Store().(store.Schedules)
 	r := &Runner{x: x, st: st, log: o.Logger, grace: o.Grace, tick: o.Tick, file: o.File, tz: o.TZ,
 		entries: map[string]*entry{}, poke: make(chan struct{}, 1)}
 	if r.log == nil {
@@ -125,6 +122,9 @@ func New(x *orchestrator.Orchestrator, o Options) (*Runner, error) {
 		r.files, r.fileMod, r.fileSz = files, fi.ModTime(), fi.Size()
 	}
 	r.rebuild(x.Registry().Set())
+	if st == nil && len(r.entries) > 0 {
+		return nil, fmt.Errorf("schedules: the store (%T) keeps no schedule state", x.Store())
+	}
 	return r, nil
 }
 
@@ -228,7 +228,7 @@ func (r *Runner) step(ctx context.Context) time.Time {
 	r.refresh()
 	now := r.x.Now()
 	wake := now.Add(r.tick)
-	if r.x.Draining() {
+	if r.x.Draining() || r.st == nil {
 		return wake
 	}
 	r.mu.Lock()
@@ -480,9 +480,13 @@ func (r *Runner) List(ctx context.Context, n int) ([]Status, error) {
 		}
 		v := Status{Name: s.Name, Blueprint: s.Blueprint, Trigger: s.Expr, TimeZone: tz, Overlap: s.Overlap,
 			CatchUp: s.CatchUp, Input: s.Input, Source: s.Source, Next: s.NextN(now, n)}
-		st, ok, err := r.st.ScheduleState(ctx, s.Name)
-		if err != nil {
-			return nil, err
+		var st store.ScheduleState
+		var ok bool
+		var err error
+		if r.st != nil {
+			if st, ok, err = r.st.ScheduleState(ctx, s.Name); err != nil {
+				return nil, err
+			}
 		}
 		if ok {
 			v.Paused = st.Paused
@@ -518,7 +522,7 @@ func (r *Runner) Pause(ctx context.Context, name string, paused bool) error {
 	r.mu.Lock()
 	e := r.entries[name]
 	r.mu.Unlock()
-	if e == nil {
+	if e == nil || r.st == nil {
 		return fmt.Errorf("%w %q", ErrUnknown, name)
 	}
 	now := r.x.Now()

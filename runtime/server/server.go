@@ -20,11 +20,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/schedule"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
@@ -66,6 +68,9 @@ type Server struct {
 	noParking bool
 	parkMu    sync.Mutex
 	parkers   sync.Map // *http.Server -> *park.Parker, one per server that served a worker
+
+	sched    *schedule.Runner
+	notReady atomic.Bool // readyz answers 503 (set at SIGTERM, before the drain)
 }
 
 // New builds a server and its orchestrator, and loads the blueprints. A
@@ -99,6 +104,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.x = x
+	if s.sched, err = schedule.New(x, schedule.Options{File: o.Config.SchedulesPath, TZ: o.Config.TZ, Logger: s.log}); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(x)
 	s.ws = newWSHub(s)
 	s.handler = s.routes()
@@ -130,6 +138,8 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	loops, stopLoops := context.WithCancel(context.Background())
 	stopped := s.x.Start(loops)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); s.sched.Run(loops) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	var err error
@@ -137,8 +147,15 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	// Drain: refuse new jobs, answer long polls, let in-flight requests
-	// (results above all) finish, then stop the loops and the store.
+	// Drain: first answer readyz 503 for DrainDelay while still taking
+	// work, so that load balancers stop sending; then refuse new jobs,
+	// answer long polls, let in-flight requests (results above all)
+	// finish, then stop the loops and the store.
+	s.notReady.Store(true)
+	if d := s.cfg.DrainDelay; d > 0 && err == nil {
+		s.log.Info("not ready; draining after the delay", "delay", d)
+		time.Sleep(d)
+	}
 	s.Drain()
 	s.ws.closeAll()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -151,6 +168,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	}
 	stopLoops()
 	<-stopped
+	<-schedDone
 	if e := s.x.Close(); e != nil {
 		s.log.Warn("close store", "err", e)
 	}
