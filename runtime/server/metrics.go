@@ -80,7 +80,9 @@ func (s *Server) JobEnded(j *core.Job) { s.metrics.finished(j) }
 
 // TaskWithdrawn implements orchestrator.Observer.
 func (s *Server) TaskWithdrawn(ctx context.Context, taskID, jobID string) {
-	s.ws.cancel(ctx, taskID, jobID)
+	if !s.ws.relayed() {
+		s.ws.cancel(ctx, taskID, jobID)
+	}
 }
 
 // BlueprintsReloaded implements orchestrator.Observer.

@@ -109,6 +109,12 @@ func New(o Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(x)
 	s.ws = newWSHub(s)
+	if feed, ok := st.(store.CancelFeed); ok {
+		// A cancel accepted by any instance reaches the worker's socket
+		// on whichever instance holds it.
+		s.ws.relay = true
+		feed.OnCancel(s.ws.relayCancel)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
