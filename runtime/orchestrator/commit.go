@@ -92,6 +92,7 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		if err := x.prepare(ctx, nj, eff); err != nil {
 			return nil, nil, err
 		}
+		x.outboxWebhook(nj, eff)
 		if fresh != nil {
 			if err := x.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff}); err != nil {
 				return nil, nil, err

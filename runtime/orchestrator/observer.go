@@ -22,6 +22,9 @@ type Observer interface {
 	// the new set) or refused (findings says why; the last good set
 	// stays).
 	BlueprintsReloaded(set *lang.Set, findings lang.Diagnostics)
+	// WebhookDelivery: a try of the job's webhook ended (WebhookDelivered,
+	// WebhookRetrying or WebhookFailed).
+	WebhookDelivery(j *core.Job, outcome string)
 }
 
 // NopObserver hears nothing.
@@ -31,3 +34,4 @@ func (NopObserver) JobCreated(*core.Job)                           {}
 func (NopObserver) JobEnded(*core.Job)                             {}
 func (NopObserver) TaskWithdrawn(context.Context, string, string)  {}
 func (NopObserver) BlueprintsReloaded(*lang.Set, lang.Diagnostics) {}
+func (NopObserver) WebhookDelivery(*core.Job, string)              {}

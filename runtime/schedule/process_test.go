@@ -3,7 +3,6 @@ package schedule_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/proctest"
 	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
@@ -23,60 +23,6 @@ schedule: {every: 1s, input: {from: schedule}}
 states:
   done: {end: success}
 `
-
-type proc struct {
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func startServe(t *testing.T, bin, dir, redisURL, prefix string) *proc {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "serve", "--blueprints", dir, "--addr", addr, "--env-file", filepath.Join(dir, "none.env"))
-	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "REDIS_PREFIX="+prefix, "LOG_LEVEL=info")
-	logf, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{url: "http://" + addr, cmd: cmd, done: make(chan struct{}), log: logf.Name()}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
-	t.Cleanup(p.kill)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(p.url + "/_public/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("avtomatika serve exited: %s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("avtomatika serve not ready after 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // untilSecond sleeps until d past the next whole second: when every
 // instance wakes for a fire of an @every 1s schedule.
@@ -94,27 +40,25 @@ func TestThreeProcessesOneJobPerFire(t *testing.T) {
 	}
 	srv := redistest.Start(t, redistest.Options{})
 	prefix := srv.Fresh(t)
-	bin := filepath.Join(t.TempDir(), "avtomatika")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/avtomatika").CombinedOutput(); err != nil {
-		t.Fatalf("build avtomatika: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "tick.yaml"), []byte(tickBlueprint), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ps := []*proc{startServe(t, bin, dir, srv.URL, prefix), startServe(t, bin, dir, srv.URL, prefix), startServe(t, bin, dir, srv.URL, prefix)}
+	env := []string{"REDIS_URL=" + srv.URL, "REDIS_PREFIX=" + prefix, "LOG_LEVEL=info"}
+	ps := []*proctest.Proc{proctest.Start(t, bin, dir, env...), proctest.Start(t, bin, dir, env...), proctest.Start(t, bin, dir, env...)}
 	time.Sleep(3 * time.Second)
 	// Killed at the instant of a fire: the three race for it, and the
 	// killed one may have created the job and not recorded the fire.
 	for _, i := range []int{0, 1} {
 		untilSecond(time.Duration(i) * time.Millisecond)
-		ps[i].kill()
+		ps[i].Kill()
 		time.Sleep(2 * time.Second)
 	}
 	time.Sleep(2 * time.Second)
 
 	// The survivor lists the schedule with its next fires and last job.
-	resp, err := http.Get(ps[2].url + "/api/v1/schedules")
+	resp, err := http.Get(ps[2].URL + "/api/v1/schedules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +78,11 @@ func TestThreeProcessesOneJobPerFire(t *testing.T) {
 		ls.Schedules[0].LastJob == nil || ls.Schedules[0].LastJob.Status != "finished" {
 		t.Fatalf("GET /api/v1/schedules: %+v %v", ls, err)
 	}
-	out, err := exec.Command(bin, "schedule", "ls", "--url", ps[2].url).CombinedOutput()
+	out, err := exec.Command(bin, "schedule", "ls", "--url", ps[2].URL).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "tick") || !strings.Contains(string(out), "@every 1s") || !strings.Contains(string(out), "(finished)") {
 		t.Fatalf("avtomatika schedule ls: %v\n%s", err, out)
 	}
-	ps[2].kill()
+	ps[2].Kill()
 
 	st, err := redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL, Prefix: prefix})
 	if err != nil {
@@ -175,8 +119,7 @@ func TestThreeProcessesOneJobPerFire(t *testing.T) {
 	}
 	if t.Failed() {
 		for _, p := range ps {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("%s:\n%s", p.url, b)
+			t.Logf("%s:\n%s", p.URL, p.Output())
 		}
 	}
 	t.Logf("%d fires, each with one job, over three instances of which two were killed", last-first+1)

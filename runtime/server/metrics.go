@@ -27,6 +27,7 @@ type metrics struct {
 	leases   *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
 	requests *prometheus.HistogramVec
+	webhooks *prometheus.CounterVec
 	// observers caches the requests histogram of each surface and status.
 	observers sync.Map // uint32 -> prometheus.Observer
 }
@@ -40,7 +41,8 @@ func newMetrics(x *orchestrator.Orchestrator) *metrics {
 		reloads:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_blueprint_reloads_total", Help: "Reloads of the blueprints folder, by outcome (applied or refused)."}, []string{"outcome"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "avtomatika_http_request_duration_seconds", Help: "HTTP requests by route class and status.", Buckets: []float64{.0005, .001, .0025, .005, .01, .05, .25, 1, 5, 30}}, []string{"surface", "code"}),
 	}
-	m.reg.MustRegister(m.jobs, m.ended, m.leases, m.reloads, m.requests,
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "avtomatika_webhook_deliveries_total", Help: "Webhook tries by outcome: delivered, retrying (a try failed, another follows) or failed (the last try failed)."}, []string{"outcome"})
+	m.reg.MustRegister(m.jobs, m.ended, m.leases, m.reloads, m.requests, m.webhooks,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "avtomatika_tasks_queued", Help: "Tasks waiting for a worker."}, func() float64 {
 		st, err := x.Store().Stats(context.Background())
@@ -83,6 +85,11 @@ func (s *Server) TaskWithdrawn(ctx context.Context, taskID, jobID string) {
 	if !s.ws.relayed() {
 		s.ws.cancel(ctx, taskID, jobID)
 	}
+}
+
+// WebhookDelivery implements orchestrator.Observer.
+func (s *Server) WebhookDelivery(_ *core.Job, outcome string) {
+	s.metrics.webhooks.WithLabelValues(outcome).Inc()
 }
 
 // BlueprintsReloaded implements orchestrator.Observer.

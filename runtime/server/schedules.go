@@ -61,3 +61,15 @@ func (s *Server) pauseSchedule(w http.ResponseWriter, r *http.Request, paused bo
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "paused": paused})
 	return nil
 }
+
+// clientSecrets returns the webhook_secret of each client of clients.toml,
+// by client name.
+func clientSecrets(clients []config.Client) func(string) string {
+	m := map[string]string{}
+	for _, c := range clients {
+		if s, ok := c.Fields["webhook_secret"].(string); ok && s != "" {
+			m[c.Name] = s
+		}
+	}
+	return func(name string) string { return m[name] }
+}

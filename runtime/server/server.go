@@ -99,6 +99,7 @@ func New(o Options) (*Server, error) {
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
 		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff,
+		WebhookSecret: clientSecrets(o.Clients),
 	})
 	if err != nil {
 		return nil, err
