@@ -99,6 +99,9 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 			}
 			nj.Rev = 1
 			x.jobs.put(nj)
+			if x.tracing != nil {
+				x.tracing.Committed(nil, nj, ev, eff, in.Now)
+			}
 			return nj, eff, nil
 		}
 		rev, err := x.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
@@ -112,6 +115,9 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		}
 		nj.Rev = rev
 		x.jobs.put(nj)
+		if x.tracing != nil {
+			x.tracing.Committed(j, nj, ev, eff, in.Now)
+		}
 		return nj, eff, nil
 	}
 }
@@ -167,6 +173,9 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 		c.Version = m.Hash
 	}
 	for _, t := range eff.Enqueue {
+		if x.tracing != nil {
+			t.TracingContext = x.tracing.TaskContext(j, t)
+		}
 		if t.Strategy == "" || t.Strategy == wire.StrategyDefault {
 			continue
 		}

@@ -47,6 +47,9 @@ type CreateRequest struct {
 	// that id already existing is an error wrapping store.ErrExists (a
 	// schedule's fire started by another instance).
 	ID string
+	// TraceParent is the W3C traceparent the request came with: the
+	// parent of the job's span when tracing is on.
+	TraceParent string
 }
 
 // Create validates a new job of m (the input against the blueprint's
@@ -77,6 +80,9 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 		if id, err = x.newID(); err != nil {
 			return nil, nil, err
 		}
+	}
+	if x.tracing != nil && req.TraceParent != "" {
+		req.Metadata = x.tracing.JobMetadata(req.Metadata, req.TraceParent)
 	}
 	now := x.now()
 	j := &core.Job{

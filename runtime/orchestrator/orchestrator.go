@@ -56,6 +56,8 @@ type Options struct {
 	// WebhookSecret returns the secret that signs the webhooks of a
 	// client's jobs ("" : Config.WebhookSecret).
 	WebhookSecret func(client string) string
+	// Tracing writes spans (default: nil, tracing off).
+	Tracing Tracing
 }
 
 // jobCacheSize is how many jobs an instance on a store over the network
@@ -91,6 +93,8 @@ type Orchestrator struct {
 	hookSecret  func(client string) string
 	hookSem     chan struct{}
 
+	tracing Tracing
+
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
 }
@@ -107,6 +111,7 @@ func New(o Options) (*Orchestrator, error) {
 		reg: lang.NewRegistry(), kick: make(chan struct{}, 1),
 		hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
 		hookSecret: o.WebhookSecret, hookSem: make(chan struct{}, maxWebhooksInFlight),
+		tracing: o.Tracing,
 	}
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would

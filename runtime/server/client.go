@@ -117,6 +117,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	j, watch, err := s.x.Create(r.Context(), cl, m, orchestrator.CreateRequest{
 		Input: input, WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: dt, ResultTimeout: rt, Watch: held,
+		TraceParent: r.Header.Get("traceparent"),
 	})
 	if err != nil {
 		return err

@@ -51,6 +51,8 @@ type Options struct {
 	// NoParking keeps every worker connection in net/http instead of
 	// parking idle ones (more memory per idle worker, same behaviour).
 	NoParking bool
+	// Tracing writes the spans of jobs (runtime/telemetry); nil is off.
+	Tracing orchestrator.Tracing
 }
 
 // Server is the HTTP face of one orchestrator instance.
@@ -99,7 +101,7 @@ func New(o Options) (*Server, error) {
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
 		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff,
-		WebhookSecret: clientSecrets(o.Clients),
+		WebhookSecret: clientSecrets(o.Clients), Tracing: o.Tracing,
 	})
 	if err != nil {
 		return nil, err
