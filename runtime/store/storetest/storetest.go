@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
 		{"Schedules", ExerciseSchedules},
+		{"QueueStats", ExerciseQueueStats},
 	} {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
