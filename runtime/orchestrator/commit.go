@@ -99,6 +99,7 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 			}
 			nj.Rev = 1
 			x.jobs.put(nj)
+			x.obs.Stepped(nil, nj, ev, eff)
 			if x.tracing != nil {
 				x.tracing.Committed(nil, nj, ev, eff, in.Now)
 			}
@@ -115,6 +116,7 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		}
 		nj.Rev = rev
 		x.jobs.put(nj)
+		x.obs.Stepped(j, nj, ev, eff)
 		if x.tracing != nil {
 			x.tracing.Committed(j, nj, ev, eff, in.Now)
 		}

@@ -26,16 +26,20 @@ type Observer interface {
 	// WebhookDelivery: a try of the job's webhook ended (WebhookDelivered,
 	// WebhookRetrying or WebhookFailed).
 	WebhookDelivery(j *core.Job, outcome string)
+	// Stepped: a step of the job was committed; prev is the job before it
+	// (nil for a new job), eff what the step did.
+	Stepped(prev, j *core.Job, ev core.Event, eff *core.Effects)
 }
 
 // NopObserver hears nothing.
 type NopObserver struct{}
 
-func (NopObserver) JobCreated(*core.Job)                           {}
-func (NopObserver) JobEnded(*core.Job)                             {}
-func (NopObserver) TaskWithdrawn(context.Context, string, string)  {}
-func (NopObserver) BlueprintsReloaded(*lang.Set, lang.Diagnostics) {}
-func (NopObserver) WebhookDelivery(*core.Job, string)              {}
+func (NopObserver) JobCreated(*core.Job)                                    {}
+func (NopObserver) JobEnded(*core.Job)                                      {}
+func (NopObserver) TaskWithdrawn(context.Context, string, string)           {}
+func (NopObserver) BlueprintsReloaded(*lang.Set, lang.Diagnostics)          {}
+func (NopObserver) WebhookDelivery(*core.Job, string)                       {}
+func (NopObserver) Stepped(*core.Job, *core.Job, core.Event, *core.Effects) {}
 
 // Tracing writes the spans of jobs (runtime/telemetry implements it);
 // Options.Tracing nil is tracing off, and then nothing of it runs.

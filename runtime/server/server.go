@@ -110,7 +110,7 @@ func New(o Options) (*Server, error) {
 	if s.sched, err = schedule.New(x, schedule.Options{File: o.Config.SchedulesPath, TZ: o.Config.TZ, Logger: s.log}); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(x)
+	s.metrics = newMetrics(x, s.sched)
 	s.ws = newWSHub(s)
 	if feed, ok := st.(store.CancelFeed); ok {
 		// A cancel accepted by any instance reaches the worker's socket
