@@ -148,17 +148,17 @@ func TestMetricsOfAJob(t *testing.T) {
 	h.waitStatus(id, wire.StatusFinished)
 	m = scrape(t, h)
 	for k, want := range map[string]float64{
-		`avtomatika_jobs_created_total{blueprint="flaky"}`:                                                        1,
-		`avtomatika_jobs_ended_total{blueprint="flaky",status="finished"}`:                                        1,
-		`avtomatika_job_duration_seconds_count{blueprint="flaky",status="finished"}`:                              1,
+		`avtomatika_jobs_created_total{blueprint="flaky"}`:                                                         1,
+		`avtomatika_jobs_ended_total{blueprint="flaky",status="finished"}`:                                         1,
+		`avtomatika_job_duration_seconds_count{blueprint="flaky",status="finished"}`:                               1,
 		`avtomatika_task_duration_seconds_count{blueprint="flaky",outcome="failure",state="work",type="flaky_op"}`: 1,
 		`avtomatika_task_duration_seconds_count{blueprint="flaky",outcome="success",state="work",type="flaky_op"}`: 1,
-		`avtomatika_dispatch_wait_seconds_count{type="flaky_op"}`:                                                 2,
-		`avtomatika_task_retries_total{blueprint="flaky",code="TRANSIENT_ERROR",type="flaky_op"}`:                 1,
-		`avtomatika_tasks_leased_total{type="flaky_op"}`:                                                          2,
-		`avtomatika_queue_depth{type="flaky_op"}`:                                                                 0,
-		`avtomatika_queue_oldest_age_seconds{type="flaky_op"}`:                                                    0,
-		`avtomatika_workers{status="idle",worker_type="test"}`:                                                    1,
+		`avtomatika_dispatch_wait_seconds_count{type="flaky_op"}`:                                                  2,
+		`avtomatika_task_retries_total{blueprint="flaky",code="TRANSIENT_ERROR",type="flaky_op"}`:                  1,
+		`avtomatika_tasks_leased_total{type="flaky_op"}`:                                                           2,
+		`avtomatika_queue_depth{type="flaky_op"}`:                                                                  0,
+		`avtomatika_queue_oldest_age_seconds{type="flaky_op"}`:                                                     0,
+		`avtomatika_workers{status="idle",worker_type="test"}`:                                                     1,
 	} {
 		if got, ok := m[k]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, want)
