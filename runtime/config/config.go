@@ -51,6 +51,13 @@ type Config struct {
 	HealthCheckInterval  time.Duration // WORKER_HEALTH_CHECK_INTERVAL_SECONDS, default 60 s (TTL 2x)
 	MaxTransitionsPerJob int           // MAX_TRANSITIONS_PER_JOB, default 100
 	MaxBodyBytes         int64         // MAX_BODY_BYTES, default 1 MiB
+	// JobMaxRetries: further attempts after a transient failure for a task
+	// whose blueprint sets no retries (JOB_MAX_RETRIES, default 3; 0: none).
+	JobMaxRetries int
+	// DispatchTimeout: how long a task may wait for a worker when neither
+	// the blueprint nor the job says (DISPATCH_TIMEOUT_SECONDS; 0: until
+	// the job is cancelled).
+	DispatchTimeout time.Duration
 
 	LogLevel  string // LOG_LEVEL: debug, info, warn, error
 	LogFormat string // LOG_FORMAT: json or text
@@ -60,10 +67,11 @@ type Config struct {
 	// Operations (docs/operations.md).
 	SchedulesPath string // SCHEDULES_CONFIG_PATH: schedules.toml
 	TZ            string // TZ: time zone of schedules.toml entries without one, default UTC
-	// DrainDelay is how long the instance answers /_public/readyz 503
-	// after SIGTERM while it still takes work, so a load balancer stops
-	// sending before it refuses (DRAIN_DELAY_SECONDS, default 0).
-	DrainDelay time.Duration
+	// ReadyDelay is how long the instance answers /_public/readyz 503
+	// after SIGTERM while it still takes new jobs, so a load balancer
+	// stops sending before the drain refuses them (READY_DELAY_SECONDS,
+	// default 0).
+	ReadyDelay time.Duration
 	// WebhookSecret signs webhook deliveries of clients without a
 	// webhook_secret of their own (WEBHOOK_SECRET; empty: unsigned).
 	WebhookSecret string
@@ -120,6 +128,7 @@ func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.
 func Default() Config {
 	var c Config
 	c.VerifySignatures = true
+	c.JobMaxRetries = 3
 	c.withDefaults()
 	return c
 }
@@ -183,6 +192,8 @@ func FromEnv(lookup Lookup) (Config, error) {
 	seconds("WORKER_POLL_TIMEOUT_SECONDS", &c.PollTimeout)
 	seconds("WORKER_HEALTH_CHECK_INTERVAL_SECONDS", &c.HealthCheckInterval)
 	integer("MAX_TRANSITIONS_PER_JOB", &c.MaxTransitionsPerJob, 1, 1_000_000)
+	integer("JOB_MAX_RETRIES", &c.JobMaxRetries, 0, 1000)
+	seconds("DISPATCH_TIMEOUT_SECONDS", &c.DispatchTimeout)
 	var mb int
 	integer("MAX_BODY_BYTES", &mb, 0, 1<<30)
 	if mb > 0 {
@@ -225,12 +236,12 @@ func FromEnv(lookup Lookup) (Config, error) {
 	}
 	str("SCHEDULES_CONFIG_PATH", &c.SchedulesPath)
 	str("TZ", &c.TZ)
-	if v, ok := lookup("DRAIN_DELAY_SECONDS"); ok && v != "" {
+	if v, ok := lookup("READY_DELAY_SECONDS"); ok && v != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || f < 0 || f > 3600 {
-			errs = append(errs, fmt.Errorf("DRAIN_DELAY_SECONDS=%q: want a number of seconds from 0 to 3600", v))
+			errs = append(errs, fmt.Errorf("READY_DELAY_SECONDS=%q: want a number of seconds from 0 to 3600", v))
 		} else {
-			c.DrainDelay = time.Duration(f * float64(time.Second))
+			c.ReadyDelay = time.Duration(f * float64(time.Second))
 		}
 	}
 	str("WEBHOOK_SECRET", &c.WebhookSecret)
