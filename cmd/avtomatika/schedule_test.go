@@ -44,7 +44,9 @@ func TestScheduleCommand(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	env := func(k string) (string, bool) { return map[string]string{"AVTOMATIKA_URL": srv.URL, "CLIENT_TOKEN": "tok"}[k], true }
+	env := func(k string) (string, bool) {
+		return map[string]string{"AVTOMATIKA_URL": srv.URL, "CLIENT_TOKEN": "tok"}[k], true
+	}
 	var out, errb bytes.Buffer
 	if code := scheduleMain(context.Background(), []string{"ls", "--next", "2"}, env, &out, &errb); code != exitOK {
 		t.Fatalf("ls: %d %s", code, errb.String())

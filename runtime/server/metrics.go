@@ -126,10 +126,17 @@ func (m *metrics) leased(t *core.Task) {
 	if !t.EnqueuedAt.IsZero() && !t.LeasedAt.Before(t.EnqueuedAt) {
 		m.wait.WithLabelValues(t.Type).Observe(t.LeasedAt.Sub(t.EnqueuedAt).Seconds())
 	}
-	if !t.LeasedAt.IsZero() && m.leaseTims.Load() < maxLeaseTimes {
-		if _, loaded := m.leasedAt.LoadOrStore(t.ID, t.LeasedAt); !loaded {
-			m.leaseTims.Add(1)
-		}
+	if t.LeasedAt.IsZero() {
+		return
+	}
+	if m.leaseTims.Load() >= maxLeaseTimes {
+		// Results that went to other instances, or never came, left
+		// their lease times here: start afresh rather than stop timing.
+		m.leasedAt.Clear()
+		m.leaseTims.Store(0)
+	}
+	if _, loaded := m.leasedAt.LoadOrStore(t.ID, t.LeasedAt); !loaded {
+		m.leaseTims.Add(1)
 	}
 }
 
@@ -161,6 +168,11 @@ func (m *metrics) stepped(prev, j *core.Job, ev core.Event, eff *core.Effects) {
 		}
 		if r, ok := ref(ev.TaskID); ok {
 			m.expired.WithLabelValues(r.Type).Inc()
+		}
+	}
+	for _, id := range eff.Withdraw {
+		if _, ok := m.leasedAt.LoadAndDelete(id); ok {
+			m.leaseTims.Add(-1)
 		}
 	}
 	for _, e := range eff.Timeline {

@@ -57,7 +57,8 @@ const (
 // was created with (only when tracing is on).
 const MetadataKey = "traceparent"
 
-// maxOpen bounds the start times of states and leases an instance keeps.
+// maxOpen bounds the start times of states and leases an instance keeps;
+// past it they are forgotten (those spans then start approximately).
 const maxOpen = 100_000
 
 // Tracer writes the spans of jobs. Its methods are safe for concurrent
@@ -237,9 +238,10 @@ func (t *Tracer) TaskContext(j *core.Job, task *core.Task) map[string]any {
 // there.
 func (t *Tracer) Leased(task *core.Task, at time.Time) {
 	t.mu.Lock()
-	if len(t.leases) < maxOpen {
-		t.leases[task.ID] = at
+	if len(t.leases) >= maxOpen {
+		clear(t.leases) // what ended elsewhere: start afresh
 	}
+	t.leases[task.ID] = at
 	t.mu.Unlock()
 }
 
@@ -325,9 +327,10 @@ func (t *Tracer) Committed(prev, j *core.Job, ev core.Event, eff *core.Effects, 
 		}
 		k++
 		t.mu.Lock()
-		if len(t.states) < maxOpen {
-			t.states[visit(j.ID, steps+k)] = now
+		if len(t.states) >= maxOpen {
+			clear(t.states) // what ended elsewhere: start afresh
 		}
+		t.states[visit(j.ID, steps+k)] = now
 		t.mu.Unlock()
 	}
 	if !ended {
