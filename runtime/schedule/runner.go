@@ -329,6 +329,16 @@ func (r *Runner) look(ctx context.Context, e *entry, now time.Time) {
 		e.next = s.Next(last)
 		return
 	}
+	if s.Overlap == lang.OverlapQueue && st.LastJob != "" {
+		// Fires wait while the previous job runs, late or not: none is
+		// dropped for lateness by an instance that looks for the first
+		// time (it has seen them by its next look).
+		j, err := r.x.Store().GetJob(ctx, st.LastJob)
+		if err == nil && !j.Status.Terminal() {
+			e.next = now.Add(r.tick)
+			return
+		}
+	}
 	run := waiting
 	if len(waiting) == 0 && lateCount > 0 {
 		keep := min(s.CatchUp, len(late))

@@ -367,3 +367,34 @@ func TestNewRefusesBadFile(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// A fire queued behind a running job is not dropped as missed by an
+// instance that starts while it waits, however long it waited.
+func TestQueuedFireSurvivesANewInstance(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	cl := &clock{t: t0}
+	set := blueprints(t, "", "schedule: {cron: \"0 * * * * *\", overlap: queue, catch_up: none}\n")
+	r, x := newRunner(t, st, cl, set, Options{})
+	r.step(ctx)
+	cl.set(t0.Add(time.Minute))
+	r.step(ctx) // 10:01 starts a job that keeps running
+	cl.set(t0.Add(2 * time.Minute))
+	r.step(ctx) // 10:02 waits
+	// A new instance, ten minutes on; the first one is gone.
+	cl.set(t0.Add(12 * time.Minute))
+	r2, _ := newRunner(t, st, cl, set, Options{})
+	r2.step(ctx)
+	js := jobsOf(t, st, "slow")
+	if len(js) != 1 {
+		t.Fatalf("fires %v while the first job runs", firesOf(js))
+	}
+	if err := x.Cancel(ctx, nil, js[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	cl.set(t0.Add(12*time.Minute + time.Second))
+	r2.step(ctx)
+	if got := firesOf(jobsOf(t, st, "slow")); len(got) != 2 || got[1] != "10:02:00Z" {
+		t.Fatalf("after the first ended: %v", got)
+	}
+}
