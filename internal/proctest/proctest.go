@@ -89,5 +89,4 @@ func Start(t testing.TB, bin, dir string, env ...string) *Proc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return p
 }
