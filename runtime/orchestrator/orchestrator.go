@@ -105,8 +105,10 @@ func New(o Options) (*Orchestrator, error) {
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
+	x.cfg.Limits.SetDefaults()
 	if !x.store.Features().InProcess {
 		x.jobs.max = jobCacheSize
+		x.jobs.maxBytes = x.cfg.Limits.JobCacheBytes
 	}
 	x.drainCtx, x.startDrain = context.WithCancel(context.Background())
 	if x.log == nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +37,16 @@ func errorf(status int, code, format string, args ...any) *apiError {
 
 // writeError maps an error to its status and JSON body. Anything that is
 // not an *apiError is an internal error: logged, never shown.
+//
+// A caller that went away (its request's context ended: it closed or
+// half-closed the connection) is no server error: its answer, which
+// nobody reads, is 499 and the line is logged at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
+		s.log.Debug("the client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.WriteHeader(statusClientGone)
+		return
+	}
 	var ae *apiError
 	var oe *orchestrator.Error
 	if errors.As(err, &oe) {
@@ -58,6 +68,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
 }
 
+// statusClientGone is the status recorded for a request whose client
+// went away before its answer (nginx's 499).
+const statusClientGone = 499
+
 // kindStatus is the HTTP status of each kind of refusal.
 var kindStatus = [...]int{
 	orchestrator.KindInvalid:     http.StatusBadRequest,
@@ -76,6 +90,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// decodeBody reads one JSON object of at most limit bytes into v, within
+// the body read timeout (Limits.BodyReadTimeout). An empty body is
+// allowed when optional is set.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(s.now().Add(s.cfg.Limits.BodyReadTimeout)) == nil {
+		// Cleared once read: a held request must not end at it.
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	return decodeBody(w, r, limit, v, optional)
+}
+
 // decodeBody reads one JSON object of at most limit bytes into v. An empty
 // body is allowed when optional is set.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
@@ -89,7 +115,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "request body over %d bytes", limit)
+			return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "request body over %d bytes (MAX_BODY_BYTES)", limit)
+		}
+		if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+			return errorf(http.StatusRequestTimeout, wire.CodeBadRequestBody, "the request body did not arrive in time (REQUEST_BODY_TIMEOUT_SECONDS)")
 		}
 		return errorf(http.StatusBadRequest, wire.CodeBadRequestBody, "read request body: %v", err)
 	}
@@ -100,6 +129,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 		return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "request body is empty: want a JSON object")
 	}
 	if raw, ok := v.(*json.RawMessage); ok && json.Valid(body) {
+		if err := checkText(body); err != nil {
+			return err
+		}
 		*raw = bytes.TrimSpace(body) // what decoding would give, without a copy
 		return nil
 	}
@@ -112,6 +144,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 // decodeJSON decodes one JSON object, numbers kept exact, and names where
 // it went wrong.
 func decodeJSON(body []byte, v any) error {
+	if err := checkText(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // parkAfter is how long a long poll is held in its handler before its
@@ -44,7 +46,14 @@ func (hp *heldPoll) Cancel() { hp.cancel() }
 
 // holdPoll answers a poll that may wait (p.Wait > 0). The wait ends with
 // a task, at p.Wait, when the client goes away or when the server drains.
+//
+// A worker holds at most Limits.MaxParkedPerWorker polls at once; one
+// more is refused with 429.
 func (s *Server) holdPoll(w http.ResponseWriter, r *http.Request, p store.LeaseParams) error {
+	if !s.parked.take(p.WorkerID) {
+		return &apiError{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited, RetryAfter: 1,
+			Message: fmt.Sprintf("worker %q holds its maximum of %d polls and parked connections (WORKER_MAX_PARKED_CONNECTIONS)", p.WorkerID, s.parked.max)}
+	}
 	ctx, cancel := context.WithCancel(s.x.DrainContext())
 	hp := &heldPoll{s: s, cancel: cancel}
 	if lc := park.From(w); lc != nil { // on a parked connection: wait parked
@@ -117,6 +126,7 @@ func (hp *heldPoll) abandon(w http.ResponseWriter) error {
 
 func (hp *heldPoll) lease(ctx context.Context, p store.LeaseParams) {
 	t, err := hp.s.x.Lease(ctx, p)
+	hp.s.parked.give(p.WorkerID)
 	res := leaseResult{t, err}
 	hp.mu.Lock()
 	lc := hp.lc
