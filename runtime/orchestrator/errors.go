@@ -16,6 +16,7 @@ const (
 	KindConflict                    // the job is not in a state that takes this (409)
 	KindExhausted                   // a quota or rate is used up (429)
 	KindUnavailable                 // the instance is draining (503)
+	KindUnprocessable               // well-formed, but at odds with an earlier request (422)
 )
 
 // Error is a refusal: a Kind, the wire error code and a message for the

@@ -67,7 +67,7 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 // job's id before the job is created, so a retry of a create that failed
 // or is still under way creates the job under that same id, and the store
 // lets only one of them do it. A key reused with another request
-// (another fingerprint) is KindConflict.
+// (another fingerprint) is KindUnprocessable.
 //
 // A create that does not commit spends no quota; once the commit has
 // started it runs to its end even when the caller goes away, so its
@@ -114,7 +114,7 @@ func (x *Orchestrator) CreateOnce(ctx context.Context, caller *config.Client, m 
 		if !first {
 			heldID, fp := parseIdem(held)
 			if fp != req.Fingerprint {
-				return nil, nil, false, refuse(KindConflict, wire.CodeIdempotencyConflict,
+				return nil, nil, false, refuse(KindUnprocessable, wire.CodeIdempotencyConflict,
 					"Idempotency-Key %q was used for another request (job %s); use a new key for a new job", req.IdempotencyKey, heldID)
 			}
 			if j, w, err := x.replay(ctx, heldID, req.Watch); !errors.Is(err, store.ErrNotFound) {

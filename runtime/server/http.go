@@ -74,12 +74,13 @@ const statusClientGone = 499
 
 // kindStatus is the HTTP status of each kind of refusal.
 var kindStatus = [...]int{
-	orchestrator.KindInvalid:     http.StatusBadRequest,
-	orchestrator.KindForbidden:   http.StatusForbidden,
-	orchestrator.KindNotFound:    http.StatusNotFound,
-	orchestrator.KindConflict:    http.StatusConflict,
-	orchestrator.KindExhausted:   http.StatusTooManyRequests,
-	orchestrator.KindUnavailable: http.StatusServiceUnavailable,
+	orchestrator.KindInvalid:       http.StatusBadRequest,
+	orchestrator.KindForbidden:     http.StatusForbidden,
+	orchestrator.KindNotFound:      http.StatusNotFound,
+	orchestrator.KindConflict:      http.StatusConflict,
+	orchestrator.KindExhausted:     http.StatusTooManyRequests,
+	orchestrator.KindUnavailable:   http.StatusServiceUnavailable,
+	orchestrator.KindUnprocessable: http.StatusUnprocessableEntity,
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
