@@ -42,17 +42,16 @@ func errorf(status int, code, format string, args ...any) *apiError {
 // half-closed the connection) is no server error: its answer, which
 // nobody reads, is 499 and the line is logged at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
-		s.log.Debug("the client went away", "method", r.Method, "path", r.URL.Path, "err", err)
-		w.WriteHeader(statusClientGone)
-		return
-	}
 	var ae *apiError
 	var oe *orchestrator.Error
 	if errors.As(err, &oe) {
 		ae = &apiError{Status: kindStatus[oe.Kind], Code: oe.Code, Message: oe.Message, Details: oe.Details, RetryAfter: int(oe.RetryAfter / time.Second)}
 	} else if !errors.As(err, &ae) {
 		switch {
+		case r.Context().Err() != nil || errors.Is(err, context.Canceled):
+			s.log.Debug("the client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+			w.WriteHeader(statusClientGone)
+			return
 		case errors.Is(err, store.ErrNotFound):
 			ae = errorf(http.StatusNotFound, wire.CodeNotFound, "not found")
 		case errors.Is(err, store.ErrClosed):
@@ -96,11 +95,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // allowed when optional is set.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(s.now().Add(s.cfg.Limits.BodyReadTimeout)) == nil {
-		// Cleared once read: a held request must not end at it.
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	if rc.SetReadDeadline(s.now().Add(s.cfg.Limits.BodyReadTimeout)) != nil {
+		return decodeBody(w, r, limit, v, optional) // a parked connection sets its own
 	}
-	return decodeBody(w, r, limit, v, optional)
+	err := decodeBody(w, r, limit, v, optional)
+	var ae *apiError
+	if err == nil || (errors.As(err, &ae) && ae.Code != wire.CodeBadRequestBody && ae.Code != wire.CodeBodyTooLarge) {
+		// Read to its end: cleared, so a held request does not end at it.
+		// A body not read to its end keeps it, so net/http's discarding
+		// of the rest cannot hang.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return err
 }
 
 // decodeBody reads one JSON object of at most limit bytes into v. An empty

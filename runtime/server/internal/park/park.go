@@ -392,3 +392,10 @@ func (p *Parker) ParkAfter(w http.ResponseWriter, r *http.Request, rr *Response,
 	go lc.Run()
 	return true
 }
+
+// Parked is how many connections the parker holds.
+func (p *Parker) Parked() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.local)
+}
