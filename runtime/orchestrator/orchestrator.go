@@ -81,6 +81,8 @@ type Orchestrator struct {
 	workerRecs workerCache
 
 	kick chan struct{} // wakes the reclaim loop
+	// endPoll is how often a held wait reads its job (see Watch.Until).
+	endPoll time.Duration
 
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
@@ -106,6 +108,10 @@ func New(o Options) (*Orchestrator, error) {
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
 	x.cfg.Limits.SetDefaults()
+	x.endPoll = endPollEvery
+	if x.store.JobEnds() != nil || x.store.Features().InProcess {
+		x.endPoll = endPollFallback
+	}
 	if !x.store.Features().InProcess {
 		x.jobs.max = jobCacheSize
 		x.jobs.maxBytes = x.cfg.Limits.JobCacheBytes
@@ -163,7 +169,7 @@ func (x *Orchestrator) Now() time.Time { return x.now() }
 // missed.
 func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop} {
+	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop, x.endsLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
@@ -176,6 +182,22 @@ func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	stopped := make(chan struct{})
 	go func() { wg.Wait(); close(stopped) }()
 	return stopped
+}
+
+// endsLoop wakes the held waits of jobs that ended on another instance.
+func (x *Orchestrator) endsLoop(ctx context.Context) {
+	ch := x.store.JobEnds()
+	if ch == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ch:
+			x.waiters.notice(id)
+		}
+	}
 }
 
 // Drain stops taking new jobs, ends held waits and stops webhook retries

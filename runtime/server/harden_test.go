@@ -21,6 +21,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -530,4 +531,51 @@ func redisClient(t *testing.T, url string) *redis.Client {
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Requests held on a job's end wake on the end's notice from another
+// instance instead of reading the job from Redis every 250 ms.
+func TestHeldWaitsWakeOnEndNotice(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	prefix := srv.Fresh(t)
+	a := startOn(t, true, nil, redisStoreAt(t, srv.URL, prefix), "")
+	bStore := redisStoreAt(t, srv.URL, prefix).(*redisstore.Store)
+	b := startOn(t, true, nil, bStore, "")
+	const n = 100
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = a.create("/jobs/long_running", map[string]any{"duration_seconds": 60})
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan wire.JobStatus, n)
+	for _, id := range ids {
+		wg.Go(func() {
+			var v wire.JobView
+			if code := b.do("GET", "/api/v1/jobs/"+id+"?wait=30", nil, nil, &v); code != 200 {
+				t.Errorf("held wait: %d", code)
+			}
+			statuses <- v.Status
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // the waits settle
+	before := bStore.RoundTrips().Trips()
+	time.Sleep(1500 * time.Millisecond) // held: a read every 250 ms would be 6 per wait
+	for _, id := range ids {
+		if code := a.do("POST", "/api/v1/jobs/"+id+"/cancel", nil, nil, nil); code != 200 {
+			t.Fatalf("cancel: %d", code)
+		}
+	}
+	wg.Wait()
+	trips := bStore.RoundTrips().Trips() - before
+	close(statuses)
+	for st := range statuses {
+		if st != wire.StatusCancelled {
+			t.Errorf("a held wait answered %s, want cancelled", st)
+		}
+	}
+	if trips > 3*n {
+		t.Errorf("%d round trips to Redis for %d held waits, want about one each (their read at the end)", trips, n)
+	}
+	t.Logf("%d held waits over 1.5 s: %d round trips", n, trips)
 }

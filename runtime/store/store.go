@@ -207,6 +207,15 @@ type Store interface {
 	// counted attempt that did not happen.
 	Uncount(ctx context.Context, name string) error
 
+	// JobEnds returns a channel that receives the id of each job whose
+	// end (a terminal status) is committed from now on, by any instance
+	// sharing the store, so requests waiting for a job's end need not
+	// read it over and over. Best effort: an id may be dropped when the
+	// reader falls behind or the connection breaks, so a reader still
+	// looks now and then. nil when the store sends none (an in-process
+	// store's one instance hears of its own commits).
+	JobEnds() <-chan string
+
 	// Stats counts what the store holds, for metrics and the dashboard.
 	Stats(ctx context.Context) (Stats, error)
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // ExerciseGuards runs the cases of what guards the runtime: reservations
@@ -17,6 +18,7 @@ func ExerciseGuards(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Reserve", testReserve},
 		{"Uncount", testUncount},
 		{"EndLeases", testEndLeases},
+		{"JobEnds", testJobEnds},
 	})
 }
 
@@ -106,5 +108,35 @@ func testEndLeases(t *testing.T, s store.Store) {
 	}
 	if st := taskState(t, s, "t3"); st != store.TaskLeased {
 		t.Errorf("w2's t3 is %s, want leased", st)
+	}
+}
+
+func testJobEnds(t *testing.T, s store.Store) {
+	ch := s.JobEnds()
+	if ch == nil {
+		return // the store sends none
+	}
+	ctx := context.Background()
+	create(t, s, newJob("j1", "c1"), &core.Effects{})
+	create(t, s, newJob("j2", "c1"), &core.Effects{})
+	for _, id := range []string{"j2", "j1"} {
+		j, err := s.GetJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Status = wire.StatusFinished
+		if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev, Effects: &core.Effects{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"j2", "j1"} {
+		select {
+		case id := <-ch:
+			if id != want {
+				t.Fatalf("ended job %q, want %q", id, want)
+			}
+		case <-time.After(wait):
+			t.Fatalf("no end notice of %s", want)
+		}
 	}
 }
