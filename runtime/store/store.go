@@ -200,9 +200,6 @@ type Store interface {
 	// bounds its keys by count returns ErrFull when no expired key can
 	// make room.
 	Reserve(ctx context.Context, key, value string, ttl time.Duration) (held string, first bool, err error)
-	// Unreserve deletes key when it holds value (a reservation whose work
-	// failed); otherwise it does nothing.
-	Unreserve(ctx context.Context, key, value string) error
 	// Uncount takes one back from the named counter (never below zero): a
 	// counted attempt that did not happen.
 	Uncount(ctx context.Context, name string) error

@@ -59,18 +59,6 @@ func (m *Store) Reserve(ctx context.Context, key, value string, ttl time.Duratio
 	return "", true, nil
 }
 
-// Unreserve implements store.Store.
-func (m *Store) Unreserve(ctx context.Context, key, value string) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if e, ok := m.reserved.m[key]; ok && e.value == value {
-		delete(m.reserved.m, key)
-	}
-	return nil
-}
-
 // Uncount implements store.Store.
 func (m *Store) Uncount(ctx context.Context, name string) error {
 	if err := m.lock(); err != nil {

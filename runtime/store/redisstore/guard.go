@@ -60,11 +60,6 @@ var reserveScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ''} end
 return {0, redis.call('GET', KEYS[1]) or ''}`)
 
-// unreserveScript deletes a key that holds the value.
-var unreserveScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1`)
-
 // uncountScript takes one from a counter above zero.
 var uncountScript = redis.NewScript(`
 if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
@@ -82,17 +77,6 @@ func (s *Store) Reserve(ctx context.Context, key, value string, ttl time.Duratio
 	first, _ := res[0].(int64)
 	held, _ := res[1].(string)
 	return held, first == 1, nil
-}
-
-// Unreserve implements store.Store.
-func (s *Store) Unreserve(ctx context.Context, key, value string) error {
-	if err := s.check(); err != nil {
-		return err
-	}
-	if err := unreserveScript.Run(ctx, s.rdb, []string{s.key("rsv", key)}, value).Err(); err != nil {
-		return fmt.Errorf("unreserve %q: redis: %w", key, err)
-	}
-	return nil
 }
 
 // Uncount implements store.Store.
