@@ -36,7 +36,7 @@ func testReserve(t *testing.T, s store.Store) {
 	if _, first, _ := s.Reserve(ctx, "k2", "v2", time.Minute); !first {
 		t.Error("another key was reserved already")
 	}
-	// A key held by another store value stays held for its ttl.
+	// Reserving a held key again leaves it as it is.
 	if held, first, _ := s.Reserve(ctx, "k1", "v3", time.Minute); first || held != "v1" {
 		t.Errorf("third reserve: %q, %v; want held v1", held, first)
 	}
