@@ -5,7 +5,7 @@ BIN      := bin/avtomatika
 ADDR     ?= :8080
 FUZZTIME ?= 10s
 
-.PHONY: run test lint bench build fuzz vet fmt clean faults
+.PHONY: run test lint bench build fuzz vet fmt clean mutate faults
 
 build:
 	$(GO) build -o $(BIN) ./cmd/avtomatika
@@ -17,6 +17,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 9m ./...
 	$(GO) run ./cmd/avtomatika lint blueprints
+	$(GO) run ./cmd/avtomatika test blueprints
 
 lint:
 	$(GO) vet ./...
@@ -38,6 +39,24 @@ faults:
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./lang/ | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./lang/ || exit 1; done
+
+# mutate: mutation testing with gremlins (not part of `make test` or CI:
+# every mutant rebuilds its package and reruns its tests, which takes a
+# long while: see docs/mutation.md). Efficacy is killed / (killed + lived)
+# per package; ./runtime/store covers the memory store and everything
+# under it (the Redis store too). Narrow the run with
+# MUTATE_PKGS=runtime/dispatch. Vet is off and DWARF is left out of the
+# test binaries (MUTATE_GOFLAGS): the link is most of each mutant's time.
+GREMLINS       ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS    ?= runtime/dispatch runtime/core lang runtime/store
+MUTATE_FLAGS   ?= --workers 2 --timeout-coefficient 5
+MUTATE_GOFLAGS ?= -vet=off -ldflags=-w
+
+mutate:
+	@for p in $(MUTATE_PKGS); do \
+		echo "== $$p"; \
+		GOFLAGS="$$GOFLAGS $(MUTATE_GOFLAGS)" $(GREMLINS) unleash $(MUTATE_FLAGS) ./$$p || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...

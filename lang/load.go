@@ -78,7 +78,7 @@ func LoadDir(dir string) (*Set, Diagnostics) {
 }
 
 // LoadFS loads, lints and compiles every *.yaml and *.yml file of fsys
-// (recursively; hidden folders are skipped). It returns the machines of
+// (recursively; hidden folders and blueprint tests, IsTestFile, are skipped). It returns the machines of
 // the files without errors and every diagnostic, sorted. A folder whose
 // diagnostics hold an error should be refused whole by a runtime.
 func LoadFS(fsys fs.FS) (*Set, Diagnostics) {
@@ -219,7 +219,7 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 		if strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
-		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+		if (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !IsTestFile(p) {
 			files = append(files, p)
 		}
 		return nil
