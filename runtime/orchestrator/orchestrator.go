@@ -83,6 +83,7 @@ type Orchestrator struct {
 	kick chan struct{} // wakes the reclaim loop
 	// endPoll is how often a held wait reads its job (see Watch.Until).
 	endPoll time.Duration
+	ending  endMarks // ends being committed here (their notices are not needed)
 
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
@@ -195,7 +196,9 @@ func (x *Orchestrator) endsLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case id := <-ch:
-			x.waiters.notice(id)
+			if !x.ending.take(id) {
+				x.waiters.notice(id)
+			}
 		}
 	}
 }

@@ -140,3 +140,40 @@ func (w *waiters) wake(j *core.Job) {
 		ch <- j
 	}
 }
+
+// endMarks are the jobs whose end this instance is committing: the
+// store's notice of that end is not needed, as the commit wakes the waits
+// with the job itself (and reading it again would cost a round trip).
+// Marks of commits that failed are taken back; any left over go after a
+// minute.
+type endMarks struct {
+	mu    sync.Mutex
+	m     map[string]time.Time
+	swept int
+}
+
+func (e *endMarks) mark(id string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]time.Time{}
+	}
+	if len(e.m) >= 2*max(e.swept, 256) {
+		for k, at := range e.m {
+			if now.Sub(at) > time.Minute {
+				delete(e.m, k)
+			}
+		}
+		e.swept = len(e.m)
+	}
+	e.m[id] = now
+}
+
+// take removes id's mark and reports whether it had one.
+func (e *endMarks) take(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.m[id]
+	delete(e.m, id)
+	return ok
+}

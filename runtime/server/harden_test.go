@@ -202,8 +202,13 @@ func TestIdempotentCreateThroughRedisPause(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	prefix := srv.Fresh(t)
-	st := redisStoreAt(t, srv.URL, prefix)
-	hs := []*harness{startOn(t, true, nil, st, ""), startOn(t, true, nil, redisStoreAt(t, srv.URL, prefix), "")}
+	// Redis commands wait out the pause instead of timing out at 3 s and
+	// being sent again (which would keep requests in flight past the
+	// servers' shutdown grace on a loaded machine); the clients' own 1 s
+	// timeouts still make them retry through it.
+	url := srv.URL + "?read_timeout=10s&write_timeout=10s&pool_timeout=15s"
+	st := redisStoreAt(t, url, prefix)
+	hs := []*harness{startOn(t, true, nil, st, ""), startOn(t, true, nil, redisStoreAt(t, url, prefix), "")}
 	admin := redisClient(t, srv.URL)
 	const keys = 20
 	ids := make([]map[string]bool, keys)
