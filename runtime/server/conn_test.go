@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
 
 // childEnv marks the test binary run as the server of
@@ -302,4 +304,96 @@ func TestParkingBounded(t *testing.T) {
 	if n, held := parkedCount(h.srv), h.srv.parked.held("w2"); n != 4 || held != 2 {
 		t.Errorf("w2: %d connections parked in all, %d slots held; want 4 and 2", n, held)
 	}
+}
+
+// A client that half-closes its connection after its request (its side
+// done writing) gets no 500, and the server logs no ERROR for it.
+func TestHalfClosedClients(t *testing.T) {
+	t.Parallel()
+	t.Run("memory", func(t *testing.T) { t.Parallel(); halfClosedClients(t, nil) })
+	t.Run("redis", func(t *testing.T) { t.Parallel(); halfClosedClients(t, redisStore(t)) })
+}
+
+func halfClosedClients(t *testing.T, st store.Store) {
+	var logs strings.Builder
+	var logMu sync.Mutex
+	cfg := config.Default()
+	cfg.BlueprintsDir = ""
+	cfg.GlobalWorkerToken = workerToken
+	srv, err := New(Options{Config: cfg, Blueprints: loadExamples(t), Store: st,
+		Logger: slog.New(slog.NewTextHandler(lockedBuilder{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	addr := l.Addr().String()
+	halfClosed := func(req string) int {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, req)
+		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0 // closed without an answer: nobody would read one
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"initial_data": {"duration_seconds": 1}}`
+	reg := `{"worker_id": "w1", "supported_skills": [{"name": "none"}]}`
+	if code := halfClosed(fmt.Sprintf("POST /_worker/workers/register HTTP/1.1\r\nHost: x\r\nX-Worker-Token: %s\r\nContent-Length: %d\r\n\r\n%s", workerToken, len(reg), reg)); code >= 500 {
+		t.Errorf("registration: %d", code)
+	}
+	var id string
+	for _, req := range []string{
+		fmt.Sprintf("POST /api/v1/jobs/long_running?wait=2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body),
+		fmt.Sprintf("POST /api/v1/jobs/long_running HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body),
+		"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /_worker/workers/w1/tasks/next?timeout=2 HTTP/1.1\r\nHost: x\r\nX-Worker-Token: " + workerToken + "\r\n\r\n",
+	} {
+		if code := halfClosed(req); code >= 500 {
+			t.Errorf("%q half-closed: %d", strings.SplitN(req, "\r\n", 2)[0], code)
+		}
+	}
+	jobs, _ := srv.Store().ListJobs(context.Background(), store.ListParams{})
+	for _, j := range jobs {
+		id = j.ID
+	}
+	if id != "" {
+		if code := halfClosed("GET /api/v1/jobs/" + id + "?wait=2 HTTP/1.1\r\nHost: x\r\n\r\n"); code >= 500 {
+			t.Errorf("a held read half-closed: %d", code)
+		}
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("ERROR lines for clients that half-closed:\n%s", logs.String())
+	}
+}
+
+type lockedBuilder struct {
+	b  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (w lockedBuilder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
