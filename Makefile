@@ -34,7 +34,7 @@ bench: build
 # instances on one Redis, kill -9 of an instance, of a worker mid-task and
 # of Redis (AOF everysec, always). `make test` runs it with 40.
 faults:
-	$(GO) test -count=1 -v -run TestFaults ./internal/faults -args -jobs 300
+	$(GO) test -count=1 -v -run 'TestFaults|TestProbes' ./internal/faults -args -jobs 300
 
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./lang/ | grep ^Fuzz); do \

@@ -494,6 +494,82 @@ func scenario(t *testing.T, aof string, fault func(d *deployment)) figures {
 	return f
 }
 
+// TestProbes repeats the hardening probes against two instances on one
+// Redis: a worker's event for a job it holds no task of, a signed
+// heartbeat replayed on the other instance, a create retried on the other
+// instance, a lone surrogate, and what a client sees of the workers.
+func TestProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault suite starts Redis and several processes")
+	}
+	d := deploy(t, "everysec")
+	a, b := "http://"+d.addrs[0], "http://"+d.addrs[1]
+	hc := &http.Client{Timeout: 10 * time.Second}
+	do := func(method, url string, hdr map[string]string, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	worker := func(id string) map[string]string { return map[string]string{"X-Worker-Token": token, "X-Worker-ID": id} }
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, out := do("GET", a+"/api/v1/workers", nil, ""); strings.Contains(out, `"worker_id":"w0"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("worker w0 did not register")
+		}
+	}
+
+	// Idempotent across instances.
+	code1, out1 := do("POST", a+"/api/v1/jobs/fault", map[string]string{"Idempotency-Key": "p-1"}, `{"initial_data": {}}`)
+	code2, out2 := do("POST", b+"/api/v1/jobs/fault", map[string]string{"Idempotency-Key": "p-1"}, `{"initial_data": {}}`)
+	var j1, j2 struct {
+		JobID string `json:"job_id"`
+	}
+	_ = json.Unmarshal([]byte(out1), &j1)
+	_ = json.Unmarshal([]byte(out2), &j2)
+	if code1 != 202 || code2 != 200 || j1.JobID == "" || j1.JobID != j2.JobID {
+		t.Errorf("a create retried on the other instance: %d %s, then %d %s", code1, out1, code2, out2)
+	}
+	// An event from a worker holding no task of the job.
+	ev := fmt.Sprintf(`{"worker_id": "intruder", "event_type": "progress", "target_job_id": %q, "payload": {"progress": 0.5, "message": "x"}}`, j1.JobID)
+	if code, out := do("POST", b+"/_worker/events", worker("intruder"), ev); code != 403 || !strings.Contains(out, wire.CodeNotLeaseHolder) {
+		t.Errorf("an event from a worker holding nothing: %d %s", code, out)
+	}
+	// A signed heartbeat replayed on the other instance.
+	hb := map[string]any{"worker_id": "w0", "status": "idle", "current_tasks": []string{}, "timestamp": time.Now().Unix()}
+	raw, _ := json.Marshal(hb)
+	sig, err := wire.Sign(token, raw, wire.KindMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb["security"] = map[string]string{"signature": sig}
+	raw, _ = json.Marshal(hb)
+	if code, out := do("PATCH", a+"/_worker/workers/w0", worker("w0"), string(raw)); code != 200 {
+		t.Errorf("a signed heartbeat: %d %s", code, out)
+	}
+	if code, out := do("PATCH", b+"/_worker/workers/w0", worker("w0"), string(raw)); code != 403 || !strings.Contains(out, wire.CodeReplayed) {
+		t.Errorf("the same heartbeat on the other instance: %d %s", code, out)
+	}
+	// Strict text.
+	if code, out := do("POST", a+"/api/v1/jobs/fault", nil, `{"initial_data": {"name": "\ud800"}}`); code != 400 || !strings.Contains(out, "initial_data.name") {
+		t.Errorf("a lone surrogate: %d %s", code, out)
+	}
+	// What a client sees of the workers.
+	if code, out := do("GET", b+"/api/v1/workers", nil, ""); code != 200 || !strings.Contains(out, `"worker_id":"w0"`) || strings.Contains(out, "supported_skills") {
+		t.Errorf("the workers list: %d %s", code, out)
+	}
+}
+
 // TestFaults runs every scenario and fails on any lost, duplicated or
 // stuck job.
 func TestFaults(t *testing.T) {
