@@ -519,7 +519,9 @@ func TestProbes(t *testing.T) {
 		out, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(out)
 	}
-	worker := func(id string) map[string]string { return map[string]string{"X-Worker-Token": token, "X-Worker-ID": id} }
+	worker := func(id string) map[string]string {
+		return map[string]string{"X-Worker-Token": token, "X-Worker-ID": id}
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, out := do("GET", a+"/api/v1/workers", nil, ""); strings.Contains(out, `"worker_id":"w0"`) {
 			break
