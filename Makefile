@@ -14,10 +14,18 @@ run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
 test:
+	@echo "== build: every package"
+	$(GO) build ./...
+	@echo "== vet"
 	$(GO) vet ./...
+	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
+	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
 	$(GO) test -race -timeout 9m ./...
+	@echo "== lint blueprints/"
 	$(GO) run ./cmd/avtomatika lint blueprints
+	@echo "== blueprint tests (the *_test.yaml files of blueprints/)"
 	$(GO) run ./cmd/avtomatika test blueprints
+	@echo "== ok"
 
 lint:
 	$(GO) vet ./...
