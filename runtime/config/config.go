@@ -101,6 +101,10 @@ type Limits struct {
 	// IdempotencyWindow is how long an Idempotency-Key names its job
 	// (IDEMPOTENCY_WINDOW_SECONDS, default 24 h).
 	IdempotencyWindow time.Duration
+	// MaxReservations bounds the live idempotency keys and seen
+	// signatures the memory store keeps (MAX_RESERVATIONS, default
+	// 1,000,000); Redis keeps them as keys with a time to live.
+	MaxReservations int
 	// TaskGrace is how long a task leased to a worker may be missing from
 	// its heartbeat's current_tasks before it is handed on
 	// (WORKER_TASK_GRACE_SECONDS, default 15 s).
@@ -144,6 +148,7 @@ func (l *Limits) SetDefaults() {
 		l.JobCacheBytes = 256 << 20
 	}
 	def(&l.IdempotencyWindow, 24*time.Hour)
+	num(&l.MaxReservations, 1_000_000)
 	def(&l.TaskGrace, 15*time.Second)
 	num(&l.RateLimit, 100)
 	def(&l.RatePeriod, 60*time.Second)
@@ -277,6 +282,7 @@ func FromEnv(lookup Lookup) (Config, error) {
 		l.JobCacheBytes = int64(cacheBytes)
 	}
 	seconds("IDEMPOTENCY_WINDOW_SECONDS", &l.IdempotencyWindow)
+	integer("MAX_RESERVATIONS", &l.MaxReservations, 1, 1_000_000_000)
 	seconds("WORKER_TASK_GRACE_SECONDS", &l.TaskGrace)
 	boolean("RATE_LIMITING_ENABLED", &l.RateLimiting)
 	integer("RATE_LIMIT_LIMIT", &l.RateLimit, 1, 1_000_000_000)

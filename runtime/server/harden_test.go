@@ -584,3 +584,30 @@ func TestHeldWaitsWakeOnEndNotice(t *testing.T) {
 	}
 	t.Logf("%d held waits over 1.5 s: %d round trips", n, trips)
 }
+
+// Past MAX_RESERVATIONS live idempotency keys in the memory store, a new
+// key is 503 busy with Retry-After; retries of the keys held still work.
+func TestReservationsBoundedInMemory(t *testing.T) {
+	t.Parallel()
+	h := startCfg(t, true, nil, nil, "", func(c *config.Config) { c.Limits.MaxReservations = 2 })
+	body := map[string]any{"initial_data": map[string]any{"duration_seconds": 1}}
+	for _, k := range []string{"a", "b"} {
+		if c, _ := createKey(t, h, k, body); c != 202 {
+			t.Fatalf("key %s: %d", k, c)
+		}
+	}
+	req, _ := http.NewRequest("POST", h.url+"/api/v1/jobs/long_running", strings.NewReader(`{"initial_data": {"duration_seconds": 1}}`))
+	req.Header.Set("Idempotency-Key", "c")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(b), wire.CodeBusy) || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a third key past a bound of 2: %d %s Retry-After %q", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	if c, _ := createKey(t, h, "a", body); c != 200 {
+		t.Errorf("a retry of a held key: %d, want 200", c)
+	}
+}

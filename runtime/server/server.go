@@ -105,7 +105,9 @@ func New(o Options) (*Server, error) {
 	}
 	st := o.Store
 	if st == nil {
-		st = memstore.New(memstore.Options{Clock: o.Clock})
+		l := o.Config.Limits
+		l.SetDefaults()
+		st = memstore.New(memstore.Options{Clock: o.Clock, MaxReservations: l.MaxReservations})
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
