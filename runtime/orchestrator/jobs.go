@@ -50,6 +50,13 @@ type CreateRequest struct {
 	// Fingerprint digests the request; a key reused with another
 	// fingerprint is refused.
 	Fingerprint string
+	// ID, when set, is the new job's id instead of a random one; a job of
+	// that id already existing is an error wrapping store.ErrExists (a
+	// schedule's fire started by another instance).
+	ID string
+	// TraceParent is the W3C traceparent the request came with: the
+	// parent of the job's span when tracing is on.
+	TraceParent string
 }
 
 // Create validates a new job of m (the input against the blueprint's
@@ -93,9 +100,15 @@ func (x *Orchestrator) CreateOnce(ctx context.Context, caller *config.Client, m 
 	}
 	// From here on the work finishes whether or not the caller waits.
 	ctx = context.WithoutCancel(ctx)
-	id, err := x.newID()
-	if err != nil {
-		return nil, nil, false, err
+	id := req.ID
+	if id == "" {
+		var err error
+		if id, err = x.newID(); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if x.tracing != nil && req.TraceParent != "" {
+		req.Metadata = x.tracing.JobMetadata(req.Metadata, req.TraceParent)
 	}
 	var key string
 	if req.IdempotencyKey != "" {

@@ -52,6 +52,8 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /_public/metrics", s.metrics.handler())
+	s.healthRoutes(mux)
+	s.scheduleRoutes(mux, c)
 	s.workerRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -148,6 +150,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	creq := orchestrator.CreateRequest{
 		Input: input, WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: dt, ResultTimeout: rt, Watch: held, IdempotencyKey: key,
+		TraceParent: r.Header.Get("traceparent"),
 	}
 	if key != "" {
 		sum := sha256.Sum256(append([]byte(r.URL.Path+"\n"), raw...))

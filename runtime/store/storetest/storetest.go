@@ -5,6 +5,7 @@
 // ExerciseJobs (jobs.go), ExerciseQueues (queues.go: queues and leases),
 // ExerciseTimers (timers.go), ExerciseWorkers (workers.go) and
 // ExerciseStores (stores.go: blueprint key-value stores and versions),
+// ExerciseSchedules (schedules.go: the shared state of schedules) and
 // ExerciseGuards (guard.go: reservations, counters taken back, leases
 // ended early).
 // A store's own test calls Run, which runs every area, with a factory;
@@ -46,6 +47,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
 		{"Guards", ExerciseGuards},
+		{"Schedules", ExerciseSchedules},
+		{"QueueStats", ExerciseQueueStats},
 	} {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
