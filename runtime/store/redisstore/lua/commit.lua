@@ -120,6 +120,7 @@ for _, id in ipairs(a.wd or {}) do
     redis.call('SREM', k('wl', t.w), m)
     t.s = 'w'
     redis.call('RPUSH', k('cr', t.w), id)
+    wake('c:' .. id .. '\n' .. t.w)
   end
   if t and tn ~= n then jput(tn, o) end
 end
@@ -139,5 +140,6 @@ end
 if a.tl and a.tl ~= '' then j.l = (j.l or '') .. a.tl end
 if a.create then jadd(n, j) else jput(n, j) end
 for _, c in ipairs(a.ch or {}) do jadd(newJob(c.id, c)) end
+if a.fin then wake('e:' .. a.fin) end
 publish()
 return {'OK', rev}
