@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore/internal/codec"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // cloneValue keeps nil JSON values nil (of their type) and copies the
@@ -350,6 +352,88 @@ func TestWithdrawKeepsPriorityOrder(t *testing.T) {
 			slices.Reverse(want)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("leased in order %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// Timers due at the same instant are claimed in the order of their ids.
+func TestTimersSameInstantByID(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	at := time.Unix(100, 0)
+	var timers []core.Timer
+	for _, id := range []string{"c", "a", "d", "b"} {
+		timers = append(timers, core.Timer{ID: id, JobID: "j", At: at})
+	}
+	if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b"},
+		Effects: &core.Effects{Timers: timers}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range timers {
+		ts, err := s.ClaimDueTimers(ctx, at, 1)
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("claim: %v %v", ts, err)
+		}
+		got = append(got, ts[0].ID)
+	}
+	if fmt.Sprint(got) != "[a b c d]" {
+		t.Errorf("claimed in order %v, want [a b c d]", got)
+	}
+}
+
+// Stats counts each job under its current status, moving it on commit.
+func TestStatsFollowStatus(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{})
+	defer s.Close()
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: id, Blueprint: "b", Status: wire.StatusPending}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, _ := s.GetJob(ctx, "a")
+	j.Status = wire.StatusRunning
+	if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: j.Rev}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[wire.JobStatus]int{wire.StatusPending: 1, wire.StatusRunning: 1}
+	if st.Jobs != 2 || fmt.Sprint(st.JobsByStatus) != fmt.Sprint(want) {
+		t.Errorf("stats %d jobs, by status %v; want 2, %v", st.Jobs, st.JobsByStatus, want)
+	}
+}
+
+// A commit naming the same new task or child job twice is refused, and
+// changes nothing.
+func TestCommitDuplicateIDs(t *testing.T) {
+	ctx := context.Background()
+	task := func(id string) *core.Task { return &core.Task{ID: id, JobID: "j", Type: "a"} }
+	child := func(id string) *core.Job { return &core.Job{ID: id, Blueprint: "b"} }
+	for _, tc := range []struct {
+		name string
+		fx   core.Effects
+	}{
+		{"two tasks", core.Effects{Enqueue: []*core.Task{task("t"), task("t")}}},
+		{"a task among three", core.Effects{Enqueue: []*core.Task{task("t"), task("u"), task("t")}}},
+		{"two children", core.Effects{StartChild: []*core.Job{child("c"), child("c")}}},
+		{"two children and a task", core.Effects{Enqueue: []*core.Task{task("t")}, StartChild: []*core.Job{child("c"), child("c")}}},
+		{"two tasks and a child", core.Effects{Enqueue: []*core.Task{task("t"), task("t")}, StartChild: []*core.Job{child("c")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Options{})
+			defer s.Close()
+			err := s.CreateJob(ctx, store.CommitParams{Job: &core.Job{ID: "j", Blueprint: "b"}, Effects: &tc.fx})
+			if !errors.Is(err, store.ErrExists) {
+				t.Errorf("create: %v, want ErrExists", err)
+			}
+			if st, _ := s.Stats(ctx); st.Jobs != 0 || st.Queued != 0 {
+				t.Errorf("after a refused create: %d jobs, %d queued", st.Jobs, st.Queued)
 			}
 		})
 	}
