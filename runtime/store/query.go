@@ -90,6 +90,9 @@ func (q *JobQuery) Less(a, b Position) bool {
 	if a.At != b.At {
 		return (a.At < b.At) == q.Asc
 	}
+	if a.ID == b.ID {
+		return false
+	}
 	return (a.ID < b.ID) == q.Asc
 }
 

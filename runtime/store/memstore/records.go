@@ -88,13 +88,21 @@ func (m *Store) jobRec(n uint32) string { return m.jobs.at(n).rec }
 // findJob returns the number of job id.
 func (m *Store) findJob(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.jobIdx.find(codec.AppendKey(kb[:0], id))
+	n, ok := m.jobIdx.find(codec.AppendKey(kb[:0], id))
+	if ok && m.ob.removed > 0 && m.gone(n) {
+		return 0, false // removed (outbox.go)
+	}
+	return n, ok
 }
 
 // findTask returns the number of task id.
 func (m *Store) findTask(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.taskIdx.find(codec.AppendKey(kb[:0], id))
+	n, ok := m.taskIdx.find(codec.AppendKey(kb[:0], id))
+	if ok && m.ob.removed > 0 && m.taskGone(n) {
+		return 0, false // removed with its job (outbox.go)
+	}
+	return n, ok
 }
 
 // taskNumber returns the number of task id, also when the commit being

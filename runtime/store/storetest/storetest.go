@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timers", ExerciseTimers},
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
+		{"Outbox", ExerciseOutbox},
 	} {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
