@@ -16,12 +16,21 @@ if ARGV[1] ~= '' then
   end
   return out
 end
-local hi = tonumber(redis.call('HGET', k('cnt'), 'j') or '0') - 1 - from
-local lo = math.max(0, hi - limit + 1)
-while hi >= lo do
-  local first = math.max(lo, math.floor(hi / JB) * JB)
+local hi = tonumber(redis.call('HGET', k('cnt'), 'j') or '0') - 1
+if not redis.call('HGET', k('cnt'), 'jr') then
+  -- No job was removed: the offset is a number of records.
+  hi = hi - from
+  from = 0
+end
+-- Removed jobs (remove.lua) are skipped and not counted in the offset.
+while hi >= 0 and #out < limit * 6 do
+  local first = math.max(0, math.floor(hi / JB) * JB)
   local r = redis.call('LRANGE', jkey(hi), first % JB, hi % JB)
-  for i = #r, 1, -1 do emit(cmsgpack.unpack(r[i])) end
+  for i = #r, 1, -1 do
+    if r[i] ~= '' and #out < limit * 6 then
+      if from > 0 then from = from - 1 else emit(cmsgpack.unpack(r[i])) end
+    end
+  end
   hi = first - 1
 end
 return out
