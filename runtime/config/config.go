@@ -56,7 +56,17 @@ type Config struct {
 	LogFormat string // LOG_FORMAT: json or text
 
 	RedisURL string // REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_DB); empty: memory store
+
+	// HistoryURI is the history database (HISTORY_DATABASE_URI):
+	// sqlite:///path.db or postgresql://…; empty: no history.
+	HistoryURI string
+	// JobRetention is how long an ended job stays in the live store once
+	// archived (JOB_RETENTION, default 1 h); without history it stays.
+	JobRetention time.Duration
 }
+
+// DefaultJobRetention is JOB_RETENTION's default.
+const DefaultJobRetention = time.Hour
 
 func (c *Config) withDefaults() {
 	if c.Port == 0 {
@@ -88,6 +98,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
+	}
+	if c.JobRetention == 0 {
+		c.JobRetention = DefaultJobRetention
 	}
 }
 
@@ -184,6 +197,15 @@ func FromEnv(lookup Lookup) (Config, error) {
 		integer("REDIS_PORT", &port, 1, 65535)
 		integer("REDIS_DB", &db, 0, 1<<20)
 		c.RedisURL = fmt.Sprintf("redis://%s/%d", net.JoinHostPort(host, strconv.Itoa(port)), db)
+	}
+	str("HISTORY_DATABASE_URI", &c.HistoryURI)
+	if v, ok := lookup("JOB_RETENTION"); ok && strings.TrimSpace(v) != "" {
+		d, err := ParseRetention(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("JOB_RETENTION=%q: %v", v, err))
+		} else {
+			c.JobRetention = d
+		}
 	}
 	// Worker authentication is by token; refuse what would silently not
 	// be enforced.
@@ -473,4 +495,30 @@ func tomlError(path string, err error, member bool) error {
 		return fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 	}
 	return fmt.Errorf("%s: %w", path, err)
+}
+
+// ParseRetention reads JOB_RETENTION: a Go duration ("90m", "24h", "0s")
+// or a number of seconds; 0 removes ended jobs as soon as they are
+// archived. At most 10 years.
+func ParseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f > 315_360_000 {
+			return 0, fmt.Errorf("want a duration from 0s to 87600h")
+		}
+		d = time.Duration(f * float64(time.Second))
+	} else {
+		d, err = time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("want a duration such as 1h or 30m, or a number of seconds")
+		}
+	}
+	if d < 0 || d > 87600*time.Hour {
+		return 0, fmt.Errorf("want a duration from 0s to 87600h")
+	}
+	if d == 0 {
+		d = time.Nanosecond // 0 means at once; the zero value means the default
+	}
+	return d, nil
 }
