@@ -53,6 +53,9 @@ type Options struct {
 	// WebhookBackoff is the wait before the second try of a webhook; it
 	// doubles for the third (default 2 s).
 	WebhookBackoff time.Duration
+	// History, when set, archives ended jobs (archive.go); the store must
+	// implement store.Outbox. The orchestrator closes it.
+	History store.Archive
 }
 
 // jobCacheSize is how many jobs an instance on a store over the network
@@ -85,6 +88,10 @@ type Orchestrator struct {
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
 	hookBackoff time.Duration
+
+	hist        store.Archive // nil: no history
+	outbox      store.Outbox
+	archiveKick chan struct{}
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
@@ -127,6 +134,9 @@ func New(o Options) (*Orchestrator, error) {
 	if x.hookBackoff <= 0 {
 		x.hookBackoff = 2 * time.Second
 	}
+	if err := x.useHistory(o.History); err != nil {
+		return nil, err
+	}
 	set := o.Blueprints
 	if set == nil {
 		var ds lang.Diagnostics
@@ -161,7 +171,7 @@ func (x *Orchestrator) Now() time.Time { return x.now() }
 // missed.
 func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop} {
+	for _, loop := range append([]func(context.Context){x.timerLoop, x.reclaimLoop}, x.historyLoops()...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
@@ -196,6 +206,9 @@ func (x *Orchestrator) Close() error {
 	x.hooks.Wait()
 	if err := x.store.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
 		return err
+	}
+	if x.hist != nil {
+		return x.hist.Close()
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ type Options struct {
 	// NoParking keeps every worker connection in net/http instead of
 	// parking idle ones (more memory per idle worker, same behaviour).
 	NoParking bool
+	// History archives ended jobs (runtime/history); nil: no history.
+	// The server closes it.
+	History store.Archive
 }
 
 // Server is the HTTP face of one orchestrator instance.
@@ -93,7 +96,7 @@ func New(o Options) (*Server, error) {
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
-		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff,
+		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff, History: o.History,
 	})
 	if err != nil {
 		return nil, err
