@@ -39,6 +39,8 @@ type jobRun struct {
 	input   json.RawMessage
 	webhook string
 	watch   bool
+
+	ls *lsArgs // ls (job_ls.go)
 }
 
 func jobCommands() []jobCommand {
@@ -47,6 +49,7 @@ func jobCommands() []jobCommand {
 		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
 		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", run: jobHistory},
+		{name: "ls", args: "[--status S] [--where EXPR] …", nargs: 0, summary: "search jobs, live and archived: a table or --json", flags: lsFlags, run: jobLs},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
 	}

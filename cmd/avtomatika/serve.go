@@ -24,8 +24,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	addr := fl.String("addr", "", "listen address, host:port (default $API_HOST:$API_PORT, :8080)")
 	envFile := fl.String("env-file", ".env", "a .env file read after the environment (missing is fine)")
 	grace := fl.Duration("grace", 30*time.Second, "how long in-flight requests may take after SIGTERM")
+	dataDir := fl.String("data", "", "a folder for everything this node keeps on disk (the job history in DIR/history.db unless $HISTORY_DATABASE_URI is set)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: avtomatika serve [--blueprints DIR] [--addr HOST:PORT] [--env-file .env]")
+		fmt.Fprintln(stderr, "usage: avtomatika serve [--blueprints DIR] [--addr HOST:PORT] [--env-file .env] [--data DIR]")
 		fmt.Fprintln(stderr, "\nServes the client API and the worker protocol; configuration from the environment")
 		fmt.Fprintln(stderr, "(see docs/server.md). SIGINT/SIGTERM drain: no new jobs, in-flight requests finish.")
 		fl.PrintDefaults()
@@ -85,8 +86,19 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		opts.Store = st
 	}
+	hist, err := openHistory(ctx, &cfg, *dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
+		return exitUsage
+	}
+	if hist != nil {
+		opts.History = hist
+	}
 	srv, err := server.New(opts)
 	if err != nil {
+		if hist != nil {
+			hist.Close()
+		}
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitUsage
 	}
@@ -109,6 +121,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	fmt.Fprintf(stdout, "blueprints:   curl -s %s/api/v1/blueprints\n", base)
+	if hist != nil {
+		fmt.Fprintf(stdout, "history:      %s (ended jobs leave the live store %s after they end)\n", hist.Describe(), cfg.JobRetention)
+	} else {
+		fmt.Fprintln(stdout, "history:      off (set HISTORY_DATABASE_URI or --data DIR); ended jobs stay in the live store")
+	}
 	if err := srv.Run(ctx, l, *grace); err != nil {
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitFindings
