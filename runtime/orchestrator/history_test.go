@@ -14,8 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/history"
@@ -443,4 +443,3 @@ func BenchmarkRedisBounded(b *testing.B) {
 		b.ReportMetric(100*float64(after-before)/float64(before), "growth_%")
 	}
 }
-
