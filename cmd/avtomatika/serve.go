@@ -121,11 +121,6 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	fmt.Fprintf(stdout, "blueprints:   curl -s %s/api/v1/blueprints\n", base)
-	if hist != nil {
-		fmt.Fprintf(stdout, "history:      %s (ended jobs leave the live store %s after they end)\n", hist.Describe(), cfg.JobRetention)
-	} else {
-		fmt.Fprintln(stdout, "history:      off (set HISTORY_DATABASE_URI or --data DIR); ended jobs stay in the live store")
-	}
 	if err := srv.Run(ctx, l, *grace); err != nil {
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitFindings

@@ -76,9 +76,6 @@ func TestServePrintsAWorkingCurlLine(t *testing.T) {
 		t.Fatalf("the printed curl line: %d %s (body %s)", resp.StatusCode, body, m[2])
 	}
 	next() // the blueprints line
-	if l := next(); !strings.HasPrefix(l, "history:      off") {
-		t.Fatalf("history line: %q", l)
-	}
 	cancel()
 	if l := next(); l != "avtomatika: drained and stopped" {
 		t.Errorf("after the stop: %q", l)
