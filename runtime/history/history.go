@@ -205,9 +205,7 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer insJob.Close()
-	insEv, err := tx.PrepareContext(ctx, h.q(`INSERT INTO history_events
-		(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	insEv, err := tx.PrepareContext(ctx, h.q(insertEventSQL))
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -246,21 +244,8 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 			continue // archived before: its events and metadata are there
 		}
 		for i, ev := range e.Timeline {
-			var detail any
-			if len(ev.Detail) > 0 {
-				b, err := json.Marshal(ev.Detail)
-				if err != nil {
-					return fmt.Errorf("archive job %s: event %d: %w", j.ID, i, err)
-				}
-				detail = string(b)
-			}
-			var attempt any
-			if ev.Attempt != 0 {
-				attempt = ev.Attempt
-			}
-			if _, err := insEv.ExecContext(ctx, j.ID, i, ev.At.UnixMicro(), ev.Type, nullable(ev.State), nullable(ev.PrevState),
-				nullable(ev.NextState), nullable(ev.TaskID), nullable(ev.WorkerID), attempt, detail); err != nil {
-				return fmt.Errorf("archive job %s: event %d: %w", j.ID, i, err)
+			if err := insertEvent(ctx, insEv, j.ID, i, ev); err != nil {
+				return err
 			}
 		}
 		for k, v := range j.Metadata {
@@ -277,6 +262,61 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
+}
+
+const insertEventSQL = `INSERT INTO history_events
+	(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func insertEvent(ctx context.Context, st *sql.Stmt, id string, seq int, ev core.TimelineEvent) error {
+	var detail any
+	if len(ev.Detail) > 0 {
+		b, err := json.Marshal(ev.Detail)
+		if err != nil {
+			return fmt.Errorf("archive job %s: event %d: %w", id, seq, err)
+		}
+		detail = string(b)
+	}
+	var attempt any
+	if ev.Attempt != 0 {
+		attempt = ev.Attempt
+	}
+	if _, err := st.ExecContext(ctx, id, seq, ev.At.UnixMicro(), ev.Type, nullable(ev.State), nullable(ev.PrevState),
+		nullable(ev.NextState), nullable(ev.TaskID), nullable(ev.WorkerID), attempt, detail); err != nil {
+		return fmt.Errorf("archive job %s: event %d: %w", id, seq, err)
+	}
+	return nil
+}
+
+// AppendTimeline implements store.Archive.
+func (h *DB) AppendTimeline(ctx context.Context, id string, evs []core.TimelineEvent) error {
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("archived job %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, h.q(`SELECT count(*) FROM history_jobs WHERE id = ?`), id).Scan(&n); err != nil {
+		return fmt.Errorf("archived job %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("archived job %q: %w", id, store.ErrNotFound)
+	}
+	var next int
+	if err := tx.QueryRowContext(ctx, h.q(`SELECT COALESCE(MAX(seq) + 1, 0) FROM history_events WHERE job_id = ?`), id).Scan(&next); err != nil {
+		return fmt.Errorf("archived job %q: %w", id, err)
+	}
+	st, err := tx.PrepareContext(ctx, h.q(insertEventSQL))
+	if err != nil {
+		return fmt.Errorf("archived job %q: %w", id, err)
+	}
+	defer st.Close()
+	for i, ev := range evs {
+		if err := insertEvent(ctx, st, id, next+i, ev); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func nullable(s string) any {

@@ -142,6 +142,15 @@ func testPutOnce(t *testing.T, uri string) {
 	if err != nil || len(tl) != 2 || tl[1].WorkerID != "w-alice" || tl[1].Detail["status"] != "success" || !tl[1].At.Equal(e.Timeline[1].At) || tl[1].Attempt != 1 {
 		t.Fatalf("Timeline = %+v, %v", tl, err)
 	}
+	if err := h.AppendTimeline(ctx, "j1", []core.TimelineEvent{{At: t0.Add(time.Hour), Type: "redriven", Detail: map[string]any{"job_id": "j9"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if tl, _ := h.Timeline(ctx, "j1"); len(tl) != 3 || tl[2].Type != "redriven" || tl[2].Detail["job_id"] != "j9" {
+		t.Fatalf("timeline after AppendTimeline = %+v", tl)
+	}
+	if err := h.AppendTimeline(ctx, "nope", []core.TimelineEvent{{At: t0, Type: "x"}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AppendTimeline(unknown) = %v", err)
+	}
 	if _, err := h.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Job(unknown) = %v; want ErrNotFound", err)
 	}

@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET "+apiPrefix+"/blueprints", c(s.listBlueprints))
 	mux.Handle("GET "+apiPrefix+"/blueprints/{name}/graph", c(s.graph))
 	mux.Handle("GET "+apiPrefix+"/workers", c(s.listWorkers))
+	s.redriveRoutes(mux, c)
 	mux.HandleFunc("GET /_public/status", func(w http.ResponseWriter, r *http.Request) {
 		if s.x.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})

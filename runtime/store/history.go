@@ -68,6 +68,9 @@ type Archive interface {
 	// Timeline returns an archived job's timeline. ErrNotFound when it is
 	// not archived.
 	Timeline(ctx context.Context, id string) ([]core.TimelineEvent, error)
+	// AppendTimeline adds events to the end of an archived job's timeline
+	// (a redrive). ErrNotFound when the job is not archived.
+	AppendTimeline(ctx context.Context, id string, evs []core.TimelineEvent) error
 	// Describe names the archive for logs (the database, never a password).
 	Describe() string
 	Close() error
