@@ -165,3 +165,36 @@ func shortDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd%dh", s/86400, s%86400/3600)
 }
+
+func redriveFlags(fl *flag.FlagSet) func(*jobRun) error {
+	from := fl.String("from", "", "the state to start in (default: where the job failed)")
+	current := fl.Bool("current", false, "run the blueprint's current version instead of the job's")
+	input := fl.String("input", "", "new input: a JSON object, @FILE or @- (stdin)")
+	return func(r *jobRun) error {
+		r.redrive = &client.RedriveOptions{FromState: *from, CurrentVersion: *current}
+		if *input != "" {
+			raw, err := readInput(*input, r.stdin)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &r.redrive.Input); err != nil || r.redrive.Input == nil {
+				return fmt.Errorf("--input: want a JSON object")
+			}
+		}
+		return nil
+	}
+}
+
+// jobRedrive re-runs a failed or quarantined job and prints the new id.
+func jobRedrive(ctx context.Context, r *jobRun) int {
+	j, err := r.c.Redrive(ctx, r.args[0], *r.redrive)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		r.printJSON(j)
+		return exitOK
+	}
+	fmt.Fprintln(r.stdout, j.ID)
+	return exitOK
+}

@@ -161,8 +161,8 @@ func (x *Orchestrator) recordOnOld(ctx context.Context, id string, ev core.Timel
 
 // RedriveResult is what a bulk redrive did (or, in a dry run, would do).
 type RedriveResult struct {
-	Matched int      `json:"matched"`         // failed or quarantined jobs the filters match (up to the bound)
-	Jobs    []string `json:"jobs,omitempty"`  // the new jobs, in the order of the old ones
+	Matched int      `json:"matched"`          // failed or quarantined jobs the filters match (up to the bound)
+	Jobs    []string `json:"jobs,omitempty"`   // the new jobs, in the order of the old ones
 	Errors  []string `json:"errors,omitempty"` // one per job that could not be redriven
 	// More is set when more jobs match than one request redrives.
 	More bool `json:"more,omitempty"`

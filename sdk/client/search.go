@@ -116,3 +116,23 @@ func (c *Client) Search(ctx context.Context, q SearchQuery) (*JobPage, error) {
 	}
 	return page, nil
 }
+
+// RedriveOptions say how to re-run a failed or quarantined job.
+type RedriveOptions struct {
+	FromState      string         `json:"from_state,omitempty"`      // "" : where it failed
+	CurrentVersion bool           `json:"current_version,omitempty"` // the blueprint's current version
+	Input          map[string]any `json:"input,omitempty"`           // replaces the job's input
+}
+
+// Redrive re-runs a failed or quarantined job as a new job and returns
+// it (its metadata redrive_of names the old one).
+func (c *Client) Redrive(ctx context.Context, id string, o RedriveOptions) (*Job, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	var j Job
+	if err := c.do(ctx, http.MethodPost, c.prefix+"/jobs/"+url.PathEscape(id)+"/redrive", nil, o, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
