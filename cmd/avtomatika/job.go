@@ -40,7 +40,8 @@ type jobRun struct {
 	webhook string
 	watch   bool
 
-	ls *lsArgs // ls (job_ls.go)
+	ls      *lsArgs                // ls (job_ls.go)
+	redrive *client.RedriveOptions // redrive
 }
 
 func jobCommands() []jobCommand {
@@ -52,6 +53,7 @@ func jobCommands() []jobCommand {
 		{name: "ls", args: "[--status S] [--where EXPR] …", nargs: 0, summary: "search jobs, live and archived: a table or --json", flags: lsFlags, run: jobLs},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
+		{name: "redrive", args: "JOB_ID", nargs: 1, summary: "re-run a failed or quarantined job; print the new id", flags: redriveFlags, run: jobRedrive},
 	}
 }
 

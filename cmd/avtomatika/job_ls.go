@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -197,4 +201,23 @@ func jobRedrive(ctx context.Context, r *jobRun) int {
 	}
 	fmt.Fprintln(r.stdout, j.ID)
 	return exitOK
+}
+
+// readInput reads --input: inline JSON, @FILE or @- (stdin).
+func readInput(v string, stdin io.Reader) ([]byte, error) {
+	switch {
+	case v == "@-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("--input @- (stdin): %v", err)
+		}
+		return b, nil
+	case strings.HasPrefix(v, "@"):
+		b, err := os.ReadFile(v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("--input: cannot read %s: %v", v[1:], errors.Unwrap(err))
+		}
+		return b, nil
+	}
+	return []byte(v), nil
 }

@@ -82,3 +82,32 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestJobRedrive(t *testing.T) {
+	ctx := context.Background()
+	c, env := setupJob(t)
+	id, err := c.Start(ctx, "approval_only", map[string]any{}, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Approve(ctx, id, "rejected"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := jobMain(ctx, []string{"redrive", id, "--input", `{"again": true}`}, env, nil, &out, &errb); code != exitOK {
+		t.Fatalf("redrive: %d %s", code, errb.String())
+	}
+	nid := strings.TrimSpace(out.String())
+	j, err := c.Get(ctx, nid)
+	if err != nil || nid == id || j.State != "ask" {
+		t.Fatalf("the new job %q: %+v %v", nid, j, err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := jobMain(ctx, []string{"redrive", nid}, env, nil, &out, &errb); code != exitFindings || !strings.Contains(errb.String(), "only a failed or quarantined job") {
+		t.Fatalf("redrive of a waiting job: %d %s", code, errb.String())
+	}
+	if code := jobMain(ctx, []string{"redrive", id, "--input", `[1]`}, env, nil, &out, &errb); code != exitUsage {
+		t.Fatalf("redrive --input [1]: %d", code)
+	}
+}
