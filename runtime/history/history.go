@@ -187,8 +187,9 @@ func (h *DB) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// Put implements store.Archive: one transaction for the batch; a job
-// already archived is skipped with its events and metadata.
+// Put implements store.Archive: one transaction for the batch, rows
+// written with multi-row INSERTs; a job already archived is skipped with
+// its events and metadata.
 func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 	if len(jobs) == 0 {
 		return nil
@@ -198,26 +199,15 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer tx.Rollback()
-	insJob, err := tx.PrepareContext(ctx, h.q(`INSERT INTO history_jobs
-		(id, client, blueprint, blueprint_version, status, state, error_code, error_message, parent_id, created_at, ended_at, archived_at, job)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	defer insJob.Close()
-	insEv, err := tx.PrepareContext(ctx, h.q(insertEventSQL))
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	defer insEv.Close()
-	insMeta, err := tx.PrepareContext(ctx, h.q(`INSERT INTO history_metadata (job_id, key, value) VALUES (?, ?, ?)`))
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	defer insMeta.Close()
 	now := time.Now().UnixMicro()
+	byID := make(map[string]store.EndedJob, len(jobs))
+	var rows [][]any
 	for _, e := range jobs {
 		j := e.Job
+		if _, dup := byID[j.ID]; dup {
+			continue
+		}
+		byID[j.ID] = e
 		body, err := json.Marshal(j)
 		if err != nil {
 			return fmt.Errorf("archive job %s: %w", j.ID, err)
@@ -233,30 +223,50 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		if ended.IsZero() {
 			ended = j.UpdatedAt
 		}
-		res, err := insJob.ExecContext(ctx, j.ID, j.Client.Name, j.Blueprint, j.Version, string(j.Status), j.State,
-			code, msg, parent, j.CreatedAt.UnixMicro(), ended.UnixMicro(), now, string(body))
-		if err != nil {
-			return fmt.Errorf("archive job %s: %w", j.ID, err)
+		rows = append(rows, []any{j.ID, j.Client.Name, j.Blueprint, j.Version, string(j.Status), j.State,
+			code, msg, parent, j.CreatedAt.UnixMicro(), ended.UnixMicro(), now, string(body)})
+	}
+	// The jobs not archived before: their events and metadata follow.
+	fresh := map[string]bool{}
+	err = h.insertRows(ctx, tx, `INSERT INTO history_jobs
+		(id, client, blueprint, blueprint_version, status, state, error_code, error_message, parent_id, created_at, ended_at, archived_at, job)
+		VALUES `, ` ON CONFLICT (id) DO NOTHING RETURNING id`, 13, rows, func(r *sql.Rows) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("archive job %s: %w", j.ID, err)
-		} else if n == 0 {
-			continue // archived before: its events and metadata are there
+		fresh[id] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	var evRows, metaRows [][]any
+	for _, e := range jobs {
+		id := e.Job.ID
+		if !fresh[id] {
+			continue
 		}
+		delete(fresh, id) // once, however often the batch names it
 		for i, ev := range e.Timeline {
-			if err := insertEvent(ctx, insEv, j.ID, i, ev); err != nil {
+			row, err := eventRow(id, i, ev)
+			if err != nil {
 				return err
 			}
+			evRows = append(evRows, row)
 		}
-		for k, v := range j.Metadata {
-			s, ok := store.MetaString(v)
-			if !ok {
-				continue
-			}
-			if _, err := insMeta.ExecContext(ctx, j.ID, k, s); err != nil {
-				return fmt.Errorf("archive job %s: metadata %q: %w", j.ID, k, err)
+		for k, v := range e.Job.Metadata {
+			if s, ok := store.MetaString(v); ok {
+				metaRows = append(metaRows, []any{id, k, s})
 			}
 		}
+	}
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_events
+		(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail) VALUES `, "", 11, evRows, nil); err != nil {
+		return fmt.Errorf("archive events: %w", err)
+	}
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_metadata (job_id, key, value) VALUES `, "", 3, metaRows, nil); err != nil {
+		return fmt.Errorf("archive metadata: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -264,16 +274,62 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 	return nil
 }
 
-const insertEventSQL = `INSERT INTO history_events
-	(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// maxParams bounds the parameters of one statement (SQLite allows 32,766,
+// PostgreSQL 65,535).
+const maxParams = 30_000
 
-func insertEvent(ctx context.Context, st *sql.Stmt, id string, seq int, ev core.TimelineEvent) error {
+// insertRows inserts rows of width columns with as few statements as the
+// parameter bound allows; each row returned (RETURNING tail) goes to scan.
+func (h *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, width int, rows [][]any, scan func(*sql.Rows) error) error {
+	per := maxParams / width
+	for len(rows) > 0 {
+		chunk := rows[:min(per, len(rows))]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*width)
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", width), ", "))
+			b.WriteString(")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if scan == nil {
+			if _, err := tx.ExecContext(ctx, h.q(b.String()), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		rs, err := tx.QueryContext(ctx, h.q(b.String()), args...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		if err := rs.Close(); err != nil {
+			return err
+		}
+		if err := rs.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func eventRow(id string, seq int, ev core.TimelineEvent) ([]any, error) {
 	var detail any
 	if len(ev.Detail) > 0 {
 		b, err := json.Marshal(ev.Detail)
 		if err != nil {
-			return fmt.Errorf("archive job %s: event %d: %w", id, seq, err)
+			return nil, fmt.Errorf("archive job %s: event %d: %w", id, seq, err)
 		}
 		detail = string(b)
 	}
@@ -281,8 +337,20 @@ func insertEvent(ctx context.Context, st *sql.Stmt, id string, seq int, ev core.
 	if ev.Attempt != 0 {
 		attempt = ev.Attempt
 	}
-	if _, err := st.ExecContext(ctx, id, seq, ev.At.UnixMicro(), ev.Type, nullable(ev.State), nullable(ev.PrevState),
-		nullable(ev.NextState), nullable(ev.TaskID), nullable(ev.WorkerID), attempt, detail); err != nil {
+	return []any{id, seq, ev.At.UnixMicro(), ev.Type, nullable(ev.State), nullable(ev.PrevState),
+		nullable(ev.NextState), nullable(ev.TaskID), nullable(ev.WorkerID), attempt, detail}, nil
+}
+
+const insertEventSQL = `INSERT INTO history_events
+	(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func insertEvent(ctx context.Context, st *sql.Stmt, id string, seq int, ev core.TimelineEvent) error {
+	row, err := eventRow(id, seq, ev)
+	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(ctx, row...); err != nil {
 		return fmt.Errorf("archive job %s: event %d: %w", id, seq, err)
 	}
 	return nil

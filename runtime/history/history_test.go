@@ -32,7 +32,10 @@ const pgAdmin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // postgresDB creates a database of its own for the test and drops it
 // after. Without a PostgreSQL the test is skipped, or fails under CI.
-func postgresDB(t *testing.T) string {
+func postgresDB(t *testing.T) string { return postgresDBB(t) }
+
+// postgresDBB is postgresDB for tests and benchmarks.
+func postgresDBB(t testing.TB) string {
 	t.Helper()
 	db, err := sql.Open("pgx", pgAdmin)
 	if err == nil {
