@@ -47,8 +47,8 @@ func fakeJob(i, n int, r *rand.Rand) store.EndedJob {
 	worker := fmt.Sprintf("w-%d", r.IntN(50))
 	j := &core.Job{ID: fmt.Sprintf("job-%08d", i), Blueprint: fmt.Sprintf("bp%d", i%5), Version: "h1", Status: status, State: state,
 		Client: core.Client{Name: fmt.Sprintf("c%d", i%10)}, Input: map[string]any{"order": float64(i), "amount": float64(r.IntN(1000))},
-		History:  map[string]any{"charge": map[string]any{"ok": status == wire.StatusFinished}},
-		Metadata: map[string]any{"tenant": fmt.Sprintf("t-%d", r.IntN(100))},
+		History:   map[string]any{"charge": map[string]any{"ok": status == wire.StatusFinished}},
+		Metadata:  map[string]any{"tenant": fmt.Sprintf("t-%d", r.IntN(100))},
 		CreatedAt: created, UpdatedAt: end, FinishedAt: end, Steps: 3}
 	if code != "" {
 		j.Error = &wire.Error{Code: code, Message: "it failed"}
