@@ -25,8 +25,9 @@ const (
 	// archiveIdle is how often the outbox is read with no job ending here
 	// (jobs ended on other instances, or left by a crash).
 	archiveIdle = time.Second
-	// removeBatch is how many jobs one retention pass removes per call.
-	removeBatch = 1000
+	// removeBatch is how many jobs one retention call removes (one Lua
+	// script on Redis: a bounded run).
+	removeBatch = 256
 	// retentionEvery is how often jobs past their retention are removed.
 	retentionEvery = time.Second
 )

@@ -20,6 +20,7 @@ func ExerciseOutbox(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OffByDefault", testOutboxOff},
 		{"EndedJobsWaitUntilArchived", testOutboxFlow},
 		{"RemovedChildStillNamed", testOutboxRemovedChild},
+		{"RemovedOutOfOrder", testOutboxOutOfOrder},
 		{"SearchLive", testSearchLive},
 	})
 }
@@ -151,6 +152,40 @@ func testOutboxFlow(t *testing.T, s store.Store) {
 	finish(t, s, "j4", wire.StatusFailed, t0.Add(time.Hour))
 	if got, _ := o.PendingArchive(ctx, 10); len(got) != 1 || got[0].Job.ID != "j4" {
 		t.Fatalf("PendingArchive = %v; want j4", endedIDs(got))
+	}
+}
+
+// Jobs that end in another order than they were created leave in the
+// order they ended; lists stay right meanwhile.
+func testOutboxOutOfOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := outboxOf(t, s)
+	o.KeepOutbox()
+	for i, id := range []string{"j1", "j2", "j3", "j4"} {
+		create(t, s, newJob(id, "c1"), nil)
+		finish(t, s, id, wire.StatusFinished, t0.Add(time.Duration(3-i)*time.Second)) // j4 ends first
+	}
+	if err := o.MarkArchived(ctx, []string{"j1", "j2", "j3", "j4"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := o.RemoveArchived(ctx, t0.Add(time.Second), 10); n != 2 {
+		t.Fatalf("removed %d, want j3 and j4", n)
+	}
+	for _, p := range []store.ListParams{{Client: "c1"}, {}} {
+		js, err := s.ListJobs(ctx, p)
+		if err != nil || !slices.Equal(jobIDs(js), []string{"j2", "j1"}) {
+			t.Fatalf("ListJobs(%+v) = %v, %v; want j2, j1", p, jobIDs(js), err)
+		}
+		js, _ = s.ListJobs(ctx, store.ListParams{Client: p.Client, Offset: 1})
+		if !slices.Equal(jobIDs(js), []string{"j1"}) {
+			t.Fatalf("ListJobs(%+v, offset 1) = %v; want j1", p, jobIDs(js))
+		}
+	}
+	if n, _ := o.RemoveArchived(ctx, t0.Add(time.Hour), 10); n != 2 {
+		t.Fatalf("removed %d, want j1 and j2", n)
+	}
+	if js, _ := s.ListJobs(ctx, store.ListParams{Client: "c1"}); len(js) != 0 {
+		t.Fatalf("ListJobs after all were removed = %v", jobIDs(js))
 	}
 }
 

@@ -2,7 +2,7 @@
 -- (µs) and returns how many. A removed job's element of its jl list
 -- becomes empty (numbers stay in place); a full list of empty elements
 -- is deleted (jlt counts the empty elements of each list). Its index
--- entries, its place in its client's list and its status count go too.
+-- entries and its status count go too, and its client's list is trimmed.
 local function xdel(s, n)
   local f, h = xhash(s)
   local key = xbucket(h)
@@ -20,6 +20,7 @@ local function xdel(s, n)
   redis.call('HINCRBY', k('cnt'), 'xe', -1)
 end
 local removed = 0
+local clients = {}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('rt'), '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
   redis.call('ZREM', k('rt'), m)
   local n = tonumber(m)
@@ -36,7 +37,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('rt'), '-inf', ARGV[1], 'LIMIT'
     end
     local ok, d = pcall(cjson.decode, j.d)
     local cl = ok and type(d) == 'table' and type(d.c) == 'table' and d.c.name
-    if type(cl) == 'string' and cl ~= '' then redis.call('LREM', k('jc', cl), -1, m) end
+    if type(cl) == 'string' and cl ~= '' then clients[cl] = true end
     redis.call('HINCRBY', k('stc'), j.s, -1)
     if tonumber(redis.call('HGET', k('stc'), j.s)) <= 0 then redis.call('HDEL', k('stc'), j.s) end
     redis.call('LSET', jkey(n), n % JB, '')
@@ -47,6 +48,18 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', k('rt'), '-inf', ARGV[1], 'LIMIT'
       redis.call('HDEL', k('jlt'), chunk)
     end
     removed = removed + 1
+  end
+end
+-- A client's list (jc, newest first) loses its removed jobs from its
+-- tail, where the oldest are: bounded work per removal. A removed job
+-- further in (one that ended before older ones) stays until the tail
+-- reaches it; readers skip it.
+for cl in pairs(clients) do
+  local key = k('jc', cl)
+  while true do
+    local n = redis.call('LINDEX', key, -1)
+    if not n or jget(tonumber(n)) then break end
+    redis.call('RPOP', key)
   end
 end
 return removed
