@@ -92,15 +92,30 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		if err := x.prepare(ctx, nj, eff); err != nil {
 			return nil, nil, err
 		}
+		ends := nj.Status.Terminal() && x.store.JobEnds() != nil
+		if ends {
+			x.ending.mark(jobID, x.now())
+		}
+		x.outboxWebhook(nj, eff)
 		if fresh != nil {
 			if err := x.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff}); err != nil {
+				if ends {
+					x.ending.take(jobID)
+				}
 				return nil, nil, err
 			}
 			nj.Rev = 1
 			x.jobs.put(nj)
+			x.obs.Stepped(nil, nj, ev, eff)
+			if x.tracing != nil {
+				x.tracing.Committed(nil, nj, ev, eff, in.Now)
+			}
 			return nj, eff, nil
 		}
 		rev, err := x.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
+		if err != nil && ends {
+			x.ending.take(jobID)
+		}
 		if errors.Is(err, store.ErrConflict) && try < maxCommitTries {
 			x.jobs.drop(jobID)
 			continue
@@ -111,6 +126,10 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		}
 		nj.Rev = rev
 		x.jobs.put(nj)
+		x.obs.Stepped(j, nj, ev, eff)
+		if x.tracing != nil {
+			x.tracing.Committed(j, nj, ev, eff, in.Now)
+		}
 		return nj, eff, nil
 	}
 }
@@ -167,6 +186,9 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 		c.Version = m.Hash
 	}
 	for _, t := range eff.Enqueue {
+		if x.tracing != nil {
+			t.TracingContext = x.tracing.TaskContext(j, t)
+		}
 		if t.Strategy == "" || t.Strategy == wire.StrategyDefault {
 			continue
 		}

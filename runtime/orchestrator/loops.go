@@ -123,6 +123,19 @@ func (x *Orchestrator) fireTimers(ctx context.Context) error {
 // fire delivers one claimed timer. A dispatch timeout first withdraws its
 // task, unless a worker took it in time.
 func (x *Orchestrator) fire(ctx context.Context, t core.Timer) error {
+	if t.Event.Kind == eventWebhook {
+		for n := 1; ; n++ {
+			err := x.fireWebhook(ctx, t)
+			if err == nil || quiet(ctx, err) {
+				return err
+			}
+			wait := backoff(n)
+			x.log.Warn("webhook: store error; retrying", "job", t.JobID, "in", wait, "err", err)
+			if !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+		}
+	}
 	if t.Event.Kind == core.EventDispatchTimeout {
 		var ok bool
 		for n := 1; ; n++ {
@@ -180,9 +193,14 @@ func (x *Orchestrator) reclaimLoop(ctx context.Context) {
 // to their jobs as task timeouts.
 func (x *Orchestrator) reclaim(ctx context.Context) error {
 	now := x.now()
-	if _, err := x.store.ExpireWorkers(ctx, now); err != nil {
+	gone, err := x.store.ExpireWorkers(ctx, now)
+	if err != nil {
 		return err
 	}
+	for _, id := range gone {
+		x.workerRecs.drop(id)
+	}
+	x.workerRecs.sweep(now)
 	tasks, err := x.store.ReclaimExpired(ctx, now, claimBatch)
 	if err != nil {
 		return err

@@ -51,11 +51,16 @@ type Options struct {
 	// HTTPClient posts webhooks (default: a client with a 10 s timeout).
 	HTTPClient *http.Client
 	// WebhookBackoff is the wait before the second try of a webhook; it
-	// doubles for the third (default 2 s).
+	// doubles for each later one, up to an hour (default 2 s).
 	WebhookBackoff time.Duration
 	// History, when set, archives ended jobs (archive.go); the store must
 	// implement store.Outbox. The orchestrator closes it.
 	History store.Archive
+	// WebhookSecret returns the secret that signs the webhooks of a
+	// client's jobs ("" : Config.WebhookSecret).
+	WebhookSecret func(client string) string
+	// Tracing writes spans (default: nil, tracing off).
+	Tracing Tracing
 }
 
 // jobCacheSize is how many jobs an instance on a store over the network
@@ -84,10 +89,17 @@ type Orchestrator struct {
 	workerRecs workerCache
 
 	kick chan struct{} // wakes the reclaim loop
+	// endPoll is how often a held wait reads its job (see Watch.Until).
+	endPoll time.Duration
+	ending  endMarks // ends being committed here (their notices are not needed)
 
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
 	hookBackoff time.Duration
+	hookSecret  func(client string) string
+	hookSem     chan struct{}
+
+	tracing Tracing
 
 	hist        store.Archive // nil: no history
 	outbox      store.Outbox
@@ -110,12 +122,20 @@ func New(o Options) (*Orchestrator, error) {
 		cfg: o.Config, store: o.Store, log: o.Logger, now: o.Clock, rand: o.Rand, obs: o.Observer,
 		reg: lang.NewRegistry(), kick: make(chan struct{}, 1),
 		hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
+		hookSecret: o.WebhookSecret, hookSem: make(chan struct{}, maxWebhooksInFlight),
+		tracing: o.Tracing,
 	}
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
+	x.cfg.Limits.SetDefaults()
+	x.endPoll = endPollEvery
+	if x.store.JobEnds() != nil || x.store.Features().InProcess {
+		x.endPoll = endPollFallback
+	}
 	if !x.store.Features().InProcess {
 		x.jobs.max = jobCacheSize
+		x.jobs.maxBytes = x.cfg.Limits.JobCacheBytes
 	}
 	x.drainCtx, x.startDrain = context.WithCancel(context.Background())
 	if x.log == nil {
@@ -173,7 +193,7 @@ func (x *Orchestrator) Now() time.Time { return x.now() }
 // missed.
 func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
-	for _, loop := range append([]func(context.Context){x.timerLoop, x.reclaimLoop}, x.historyLoops()...) {
+	for _, loop := range append([]func(context.Context){x.timerLoop, x.reclaimLoop, x.endsLoop}, x.historyLoops()...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
@@ -186,6 +206,24 @@ func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	stopped := make(chan struct{})
 	go func() { wg.Wait(); close(stopped) }()
 	return stopped
+}
+
+// endsLoop wakes the held waits of jobs that ended on another instance.
+func (x *Orchestrator) endsLoop(ctx context.Context) {
+	ch := x.store.JobEnds()
+	if ch == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ch:
+			if !x.ending.take(id) {
+				x.waiters.notice(id)
+			}
+		}
+	}
 }
 
 // Drain stops taking new jobs, ends held waits and stops webhook retries

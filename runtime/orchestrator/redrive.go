@@ -80,11 +80,13 @@ func (x *Orchestrator) Redrive(ctx context.Context, caller *config.Client, id st
 			}
 		}
 	}
-	if err := x.takeQuota(ctx, caller); err != nil {
+	quota, err := x.takeQuota(ctx, caller)
+	if err != nil {
 		return nil, err
 	}
 	nid, err := x.newID()
 	if err != nil {
+		x.untakeQuota(ctx, quota)
 		return nil, err
 	}
 	now := x.now()
@@ -102,6 +104,7 @@ func (x *Orchestrator) Redrive(ctx context.Context, caller *config.Client, id st
 	}
 	nj, eff, err := x.stepAndCommit(ctx, j.ID, j, core.Event{Kind: core.EventCreated, StartAt: from}, nil)
 	if err != nil {
+		x.untakeQuota(ctx, quota)
 		return nil, err
 	}
 	x.after(ctx, nj, eff, true)

@@ -20,11 +20,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/schedule"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
@@ -58,6 +60,8 @@ type Options struct {
 	// so a load balancer moves away before connections are refused.
 	// 0 closes the listener at once.
 	DrainDelay time.Duration
+	// Tracing writes the spans of jobs (runtime/telemetry); nil is off.
+	Tracing orchestrator.Tracing
 }
 
 // Server is the HTTP face of one orchestrator instance.
@@ -78,6 +82,14 @@ type Server struct {
 	endOnce    sync.Once
 	parkMu     sync.Mutex
 	parkers    sync.Map // *http.Server -> *park.Parker, one per server that served a worker
+
+	// Rate limits (nil when off): clients, and a worker's heartbeats,
+	// polls and other requests.
+	clientRate, workerRate, heartbeatRate, pollRate *limiter
+	// parked counts each worker's parked connections and held polls.
+	parked   slots
+	sched    *schedule.Runner
+	notReady atomic.Bool // readyz answers 503 (set at SIGTERM, before the drain)
 }
 
 // New builds a server and its orchestrator, and loads the blueprints. A
@@ -102,18 +114,38 @@ func New(o Options) (*Server, error) {
 	}
 	st := o.Store
 	if st == nil {
-		st = memstore.New(memstore.Options{Clock: o.Clock})
+		l := o.Config.Limits
+		l.SetDefaults()
+		st = memstore.New(memstore.Options{Clock: o.Clock, MaxReservations: l.MaxReservations})
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
 		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff, History: o.History,
+		WebhookSecret: clientSecrets(o.Clients), Tracing: o.Tracing,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.x = x
-	s.metrics = newMetrics(x)
+	s.cfg.Limits.SetDefaults()
+	s.parked.max = s.cfg.Limits.MaxParkedPerWorker
+	if l := s.cfg.Limits; l.RateLimiting {
+		s.clientRate = newLimiter(l.RateLimit, l.RatePeriod)
+		s.workerRate = newLimiter(l.RateLimit, l.RatePeriod)
+		s.heartbeatRate = newLimiter(l.HeartbeatLimit, l.RatePeriod)
+		s.pollRate = newLimiter(l.PollLimit, l.RatePeriod)
+	}
+	if s.sched, err = schedule.New(x, schedule.Options{File: o.Config.SchedulesPath, TZ: o.Config.TZ, Logger: s.log}); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(x, s.sched)
 	s.ws = newWSHub(s)
+	if feed, ok := st.(store.CancelFeed); ok {
+		// A cancel accepted by any instance reaches the worker's socket
+		// on whichever instance holds it.
+		s.ws.relay = true
+		feed.OnCancel(s.ws.relayCancel)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -141,10 +173,23 @@ func (s *Server) Reloaded() <-chan struct{} { return s.x.Reloaded() }
 // Run serves on l and runs the orchestrator's background loops until ctx
 // ends, then drains: new jobs are refused, long polls answer at once,
 // in-flight requests finish (up to grace), and Run returns.
+//
+// The connections it keeps open are bounded (Limits.MaxConnections): past
+// the bound an idle one is closed to make room, else the new one is
+// refused with a 503 at once. Idle keep-alive connections close after
+// Limits.IdleTimeout, a request head must arrive within 10 s and a body
+// within Limits.BodyReadTimeout.
 func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	lim := newConnLimiter(l, s.maxConnections())
+	l = lim
+	hs := &http.Server{
+		Handler: s.handler, ReadHeaderTimeout: headerTimeout, IdleTimeout: s.cfg.Limits.IdleTimeout,
+		ConnState: lim.connState, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	loops, stopLoops := context.WithCancel(context.Background())
 	stopped := s.x.Start(loops)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); s.sched.Run(loops) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	var err error
@@ -152,8 +197,18 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	// Drain: refuse new jobs, answer long polls, let in-flight requests
-	// (results above all) finish, then stop the loops and the store.
+	// Drain: first answer readyz 503 for READY_DELAY_SECONDS while
+	// still taking work, so that load balancers stop sending; then refuse
+	// new jobs, answer long polls, let in-flight requests (results above
+	// all) finish, then stop the loops and the store.
+	s.notReady.Store(true)
+	if d := s.cfg.ReadyDelay; d > 0 && err == nil {
+		s.log.Info("not ready; draining after the delay", "delay", d)
+		select {
+		case <-time.After(d):
+		case <-s.endDelay:
+		}
+	}
 	s.Drain()
 	s.ws.closeAll()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -173,6 +228,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	}
 	stopLoops()
 	<-stopped
+	<-schedDone
 	if e := s.x.Close(); e != nil {
 		s.log.Warn("close store", "err", e)
 	}
@@ -180,6 +236,22 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 		err = nil
 	}
 	return err
+}
+
+// headerTimeout bounds the reading of a request's head.
+const headerTimeout = 10 * time.Second
+
+// maxConnections is Limits.MaxConnections, or the open-file limit less
+// 128 (for the store's connections, files and the listener), or 10,000
+// where the limit is unknown.
+func (s *Server) maxConnections() int {
+	if n := s.cfg.Limits.MaxConnections; n > 0 {
+		return n
+	}
+	if n := openFileLimit(); n > 0 {
+		return max(n-128, 16)
+	}
+	return 10_000
 }
 
 // endDrainDelay ends Run's drain delay now.
@@ -207,7 +279,10 @@ func (s *Server) parker(r *http.Request) *park.Parker {
 		return p.(*park.Parker)
 	}
 	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	p := park.New(hs, addr, park.Options{Handler: s.handler, Draining: s.x.Draining, Log: s.log})
+	p := park.New(hs, addr, park.Options{
+		Handler: s.handler, Draining: s.x.Draining, Log: s.log,
+		IdleTimeout: s.cfg.Limits.IdleTimeout, BodyTimeout: s.cfg.Limits.BodyReadTimeout,
+	})
 	s.parkers.Store(hs, p)
 	return p
 }

@@ -393,7 +393,10 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	w.mu.Unlock()
 	w.kickAll()
 
+	ctx, span := w.startSpan(ctx, t)
 	res := w.run(ctx, t)
+	res.TracingContext = traceContext(ctx)
+	endSpan(span, &res)
 	// The files are uploaded by now: the folder goes before the result, so
 	// a finished job never leaves one behind.
 	w.removeTaskDir(t.PayloadDir)
@@ -547,6 +550,7 @@ type link struct {
 	current int  // smooth weighted round robin
 
 	registered atomic.Bool
+	sent       sent // signatures sent lately (no message is sent twice)
 }
 
 func (l *link) isRegistered() bool { return l.registered.Load() }
@@ -779,7 +783,7 @@ func (l *link) event(ctx context.Context, t *Task, eventType string, payload map
 	}
 	ev := wire.Event{
 		EventID: id, WorkerID: l.w.cfg.WorkerID, OriginWorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
-		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(),
+		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(), TraceContext: traceContext(ctx),
 	}
 	if ev.Payload == nil {
 		ev.Payload = map[string]any{}
@@ -843,6 +847,21 @@ func (l *link) encode(body any, kind wire.Kind) ([]byte, error) {
 	sig, err := wire.Sign(l.token, b, kind)
 	if err != nil {
 		return nil, fmt.Errorf("sign %T: %w", body, err)
+	}
+	// The same message signed within the window would be refused as a
+	// replay: it goes with a later timestamp instead.
+	for range 60 {
+		if l.sent.fresh(sig, time.Now()) {
+			break
+		}
+		later, ok := laterTimestamp(b)
+		if !ok {
+			break
+		}
+		b = later
+		if sig, err = wire.Sign(l.token, b, kind); err != nil {
+			return nil, fmt.Errorf("sign %T: %w", body, err)
+		}
 	}
 	// The member is what json.Marshal(wire.Security{...}) writes, by
 	// hand: the signature is hex and the worker id is checked to be

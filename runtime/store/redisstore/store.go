@@ -162,10 +162,14 @@ type Store struct {
 	owns    bool
 	rt      *RoundTrips
 	outbox  atomic.Bool // KeepOutbox (outbox.go)
+	// onCancel holds the CancelFeed's functions ([]func(worker, task string)).
+	onCancel   atomic.Value
+	onCancelMu sync.Mutex
 
 	mu       sync.Mutex
 	waiters  waiters
 	timerCh  chan struct{}
+	ends     chan string // ids of jobs whose end was committed (JobEnds)
 	closed   bool
 	closedCh chan struct{}
 
@@ -210,6 +214,7 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 	s := &Store{
 		rdb: c, prefix: "{" + opt.Prefix + "}", sc: sc, recheck: opt.Recheck, owns: opt.OwnsClient,
 		rt: &RoundTrips{}, waiters: newWaiters(), timerCh: make(chan struct{}), closedCh: make(chan struct{}),
+		ends: make(chan string, 4096),
 	}
 	s.keys = []string{s.prefix}
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -314,6 +319,22 @@ func (s *Store) listen(ctx context.Context) {
 }
 
 func (s *Store) wake(msg string) {
+	if id, ok := strings.CutPrefix(msg, "e:"); ok {
+		select {
+		case s.ends <- id:
+		default: // nobody reads fast enough: the reader's own reads catch up
+		}
+		return
+	}
+	if rest, ok := strings.CutPrefix(msg, "c:"); ok {
+		if task, worker, ok := strings.Cut(rest, "\n"); ok {
+			fs, _ := s.onCancel.Load().([]func(string, string))
+			for _, f := range fs {
+				f(worker, unpack(task, taskPrefix))
+			}
+		}
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if msg == "timer" {
@@ -322,6 +343,22 @@ func (s *Store) wake(msg string) {
 		return
 	}
 	s.waiters.deliver(msg)
+}
+
+// JobEnds implements store.Store: the ends committed by every instance
+// sharing the Redis, as published by their commits.
+func (s *Store) JobEnds() <-chan string { return s.ends }
+
+var _ store.CancelFeed = (*Store)(nil)
+
+// OnCancel implements store.CancelFeed: f hears of every task withdrawn
+// while leased, on every instance, through the wake channel. Each call
+// adds a listener (servers in one process may share a store).
+func (s *Store) OnCancel(f func(workerID, taskID string)) {
+	s.onCancelMu.Lock()
+	defer s.onCancelMu.Unlock()
+	fs, _ := s.onCancel.Load().([]func(string, string))
+	s.onCancel.Store(append(fs[:len(fs):len(fs)], f))
 }
 
 // Features implements store.Store: every read is a round trip to Redis.
@@ -395,8 +432,9 @@ type commitArgs struct {
 	Ctm    []string     `json:"ctm,omitempty"`
 	Ch     []childArg   `json:"ch,omitempty"`
 	Sw     []storeWrite `json:"sw,omitempty"`
-	Tl     string       `json:"tl,omitempty"` // compact events, one a line
-	Ob     string       `json:"ob,omitempty"` // end time (µs) when the commit ends the job and the outbox is on
+	Tl     string       `json:"tl,omitempty"`  // compact events, one a line
+	Ob     string       `json:"ob,omitempty"`  // end time (µs) when the commit ends the job and the outbox is on
+	Fin    string       `json:"fin,omitempty"` // the job's id when it ends: published as e:<id>
 }
 
 type doneArg struct {
@@ -448,6 +486,9 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	}
 	a := commitArgs{ID: packJob(j.ID), Create: create, Job: d, Status: statusCode(j.Status), Client: j.Client.Name,
 		V: j.Version, B: j.Blueprint, Tb: base(j.CreatedAt)}
+	if j.Status.Terminal() {
+		a.Fin = j.ID
+	}
 	if !create {
 		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
 		if c := p.Complete; c != nil {

@@ -121,6 +121,7 @@ for _, id in ipairs(a.wd or {}) do
     redis.call('SREM', k('wl', t.w), m)
     t.s = 'w'
     redis.call('RPUSH', k('cr', t.w), id)
+    wake('c:' .. id .. '\n' .. t.w)
   end
   if t and tn ~= n then jput(tn, o) end
 end
@@ -143,5 +144,6 @@ if a.create then jadd(n, j) else jput(n, j) end
 -- end time, for the archive.
 if a.ob and prevStatus ~= a.st then redis.call('ZADD', k('ob'), 'NX', a.ob, int(n)) end
 for _, c in ipairs(a.ch or {}) do jadd(newJob(c.id, c)) end
+if a.fin then wake('e:' .. a.fin) end
 publish()
 return {'OK', rev}
