@@ -56,6 +56,9 @@ type Config struct {
 	LogFormat string // LOG_FORMAT: json or text
 
 	RedisURL string // REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_DB); empty: memory store
+
+	// NoConsole turns the web console at / off (CONSOLE=off; default on).
+	NoConsole bool
 }
 
 func (c *Config) withDefaults() {
@@ -196,6 +199,9 @@ func FromEnv(lookup Lookup) (Config, error) {
 			errs = append(errs, fmt.Errorf("WORKER_AUTH_MODE=%q: want mixed or token-only", v))
 		}
 	}
+	console := true
+	boolean("CONSOLE", &console)
+	c.NoConsole = !console
 	var tls bool
 	boolean("TLS_ENABLED", &tls)
 	if tls {

@@ -28,11 +28,21 @@ func TestFromEnv(t *testing.T) {
 	for name, val := range map[string]string{
 		"API_PORT": "http", "WORKER_TIMEOUT_SECONDS": "-1", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"MAX_TRANSITIONS_PER_JOB": "0", "WORKER_VERIFY_SIGNATURES": "maybe", "WORKER_POLL_TIMEOUT_SECONDS": "1000",
-		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true",
+		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true", "CONSOLE": "hidden",
 	} {
 		_, err := FromEnv(env(map[string]string{name: val}))
 		if err == nil || !strings.Contains(err.Error(), strings.Split(name, "=")[0]) {
 			t.Errorf("%s=%s: error %v must name the variable", name, val, err)
+		}
+	}
+}
+
+func TestConsoleSwitch(t *testing.T) {
+	t.Parallel()
+	for v, off := range map[string]bool{"": false, "on": false, "true": false, "off": true, "0": true, "false": true} {
+		c, err := FromEnv(env(map[string]string{"CONSOLE": v}))
+		if err != nil || c.NoConsole != off {
+			t.Errorf("CONSOLE=%q: NoConsole %v, err %v; want %v", v, c.NoConsole, err, off)
 		}
 	}
 }

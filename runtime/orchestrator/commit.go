@@ -192,6 +192,9 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 // tasks, starting child jobs, and, when the job ended, waking those who
 // wait on it, telling the observer and posting the webhook.
 func (x *Orchestrator) after(ctx context.Context, j *core.Job, eff *core.Effects, created bool) {
+	if so, ok := x.obs.(StepObserver); ok {
+		so.JobStepped(j)
+	}
 	if created {
 		x.obs.JobCreated(j)
 	}

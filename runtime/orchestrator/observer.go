@@ -24,6 +24,14 @@ type Observer interface {
 	BlueprintsReloaded(set *lang.Set, findings lang.Diagnostics)
 }
 
+// StepObserver is an Observer that also hears of every committed step of
+// a job (a transition, a task result, a progress report, the job's
+// creation and its end), after the commit, for live views. Its method is
+// called on the committing goroutine and must not block.
+type StepObserver interface {
+	JobStepped(j *core.Job)
+}
+
 // NopObserver hears nothing.
 type NopObserver struct{}
 

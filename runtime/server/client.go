@@ -47,6 +47,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("GET /_public/metrics", s.metrics.handler())
 	s.workerRoutes(mux)
+	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -24,6 +24,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/console"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -61,6 +62,7 @@ type Server struct {
 	workers map[string]string         // worker id -> token
 	metrics *metrics
 	ws      *wsHub
+	console *console.Console // nil when CONSOLE=off
 	handler http.Handler
 
 	noParking bool
@@ -101,6 +103,7 @@ func New(o Options) (*Server, error) {
 	s.x = x
 	s.metrics = newMetrics(x)
 	s.ws = newWSHub(s)
+	s.newConsole()
 	s.handler = s.routes()
 	return s, nil
 }
