@@ -236,11 +236,7 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, who caller) {
 // message per batch (at most one per batchWindow).
 func (c *Console) events(w http.ResponseWriter, r *http.Request, who caller) {
 	c.live.seed()
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeErr(w, http.StatusInternalServerError, "internal", "streaming unsupported")
-		return
-	}
+	rc := http.NewResponseController(w)
 	name, _ := who.filter()
 	s := c.live.subscribe(name)
 	if s == nil {
@@ -255,7 +251,9 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, who caller) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprint(w, "retry: 3000\n: open\n\n")
-	fl.Flush()
+	if rc.Flush() != nil {
+		return
+	}
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
 	drain := c.x.DrainContext().Done()
@@ -265,12 +263,12 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, who caller) {
 			if _, err := fmt.Fprintf(w, "event: jobs\ndata: %s\n\n", b); err != nil {
 				return
 			}
-			fl.Flush()
+			_ = rc.Flush()
 		case <-ping.C:
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}
-			fl.Flush()
+			_ = rc.Flush()
 		case <-r.Context().Done():
 			return
 		case <-drain:
