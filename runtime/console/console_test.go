@@ -28,6 +28,7 @@ input:
     qty: {type: integer, minimum: 1, default: 1}
     speed: {type: string, enum: [slow, fast], default: slow}
     gift: {type: boolean}
+    batch: {type: integer, multipleOf: 5, default: 5}
 start: check
 states:
   check:

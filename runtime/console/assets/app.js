@@ -2,7 +2,7 @@
 // every page has its own address and the server serves one document.
 
 import {
-  h, api, session, loadSession, setUnauthorized, fmtTime, fmtAgo, fmtMs, statusBadge, short,
+  h, fill, api, session, loadSession, setUnauthorized, fmtTime, fmtAgo, fmtMs, statusBadge, short,
   jsonView, throttle, table, errorBox,
 } from './lib.js';
 import { loadGraph, legend } from './graph.js';
@@ -50,7 +50,7 @@ function setPage(title, nav, ...content) {
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  main.replaceChildren(...content);
+  fill(main, ...content);
 }
 
 let firstRoute = true;
@@ -142,7 +142,7 @@ async function blueprintsPage() {
   }
   const refused = h('div', { id: 'refused' });
   const showRefused = (findings) => {
-    refused.replaceChildren();
+    fill(refused);
     if (!findings || !findings.length) return;
     refused.append(h('div', { class: 'panel alert', role: 'alert' },
       h('h2', {}, 'The last reload was refused'),
@@ -197,7 +197,7 @@ async function blueprintPage(name) {
     current = state;
     graph.select(state);
     const { data } = await api(`/console/api/stats/jobs?blueprint=${encodeURIComponent(name)}&state=${encodeURIComponent(state)}`);
-    picked.replaceChildren(h('h2', { id: 'state-jobs-title' }, `Jobs in ${state} now (${data.length})`),
+    fill(picked, h('h2', { id: 'state-jobs-title' }, `Jobs in ${state} now (${data.length})`),
       data.length
         ? table(['Job', 'Status', 'In this state since'], data.map((j) => h('tr', {},
           h('td', {}, h('a', { href: `#/jobs/${encodeURIComponent(j.id)}`, class: 'mono' }, j.id)),
@@ -210,7 +210,7 @@ async function blueprintPage(name) {
     const { data } = await api('/console/api/stats');
     const bs = (data.blueprints[name] || { states: {} }).states;
     graph.counts(bs);
-    statsBody.replaceChildren(...states.map((s) => {
+    fill(statsBody, ...states.map((s) => {
       const x = bs[s] || {};
       return h('tr', {},
         h('th', { scope: 'row' }, h('button', { type: 'button', class: 'btn secondary', onclick: () => pick(s), 'data-state-button': s }, s)),
@@ -340,9 +340,9 @@ async function jobsPage(query) {
   const load = async () => {
     const { data, headers } = await api(`/console/api/v1/jobs?${q}`);
     rows.clear();
-    tbody.replaceChildren(...data.map((j) => { const r = row(j); rows.set(j.id, r); return r; }));
+    fill(tbody, ...data.map((j) => { const r = row(j); rows.set(j.id, r); return r; }));
     status.textContent = `${data.length} job${data.length === 1 ? '' : 's'} shown · updated ${new Date().toLocaleTimeString()}`;
-    pager.replaceChildren();
+    fill(pager);
     const next = headers.get('X-Next-Cursor');
     const nq = new URLSearchParams(query);
     if (next) nq.set('cursor', next);
@@ -402,7 +402,7 @@ async function jobPage(id) {
   const approve = (decision) => act(decision === 'approved' ? 'Approve' : 'Reject',
     () => api(`/console/api/v1/jobs/${enc}/approval`, { method: 'POST', body: { decision } }));
   const drawActions = (det) => {
-    buttons.replaceChildren();
+    fill(buttons);
     if (det.actions.includes('approve')) {
       buttons.append(h('div', { class: 'panel notice', style: 'flex-basis:100%' },
         h('p', { class: 'approval-msg', id: 'approval-message' }, det.approval_message || 'This job waits for an approval.'),
@@ -425,7 +425,7 @@ async function jobPage(id) {
   const data = h('div', { class: 'grid2' });
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
   const draw = (det, events) => {
-    head.replaceChildren(
+    fill(head,
       h('h1', {}, 'Job ', h('span', { class: 'mono' }, det.id)),
       h('p', { class: 'sub' }, statusBadge(det.status), ' in state ', h('strong', { id: 'job-state' }, det.state), ' · blueprint ',
         h('a', { href: `#/blueprints/${encodeURIComponent(det.blueprint)}` }, det.blueprint), ' version ', h('code', {}, short(det.blueprint_version, 12)),
@@ -435,16 +435,16 @@ async function jobPage(id) {
         det.child_job_id ? h('span', {}, ' · child ', h('a', { href: `#/jobs/${encodeURIComponent(det.child_job_id)}` }, short(det.child_job_id))) : null),
       det.error ? h('div', { class: 'panel alert' }, h('strong', {}, det.error.code || 'error'), ': ', det.error.message || '') : null);
     drawActions(det);
-    tasks.replaceChildren(h('h2', {}, 'Current tasks'), det.tasks.length
+    fill(tasks, h('h2', {}, 'Current tasks'), det.tasks.length
       ? table(['Task', 'Type', 'Attempt', 'State', 'Worker', 'Queued', 'Leased', 'Lease until'], det.tasks.map((t) => h('tr', {},
         h('td', { class: 'mono' }, t.id), h('td', {}, t.type), h('td', { class: 'num' }, String(t.attempt)), h('td', {}, t.state),
         h('td', {}, t.worker || '—'), h('td', {}, fmtTime(t.enqueued_at)), h('td', {}, fmtTime(t.leased_at)), h('td', {}, fmtTime(t.lease_until)))), 'Current tasks')
       : h('p', { class: 'muted' }, 'The job waits on no task now.'));
-    data.replaceChildren(
+    fill(data,
       h('section', {}, h('h2', {}, 'Input'), jsonView(det.input, 'input')),
       h('section', {}, h('h2', {}, 'Result (history)'), jsonView(det.history, 'result'),
         det.result ? [h('h3', {}, 'Last task result'), jsonView(det.result, 'last task result')] : null));
-    timeline.replaceChildren(...events.map(timelineItem));
+    fill(timeline, ...events.map(timelineItem));
   };
   setPage(`Job ${short(id)}`, 'jobs', head, msg, buttons, holder, tasks, data, h('h2', {}, 'Timeline'), timeline);
   draw(d, tl);
@@ -479,7 +479,7 @@ async function workersPage() {
       byType.get(t).push(w);
     }
     const unserved = qs.queues.filter((q) => q.unserved);
-    body.replaceChildren(
+    fill(body,
       unserved.length ? h('div', { class: 'panel alert', role: 'alert', id: 'unserved' },
         h('strong', {}, 'No worker serves: '), unserved.map((q) => q.type).join(', '),
         ' — jobs wait on these task types but no registered worker lists them among its skills.') : null,

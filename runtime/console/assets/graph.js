@@ -1,7 +1,7 @@
 // The blueprint graph: an SVG laid out by Graphviz on the server. Nodes
 // are found by their <title> (the state's name), edges by "from->to".
 
-import { h } from './lib.js';
+import { h, fill } from './lib.js';
 
 const SVGNS = 'http://www.w3.org/2000/svg';
 
@@ -16,7 +16,7 @@ export async function loadGraph(container, name, version) {
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `state graph of ${name}`);
   const imported = document.importNode(svg, true);
-  container.replaceChildren(imported);
+  fill(container, imported);
   return new Graph(imported);
 }
 
@@ -27,14 +27,14 @@ export class Graph {
     this.edges = new Map();
     for (const g of svg.querySelectorAll('g.node')) {
       const t = g.querySelector('title');
-      if (t) this.nodes.set(t.textContent, g);
+      // The entry point is a point node named (start), with more
+      // parentheses when a state has that name.
+      if (t && !/^\(+start\)+$/.test(t.textContent)) { this.nodes.set(t.textContent, g); g.setAttribute('data-state', t.textContent); }
     }
     for (const g of svg.querySelectorAll('g.edge')) {
       const t = g.querySelector('title');
       if (t) this.edges.set(t.textContent, g);
     }
-    // Graphviz titles in SVG are tooltips: keep the name, drop the noise.
-    this.nodes.delete('(start)');
   }
 
   // states makes each state node a button: focusable, with a label and
@@ -43,7 +43,6 @@ export class Graph {
     for (const [name, g] of this.nodes) {
       g.setAttribute('tabindex', '0');
       g.setAttribute('role', 'button');
-      g.setAttribute('data-state', name);
       const pick = () => onPick(name);
       g.addEventListener('click', pick);
       g.addEventListener('keydown', (e) => {

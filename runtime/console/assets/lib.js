@@ -18,6 +18,14 @@ export function h(tag, attrs, ...kids) {
   return el;
 }
 
+// fill replaces an element's children, with the same rules as h: null,
+// undefined and false are skipped, arrays flattened, the rest text.
+export function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false)
+    .map((k) => (k instanceof Node ? k : String(k))));
+  return el;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message, details) {
     super(message);
