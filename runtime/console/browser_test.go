@@ -120,8 +120,12 @@ func run(t *testing.T, ctx context.Context, what string, steps ...step) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	if os.Getenv("CONSOLE_TRACE") != "" {
+		start := time.Now()
+		defer func() { t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond)) }()
+	}
 	if err := chromedp.Do(sctx, steps...); err != nil {
-		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + " | " + document.getElementById("main").innerText.slice(0, 600) + (window.DEBUG_HTML ? document.getElementById("main").outerHTML.slice(0, 4000) : "")`))
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + " | " + document.getElementById("main").innerText.slice(0, 600)`))
 		t.Fatalf("%s: %v\npage: %s", what, err, page)
 	}
 }
@@ -162,11 +166,11 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 			opts = append(opts, chromedp.EmulateMobile, chromedp.EmulatePortrait)
 		}
 		run(t, ctx, "resize for "+name, chromedp.EmulateViewport(w, 900, opts...), chromedp.Sleep(200*time.Millisecond))
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
-		if err != nil || len(png) < 1000 {
-			t.Fatalf("screenshot %s at %d px: %d bytes, %v", name, w, len(png), err)
+		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		if err != nil || len(img) < 1000 {
+			t.Fatalf("screenshot %s at %d px: %d bytes, %v", name, w, len(img), err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.jpg", name, w)), img, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -349,7 +353,6 @@ func TestBrowserOperatorFlow(t *testing.T) {
 
 	// Workers and queues: the worker, and a task type nobody serves.
 	orphan := createJob(t, srv.URL, "", "orphan", `{}`)
-	text(t, ctx, `window.DEBUG_HTML = true; ""`)
 	run(t, ctx, "workers",
 		chromedp.Navigate(srv.URL+"/#/workers"),
 		chromedp.WaitVisible(css(`tr[data-worker="reviewer-1"]`)),

@@ -189,7 +189,7 @@ async function blueprintPage(name) {
       h('a', { class: 'btn secondary', href: `#/jobs?blueprint=${encodeURIComponent(name)}` }, 'Jobs of this blueprint')),
     legend(), holder,
     h('h2', {}, 'States now'),
-    table(['State', h('th', { scope: 'col', class: 'num' }, 'Jobs now'), h('th', { scope: 'col', class: 'num' }, 'p50 time in state'), h('th', { scope: 'col', class: 'num' }, 'p95 time in state'), h('th', { scope: 'col', class: 'num' }, 'Stays measured')], [statsBody], 'Jobs per state'),
+    table(['State', h('th', { scope: 'col', class: 'num' }, 'Jobs now'), h('th', { scope: 'col', class: 'num' }, 'p50 time in state'), h('th', { scope: 'col', class: 'num' }, 'p95 time in state'), h('th', { scope: 'col', class: 'num' }, 'Stays measured')], statsBody, 'Jobs per state'),
     picked);
   const graph = await loadGraph(holder, name);
   let current = null;
@@ -330,7 +330,7 @@ async function jobsPage(query) {
   const paged = query.has('cursor') || query.has('offset');
 
   const row = (j) => h('tr', { 'data-job': j.id },
-    h('td', {}, h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id)),
+    h('td', {}, h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(j.id)}`, title: j.id, 'aria-label': `job ${j.id}` }, short(j.id))),
     h('td', {}, h('a', { href: `#/blueprints/${encodeURIComponent(j.blueprint_name)}` }, j.blueprint_name)),
     h('td', { 'data-cell': 'state' }, j.current_state),
     h('td', { 'data-cell': 'status' }, statusBadge(j.status)),
@@ -352,7 +352,7 @@ async function jobsPage(query) {
   };
 
   setPage('Jobs', 'jobs', h('h1', {}, 'Jobs'), form, status,
-    table(['Job', 'Blueprint', 'State', 'Status', 'Created', 'Updated'], [tbody], 'Jobs'), pager);
+    table(['Job', 'Blueprint', 'State', 'Status', 'Created', 'Updated'], tbody, 'Jobs'), pager);
   await load();
 
   const refresh = throttle(load, 500);
@@ -369,15 +369,16 @@ async function jobsPage(query) {
   });
 }
 
+// timelineItem is one event: what, where, when, by whom, and its details.
 function timelineItem(e) {
   const moves = e.previous_state || e.next_state ? ` ${e.previous_state || ''} → ${e.next_state || ''}` : '';
-  const details = { ...e };
-  delete details.job_id;
+  const ms = e.timestamp ? `.${String(Math.round((e.timestamp % 1) * 1000)).padStart(3, '0')}` : '';
   return h('li', {},
     h('strong', {}, e.event_type), moves, e.state && !moves ? ` in ${e.state}` : '',
-    ' · ', h('time', {}, fmtTime(e.timestamp)),
+    ' · ', h('time', {}, fmtTime(e.timestamp).replace('Z', `${ms}Z`)),
     e.worker_id ? ` · worker ${e.worker_id}` : '', e.attempt_number ? ` · attempt ${e.attempt_number}` : '',
-    jsonView(details, `details of ${e.event_type}`));
+    e.origin_task_id ? h('span', {}, ' · task ', h('code', {}, e.origin_task_id)) : null,
+    e.detail && Object.keys(e.detail).length ? jsonView(e.detail, `details of ${e.event_type}`) : null);
 }
 
 async function jobPage(id) {
@@ -415,9 +416,6 @@ async function jobPage(id) {
         class: 'btn secondary', type: 'button', id: 'cancel',
         onclick: () => { if (confirm(`Cancel job ${id}?`)) act('Cancel', () => api(`/console/api/v1/jobs/${enc}/cancel`, { method: 'POST' })); },
       }, 'Cancel the job'));
-    }
-    if (det.actions.includes('redrive')) {
-      buttons.append(h('button', { class: 'btn secondary', type: 'button', id: 'redrive', onclick: () => act('Redrive', () => api(`/console/api/v1/jobs/${enc}/redrive`, { method: 'POST' })) }, 'Redrive'));
     }
   };
   const head = h('div');

@@ -152,7 +152,7 @@ export function table(headers, rows, caption) {
   return h('div', { class: 'table-wrap' }, h('table', {},
     caption ? h('caption', { class: 'sr-only' }, caption) : null,
     h('thead', {}, h('tr', {}, headers.map((x) => (typeof x === 'string' ? h('th', { scope: 'col' }, x) : x)))),
-    h('tbody', {}, rows)));
+    rows instanceof HTMLTableSectionElement ? rows : h('tbody', {}, rows)));
 }
 
 export function errorBox(e) {
