@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
@@ -232,46 +234,60 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, who caller) {
 	writeJSON(w, http.StatusOK, map[string]any{"queues": out, "sampled": sampled, "in_flight": inFlight})
 }
 
-// events streams the live view's changes as server-sent events, one
-// message per batch (at most one per batchWindow).
-func (c *Console) events(w http.ResponseWriter, r *http.Request, who caller) {
+// upgrader accepts the live socket from this host's pages only (its
+// CheckOrigin compares Origin with Host), on top of guard's checks.
+var upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096}
+
+// live pushes the live view's changes over a WebSocket, one message per
+// batch (at most one per batchWindow). A WebSocket rather than server-sent
+// events: a browser opens at most six HTTP/1.1 connections per host, and
+// an event stream per open console tab would use them up.
+func (c *Console) liveSocket(w http.ResponseWriter, r *http.Request, who caller) {
 	c.live.seed()
-	rc := http.NewResponseController(w)
 	name, _ := who.filter()
 	s := c.live.subscribe(name)
 	if s == nil {
 		w.Header().Set("Retry-After", "5")
-		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", fmt.Sprintf("over %d open event streams", maxSubscribers))
+		writeErr(w, http.StatusServiceUnavailable, "too_many_sockets", fmt.Sprintf("over %d open live sockets", maxSubscribers))
 		return
 	}
 	defer c.live.unsubscribe(s)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, "retry: 3000\n: open\n\n")
-	if rc.Flush() != nil {
-		return
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
 	}
+	defer conn.Close()
+	closed := make(chan struct{})
+	go func() {
+		// The page sends nothing; reading handles pings and the close.
+		defer close(closed)
+		conn.SetReadLimit(512)
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
 	drain := c.x.DrainContext().Done()
 	for {
 		select {
 		case b := <-s.ch:
-			if _, err := fmt.Fprintf(w, "event: jobs\ndata: %s\n\n", b); err != nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
 				return
 			}
-			_ = rc.Flush()
 		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
 				return
 			}
-			_ = rc.Flush()
+		case <-closed:
+			return
 		case <-r.Context().Done():
 			return
 		case <-drain:
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "draining"), time.Now().Add(time.Second))
 			return
 		}
 	}

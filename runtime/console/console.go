@@ -9,9 +9,10 @@
 // handler forwards to /api/v1/... with the client token taken from the
 // console's cookie, so the API's own authentication and ownership rules
 // apply unchanged. What the API has no route for (graphs laid out as SVG,
-// live counts per state, a job's current tasks, queues, the live event
-// stream) is served under /console/api/ from the orchestrator directly,
-// under the same rules: a client sees its own jobs only.
+// live counts per state, a job's current tasks, queues, the live feed of
+// changes over a WebSocket) is served under /console/api/ from the
+// orchestrator directly, under the same rules: a client sees its own jobs
+// only.
 //
 // With client tokens configured the console asks for a token and keeps it
 // in an HttpOnly, SameSite=Strict cookie; every request that changes
@@ -113,7 +114,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/api/graph/{name}", c.guard(c.graph))
 	m.HandleFunc("GET /console/api/jobs/{id}", c.guard(c.job))
 	m.HandleFunc("GET /console/api/queues", c.guard(c.queues))
-	m.HandleFunc("GET /console/api/events", c.guard(c.events))
+	m.HandleFunc("GET /console/api/live", c.guard(c.liveSocket))
 	m.HandleFunc("/console/api/v1/{path...}", c.guard(c.proxy))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", "no console route "+r.Method+" "+r.URL.Path)

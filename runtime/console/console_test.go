@@ -1,8 +1,6 @@
 package console_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/console"
@@ -200,7 +200,7 @@ func TestSignInCookieAndIsolation(t *testing.T) {
 	betaJob := createJob(t, srv.URL, "tok-beta", "review", `{"order":"B1"}`)
 
 	anon := newClient(t, srv.URL)
-	for _, p := range []string{"/console/api/session", "/console/api/v1/jobs", "/console/api/stats", "/console/api/jobs/" + alphaJob, "/console/api/events"} {
+	for _, p := range []string{"/console/api/session", "/console/api/v1/jobs", "/console/api/stats", "/console/api/jobs/" + alphaJob, "/console/api/live"} {
 		if resp, body := anon.do("GET", p, "", nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "login_required") {
 			t.Errorf("GET %s without a cookie: %d %s; want 401", p, resp.StatusCode, body)
 		}
@@ -303,53 +303,52 @@ func newCSRFOf(t *testing.T, base, token string) string {
 	return c.csrf
 }
 
-func TestEventsStreamBatchesAndFilters(t *testing.T) {
+func TestLiveSocketBatchesAndFilters(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t, servertest.Options{Clients: twoClients, Files: map[string]string{"review.yaml": reviewYAML}})
 	alpha := newClient(t, srv.URL)
 	alpha.login("tok-alpha")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/console/api/events", nil)
-	resp, err := (&http.Client{Jar: alpha.http.Jar}).Do(req)
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/console/api/live"
+	// Without the cookie, and from another origin, the socket is refused.
+	if _, resp, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("live socket without a cookie: %v %v; want 401", resp.StatusCode, err)
+	}
+	d := websocket.Dialer{Jar: alpha.http.Jar, HandshakeTimeout: 5 * time.Second}
+	if _, resp, err := d.Dial(wsURL, http.Header{"Origin": {"http://evil.example"}}); err == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("live socket from another origin: %v; want 403", err)
+	}
+	conn, _, err := d.Dial(wsURL, http.Header{"Origin": {srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	defer conn.Close()
 	betaJob := createJob(t, srv.URL, "tok-beta", "review", `{"order":"B"}`)
 	var ids []string
 	for range 5 {
 		ids = append(ids, createJob(t, srv.URL, "tok-alpha", "review", `{"order":"A"}`))
 	}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() && len(seen) < len(ids) {
-		line, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(seen) < len(ids) {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v (seen %d of %d)", err, len(seen), len(ids))
 		}
 		var batch struct {
-			Jobs []struct{ ID, Blueprint, State, Status string }
+			Jobs       []struct{ ID, Blueprint, State, Status string }
+			Blueprints []string
 		}
-		if err := json.Unmarshal([]byte(line), &batch); err != nil {
-			t.Fatalf("batch %q: %v", line, err)
+		if err := json.Unmarshal(msg, &batch); err != nil {
+			t.Fatalf("batch %q: %v", msg, err)
 		}
 		for _, j := range batch.Jobs {
 			if j.ID == betaJob {
-				t.Fatalf("alpha's stream carried beta's job %s", betaJob)
+				t.Fatalf("alpha's feed carried beta's job %s", betaJob)
 			}
-			if j.Blueprint != "review" || j.State != "check" {
-				t.Errorf("change %+v: want review in check", j)
+			if j.Blueprint != "review" || j.State != "check" || j.Status != "waiting_for_worker" {
+				t.Errorf("change %+v: want review waiting for a worker in check", j)
 			}
 			seen[j.ID] = true
-		}
-	}
-	for _, id := range ids {
-		if !seen[id] {
-			t.Errorf("job %s never streamed", id)
 		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 	maxBatch = 200
 	// batchWindow is how long changes gather before a push.
 	batchWindow = 250 * time.Millisecond
-	// maxSubscribers bounds the open event streams.
+	// maxSubscribers bounds the open live sockets.
 	maxSubscribers = 1_000
 )
 
@@ -349,7 +349,7 @@ func (t *tracker) openTaskSample(client string, all bool, limit int) (out []open
 
 type openTask struct{ job, id, typ string }
 
-// subscribe opens an event stream; nil when too many are open.
+// subscribe opens a live feed; nil when too many are open.
 func (t *tracker) subscribe(client string) *subscriber {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -375,8 +375,8 @@ func (t *tracker) unsubscribe(s *subscriber) {
 	}
 }
 
-// loop pushes the gathered changes to the open streams, at most one push
-// per batchWindow, and stops when the last stream closes. It sleeps while
+// loop pushes the gathered changes to the open feeds, at most one push
+// per batchWindow, and stops when the last feed closes. It sleeps while
 // nothing changes.
 func (t *tracker) loop() {
 	for {
@@ -406,8 +406,8 @@ func (t *tracker) loop() {
 	}
 }
 
-// push sends one batch to one stream, filtered to its client. A batch too
-// large, or one the stream missed before, says "resync" with a count.
+// push sends one batch to one feed, filtered to its client. A batch too
+// large, or one the feed missed before, says "resync" with a count.
 func (t *tracker) push(s *subscriber, changes map[string]change, overflow bool) {
 	var jobs []change
 	names := map[string]bool{}

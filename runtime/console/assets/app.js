@@ -18,23 +18,40 @@ function leave() { for (const fn of cleanups) { try { fn(); } catch (e) { /* ign
 
 function every(ms, fn) { const t = setInterval(fn, ms); onLeave(() => clearInterval(t)); }
 
-// ---- live updates: one event stream, batched by the server ----
+// ---- live updates: one WebSocket, batched by the server ----
 const liveListeners = new Set();
-let source = null;
+let socket = null;
+let liveWanted = false;
+let retry = 1000;
 function onLive(fn) { liveListeners.add(fn); onLeave(() => liveListeners.delete(fn)); }
 function startLive() {
-  if (source) return;
-  source = new EventSource('/console/api/events');
+  liveWanted = true;
+  if (socket) return;
   const dot = document.getElementById('live-dot');
-  source.addEventListener('open', () => { dot.textContent = 'live'; dot.classList.add('on'); });
-  source.addEventListener('error', () => { dot.textContent = 'reconnecting'; dot.classList.remove('on'); });
-  source.addEventListener('jobs', (ev) => {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/console/api/live`);
+  socket = ws;
+  ws.addEventListener('open', () => { retry = 1000; dot.textContent = 'live'; dot.classList.add('on'); });
+  ws.addEventListener('close', () => {
+    dot.textContent = 'reconnecting';
+    dot.classList.remove('on');
+    if (socket === ws) socket = null;
+    if (liveWanted) {
+      setTimeout(() => { if (liveWanted) startLive(); }, retry);
+      retry = Math.min(retry * 2, 30000);
+      // What happened while disconnected: the pages reload what they show.
+      for (const fn of liveListeners) fn({ resync: true, jobs: [], blueprints: [], count: 0 });
+    }
+  });
+  ws.addEventListener('message', (ev) => {
     let batch;
     try { batch = JSON.parse(ev.data); } catch (e) { return; }
     for (const fn of liveListeners) fn(batch);
   });
 }
-function stopLive() { if (source) { source.close(); source = null; } }
+function stopLive() {
+  liveWanted = false;
+  if (socket) { socket.close(); socket = null; }
+}
 
 // ---- routing ----
 function parseHash() {
