@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
@@ -100,7 +101,7 @@ type change struct {
 type subscriber struct {
 	client string // "" sees every job
 	ch     chan []byte
-	missed bool
+	missed atomic.Bool // a push found ch full
 }
 
 // tracker follows the unfinished jobs this instance commits: how many
@@ -422,7 +423,7 @@ func (t *tracker) push(s *subscriber, changes map[string]change, overflow bool) 
 			jobs = append(jobs, c)
 		}
 	}
-	if n == 0 && !overflow && !s.missed {
+	if n == 0 && !overflow && !s.missed.Load() {
 		return
 	}
 	msg := struct {
@@ -435,7 +436,7 @@ func (t *tracker) push(s *subscriber, changes map[string]change, overflow bool) 
 		msg.Blueprints = append(msg.Blueprints, name)
 	}
 	sort.Strings(msg.Blueprints)
-	if n > maxBatch || overflow || s.missed {
+	if n > maxBatch || overflow || s.missed.Load() {
 		msg.Resync = true
 	} else {
 		sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
@@ -444,8 +445,8 @@ func (t *tracker) push(s *subscriber, changes map[string]change, overflow bool) 
 	b, _ := json.Marshal(msg)
 	select {
 	case s.ch <- b:
-		s.missed = false
+		s.missed.Store(false)
 	default:
-		s.missed = true
+		s.missed.Store(true)
 	}
 }
