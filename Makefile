@@ -5,7 +5,7 @@ BIN      := bin/avtomatika
 ADDR     ?= :8080
 FUZZTIME ?= 10s
 
-.PHONY: run test lint bench build fuzz vet fmt clean deps
+.PHONY: run test lint bench build fuzz vet fmt clean mutate deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/avtomatika
@@ -14,9 +14,18 @@ run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
 test:
+	@echo "== build: every package"
+	$(GO) build ./...
+	@echo "== vet"
 	$(GO) vet ./...
+	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
+	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
 	$(GO) test -race -timeout 9m ./...
+	@echo "== lint blueprints/"
 	$(GO) run ./cmd/avtomatika lint blueprints
+	@echo "== blueprint tests (the *_test.yaml files of blueprints/)"
+	$(GO) run ./cmd/avtomatika test blueprints
+	@echo "== ok"
 
 lint:
 	$(GO) vet ./...
@@ -32,6 +41,24 @@ bench: build
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./lang/ | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./lang/ || exit 1; done
+
+# mutate: mutation testing with gremlins (not part of `make test` or CI:
+# every mutant rebuilds its package and reruns its tests, which takes a
+# long while: see docs/mutation.md). Efficacy is killed / (killed + lived)
+# per package; ./runtime/store covers the memory store and everything
+# under it (the Redis store too). Narrow the run with
+# MUTATE_PKGS=runtime/dispatch. Vet is off and DWARF is left out of the
+# test binaries (MUTATE_GOFLAGS): the link is most of each mutant's time.
+GREMLINS       ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS    ?= runtime/dispatch runtime/core lang runtime/store
+MUTATE_FLAGS   ?= --workers 2 --timeout-coefficient 5
+MUTATE_GOFLAGS ?= -vet=off -ldflags=-w
+
+mutate:
+	@for p in $(MUTATE_PKGS); do \
+		echo "== $$p"; \
+		GOFLAGS="$$GOFLAGS $(MUTATE_GOFLAGS)" $(GREMLINS) unleash $(MUTATE_FLAGS) ./$$p || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...

@@ -749,3 +749,31 @@ func formatInto(v any) string {
 }
 
 func decodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
+
+// CopyJSON copies a JSON value deeply: maps (map[string]any) and lists
+// ([]any) are copied, a nil one stays nil, other values are shared. An
+// evaluated constant is copied so that a caller may change it without
+// changing the machine.
+func CopyJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			return x
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = CopyJSON(e)
+		}
+		return out
+	case []any:
+		if x == nil {
+			return x
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = CopyJSON(e)
+		}
+		return out
+	}
+	return v
+}

@@ -28,6 +28,20 @@ import (
 // Set is the compiled blueprints of one folder, sorted by name.
 type Set struct {
 	Machines []*Machine
+	// Refused are the blueprint files of the folder that gave no machine:
+	// their own errors (or their scripts'), a clash with another file, or
+	// a sub-blueprint that was refused. Sorted by file.
+	Refused []Refusal
+}
+
+// Refusal is one blueprint file left out of a Set and why.
+type Refusal struct {
+	File string // the YAML file, as Machine.File
+	Name string // the blueprint's name when it could be read, else ""
+	// Findings are the errors that refused it; for a blueprint refused
+	// for a sub-blueprint's sake, Sub names that one and Findings are its.
+	Findings Diagnostics
+	Sub      string
 }
 
 // Lookup returns the machine of that name, or nil.
@@ -78,7 +92,7 @@ func LoadDir(dir string) (*Set, Diagnostics) {
 }
 
 // LoadFS loads, lints and compiles every *.yaml and *.yml file of fsys
-// (recursively; hidden folders are skipped). It returns the machines of
+// (recursively; hidden folders and blueprint tests, IsTestFile, are skipped). It returns the machines of
 // the files without errors and every diagnostic, sorted. A folder whose
 // diagnostics hold an error should be refused whole by a runtime.
 func LoadFS(fsys fs.FS) (*Set, Diagnostics) {
@@ -123,16 +137,65 @@ func (o Options) LoadFS(fsys fs.FS) (*Set, Diagnostics) {
 		return b
 	}
 	ds = append(ds, cfg.diags...)
-	ds = append(ds, cfg.apply(crossCheck(parsed), source)...)
+	cross := cfg.apply(crossCheck(parsed), source)
+	ds = append(ds, cross...)
 	set := &Set{}
+	refused := map[string]Refusal{} // by name, for the sub-blueprint rule
+	var good []*parsedFile
 	for _, pf := range parsed {
 		pf.diags = cfg.apply(pf.diags, source, pf.file)
 		ds = append(ds, pf.diags...)
 		if pf.machine != nil && !pf.failed && !pf.diags.HasErrors() {
-			set.Machines = append(set.Machines, pf.machine)
+			good = append(good, pf)
+			continue
+		}
+		r := Refusal{File: pf.file}
+		if pf.machine != nil {
+			r.Name = pf.machine.Name
+		}
+		for _, d := range pf.diags {
+			if d.Severity == SeverityError {
+				r.Findings = append(r.Findings, d)
+			}
+		}
+		for _, d := range cross {
+			if d.Pos.File == pf.file && d.Severity == SeverityError {
+				r.Findings = append(r.Findings, d)
+			}
+		}
+		set.Refused = append(set.Refused, r)
+		if r.Name != "" {
+			refused[r.Name] = r
 		}
 	}
+	// A blueprint that starts a refused one as its child is refused too,
+	// up the chain.
+	for changed := true; changed; {
+		changed = false
+		keep := good[:0]
+		for _, pf := range good {
+			sub, found := Refusal{}, false
+			for _, s := range pf.subs {
+				if sub, found = refused[s.name]; found {
+					break
+				}
+			}
+			if !found {
+				keep = append(keep, pf)
+				continue
+			}
+			r := Refusal{File: pf.file, Name: pf.machine.Name, Sub: sub.Name, Findings: sub.Findings}
+			set.Refused = append(set.Refused, r)
+			refused[r.Name] = r
+			changed = true
+		}
+		good = keep
+	}
+	for _, pf := range good {
+		set.Machines = append(set.Machines, pf.machine)
+	}
 	sort.Slice(set.Machines, func(i, j int) bool { return set.Machines[i].Name < set.Machines[j].Name })
+	sort.SliceStable(set.Refused, func(i, j int) bool { return set.Refused[i].File < set.Refused[j].File })
 	return set, ds.Sort()
 }
 
@@ -219,7 +282,7 @@ func blueprintFiles(fsys fs.FS) ([]string, Diagnostics) {
 		if strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
-		if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+		if (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !IsTestFile(p) {
 			files = append(files, p)
 		}
 		return nil
@@ -255,8 +318,8 @@ var (
 	topKeys    = []string{"defaults", "description", "endpoint", "input", "name", "script", "start", "states", "stores"}
 	stateKeys  = []string{"approval", "blueprint", "choose", "description", "end", "go_to", "parallel", "set", "store", "task", "transitions", "until", "wait"}
 	actionKeys = []string{"approval", "blueprint", "choose", "end", "go_to", "parallel", "task", "until", "wait"}
-	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "strategy", "timeout", "type"}
-	defaultKey = []string{"dispatch_timeout", "priority", "retries", "strategy", "timeout"}
+	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "retry_backoff", "strategy", "timeout", "type"}
+	defaultKey = []string{"dispatch_timeout", "priority", "retries", "retry_backoff", "strategy", "timeout"}
 )
 
 // loader holds the state of parsing one file.
@@ -795,6 +858,8 @@ func (l *loader) defaults(n *yaml.Node) {
 			if r, ok := l.retries(v, "defaults.retries"); ok {
 				d.Retries = &r
 			}
+		case "retry_backoff":
+			l.backoff(v, "defaults.retry_backoff", &d.Backoff)
 		case "priority":
 			if p, ok := l.number(v, "defaults.priority"); ok {
 				d.Priority = &p
@@ -877,6 +942,30 @@ func (l *loader) retries(n *yaml.Node, what string) (int, bool) {
 	}
 	l.errf(n, RuleWrongType, "%s must be a non-negative integer, not %s", what, kindName(n))
 	return 0, false
+}
+
+// backoff reads `{base: DURATION, max: DURATION}` over b: a key it names
+// replaces b's value, so a task's base keeps the defaults' max.
+func (l *loader) backoff(n *yaml.Node, what string, b *Backoff) {
+	for _, kv := range l.pairs(n, what, []string{"base", "max"}) {
+		k, v := kv[0].Value, kv[1]
+		before := len(l.diags)
+		d := l.duration(v, what+"."+k)
+		if d <= 0 {
+			if len(l.diags) == before {
+				l.errf(v, RuleBadDuration, "%s.%s must be longer than zero", what, k)
+			}
+			continue
+		}
+		if k == "base" {
+			b.Base = d
+		} else {
+			b.Max = d
+		}
+	}
+	if b.Base > 0 && b.Max > 0 && b.Base > b.Max {
+		l.errf(n, RuleBadDuration, "%s: base %s is longer than max %s", what, b.Base, b.Max)
+	}
 }
 
 func (l *loader) strategy(n *yaml.Node) string {

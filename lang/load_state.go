@@ -287,8 +287,10 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 	d := l.m.Defaults
 	t.Timeout, t.DispatchTimeout, t.Strategy = d.Timeout, d.DispatchTimeout, d.Strategy
 	if d.Retries != nil {
-		t.Retries = *d.Retries
+		r := *d.Retries
+		t.Retries = &r
 	}
+	t.Backoff = d.Backoff
 	if d.Priority != nil {
 		t.Priority = *d.Priority
 	}
@@ -318,7 +320,11 @@ func (l *loader) task(n *yaml.Node, state, local string) *Task {
 		case "dispatch_timeout":
 			t.DispatchTimeout = l.duration(v, "dispatch_timeout")
 		case "retries":
-			t.Retries, _ = l.retries(v, "retries")
+			if r, ok := l.retries(v, "retries"); ok {
+				t.Retries = &r
+			}
+		case "retry_backoff":
+			l.backoff(v, "retry_backoff", &t.Backoff)
 		case "strategy":
 			t.Strategy = l.strategy(v)
 		case "max_cost":

@@ -92,7 +92,7 @@ func TestLoadEveryAction(t *testing.T) {
 		t.Errorf("first: %+v", first)
 	}
 	work := m.State("work").Task
-	if work.Type != "do_work" || work.Timeout != time.Minute || work.DispatchTimeout != 48*time.Hour || work.Retries != 2 ||
+	if work.Type != "do_work" || work.Timeout != time.Minute || work.DispatchTimeout != 48*time.Hour || work.Retries == nil || *work.Retries != 2 ||
 		work.Strategy != "cheapest" || work.Priority != 5 || *work.MaxCost != 0.5 || work.Requires["ram_gb"] != int64(8) {
 		t.Errorf("work task: %+v", work)
 	}
@@ -161,6 +161,9 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob(filepath.Join("..", "blueprints", "*.yaml"))
 	for _, f := range files {
+		if IsTestFile(f) {
+			continue
+		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -301,5 +304,60 @@ func TestYAMLErrorAtMistake(t *testing.T) {
 				t.Errorf("findings: %v; want one yaml-syntax at %s", ds, c.at)
 			}
 		})
+	}
+}
+
+// Retries and backoff: a task without them takes the blueprint's
+// defaults, key by key; a blueprint without defaults leaves them to the
+// runtime (nil retries, zero backoff).
+func TestLoadRetryDefaults(t *testing.T) {
+	t.Parallel()
+	m := loadOne(t, `name: r
+defaults: {retries: 5, retry_backoff: {base: 2s, max: 30s}}
+start: plain
+states:
+  plain: {task: {type: t}, transitions: {success: own}}
+  own: {task: {type: t, retries: 0, retry_backoff: {base: 100ms}}, transitions: {success: done}}
+  done: {end: success}
+`)
+	plain, own := m.State("plain").Task, m.State("own").Task
+	if plain.Retries == nil || *plain.Retries != 5 || plain.Backoff != (Backoff{Base: 2 * time.Second, Max: 30 * time.Second}) {
+		t.Errorf("plain: retries %v, backoff %+v; want the defaults 5, {2s 30s}", plain.Retries, plain.Backoff)
+	}
+	if own.Retries == nil || *own.Retries != 0 || own.Backoff != (Backoff{Base: 100 * time.Millisecond, Max: 30 * time.Second}) {
+		t.Errorf("own: retries %v, backoff %+v; want 0, {100ms 30s}", own.Retries, own.Backoff)
+	}
+	bare := loadOne(t, "name: b\nstart: s\nstates:\n  s: {task: {type: t}, transitions: {success: done}}\n  done: {end: success}\n")
+	if task := bare.State("s").Task; task.Retries != nil || task.Backoff != (Backoff{}) {
+		t.Errorf("no defaults: retries %v, backoff %+v; want nil and zero (the runtime decides)", task.Retries, task.Backoff)
+	}
+}
+
+// TestSetRefused: a file with errors gives no machine and is listed in
+// Set.Refused with its findings; a blueprint that starts a refused one as
+// its child is refused too, up the chain, naming the child.
+func TestSetRefused(t *testing.T) {
+	t.Parallel()
+	child := func(name, sub string) string {
+		return "name: " + name + "\nstart: s\nstates:\n  s: {blueprint: " + sub + ", transitions: {success: ok, failure: ok}}\n  ok: {end: success}\n"
+	}
+	set, ds := LoadFS(fstest.MapFS{
+		"a.yaml": {Data: []byte("name: a\nstart: s\nstates:\n  s: {end: success}\n")},
+		"b.yaml": {Data: []byte(child("b", "c"))},
+		"c.yaml": {Data: []byte(child("c", "d"))},
+		"d.yaml": {Data: []byte("name: d\nstart: nowhere\nstates:\n  s: {end: success}\n")},
+	})
+	if !ds.HasErrors() || len(set.Machines) != 1 || set.Machines[0].Name != "a" {
+		t.Fatalf("machines %v, findings %v; want a alone", set.Machines, ds)
+	}
+	want := []struct{ file, name, sub string }{{"b.yaml", "b", "c"}, {"c.yaml", "c", "d"}, {"d.yaml", "d", ""}}
+	if len(set.Refused) != len(want) {
+		t.Fatalf("refused %+v", set.Refused)
+	}
+	for i, w := range want {
+		r := set.Refused[i]
+		if r.File != w.file || r.Name != w.name || r.Sub != w.sub || len(r.Findings) == 0 || r.Findings[0].Pos.File != "d.yaml" {
+			t.Errorf("refused[%d] = %+v, want %s (%s) for sub %q with d.yaml's findings", i, r, w.file, w.name, w.sub)
+		}
 	}
 }

@@ -65,8 +65,18 @@ type TaskDefaults struct {
 	Timeout         time.Duration
 	DispatchTimeout time.Duration
 	Retries         *int
+	Backoff         Backoff // retry_backoff
 	Priority        *float64
 	Strategy        string
+}
+
+// Backoff bounds the delay before a retry: the bound starts at Base and
+// doubles with each attempt up to Max, and the delay is drawn at random
+// below it. A zero field takes the blueprint's default, then the
+// runtime's (1 s and 60 s).
+type Backoff struct {
+	Base time.Duration
+	Max  time.Duration
 }
 
 // State is one node of the machine. Set and Store run before the action,
@@ -143,7 +153,8 @@ type Task struct {
 	Priority        float64
 	Timeout         time.Duration // result deadline of one attempt
 	DispatchTimeout time.Duration // how long it may wait for a worker
-	Retries         int           // further attempts after a TRANSIENT_ERROR
+	Retries         *int          // further attempts after a TRANSIENT_ERROR; nil: the runtime's default
+	Backoff         Backoff       // retry_backoff; zero fields: the runtime's
 	Strategy        string        // one of Strategies; "" means default
 	MaxCost         *float64
 	Requires        map[string]any // resource requirements, JSON values

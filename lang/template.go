@@ -136,7 +136,7 @@ type valueNode interface {
 
 type constNode struct{ v any }
 
-func (n constNode) eval(context.Context, *Env) (any, error) { return deepCopy(n.v), nil }
+func (n constNode) eval(context.Context, *Env) (any, error) { return CopyJSON(n.v), nil }
 
 type mapNode struct {
 	keys []string
@@ -395,24 +395,4 @@ func compileScalar(n *yaml.Node, sc *exprScope) (valueNode, Diagnostics) {
 		return constNode{t.lits[0]}, nil
 	}
 	return t, nil
-}
-
-// deepCopy copies maps and lists so a caller may change an evaluated
-// constant without changing the machine.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/avtomatika-ai/avtomatika-go/internal/bench"
 )
@@ -38,6 +39,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	force := fl.Bool("force", false, "run even when the machine is already loaded")
 	idleAt := fl.String("idle-workers-at", "", "run --idle idle workers against this URL until stopped (idle10k's child process)")
 	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of the measured runs (server and simulators, one process) to this file, for go tool pprof")
+	asJSON := fl.Bool("json", false, "print one JSON record per run and per workload's summary instead of the table")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -84,8 +86,14 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "avtomatika bench: the load average is already %.2f, above the core count: figures would measure the neighbours (--force runs anyway)\n", l)
 		return exitUsage
 	}
-	o.Progress = stderr
+	// A progress line redrawn in place on a terminal; elsewhere (a log, a
+	// pipe) one plain line per run.
+	tty := isTerminal(stderr)
+	if tty {
+		o.Progress = stderr
+	}
 	enc := json.NewEncoder(stdout)
+	var sums []bench.Summary
 	var prof *os.File
 	if *cpuprofile != "" {
 		var err error
@@ -115,7 +123,12 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 				return exitFindings
 			}
 			recs = append(recs, r)
-			_ = enc.Encode(r)
+			if *asJSON {
+				_ = enc.Encode(r)
+			}
+			if !tty {
+				fmt.Fprintf(stderr, "avtomatika bench: %s run %d of %d: %s\n", w, i, *runs, headline(r))
+			}
 		}
 		if prof != nil {
 			pprof.StopCPUProfile()
@@ -123,12 +136,86 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		sum := bench.Summarize(recs)
 		ours[w] = sum.Median
-		_ = enc.Encode(sum)
+		sums = append(sums, sum)
+		if *asJSON {
+			_ = enc.Encode(sum)
+		}
+	}
+	if !*asJSON {
+		benchTable(stdout, sums)
 	}
 	if *baseline == "asynq" {
-		return runBaseline(ctx, o.RedisURL, *workload, *runs, ours, stdout, stderr)
+		return runBaseline(ctx, o.RedisURL, *workload, *runs, ours, *asJSON, stdout, stderr)
 	}
 	return exitOK
+}
+
+// headline is a run's main figure: its p50 latency for the latency
+// workloads, its job rate for the others.
+func headline(r bench.Record) string {
+	if r.Workload == "dispatch" || r.Workload == "idle10k" {
+		return fmt.Sprintf("p50 %.3g ms, p99 %.3g ms", r.P50ms, r.P99ms)
+	}
+	return fmt.Sprintf("%s jobs/s", thousands(r.JobsPerSec))
+}
+
+// benchTable prints the medians as a table: one row per workload, its
+// main figure, the range over the runs, and the other figures it has.
+func benchTable(w io.Writer, sums []bench.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tSTORE\tRUNS\tMEDIAN\tRANGE\tDETAILS")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Workload, s.Store, s.Runs, headline(s.Median), s.Range, details(s.Median))
+	}
+	_ = tw.Flush()
+}
+
+// details lists a record's figures other than the headline, those it has.
+func details(r bench.Record) string {
+	var out []string
+	add := func(v float64, format string) {
+		if v != 0 {
+			out = append(out, fmt.Sprintf(format, v))
+		}
+	}
+	if r.Workload != "dispatch" && r.Workload != "idle10k" {
+		add(r.P50ms, "p50 %.3g ms")
+		add(r.P99ms, "p99 %.3g ms")
+	} else {
+		add(r.JobsPerSec, "%.0f jobs/s")
+	}
+	add(r.P999ms, "p99.9 %.3g ms")
+	add(r.StepMicros, "%.3g µs/step")
+	add(r.CPUMicrosJob, "%.0f µs CPU/job")
+	add(r.RedisCmdsJob, "%.3g Redis cmds/job")
+	add(r.RedisCPUMicrosJob, "%.0f µs Redis CPU/job")
+	add(float64(r.IdleWorkers), "%.0f idle workers")
+	add(r.DropPct, "rate %.3g%% lower than alone")
+	add(r.HeapBytesJob, "%.0f B heap/queued job")
+	add(r.RedisBytesJob, "%.0f B Redis/queued job")
+	add(r.DrainPerSec, "drains %.0f jobs/s")
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ", ")
+}
+
+// thousands formats a rate with thousands separators: 9,274.
+func thousands(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // runBaseline runs bench/baseline (a separate module, so this binary does
@@ -136,7 +223,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // default settings, then with a 1 ms TaskCheckInterval. After each it
 // prints a comparison line per workload that both ran: our median, asynq's
 // and the ratio.
-func runBaseline(ctx context.Context, redisURL, workload string, runs int, ours map[string]bench.Record, stdout, stderr io.Writer) int {
+func runBaseline(ctx context.Context, redisURL, workload string, runs int, ours map[string]bench.Record, asJSON bool, stdout, stderr io.Writer) int {
 	if workload != "all" && workload != "single" && workload != "dispatch" && workload != "mem100k" {
 		fmt.Fprintf(stderr, "avtomatika bench: the asynq baseline has single, dispatch and mem100k, not %s\n", workload)
 		return exitUsage
@@ -156,13 +243,20 @@ func runBaseline(ctx context.Context, redisURL, workload string, runs int, ours 
 		var out bytes.Buffer
 		cmd := exec.CommandContext(ctx, "go", "-C", "bench/baseline", "run", ".", "--redis-url", u.String(),
 			"--workload", workload, "--runs", fmt.Sprint(runs), "--check-interval", check)
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(stdout, &out), stderr
+		cmd.Stdout, cmd.Stderr = &out, stderr
+		if asJSON {
+			cmd.Stdout = io.MultiWriter(stdout, &out)
+		}
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(stderr, "avtomatika bench: asynq baseline: %v\n", err)
 			return exitFindings
 		}
 		for _, c := range compare(ours, out.Bytes()) {
-			_ = enc.Encode(c)
+			if asJSON {
+				_ = enc.Encode(c)
+				continue
+			}
+			fmt.Fprintf(stdout, "%s %s: ours %.4g (%s), asynq (check interval %s) %.4g: ratio %.2f\n", c.Workload, c.Metric, c.Ours, c.Store, check, c.Theirs, c.Ratio)
 		}
 	}
 	return exitOK

@@ -39,6 +39,9 @@ type jobRun struct {
 	input   json.RawMessage
 	webhook string
 	watch   bool
+
+	// history
+	asTest bool
 }
 
 func jobCommands() []jobCommand {
@@ -46,7 +49,7 @@ func jobCommands() []jobCommand {
 		{name: "start", args: "BLUEPRINT_OR_ENDPOINT", nargs: 1, summary: "start a job and print its id", flags: startFlags, run: jobStart},
 		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
-		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", run: jobHistory},
+		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", flags: historyFlags, run: jobHistory},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
 	}
@@ -407,6 +410,9 @@ func watchLine(j *client.Job, began, now time.Time) string {
 }
 
 func jobHistory(ctx context.Context, r *jobRun) int {
+	if r.asTest {
+		return jobHistoryAsTest(ctx, r)
+	}
 	evs, err := r.c.History(ctx, r.args[0])
 	if err != nil {
 		return r.fail(err)

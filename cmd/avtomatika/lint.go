@@ -95,6 +95,7 @@ func lintPaths(paths []string) (lang.Diagnostics, map[string][]byte, error) {
 			ds = lang.LintFS(fsys)
 		}
 		base := filepath.ToSlash(relative(dir))
+		ds = append(ds, lintTests(dir, only, sources)...) // blueprint tests: test.go
 		for _, d := range ds {
 			rel := d.Pos.File
 			d.Pos.File = path.Join(base, rel)

@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the blueprints folder: client API, worker protocol, hot reload", runServe},
 		{"lint", "check blueprint files and folders", runLint},
+		{"test", "run blueprint tests (*_test.yaml) with scripted workers on a virtual clock", runTest},
 		{"graph", "print a blueprint's state machine as DOT or Mermaid", runGraph},
 		{"job", "start, inspect, watch, cancel and approve jobs on a server", runJob},
 		{"bench", "measure throughput and latency through the public API", runBench},

@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	addr := fl.String("addr", "", "listen address, host:port (default $API_HOST:$API_PORT, :8080)")
 	envFile := fl.String("env-file", ".env", "a .env file read after the environment (missing is fine)")
 	grace := fl.Duration("grace", 30*time.Second, "how long in-flight requests may take after SIGTERM")
+	drainDelay := fl.Duration("drain-delay", 2*time.Second, "after SIGTERM, how long the listener stays open answering 503 to new jobs (within --grace) before it closes; 0: at once")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: avtomatika serve [--blueprints DIR] [--addr HOST:PORT] [--env-file .env]")
 		fmt.Fprintln(stderr, "\nServes the client API and the worker protocol; configuration from the environment")
@@ -64,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(h)
-	opts := server.Options{Config: cfg, Logger: log}
+	opts := server.Options{Config: cfg, Logger: log, DrainDelay: *drainDelay}
 	if cfg.ClientsPath != "" {
 		if opts.Clients, err = config.LoadClients(cfg.ClientsPath); err != nil {
 			fmt.Fprintf(stderr, "avtomatika serve: CLIENTS_CONFIG_PATH: %v\n", err)

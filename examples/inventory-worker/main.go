@@ -1,5 +1,6 @@
 // Command inventory-worker is the cookbook's inventory worker written
-// with the Go worker SDK. It runs two task types:
+// with the Go worker SDK, and the rest of what the blueprints in
+// blueprints/ ask of workers. It runs four task types:
 //
 //   - check_inventory: reads params.items (a list); when it holds
 //     "unavailable_item" it answers the custom status out_of_stock with
@@ -8,7 +9,11 @@
 //     {"warehouse_info": ...};
 //   - long_running_task: works in ten steps of two seconds, checking for
 //     cancellation before each, and answers cancelled when the
-//     orchestrator cancelled the job.
+//     orchestrator cancelled the job;
+//   - reserve_item: reserves params.sku (order_processing's shipping
+//     branches) and answers success with a reservation id;
+//   - send_notification: "sends" params.text for params.order (the
+//     send_notification blueprint, order_processing's child) by logging it.
 //
 // It is configured from the environment and a .env file in the working
 // folder (ORCHESTRATOR_URL, WORKER_TOKEN, WORKER_ID, ...; see README.md)
@@ -67,6 +72,8 @@ func newWorker(lookup worker.Lookup, log *slog.Logger, a *app) (*worker.Worker, 
 	}
 	w.Handle("check_inventory", a.checkInventory)
 	w.Handle("long_running_task", a.longRunning)
+	w.Handle("reserve_item", a.reserveItem)
+	w.Handle("send_notification", a.sendNotification(log))
 	return w, nil
 }
 
@@ -140,4 +147,33 @@ func cancelled(done int) worker.Result {
 	return worker.Result{Status: "cancelled", Data: map[string]any{
 		"message": "The task was cancelled by the user.", "steps_done": done,
 	}}
+}
+
+// reserveItem reserves one item of an order: params.sku, a non-empty
+// string (anything else fails the task with INVALID_INPUT_ERROR).
+func (a *app) reserveItem(ctx context.Context, t *worker.Task) (worker.Result, error) {
+	sku, _ := t.Params["sku"].(string)
+	if sku == "" {
+		return worker.Result{}, worker.InvalidInput(fmt.Errorf("reserve_item: params.sku is %v: want an item's sku", t.Params["sku"]))
+	}
+	select {
+	case <-ctx.Done():
+		return worker.Result{}, ctx.Err()
+	case <-time.After(a.check):
+	}
+	return worker.Result{Status: "success", Data: map[string]any{"sku": sku, "reservation": "R-" + t.TaskID[:min(8, len(t.TaskID))]}}, nil
+}
+
+// sendNotification "sends" the customer's message by logging it: a stand-in
+// for an e-mail or SMS gateway.
+func (a *app) sendNotification(log *slog.Logger) worker.HandlerFunc {
+	return func(ctx context.Context, t *worker.Task) (worker.Result, error) {
+		order, _ := t.Params["order"].(string)
+		text, _ := t.Params["text"].(string)
+		if text == "" {
+			return worker.Result{}, worker.InvalidInput(fmt.Errorf("send_notification: params.text is empty"))
+		}
+		log.Info("notification sent", "order", order, "text", text)
+		return worker.Result{Status: "success", Data: map[string]any{"notified": true}}, nil
+	}
 }

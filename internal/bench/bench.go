@@ -598,7 +598,16 @@ func Summarize(recs []Record) Summary {
 		unit = "ms p50"
 	}
 	return Summary{Workload: m.Workload, Store: m.Store, Runs: len(recs), Median: m,
-		Range: fmt.Sprintf("%.3g–%.3g %s", key(s[0]), key(s[len(s)-1]), unit)}
+		Range: fmt.Sprintf("%s–%s %s", figure(key(s[0])), figure(key(s[len(s)-1])), unit)}
+}
+
+// figure writes a measured value readably: whole from 100 up, else three
+// significant digits.
+func figure(v float64) string {
+	if v >= 100 || v <= -100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 // openLoop creates single jobs at o.Rate from t0 on, each at its scheduled

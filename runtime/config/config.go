@@ -51,6 +51,13 @@ type Config struct {
 	HealthCheckInterval  time.Duration // WORKER_HEALTH_CHECK_INTERVAL_SECONDS, default 60 s (TTL 2x)
 	MaxTransitionsPerJob int           // MAX_TRANSITIONS_PER_JOB, default 100
 	MaxBodyBytes         int64         // MAX_BODY_BYTES, default 1 MiB
+	// JobMaxRetries: further attempts after a transient failure for a task
+	// whose blueprint sets no retries (JOB_MAX_RETRIES, default 3; 0: none).
+	JobMaxRetries int
+	// DispatchTimeout: how long a task may wait for a worker when neither
+	// the blueprint nor the job says (DISPATCH_TIMEOUT_SECONDS; 0: until
+	// the job is cancelled).
+	DispatchTimeout time.Duration
 
 	LogLevel  string // LOG_LEVEL: debug, info, warn, error
 	LogFormat string // LOG_FORMAT: json or text
@@ -101,6 +108,7 @@ func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.
 func Default() Config {
 	var c Config
 	c.VerifySignatures = true
+	c.JobMaxRetries = 3
 	c.withDefaults()
 	return c
 }
@@ -164,6 +172,8 @@ func FromEnv(lookup Lookup) (Config, error) {
 	seconds("WORKER_POLL_TIMEOUT_SECONDS", &c.PollTimeout)
 	seconds("WORKER_HEALTH_CHECK_INTERVAL_SECONDS", &c.HealthCheckInterval)
 	integer("MAX_TRANSITIONS_PER_JOB", &c.MaxTransitionsPerJob, 1, 1_000_000)
+	integer("JOB_MAX_RETRIES", &c.JobMaxRetries, 0, 1000)
+	seconds("DISPATCH_TIMEOUT_SECONDS", &c.DispatchTimeout)
 	var mb int
 	integer("MAX_BODY_BYTES", &mb, 0, 1<<30)
 	if mb > 0 {

@@ -18,6 +18,12 @@ func TestFromEnv(t *testing.T) {
 	if err != nil || c.Port != 8080 || c.PollTimeout != 30*time.Second || c.GlobalWorkerToken != "secure-worker-token" || c.BlueprintsDir != "blueprints" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
+	if c.JobMaxRetries != 3 || c.DispatchTimeout != 0 {
+		t.Errorf("defaults: JOB_MAX_RETRIES %d, DISPATCH_TIMEOUT_SECONDS %v; want 3 and none", c.JobMaxRetries, c.DispatchTimeout)
+	}
+	if c, err := FromEnv(env(map[string]string{"JOB_MAX_RETRIES": "0", "DISPATCH_TIMEOUT_SECONDS": "90"})); err != nil || c.JobMaxRetries != 0 || c.DispatchTimeout != 90*time.Second {
+		t.Errorf("JOB_MAX_RETRIES=0 DISPATCH_TIMEOUT_SECONDS=90: %d, %v, %v", c.JobMaxRetries, c.DispatchTimeout, err)
+	}
 	if _, err := FromEnv(env(map[string]string{"WORKER_AUTH_MODE": "token-only", "TLS_ENABLED": "false"})); err != nil {
 		t.Errorf("token-only without TLS: %v", err)
 	}
@@ -28,7 +34,8 @@ func TestFromEnv(t *testing.T) {
 	for name, val := range map[string]string{
 		"API_PORT": "http", "WORKER_TIMEOUT_SECONDS": "-1", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"MAX_TRANSITIONS_PER_JOB": "0", "WORKER_VERIFY_SIGNATURES": "maybe", "WORKER_POLL_TIMEOUT_SECONDS": "1000",
-		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true", "CONSOLE": "hidden",
+		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true", "JOB_MAX_RETRIES": "-1", "DISPATCH_TIMEOUT_SECONDS": "soon",
+		"CONSOLE": "hidden",
 	} {
 		_, err := FromEnv(env(map[string]string{name: val}))
 		if err == nil || !strings.Contains(err.Error(), strings.Split(name, "=")[0]) {

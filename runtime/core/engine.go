@@ -41,7 +41,15 @@ type Limits struct {
 	DispatchTimeout time.Duration // how long a task may wait for a worker when nothing else says; 0: until cancelled
 	BackoffBase     time.Duration // bound of the first retry delay; default 1 s
 	BackoffMax      time.Duration // cap of the retry delay bound; default 60 s
+	// Retries: further attempts after a transient failure for a task
+	// whose blueprint sets no retries (JOB_MAX_RETRIES); nil: DefaultRetries.
+	Retries *int
 }
+
+// DefaultRetries is how often a task is retried after a transient failure
+// when neither its blueprint nor the server's configuration says: as the
+// Python orchestrator's JOB_MAX_RETRIES.
+const DefaultRetries = 3
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxSteps <= 0 {
@@ -55,6 +63,13 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BackoffMax <= 0 {
 		l.BackoffMax = 60 * time.Second
+	}
+	if l.BackoffBase > l.BackoffMax {
+		l.BackoffBase = l.BackoffMax
+	}
+	if l.Retries == nil || *l.Retries < 0 {
+		r := DefaultRetries
+		l.Retries = &r
 	}
 	return l
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
@@ -195,5 +197,97 @@ states:
 	j, fx = step(j, Event{Kind: EventApproval, Decision: "approved"})
 	if j.Status != wire.StatusFinished || fx.Notify == nil || fx.Notify.Event != "job_finished" || j.Steps != 4 {
 		t.Fatalf("end: %s after %d steps, notify %+v", j.Status, j.Steps, fx.Notify)
+	}
+}
+
+// failTransiently creates a job of m and answers each attempt with a
+// TRANSIENT_ERROR until the job stops retrying. It returns how many
+// attempts ran, the delays of the retries scheduled, and the final job.
+func failTransiently(t *testing.T, m *lang.Machine, lim Limits) (attempts int, delays []time.Duration, j *Job) {
+	t.Helper()
+	in := Inputs{Now: t0, Rand: &ctrRand{}, Limits: lim}
+	j, fx, err := Step(context.Background(), m, pending(nil), Event{Kind: EventCreated}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempts = 1; attempts < 50; attempts++ {
+		task := fx.Enqueue[0]
+		j, fx, err = Step(context.Background(), m, j, result(task.ID, 0, "failure", nil, wire.CodeTransientError), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != wire.StatusAwaitingRetry {
+			return attempts, delays, j
+		}
+		delays = append(delays, fx.Timers[0].At.Sub(t0))
+		if j, fx, err = Step(context.Background(), m, j, fx.Timers[0].Event, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("still retrying after 50 attempts")
+	return
+}
+
+// TestRetryDefaults: a task that names no retries gets the runtime's
+// (3, as JOB_MAX_RETRIES, or the configured number); defaults.retries and
+// the task's retries override it, in that order; retry_backoff bounds the
+// delays per task and in defaults.
+func TestRetryDefaults(t *testing.T) {
+	t.Parallel()
+	const states = "states:\n  s: {task: {type: t%s}, transitions: {success: ok}}\n  ok: {end: success}\n"
+	bp := func(defaults, task string) *lang.Machine {
+		return machine(t, "name: bp\n"+defaults+"start: s\n"+fmt.Sprintf(states, task))
+	}
+	cases := []struct {
+		name         string
+		m            *lang.Machine
+		lim          Limits
+		wantAttempts int
+	}{
+		{"nothing set: the runtime's 3 retries", bp("", ""), Limits{}, 1 + DefaultRetries},
+		{"the server's default", bp("", ""), Limits{Retries: ptr(1)}, 2},
+		{"the server says none", bp("", ""), Limits{Retries: ptr(0)}, 1},
+		{"defaults.retries over the server's", bp("defaults: {retries: 5}\n", ""), Limits{Retries: ptr(1)}, 6},
+		{"the task's retries over defaults", bp("defaults: {retries: 5}\n", ", retries: 0"), Limits{}, 1},
+	}
+	for _, c := range cases {
+		attempts, _, j := failTransiently(t, c.m, c.lim)
+		if attempts != c.wantAttempts || j.Status != wire.StatusFailed {
+			t.Errorf("%s: %d attempts, then %s; want %d, then failed", c.name, attempts, j.Status, c.wantAttempts)
+		}
+	}
+
+	// ctrRand's jitter is half of the bound: the bound doubles from base
+	// and stops at max.
+	half := func(ds ...time.Duration) []time.Duration {
+		for i := range ds {
+			ds[i] /= 2
+		}
+		return ds
+	}
+	backoffs := []struct {
+		name string
+		m    *lang.Machine
+		lim  Limits
+		want []time.Duration
+	}{
+		{"the runtime's 1 s doubling", bp("", ""), Limits{}, half(time.Second, 2*time.Second, 4*time.Second)},
+		{"the server's base and cap", bp("", ""), Limits{BackoffBase: 3 * time.Second, BackoffMax: 5 * time.Second}, half(3*time.Second, 5*time.Second, 5*time.Second)},
+		{"defaults.retry_backoff", bp("defaults: {retry_backoff: {base: 10s, max: 15s}}\n", ""), Limits{}, half(10*time.Second, 15*time.Second, 15*time.Second)},
+		{"the task's base, the defaults' cap", bp("defaults: {retry_backoff: {base: 10s, max: 15s}}\n", ", retry_backoff: {base: 4s}"), Limits{}, half(4*time.Second, 8*time.Second, 15*time.Second)},
+		{"a task's base above the server's cap", bp("", ", retry_backoff: {base: 2m}"), Limits{}, half(60*time.Second, 60*time.Second, 60*time.Second)},
+	}
+	for _, c := range backoffs {
+		_, delays, _ := failTransiently(t, c.m, c.lim)
+		if len(delays) != len(c.want) {
+			t.Errorf("%s: %d retries, want %d", c.name, len(delays), len(c.want))
+			continue
+		}
+		for i := range delays {
+			// Half the bound, give or take the jitter's low bits.
+			if d := delays[i] - c.want[i]; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("%s: retry %d after %v, want %v", c.name, i+1, delays[i], c.want[i])
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
@@ -191,18 +192,38 @@ func (s *stepper) failedForGood(st *lang.State, res *Result, e *wire.Error) {
 	s.finish(wire.StatusFailed, e)
 }
 
+// retries is how many further attempts the task of branch gets after a
+// transient failure: the task's retries (which take the blueprint's
+// defaults.retries), else the runtime's default.
 func (s *stepper) retries(st *lang.State, branch int) int {
-	if spec := taskSpec(st, branch); spec != nil {
-		return spec.Retries
+	if spec := taskSpec(st, branch); spec != nil && spec.Retries != nil {
+		return *spec.Retries
 	}
-	return 0
+	return *s.lim.Retries
+}
+
+// backoff is the base and cap of the task's retry delay: the task's
+// retry_backoff (which takes the blueprint's defaults), else the runtime's.
+// A base above the cap is held at the cap.
+func (s *stepper) backoff(st *lang.State, branch int) (base, max time.Duration) {
+	base, max = s.lim.BackoffBase, s.lim.BackoffMax
+	if spec := taskSpec(st, branch); spec != nil {
+		if spec.Backoff.Base > 0 {
+			base = spec.Backoff.Base
+		}
+		if spec.Backoff.Max > 0 {
+			max = spec.Backoff.Max
+		}
+	}
+	return min(base, max), max
 }
 
 // scheduleRetry arms the timer of the i-th task's next attempt, after
 // Backoff with full jitter.
 func (s *stepper) scheduleRetry(st *lang.State, i int, code string) {
 	ref := s.ref(i)
-	d := Backoff(ref.Attempt, s.lim.BackoffBase, s.lim.BackoffMax, s.rand64())
+	base, max := s.backoff(st, ref.Branch)
+	d := Backoff(ref.Attempt, base, max, s.rand64())
 	id := "retry-" + ref.ID
 	ref.Timer = id
 	if st.Action == lang.ActionTask {

@@ -29,6 +29,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -160,21 +161,28 @@ func Pick(t *core.Task, workers []Worker, rr uint64) (string, error) {
 	return best.ID, nil
 }
 
+// better reports whether a beats b: the lower score, then a worker hot
+// for the type, then the higher reputation, then the lighter load, then
+// the smaller id (so the choice never depends on the input's order).
 func better(typ string, score func(*Worker) float64, a, b *Worker) bool {
-	sa, sb := score(a), score(b)
-	if sa != sb {
-		return sa < sb
+	return cmp.Or(
+		cmp.Compare(score(a), score(b)),
+		first(a.Hot(typ), b.Hot(typ)),
+		cmp.Compare(b.reputation(), a.reputation()),
+		cmp.Compare(a.Load, b.Load),
+		strings.Compare(a.ID, b.ID),
+	) < 0
+}
+
+// first orders true before false.
+func first(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
 	}
-	if ha, hb := a.Hot(typ), b.Hot(typ); ha != hb {
-		return ha
-	}
-	if ra, rb := a.reputation(), b.reputation(); ra != rb {
-		return ra > rb
-	}
-	if a.Load != b.Load {
-		return a.Load < b.Load
-	}
-	return a.ID < b.ID
+	return 1
 }
 
 func lookup(m map[string]any, key string) (any, bool) {

@@ -140,7 +140,8 @@ func short(h string) string {
 }
 
 func (x *Orchestrator) limits() core.Limits {
-	return core.Limits{MaxSteps: x.cfg.MaxTransitionsPerJob, TaskTimeout: x.cfg.WorkerTimeout}
+	return core.Limits{MaxSteps: x.cfg.MaxTransitionsPerJob, TaskTimeout: x.cfg.WorkerTimeout,
+		DispatchTimeout: x.cfg.DispatchTimeout, Retries: &x.cfg.JobMaxRetries}
 }
 
 func (x *Orchestrator) inputs(ctx context.Context, m *lang.Machine) (core.Inputs, error) {
@@ -198,6 +199,7 @@ func (x *Orchestrator) after(ctx context.Context, j *core.Job, eff *core.Effects
 	if created {
 		x.obs.JobCreated(j)
 	}
+	x.checkServed(ctx, j, eff)
 	for _, id := range eff.Withdraw {
 		x.obs.TaskWithdrawn(ctx, id, j.ID)
 	}

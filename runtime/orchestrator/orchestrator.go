@@ -88,6 +88,8 @@ type Orchestrator struct {
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
+	lastReload atomic.Pointer[ReloadReport]
+	served     served // task types live workers serve, for waiting reasons
 }
 
 // New builds an orchestrator and installs its blueprints: Options.Blueprints,

@@ -37,7 +37,7 @@ start: rest
 states:
   rest: {wait: 50ms, go_to: check}
   check:
-    task: {type: check_inventory, timeout: 100ms}
+    task: {type: check_inventory, timeout: 100ms, retries: 0}
     transitions: {success: done, failure: done}
   done: {end: success}
 `

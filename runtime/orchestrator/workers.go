@@ -81,6 +81,7 @@ func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 		return err
 	}
 	x.workerRecs.put(&rec, now)
+	x.served.forget()
 	return nil
 }
 
@@ -190,10 +191,15 @@ func (x *Orchestrator) Result(ctx context.Context, workerID string, r TaskResult
 	case errors.Is(err, store.ErrLeaseLost):
 		return ignored(wire.ReasonDeadlineExceeded, "the lease on task "+r.TaskID+" expired; the task was handed on")
 	case errors.Is(err, core.ErrStaleTask):
+		// A cancel withdraws the job's tasks, so the late result of one
+		// reads as stale; say why, as the Python orchestrator does.
+		if cj, gerr := x.store.GetJob(ctx, r.JobID); gerr == nil && cj.Status == wire.StatusCancelled {
+			return ignored(wire.ReasonJobCancelled, "job "+r.JobID+" was cancelled")
+		}
 		return ignored(wire.ReasonStaleTask, "the job no longer waits on task "+r.TaskID)
 	case errors.Is(err, core.ErrTerminal):
 		reason := wire.ReasonAlreadyTerminated
-		if j != nil && j.Status == wire.ResultCancelled {
+		if j != nil && j.Status == wire.StatusCancelled {
 			reason = wire.ReasonJobCancelled
 		}
 		return ignored(reason, "the job has ended")

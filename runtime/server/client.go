@@ -196,7 +196,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *config.Clien
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, view(j))
+	v := view(j)
+	v.WaitingReason = s.x.WaitingReason(r.Context(), j)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -283,12 +285,53 @@ type findingView struct {
 	Message string `json:"message"`
 }
 
+// lastReloadView is what the last hot reload did, blueprint by blueprint.
+type lastReloadView struct {
+	At      time.Time              `json:"at"`
+	Applied []appliedView          `json:"applied"`
+	Removed []string               `json:"removed"`
+	Refused []refusedBlueprintView `json:"refused"`
+}
+
+type appliedView struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	File    string `json:"file"`
+}
+
+type refusedBlueprintView struct {
+	File        string        `json:"file"`
+	Name        string        `json:"name,omitempty"`
+	KeptVersion string        `json:"kept_version,omitempty"`
+	Sub         string        `json:"refused_sub_blueprint,omitempty"`
+	Findings    []findingView `json:"findings"`
+}
+
+func reloadView(r *orchestrator.ReloadReport) *lastReloadView {
+	if r == nil {
+		return nil
+	}
+	v := &lastReloadView{At: r.At.UTC(), Applied: []appliedView{}, Removed: append([]string{}, r.Removed...), Refused: []refusedBlueprintView{}}
+	for _, a := range r.Applied {
+		v.Applied = append(v.Applied, appliedView{a.Name, a.Version, a.File})
+	}
+	for _, b := range r.Refused {
+		rv := refusedBlueprintView{File: b.File, Name: b.Name, KeptVersion: b.Kept, Sub: b.Sub, Findings: []findingView{}}
+		for _, d := range b.Findings {
+			rv.Findings = append(rv.Findings, findingView{d.Pos.File, d.Pos.Line, d.Pos.Col, d.Rule, d.Message})
+		}
+		v.Refused = append(v.Refused, rv)
+	}
+	return v
+}
+
 func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
 	reg := s.x.Registry()
 	set := reg.Set()
 	out := struct {
 		Blueprints []blueprintView `json:"blueprints"`
 		Refused    []findingView   `json:"refused_reload,omitempty"`
+		LastReload *lastReloadView `json:"last_reload,omitempty"`
 	}{Blueprints: []blueprintView{}}
 	for _, m := range set.Machines {
 		bv := blueprintView{Name: m.Name, Description: m.Description, Version: m.Hash, File: m.File}
@@ -303,6 +346,7 @@ func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *confi
 	for _, d := range reg.Refused() {
 		out.Refused = append(out.Refused, findingView{d.Pos.File, d.Pos.Line, d.Pos.Col, d.Rule, d.Message})
 	}
+	out.LastReload = reloadView(s.x.LastReload())
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

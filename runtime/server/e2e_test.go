@@ -536,6 +536,14 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	var bl struct {
 		Blueprints []map[string]any `json:"blueprints"`
 		Refused    []map[string]any `json:"refused_reload"`
+		LastReload struct {
+			Refused []struct {
+				File        string           `json:"file"`
+				Name        string           `json:"name"`
+				KeptVersion string           `json:"kept_version"`
+				Findings    []map[string]any `json:"findings"`
+			} `json:"refused"`
+		} `json:"last_reload"`
 	}
 	h.edit("retry.yaml", "name: retry\nstart: nowhere\nstates: {}\n", func() bool {
 		h.do("GET", "/api/v1/blueprints", nil, nil, &bl)
@@ -543,6 +551,10 @@ func TestHotReloadKeepsRunningVersion(t *testing.T) {
 	})
 	if len(bl.Blueprints) != 1 || h.srv.Registry().Generation() != gen {
 		t.Errorf("the last good version must stay: %+v", bl)
+	}
+	if r := bl.LastReload.Refused; len(r) != 1 || r[0].File != "retry.yaml" || r[0].Name != "retry" ||
+		r[0].KeptVersion != bl.Blueprints[0]["version"] || len(r[0].Findings) == 0 {
+		t.Errorf("last_reload.refused = %+v, want retry.yaml with the version kept and why", r)
 	}
 	h.create("/jobs/retry", nil)
 }

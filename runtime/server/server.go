@@ -50,6 +50,12 @@ type Options struct {
 	// NoParking keeps every worker connection in net/http instead of
 	// parking idle ones (more memory per idle worker, same behaviour).
 	NoParking bool
+	// DrainDelay is how long the listener stays open once a drain starts
+	// (within Run's grace): new jobs are answered 503, /_public/status
+	// says draining, long polls answer 204 and results are still taken,
+	// so a load balancer moves away before connections are refused.
+	// 0 closes the listener at once.
+	DrainDelay time.Duration
 }
 
 // Server is the HTTP face of one orchestrator instance.
@@ -65,15 +71,19 @@ type Server struct {
 	console *console.Console // nil when CONSOLE=off
 	handler http.Handler
 
-	noParking bool
-	parkMu    sync.Mutex
-	parkers   sync.Map // *http.Server -> *park.Parker, one per server that served a worker
+	noParking  bool
+	drainDelay time.Duration
+	endDelay   chan struct{} // closed to end the drain delay early (tests)
+	endOnce    sync.Once
+	parkMu     sync.Mutex
+	parkers    sync.Map // *http.Server -> *park.Parker, one per server that served a worker
 }
 
 // New builds a server and its orchestrator, and loads the blueprints. A
 // folder that does not lint clean is an error naming every finding.
 func New(o Options) (*Server, error) {
-	s := &Server{cfg: o.Config, log: o.Logger, now: o.Clock, clients: map[string]*config.Client{}, workers: o.Workers, noParking: o.NoParking}
+	s := &Server{cfg: o.Config, log: o.Logger, now: o.Clock, clients: map[string]*config.Client{}, workers: o.Workers, noParking: o.NoParking,
+		drainDelay: o.DrainDelay, endDelay: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +130,9 @@ func (s *Server) Store() store.Store { return s.x.Store() }
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Reload lints the blueprints folder and swaps it in when clean.
+// Reload lints the blueprints folder and applies it blueprint by
+// blueprint (see orchestrator.Reload); it reports whether every change
+// was taken.
 func (s *Server) Reload(ctx context.Context) bool { return s.x.Reload(ctx) }
 
 // Reloaded returns a channel closed when the next reload attempt ends.
@@ -146,6 +158,13 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	s.ws.closeAll()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	if d := min(s.drainDelay, grace); d > 0 && err == nil {
+		s.log.Info("draining: new jobs get 503 until the listener closes", "in", d)
+		select {
+		case <-time.After(d):
+		case <-s.endDelay:
+		}
+	}
 	if e := hs.Shutdown(sctx); e != nil && err == nil {
 		err = e
 	}
@@ -162,6 +181,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	}
 	return err
 }
+
+// endDrainDelay ends Run's drain delay now.
+func (s *Server) endDrainDelay() { s.endOnce.Do(func() { close(s.endDelay) }) }
 
 // Drain stops taking new jobs and ends waiting long polls (SIGTERM).
 func (s *Server) Drain() { s.x.Drain() }

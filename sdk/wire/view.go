@@ -58,9 +58,12 @@ type JobView struct {
 	ParentJobID      string         `json:"parent_job_id,omitempty"`
 	ChildJobID       string         `json:"child_job_id,omitempty"`
 	TaskIDs          []string       `json:"current_task_ids,omitempty"` // the tasks it waits on
-	CreatedAt        int64          `json:"created_at"`
-	UpdatedAt        int64          `json:"updated_at"`
-	FinishedAt       int64          `json:"finished_at,omitempty"`
+	// WaitingReason says why a job that waits for a worker is not served:
+	// no registered worker has the task's type.
+	WaitingReason string `json:"waiting_reason,omitempty"`
+	CreatedAt     int64  `json:"created_at"`
+	UpdatedAt     int64  `json:"updated_at"`
+	FinishedAt    int64  `json:"finished_at,omitempty"`
 }
 
 // UnmarshalJSON reads a job view leniently: the id from job_id when id is

@@ -203,11 +203,9 @@ func TestCancellation(t *testing.T) {
 			started := make(chan struct{}, 1)
 			w.Handle("long_running_task", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
 				started <- struct{}{}
-				for !task.CheckForCancellation(ctx) {
-					select {
-					case <-time.After(10 * time.Millisecond):
-					case <-ctx.Done():
-					}
+				<-ctx.Done() // a cancellation ends the task's context
+				if !task.CheckForCancellation(ctx) {
+					return worker.Result{}, ctx.Err()
 				}
 				return worker.Result{Status: "cancelled"}, nil
 			})

@@ -34,6 +34,7 @@ func ExerciseQueues(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WithdrawIfQueuedRacesLease", testWithdrawRace},
 		{"MixedLoad", testMixedLoad},
 		{"CloseEndsPolls", testCloseEndsPolls},
+		{"LeaseEndsAtItsDeadline", testLeaseEndsAtDeadline},
 	})
 }
 

@@ -17,6 +17,7 @@ func ExerciseTimers(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, []testCase{
 		{"TimersFireOnce", testTimersFireOnce},
 		{"TimerArmedSignal", testTimerArmed},
+		{"TimerDueAtItsTime", testTimerDueAtItsTime},
 	})
 }
 

@@ -20,6 +20,7 @@ func ExerciseWorkers(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Workers", testWorkers},
 		{"DeadWorkerTasks", testDeadWorkerTasks},
 		{"LoadAndCandidates", testLoadAndCandidates},
+		{"WorkerExpiresAtItsDeadline", testWorkerExpiresAtDeadline},
 	})
 }
 

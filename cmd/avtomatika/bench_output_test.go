@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/avtomatika-ai/avtomatika-go/internal/bench"
+)
+
+// TestBenchOutput runs a small single workload with its output in
+// buffers, as in a log or a pipe: the table on stdout, one plain line per
+// run on stderr and no carriage return; --json prints the records.
+func TestBenchOutput(t *testing.T) {
+	t.Parallel()
+	args := []string{"--workload", "single", "--jobs", "20", "--runs", "1", "--force"}
+	var stdout, stderr bytes.Buffer
+	if code := runBench(context.Background(), args, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "\r") || strings.Count(stderr.String(), "avtomatika bench: single run 1 of 1: ") != 1 {
+		t.Errorf("stderr off a terminal: want a plain line per run, no \\r:\n%q", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "WORKLOAD  STORE   RUNS  MEDIAN") ||
+		!strings.HasPrefix(lines[1], "single    memory  1     ") || !strings.Contains(lines[1], " jobs/s ") || !strings.Contains(lines[1], "µs CPU/job") {
+		t.Errorf("table:\n%s", stdout.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if code := runBench(context.Background(), append(args, "--json"), nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("--json: exit %d: %s", code, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	var rec bench.Record
+	var sum bench.Summary
+	if err := dec.Decode(&rec); err != nil || rec.Workload != "single" || rec.JobsPerSec <= 0 {
+		t.Errorf("--json: first record %+v %v", rec, err)
+	}
+	if err := dec.Decode(&sum); err != nil || sum.Runs != 1 || sum.Median.JobsPerSec <= 0 {
+		t.Errorf("--json: summary %+v %v", sum, err)
+	}
+	if dec.More() {
+		t.Error("--json: more than the record and the summary")
+	}
+}
+
+func TestBenchTableFormats(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 9274.4: "9,274", 1234567: "1,234,567", -4200: "-4,200"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %s, want %s", v, got, want)
+		}
+	}
+	var b bytes.Buffer
+	benchTable(&b, []bench.Summary{
+		{Workload: "dispatch", Store: "redis", Runs: 3, Range: "1–2 ms p50", Median: bench.Record{Workload: "dispatch", P50ms: 1.5, P99ms: 4, JobsPerSec: 500}},
+		{Workload: "mem100k", Store: "memory", Runs: 3, Range: "14000–16000 jobs/s", Median: bench.Record{Workload: "mem100k", JobsPerSec: 15000, HeapBytesJob: 900}},
+	})
+	want := "WORKLOAD  STORE   RUNS  MEDIAN                RANGE               DETAILS\n" +
+		"dispatch  redis   3     p50 1.5 ms, p99 4 ms  1–2 ms p50          500 jobs/s\n" +
+		"mem100k   memory  3     15,000 jobs/s         14000–16000 jobs/s  900 B heap/queued job\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
+)
+
+// TestDrainAnswers503: during the drain delay the listener stays open:
+// the status says draining (503), a new job is refused with 503 and an
+// error body, a poll answers 204 at once, and the result of a task a
+// worker holds is still taken. Then the listener closes.
+func TestDrainAnswers503(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "retry.yaml"), []byte(retryBP), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.BlueprintsDir = dir
+	cfg.GlobalWorkerToken = workerToken
+	srv, err := New(Options{Config: cfg, DrainDelay: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, l, 30*time.Second) }()
+	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
+	h.stop = func() {}
+
+	w := h.worker("w1", "flaky")
+	id := h.create("/jobs/retry", nil)
+	p := w.mustPoll()
+
+	cancel() // SIGTERM
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var st map[string]string
+		if code := h.do("GET", "/_public/status", nil, nil, &st); code == http.StatusServiceUnavailable && st["status"] == "draining" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the status never said draining")
+		}
+	}
+	var refused struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if code := h.do("POST", "/api/v1/jobs/retry", nil, map[string]any{"initial_data": map[string]any{}}, &refused); code != http.StatusServiceUnavailable || refused.Error.Code == "" {
+		t.Errorf("a new job while draining: %d %+v, want 503 with an error body", code, refused)
+	}
+	if p := w.poll(5); p != nil {
+		t.Errorf("a poll while draining leased %s", p.TaskID)
+	}
+	if out := w.result(p, "success", nil, ""); out["status"] != string(wire.ReplyAccepted) {
+		t.Errorf("a result while draining: %v, want accepted", out)
+	}
+	if v := h.job(id); v.Status != wire.StatusFinished {
+		t.Errorf("job after its result: %s", v.Status)
+	}
+
+	srv.endDrainDelay()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not stop after the drain delay")
+	}
+	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener is still open after Run returned")
+	}
+}
