@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,11 +56,12 @@ type taskRef struct{ id, typ string }
 // is sampled).
 const maxTasksPerJob = 256
 
-func openTasks(j *core.Job, old []taskRef) []taskRef {
+// openTasks lists the job's tasks without a result yet, reusing old.
+func (t *tracker) openTasks(j *core.Job, old []taskRef) []taskRef {
 	out := old[:0]
-	for _, t := range j.Tasks.All() {
-		if t.Result == nil && len(out) < maxTasksPerJob {
-			out = append(out, taskRef{t.ID, t.Type})
+	for _, ref := range j.Tasks.All() {
+		if ref.Result == nil && len(out) < maxTasksPerJob {
+			out = append(out, taskRef{ref.ID, t.intern(ref.Type)})
 		}
 	}
 	if len(out) == 0 {
@@ -115,6 +117,8 @@ type tracker struct {
 	counts map[stateKey]map[string]int // client -> jobs there now
 	rings  map[stateKey]*ring
 
+	on       atomic.Bool // following jobs: the console was used
+	names    map[string]string
 	seedOnce sync.Once
 	seeding  bool
 	ended    map[string]bool // ended while the seed read the store
@@ -128,7 +132,7 @@ type tracker struct {
 
 func newTracker(x *orchestrator.Orchestrator) *tracker {
 	return &tracker{
-		x: x, active: map[string]*entry{}, counts: map[stateKey]map[string]int{}, rings: map[stateKey]*ring{},
+		x: x, names: map[string]string{}, active: map[string]*entry{}, counts: map[stateKey]map[string]int{}, rings: map[stateKey]*ring{},
 		subs: map[*subscriber]struct{}{}, pending: map[string]change{}, wake: make(chan struct{}, 1),
 	}
 }
@@ -150,6 +154,9 @@ func (t *tracker) count(k stateKey, client string, d int) {
 
 // observe takes one committed step of a job.
 func (t *tracker) observe(j *core.Job) {
+	if !t.on.Load() {
+		return
+	}
 	at := j.UpdatedAt
 	terminal := j.Status.Terminal()
 	t.mu.Lock()
@@ -173,16 +180,17 @@ func (t *tracker) observe(j *core.Job) {
 		}
 	case e == nil:
 		if len(t.active) < maxActive {
-			t.active[j.ID] = &entry{blueprint: j.Blueprint, state: j.State, client: j.Client.Name, status: j.Status, since: at, tasks: openTasks(j, nil)}
-			t.count(stateKey{j.Blueprint, j.State}, j.Client.Name, 1)
+			e = t.newEntry(j, at)
+			t.active[j.ID] = e
+			t.count(stateKey{e.blueprint, e.state}, e.client, 1)
 		}
 	case e.state != j.State:
-		e.state, e.since, e.status = j.State, at, j.Status
-		e.tasks = openTasks(j, e.tasks)
-		t.count(stateKey{j.Blueprint, j.State}, j.Client.Name, 1)
+		e.state, e.since, e.status = t.intern(j.State), at, wire.JobStatus(t.intern(string(j.Status)))
+		e.tasks = t.openTasks(j, e.tasks)
+		t.count(stateKey{e.blueprint, e.state}, e.client, 1)
 	default:
-		e.status = j.Status
-		e.tasks = openTasks(j, e.tasks)
+		e.status = wire.JobStatus(t.intern(string(j.Status)))
+		e.tasks = t.openTasks(j, e.tasks)
 	}
 	if len(t.subs) == 0 {
 		return
@@ -198,19 +206,23 @@ func (t *tracker) observe(j *core.Job) {
 	}
 }
 
-// seed counts the unfinished jobs among the newest in the store, once:
-// those that started before this process did.
+// seed starts following jobs, once, when the console is first used (a
+// server whose console nobody opens spends nothing on it), and counts the
+// unfinished jobs among the newest in the store: those that started
+// before.
 func (t *tracker) seed() {
 	t.seedOnce.Do(func() {
-		if t.x == nil {
-			return
-		}
 		t.mu.Lock()
 		t.seeding, t.ended = true, map[string]bool{}
+		t.on.Store(true)
 		t.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		jobs, err := t.x.Store().ListJobs(ctx, store.ListParams{Limit: seedLimit})
+		var jobs []*core.Job
+		var err error
+		if t.x != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			jobs, err = t.x.Store().ListJobs(ctx, store.ListParams{Limit: seedLimit})
+			cancel()
+		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if err == nil {
@@ -218,12 +230,27 @@ func (t *tracker) seed() {
 				if j.Status.Terminal() || t.active[j.ID] != nil || t.ended[j.ID] || len(t.active) >= maxActive {
 					continue
 				}
-				t.active[j.ID] = &entry{blueprint: j.Blueprint, state: j.State, client: j.Client.Name, status: j.Status, since: j.UpdatedAt, tasks: openTasks(j, nil)}
-				t.count(stateKey{j.Blueprint, j.State}, j.Client.Name, 1)
+				t.active[j.ID] = t.newEntry(j, j.UpdatedAt)
+				t.count(stateKey{t.intern(j.Blueprint), t.intern(j.State)}, t.intern(j.Client.Name), 1)
 			}
 		}
 		t.seeding, t.ended = false, nil
 	})
+}
+
+// intern shares one copy of each blueprint, state, client and task type
+// name among the followed jobs.
+func (t *tracker) intern(s string) string {
+	if v, ok := t.names[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	t.names[s] = s
+	return s
+}
+
+func (t *tracker) newEntry(j *core.Job, since time.Time) *entry {
+	return &entry{blueprint: t.intern(j.Blueprint), state: t.intern(j.State), client: t.intern(j.Client.Name), status: wire.JobStatus(t.intern(string(j.Status))), since: since, tasks: t.openTasks(j, nil)}
 }
 
 // StateStats is one state's live numbers.

@@ -14,8 +14,22 @@ func step(tr *tracker, id, client, state string, status wire.JobStatus, at time.
 	tr.observe(&core.Job{ID: id, Blueprint: "bp", State: state, Status: status, Client: core.Client{Name: client}, UpdatedAt: at})
 }
 
+func TestTrackerFollowsNothingUntilUsed(t *testing.T) {
+	tr := newTracker(nil)
+	step(tr, "j", "", "s", wire.StatusRunning, time.Unix(0, 0))
+	if len(tr.active) != 0 || len(tr.names) != 0 {
+		t.Errorf("an unused console followed a job: %v", tr.active)
+	}
+	tr.seed()
+	step(tr, "j", "", "s", wire.StatusRunning, time.Unix(0, 0))
+	if len(tr.active) != 1 {
+		t.Errorf("a used console does not follow the job")
+	}
+}
+
 func TestTrackerCountsAndTimesInState(t *testing.T) {
 	tr := newTracker(nil)
+	tr.seed()
 	t0 := time.Unix(1_000, 0)
 	// Ten jobs of client a stay 1..10 s in "check", then wait in "approve";
 	// one job of client b stays 100 s in "check".
@@ -58,6 +72,7 @@ func TestTrackerCountsAndTimesInState(t *testing.T) {
 
 func TestTrackerRingKeepsTheLatestStays(t *testing.T) {
 	tr := newTracker(nil)
+	tr.seed()
 	t0 := time.Unix(0, 0)
 	for i := range ringSize + 100 {
 		id := fmt.Sprint(i)
@@ -79,6 +94,7 @@ func TestTrackerRingKeepsTheLatestStays(t *testing.T) {
 
 func TestTrackerPushesFilteredBatches(t *testing.T) {
 	tr := newTracker(nil)
+	tr.seed()
 	sa := tr.subscribe("a")
 	all := tr.subscribe("")
 	defer tr.unsubscribe(sa)
