@@ -190,15 +190,15 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, who caller) {
 		if err != nil {
 			continue
 		}
-		q := get(t.typ)
 		switch ti.State {
 		case store.TaskQueued:
+			q := get(t.typ)
 			q.Queued++
 			if wait := now.Sub(ti.Task.EnqueuedAt).Seconds(); wait >= q.OldestWaitSeconds {
 				q.OldestWaitSeconds, q.OldestJob = wait, t.job
 			}
 		case store.TaskLeased:
-			q.Leased++
+			get(t.typ).Leased++
 			if len(inFlight[ti.Worker]) < 50 {
 				inFlight[ti.Worker] = append(inFlight[ti.Worker], t.id)
 			}
