@@ -315,7 +315,7 @@ type subRef struct {
 var (
 	nameRE     = regexp.MustCompile(`^[a-z0-9_]+$`)
 	endpointRE = regexp.MustCompile(`^/[A-Za-z0-9_\-./{}]*$`)
-	topKeys    = []string{"defaults", "description", "endpoint", "input", "name", "script", "start", "states", "stores"}
+	topKeys    = []string{"defaults", "description", "endpoint", "input", "name", "schedule", "script", "start", "states", "stores"}
 	stateKeys  = []string{"approval", "blueprint", "choose", "description", "end", "go_to", "parallel", "set", "store", "task", "transitions", "until", "wait"}
 	actionKeys = []string{"approval", "blueprint", "choose", "end", "go_to", "parallel", "task", "until", "wait"}
 	taskKeys   = []string{"dispatch_timeout", "max_cost", "output_schema", "params", "priority", "requires", "retries", "retry_backoff", "strategy", "timeout", "type"}
@@ -812,6 +812,9 @@ func (l *loader) decode(root *yaml.Node) {
 	}
 	if n := top["defaults"]; n != nil {
 		l.defaults(n)
+	}
+	if n := top["schedule"]; n != nil {
+		l.schedules(n)
 	}
 	// Every state first, so that transitions can be checked.
 	var stateNodes [][2]*yaml.Node

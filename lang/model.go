@@ -52,6 +52,8 @@ type Machine struct {
 	// path relative to the blueprints folder (the YAML, its script and every
 	// loaded module), so any instance can rebuild this version by hash.
 	Sources map[string][]byte
+	// Schedules start jobs of the blueprint by themselves (schedule:).
+	Schedules []*Schedule
 
 	index   map[string]*State
 	program *program // compiled script module and expression cache; nil without script

@@ -38,6 +38,8 @@ func (r *Rule) atf(pos Pos, format string, args ...any) Diagnostic {
 var (
 	RuleActionCount = &Rule{Name: "action-count", Summary: "a state has exactly one action",
 		Help: "A state does one thing: task, parallel, approval, blueprint, choose, go_to, wait (or until) with go_to, or end. Split a state that does two into two states."}
+	RuleBadSchedule = &Rule{Name: "bad-schedule", Summary: "a schedule has one valid trigger, time zone and policies",
+		Help: "schedule: takes cron (five fields, or six with seconds first, or @daily and the like) or every (a duration), an IANA timezone, input, overlap (skip, queue or allow) and catch_up (none, latest or a number)."}
 	RuleBadDuration = &Rule{Name: "bad-duration", Summary: "durations are Go durations such as 30s or 1h30m",
 		Help: "A duration is a number of seconds or Go's syntax (300ms, 30s, 5m, 1h30m), plus d for days (2d, 1d12h)."}
 	RuleDuplicateEndpoint = &Rule{Name: "duplicate-endpoint", Summary: "two blueprints share an API endpoint",
@@ -114,7 +116,7 @@ var (
 
 // rules lists every rule, sorted by name.
 var rules = []*Rule{
-	RuleActionCount, RuleBadDuration, RuleDuplicateEndpoint, RuleDuplicateKey,
+	RuleActionCount, RuleBadDuration, RuleBadSchedule, RuleDuplicateEndpoint, RuleDuplicateKey,
 	RuleDuplicateName, RuleEndWithTransitions, RuleInternalError, RuleInvalidEndpoint,
 	RuleInvalidName, RuleInvalidSchema, RuleInvalidScript, RuleLintConfig,
 	RuleLoadOutsideFolder, RuleMissingKey, RuleMissingScript, RuleMissingTransitions,

@@ -74,6 +74,8 @@ func completionTree(ctx context.Context) []compNode {
 		case "version":
 		case "completion":
 			n.words = []string{"bash", "fish", "zsh"}
+		case "schedule":
+			n.words = []string{"ls", "pause", "resume"}
 		case "job":
 			for _, j := range jobCommands() {
 				n.subs = append(n.subs, compNode{name: j.name, summary: j.summary, flags: flagsOf(ctx, "job", j.name)})

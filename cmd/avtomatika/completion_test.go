@@ -32,7 +32,7 @@ func TestCompletionBash(t *testing.T) {
 		t.Fatal(err)
 	}
 	for line, want := range map[string]string{
-		"avtomatika ":                  "serve lint test graph job bench version completion --help --version",
+		"avtomatika ":                  "serve lint test graph job schedule bench version completion --help --version",
 		"avtomatika jo":                "job",
 		"avtomatika job ":              "start get watch history cancel approve",
 		"avtomatika job st":            "start",

@@ -38,6 +38,7 @@ func commands() []command {
 		{"test", "run blueprint tests (*_test.yaml) with scripted workers on a virtual clock", runTest},
 		{"graph", "print a blueprint's state machine as DOT or Mermaid", runGraph},
 		{"job", "start, inspect, watch, cancel and approve jobs on a server", runJob},
+		{"schedule", "list, pause and resume the schedules of a server", runSchedule},
 		{"bench", "measure throughput and latency through the public API", runBench},
 		{"version", "print the version and the revision it was built from", runVersion},
 		{"completion", "print a shell completion script: bash, zsh or fish", runCompletion},

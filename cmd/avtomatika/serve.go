@@ -15,6 +15,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/telemetry"
 )
 
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -85,6 +86,22 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return exitUsage
 		}
 		opts.Store = st
+	}
+	tracer, stopTracing, err := telemetry.Setup(ctx, lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "avtomatika serve: tracing: %v\n", err)
+		return exitUsage
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	if tracer != nil {
+		opts.Tracing = tracer
+		log.Info("tracing on: spans exported over OTLP")
 	}
 	srv, err := server.New(opts)
 	if err != nil {

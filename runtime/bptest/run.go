@@ -333,8 +333,10 @@ func (r *caseRun) JobEnded(j *core.Job) {
 	delete(r.live, j.ID)
 	r.mu.Unlock()
 }
-func (r *caseRun) TaskWithdrawn(context.Context, string, string)  {}
-func (r *caseRun) BlueprintsReloaded(*lang.Set, lang.Diagnostics) {}
+func (r *caseRun) TaskWithdrawn(context.Context, string, string)           {}
+func (r *caseRun) BlueprintsReloaded(*lang.Set, lang.Diagnostics)          {}
+func (r *caseRun) WebhookDelivery(*core.Job, string)                       {}
+func (r *caseRun) Stepped(*core.Job, *core.Job, core.Event, *core.Effects) {}
 
 func (r *caseRun) fail(pos lang.Pos, format string, args ...any) {
 	r.failures = append(r.failures, Failure{Pos: pos, Kind: "run", Message: fmt.Sprintf(format, args...)})

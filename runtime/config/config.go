@@ -64,6 +64,23 @@ type Config struct {
 
 	RedisURL string // REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_DB); empty: memory store
 
+	// Operations (docs/operations.md).
+	SchedulesPath string // SCHEDULES_CONFIG_PATH: schedules.toml
+	TZ            string // TZ: time zone of schedules.toml entries without one, default UTC
+	// ReadyDelay is how long the instance answers /_public/readyz 503
+	// after SIGTERM while it still takes new jobs, so a load balancer
+	// stops sending before the drain refuses them (READY_DELAY_SECONDS,
+	// default 0).
+	ReadyDelay time.Duration
+	// WebhookSecret signs webhook deliveries of clients without a
+	// webhook_secret of their own (WEBHOOK_SECRET; empty: unsigned).
+	WebhookSecret string
+	// WebhookMaxAttempts bounds the tries of one delivery
+	// (WEBHOOK_MAX_ATTEMPTS, default 8); WebhookTimeout is each try's
+	// (WEBHOOK_TIMEOUT_SECONDS, default 10 s).
+	WebhookMaxAttempts int
+	WebhookTimeout     time.Duration
+
 	// NoConsole turns the web console at / off (CONSOLE=off; default on).
 	NoConsole bool
 }
@@ -86,6 +103,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.HealthCheckInterval == 0 {
 		c.HealthCheckInterval = 60 * time.Second
+	}
+	if c.WebhookMaxAttempts == 0 {
+		c.WebhookMaxAttempts = 8
+	}
+	if c.WebhookTimeout == 0 {
+		c.WebhookTimeout = 10 * time.Second
 	}
 	if c.MaxTransitionsPerJob == 0 {
 		c.MaxTransitionsPerJob = 100
@@ -217,6 +240,19 @@ func FromEnv(lookup Lookup) (Config, error) {
 	if tls {
 		errs = append(errs, fmt.Errorf("TLS_ENABLED=true: TLS is not served; terminate it in a proxy in front"))
 	}
+	str("SCHEDULES_CONFIG_PATH", &c.SchedulesPath)
+	str("TZ", &c.TZ)
+	if v, ok := lookup("READY_DELAY_SECONDS"); ok && v != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 || f > 3600 {
+			errs = append(errs, fmt.Errorf("READY_DELAY_SECONDS=%q: want a number of seconds from 0 to 3600", v))
+		} else {
+			c.ReadyDelay = time.Duration(f * float64(time.Second))
+		}
+	}
+	str("WEBHOOK_SECRET", &c.WebhookSecret)
+	integer("WEBHOOK_MAX_ATTEMPTS", &c.WebhookMaxAttempts, 1, 100)
+	seconds("WEBHOOK_TIMEOUT_SECONDS", &c.WebhookTimeout)
 	if c.PollTimeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("WORKER_POLL_TIMEOUT_SECONDS: at most 300"))
 	}

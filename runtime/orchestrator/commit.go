@@ -92,12 +92,17 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		if err := x.prepare(ctx, nj, eff); err != nil {
 			return nil, nil, err
 		}
+		x.outboxWebhook(nj, eff)
 		if fresh != nil {
 			if err := x.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff}); err != nil {
 				return nil, nil, err
 			}
 			nj.Rev = 1
 			x.jobs.put(nj)
+			x.obs.Stepped(nil, nj, ev, eff)
+			if x.tracing != nil {
+				x.tracing.Committed(nil, nj, ev, eff, in.Now)
+			}
 			return nj, eff, nil
 		}
 		rev, err := x.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
@@ -111,6 +116,10 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		}
 		nj.Rev = rev
 		x.jobs.put(nj)
+		x.obs.Stepped(j, nj, ev, eff)
+		if x.tracing != nil {
+			x.tracing.Committed(j, nj, ev, eff, in.Now)
+		}
 		return nj, eff, nil
 	}
 }
@@ -167,6 +176,9 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 		c.Version = m.Hash
 	}
 	for _, t := range eff.Enqueue {
+		if x.tracing != nil {
+			t.TracingContext = x.tracing.TaskContext(j, t)
+		}
 		if t.Strategy == "" || t.Strategy == wire.StrategyDefault {
 			continue
 		}
@@ -193,9 +205,6 @@ func (x *Orchestrator) prepare(ctx context.Context, j *core.Job, eff *core.Effec
 // tasks, starting child jobs, and, when the job ended, waking those who
 // wait on it, telling the observer and posting the webhook.
 func (x *Orchestrator) after(ctx context.Context, j *core.Job, eff *core.Effects, created bool) {
-	if so, ok := x.obs.(StepObserver); ok {
-		so.JobStepped(j)
-	}
 	if created {
 		x.obs.JobCreated(j)
 	}

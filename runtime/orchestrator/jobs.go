@@ -43,6 +43,13 @@ type CreateRequest struct {
 	// Watch registers for the job's end before the job exists, so the
 	// caller can wait for it without missing it (Create returns the Watch).
 	Watch bool
+	// ID, when set, is the new job's id instead of a random one; a job of
+	// that id already existing is an error wrapping store.ErrExists (a
+	// schedule's fire started by another instance).
+	ID string
+	// TraceParent is the W3C traceparent the request came with: the
+	// parent of the job's span when tracing is on.
+	TraceParent string
 }
 
 // Create validates a new job of m (the input against the blueprint's
@@ -67,9 +74,15 @@ func (x *Orchestrator) Create(ctx context.Context, caller *config.Client, m *lan
 	if err := x.takeQuota(ctx, caller); err != nil {
 		return nil, nil, err
 	}
-	id, err := x.newID()
-	if err != nil {
-		return nil, nil, err
+	id := req.ID
+	if id == "" {
+		var err error
+		if id, err = x.newID(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if x.tracing != nil && req.TraceParent != "" {
+		req.Metadata = x.tracing.JobMetadata(req.Metadata, req.TraceParent)
 	}
 	now := x.now()
 	j := &core.Job{

@@ -123,6 +123,19 @@ func (x *Orchestrator) fireTimers(ctx context.Context) error {
 // fire delivers one claimed timer. A dispatch timeout first withdraws its
 // task, unless a worker took it in time.
 func (x *Orchestrator) fire(ctx context.Context, t core.Timer) error {
+	if t.Event.Kind == eventWebhook {
+		for n := 1; ; n++ {
+			err := x.fireWebhook(ctx, t)
+			if err == nil || quiet(ctx, err) {
+				return err
+			}
+			wait := backoff(n)
+			x.log.Warn("webhook: store error; retrying", "job", t.JobID, "in", wait, "err", err)
+			if !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+		}
+	}
 	if t.Event.Kind == core.EventDispatchTimeout {
 		var ok bool
 		for n := 1; ; n++ {

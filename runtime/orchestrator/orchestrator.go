@@ -51,8 +51,13 @@ type Options struct {
 	// HTTPClient posts webhooks (default: a client with a 10 s timeout).
 	HTTPClient *http.Client
 	// WebhookBackoff is the wait before the second try of a webhook; it
-	// doubles for the third (default 2 s).
+	// doubles for each later one, up to an hour (default 2 s).
 	WebhookBackoff time.Duration
+	// WebhookSecret returns the secret that signs the webhooks of a
+	// client's jobs ("" : Config.WebhookSecret).
+	WebhookSecret func(client string) string
+	// Tracing writes spans (default: nil, tracing off).
+	Tracing Tracing
 }
 
 // jobCacheSize is how many jobs an instance on a store over the network
@@ -85,6 +90,10 @@ type Orchestrator struct {
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
 	hookBackoff time.Duration
+	hookSecret  func(client string) string
+	hookSem     chan struct{}
+
+	tracing Tracing
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
@@ -103,6 +112,8 @@ func New(o Options) (*Orchestrator, error) {
 		cfg: o.Config, store: o.Store, log: o.Logger, now: o.Clock, rand: o.Rand, obs: o.Observer,
 		reg: lang.NewRegistry(), kick: make(chan struct{}, 1),
 		hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
+		hookSecret: o.WebhookSecret, hookSem: make(chan struct{}, maxWebhooksInFlight),
+		tracing: o.Tracing,
 	}
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would

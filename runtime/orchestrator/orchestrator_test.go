@@ -61,6 +61,8 @@ func (r *recorder) TaskWithdrawn(_ context.Context, id, _ string) {
 	r.withdrawn = append(r.withdrawn, id)
 	r.mu.Unlock()
 }
+func (r *recorder) WebhookDelivery(*core.Job, string)                       {}
+func (r *recorder) Stepped(*core.Job, *core.Job, core.Event, *core.Effects) {}
 func (r *recorder) BlueprintsReloaded(_ *lang.Set, ds lang.Diagnostics) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

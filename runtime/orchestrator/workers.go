@@ -158,6 +158,9 @@ func (x *Orchestrator) Lease(ctx context.Context, p store.LeaseParams) (*core.Ta
 	if errors.Is(err, store.ErrClosed) {
 		return nil, nil
 	}
+	if t != nil && x.tracing != nil {
+		x.tracing.Leased(t, t.LeasedAt)
+	}
 	return t, err
 }
 

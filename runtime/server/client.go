@@ -46,6 +46,8 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /_public/metrics", s.metrics.handler())
+	s.healthRoutes(mux)
+	s.scheduleRoutes(mux, c)
 	s.workerRoutes(mux)
 	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +118,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	j, watch, err := s.x.Create(r.Context(), cl, m, orchestrator.CreateRequest{
 		Input: input, WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
 		DispatchTimeout: dt, ResultTimeout: rt, Watch: held,
+		TraceParent: r.Header.Get("traceparent"),
 	})
 	if err != nil {
 		return err

@@ -33,8 +33,8 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 	mux.Handle("/console/", s.console)
 }
 
-// JobStepped feeds the console's live view after each commit.
-func (s *Server) JobStepped(j *core.Job) {
+// consoleStepped feeds the console's live view after each commit.
+func (s *Server) consoleStepped(j *core.Job) {
 	if s.console != nil {
 		s.console.JobStepped(j)
 	}

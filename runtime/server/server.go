@@ -20,12 +20,14 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/console"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/schedule"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/memstore"
@@ -56,6 +58,8 @@ type Options struct {
 	// so a load balancer moves away before connections are refused.
 	// 0 closes the listener at once.
 	DrainDelay time.Duration
+	// Tracing writes the spans of jobs (runtime/telemetry); nil is off.
+	Tracing orchestrator.Tracing
 }
 
 // Server is the HTTP face of one orchestrator instance.
@@ -77,6 +81,9 @@ type Server struct {
 	endOnce    sync.Once
 	parkMu     sync.Mutex
 	parkers    sync.Map // *http.Server -> *park.Parker, one per server that served a worker
+
+	sched    *schedule.Runner
+	notReady atomic.Bool // readyz answers 503 (set at SIGTERM, before the drain)
 }
 
 // New builds a server and its orchestrator, and loads the blueprints. A
@@ -106,13 +113,23 @@ func New(o Options) (*Server, error) {
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
 		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff,
+		WebhookSecret: clientSecrets(o.Clients), Tracing: o.Tracing,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.x = x
-	s.metrics = newMetrics(x)
+	if s.sched, err = schedule.New(x, schedule.Options{File: o.Config.SchedulesPath, TZ: o.Config.TZ, Logger: s.log}); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(x, s.sched)
 	s.ws = newWSHub(s)
+	if feed, ok := st.(store.CancelFeed); ok {
+		// A cancel accepted by any instance reaches the worker's socket
+		// on whichever instance holds it.
+		s.ws.relay = true
+		feed.OnCancel(s.ws.relayCancel)
+	}
 	s.newConsole()
 	s.handler = s.routes()
 	return s, nil
@@ -145,6 +162,8 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	loops, stopLoops := context.WithCancel(context.Background())
 	stopped := s.x.Start(loops)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); s.sched.Run(loops) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	var err error
@@ -152,8 +171,18 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	// Drain: refuse new jobs, answer long polls, let in-flight requests
-	// (results above all) finish, then stop the loops and the store.
+	// Drain: first answer readyz 503 for READY_DELAY_SECONDS while
+	// still taking work, so that load balancers stop sending; then refuse
+	// new jobs, answer long polls, let in-flight requests (results above
+	// all) finish, then stop the loops and the store.
+	s.notReady.Store(true)
+	if d := s.cfg.ReadyDelay; d > 0 && err == nil {
+		s.log.Info("not ready; draining after the delay", "delay", d)
+		select {
+		case <-time.After(d):
+		case <-s.endDelay:
+		}
+	}
 	s.Drain()
 	s.ws.closeAll()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -173,6 +202,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	}
 	stopLoops()
 	<-stopped
+	<-schedDone
 	if e := s.x.Close(); e != nil {
 		s.log.Warn("close store", "err", e)
 	}

@@ -310,7 +310,10 @@ func (s *Server) answerPoll(w http.ResponseWriter, t *core.Task, err error) erro
 	}{wire.Task{
 		JobID: t.JobID, TaskID: t.ID, Type: t.Type, Params: t.Params, Priority: t.Priority,
 		Metadata: t.Metadata, Timestamp: wire.Timestamp(s.x.Now().Unix()),
-	}, map[string]any{}}
+	}, t.TracingContext}
+	if p.TracingContext == nil {
+		p.TracingContext = map[string]any{}
+	}
 	if p.Params == nil {
 		p.Params = map[string]any{}
 	}

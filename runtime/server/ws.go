@@ -17,6 +17,7 @@ type wsHub struct {
 	up    websocket.Upgrader
 	mu    sync.Mutex
 	conns map[string]*wsConn
+	relay bool // cancels come from the store's CancelFeed
 }
 
 type wsConn struct {
@@ -79,6 +80,33 @@ func (c *wsConn) close(code int, text string) {
 	defer c.mu.Unlock()
 	_ = c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	_ = c.c.Close()
+}
+
+// relayed reports whether cancels reach this hub through the store's
+// CancelFeed (from every instance) rather than the local observer.
+func (h *wsHub) relayed() bool { return h.relay }
+
+// relayCancel is the CancelFeed's function: a task leased to workerID was
+// withdrawn on some instance. When the worker's socket is here, it is
+// told at once (off the store's listening goroutine).
+func (h *wsHub) relayCancel(workerID, taskID string) {
+	h.mu.Lock()
+	conn := h.conns[workerID]
+	h.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		jobID := ""
+		if info, err := h.s.x.Store().Task(ctx, taskID); err == nil {
+			jobID = info.Task.JobID
+		}
+		if err := conn.send(wire.Command{Command: wire.CommandCancelTask, TaskID: taskID, JobID: jobID}); err != nil {
+			h.s.log.Warn("push cancel_task", "worker", workerID, "task", taskID, "err", err)
+		}
+	}()
 }
 
 // cancel tells the worker holding the task to stop it, when it has a

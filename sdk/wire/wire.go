@@ -271,6 +271,9 @@ type Result struct {
 	Costs          map[string]any          `json:"costs,omitempty"`
 	Timestamp      Timestamp               `json:"timestamp"`
 	Security       *Security               `json:"security,omitempty"`
+	// TracingContext is the W3C trace context of the worker's span of the
+	// task ({"traceparent": ...}), as the task's tracing_context was.
+	TracingContext map[string]any `json:"tracing_context,omitempty"`
 }
 
 // TaskResult is the rxon name of Result.

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -88,6 +90,10 @@ type Config struct {
 
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// TracerProvider records the span each task's handler runs in, child
+	// of the task's tracing_context (nil: no span is recorded, and the
+	// handler's context still carries the orchestrator's trace context).
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults fills what is unset; it fails only when no worker id can

@@ -393,7 +393,10 @@ func (w *Worker) execute(hard, deliver context.Context, l *link, wt *wire.Task) 
 	w.mu.Unlock()
 	w.kickAll()
 
+	ctx, span := w.startSpan(ctx, t)
 	res := w.run(ctx, t)
+	res.TracingContext = traceContext(ctx)
+	endSpan(span, &res)
 	// The files are uploaded by now: the folder goes before the result, so
 	// a finished job never leaves one behind.
 	w.removeTaskDir(t.PayloadDir)
@@ -779,7 +782,7 @@ func (l *link) event(ctx context.Context, t *Task, eventType string, payload map
 	}
 	ev := wire.Event{
 		EventID: id, WorkerID: l.w.cfg.WorkerID, OriginWorkerID: l.w.cfg.WorkerID, EventType: eventType, Payload: payload,
-		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(),
+		OriginTaskID: t.TaskID, TargetJobID: t.JobID, Timestamp: wire.Now(), TraceContext: traceContext(ctx),
 	}
 	if ev.Payload == nil {
 		ev.Payload = map[string]any{}

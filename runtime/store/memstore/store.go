@@ -65,6 +65,7 @@ type Store struct {
 	queued  int
 	load    map[string]int
 	cancels map[string][]string
+	sched   map[string]store.ScheduleState // schedule.go
 
 	waitByType   map[string]*list.List // of *waiter
 	waitByWorker map[string]*list.List

@@ -161,6 +161,9 @@ type Store struct {
 	recheck time.Duration
 	owns    bool
 	rt      *RoundTrips
+	// onCancel holds the CancelFeed's functions ([]func(worker, task string)).
+	onCancel   atomic.Value
+	onCancelMu sync.Mutex
 
 	mu       sync.Mutex
 	waiters  waiters
@@ -313,6 +316,15 @@ func (s *Store) listen(ctx context.Context) {
 }
 
 func (s *Store) wake(msg string) {
+	if rest, ok := strings.CutPrefix(msg, "c:"); ok {
+		if task, worker, ok := strings.Cut(rest, "\n"); ok {
+			fs, _ := s.onCancel.Load().([]func(string, string))
+			for _, f := range fs {
+				f(worker, unpack(task, taskPrefix))
+			}
+		}
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if msg == "timer" {
@@ -321,6 +333,18 @@ func (s *Store) wake(msg string) {
 		return
 	}
 	s.waiters.deliver(msg)
+}
+
+var _ store.CancelFeed = (*Store)(nil)
+
+// OnCancel implements store.CancelFeed: f hears of every task withdrawn
+// while leased, on every instance, through the wake channel. Each call
+// adds a listener (servers in one process may share a store).
+func (s *Store) OnCancel(f func(workerID, taskID string)) {
+	s.onCancelMu.Lock()
+	defer s.onCancelMu.Unlock()
+	fs, _ := s.onCancel.Load().([]func(string, string))
+	s.onCancel.Store(append(fs[:len(fs):len(fs)], f))
 }
 
 // Features implements store.Store: every read is a round trip to Redis.

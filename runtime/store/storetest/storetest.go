@@ -4,7 +4,8 @@
 // The cases are split by area, one file and one exported function each:
 // ExerciseJobs (jobs.go), ExerciseQueues (queues.go: queues and leases),
 // ExerciseTimers (timers.go), ExerciseWorkers (workers.go) and
-// ExerciseStores (stores.go: blueprint key-value stores and versions).
+// ExerciseStores (stores.go: blueprint key-value stores and versions) and
+// ExerciseSchedules (schedules.go: the shared state of schedules).
 // A store's own test calls Run, which runs every area, with a factory;
 // the factory is called once per case and must return an empty store (the
 // Redis store uses a fresh key prefix) and register its cleanup with
@@ -43,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timers", ExerciseTimers},
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
+		{"Schedules", ExerciseSchedules},
+		{"QueueStats", ExerciseQueueStats},
 	} {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()

@@ -120,6 +120,7 @@ for _, id in ipairs(a.wd or {}) do
     redis.call('SREM', k('wl', t.w), m)
     t.s = 'w'
     redis.call('RPUSH', k('cr', t.w), id)
+    wake('c:' .. id .. '\n' .. t.w)
   end
   if t and tn ~= n then jput(tn, o) end
 end

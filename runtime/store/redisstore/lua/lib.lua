@@ -13,7 +13,8 @@ end
 local function int(n) return string.format('%d', n) end
 -- Wake messages, published once per script: 't:<n>:<type>' (n tasks of
 -- a type queued: n polls wake), 'T:<type>' (a task only some workers fit:
--- every poll of the type looks), 'w:<worker>', 'timer'.
+-- every poll of the type looks), 'w:<worker>', 'timer', 'c:<task>\n<worker>'
+-- (a task withdrawn while leased: the worker should stop it).
 local wakes = {}
 local function wake(msg) wakes[msg] = (wakes[msg] or 0) + 1 end
 local function publish()
