@@ -5,7 +5,7 @@ BIN      := bin/avtomatika
 ADDR     ?= :8080
 FUZZTIME ?= 10s
 
-.PHONY: run test lint bench build fuzz vet fmt clean mutate deps
+.PHONY: run test lint bench build fuzz vet fmt clean mutate faults deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/avtomatika
@@ -37,6 +37,12 @@ bench: build
 	$(BIN) bench --store memory --runs 3
 	$(BIN) bench --store redis --runs 3
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./lang/... ./runtime/... ./sdk/...
+
+# faults: the fault suite (internal/faults) with 300 jobs a scenario: two
+# instances on one Redis, kill -9 of an instance, of a worker mid-task and
+# of Redis (AOF everysec, always). `make test` runs it with 40.
+faults:
+	$(GO) test -count=1 -v -run 'TestFaults|TestProbes' ./internal/faults -args -jobs 300
 
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./lang/ | grep ^Fuzz); do \

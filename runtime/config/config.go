@@ -81,8 +81,99 @@ type Config struct {
 	WebhookMaxAttempts int
 	WebhookTimeout     time.Duration
 
+	Limits Limits
+
 	// NoConsole turns the web console at / off (CONSOLE=off; default on).
 	NoConsole bool
+}
+
+// Limits bound what callers can make the server hold: connections, bytes,
+// request rates, and how long keys and retries are remembered. Each has
+// an environment variable and a default (docs/operations.md, "Limits").
+type Limits struct {
+	// BodyReadTimeout is how long a request's body may take to arrive
+	// (REQUEST_BODY_TIMEOUT_SECONDS, default 30 s); the header has 10 s.
+	BodyReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that carries no request
+	// for this long (HTTP_IDLE_TIMEOUT_SECONDS, default 120 s).
+	IdleTimeout time.Duration
+	// MaxConnections caps the open connections (MAX_CONNECTIONS); past it
+	// an idle connection is closed to make room, else the new one is
+	// refused at once. 0: the open-file limit less 128.
+	MaxConnections int
+	// MaxParkedPerWorker caps one worker's parked connections and held
+	// polls (WORKER_MAX_PARKED_CONNECTIONS, default 64).
+	MaxParkedPerWorker int
+
+	// MaxInputBytes bounds a job's initial_data as sent
+	// (MAX_JOB_INPUT_BYTES, default 256 KiB).
+	MaxInputBytes int
+	// MaxRegistrationBytes bounds a worker registration
+	// (MAX_REGISTRATION_BYTES, default 64 KiB).
+	MaxRegistrationBytes int
+	// MaxEventBytes bounds a worker event's payload
+	// (MAX_EVENT_PAYLOAD_BYTES, default 64 KiB).
+	MaxEventBytes int
+	// JobCacheBytes bounds the copies of jobs an instance keeps
+	// (JOB_CACHE_MAX_BYTES, default 256 MiB).
+	JobCacheBytes int64
+
+	// IdempotencyWindow is how long an Idempotency-Key names its job
+	// (IDEMPOTENCY_WINDOW_SECONDS, default 24 h).
+	IdempotencyWindow time.Duration
+	// MaxReservations bounds the live idempotency keys and seen
+	// signatures the memory store keeps (MAX_RESERVATIONS, default
+	// 1,000,000); Redis keeps them as keys with a time to live.
+	MaxReservations int
+	// TaskGrace is how long a task leased to a worker may be missing from
+	// its heartbeat's current_tasks before it is handed on
+	// (WORKER_TASK_GRACE_SECONDS, default 15 s).
+	TaskGrace time.Duration
+
+	// RateLimiting turns the token buckets on (RATE_LIMITING_ENABLED,
+	// default false). Each client and each worker has its own.
+	RateLimiting bool
+	// RateLimit requests per RatePeriod for a client, and for a worker's
+	// other requests (RATE_LIMIT_LIMIT, default 100).
+	RateLimit int
+	// RatePeriod (RATE_LIMIT_PERIOD seconds, default 60).
+	RatePeriod time.Duration
+	// HeartbeatLimit heartbeats per period per worker
+	// (RATE_LIMIT_HEARTBEAT_LIMIT, default 120).
+	HeartbeatLimit int
+	// PollLimit polls per period per worker (RATE_LIMIT_POLL_LIMIT,
+	// default 60); a poll over it is held until it is due, not refused.
+	PollLimit int
+}
+
+// SetDefaults fills in the default of each limit left zero.
+func (l *Limits) SetDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	num := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	def(&l.BodyReadTimeout, 30*time.Second)
+	def(&l.IdleTimeout, 120*time.Second)
+	num(&l.MaxParkedPerWorker, 64)
+	num(&l.MaxInputBytes, 256<<10)
+	num(&l.MaxRegistrationBytes, 64<<10)
+	num(&l.MaxEventBytes, 64<<10)
+	if l.JobCacheBytes == 0 {
+		l.JobCacheBytes = 256 << 20
+	}
+	def(&l.IdempotencyWindow, 24*time.Hour)
+	num(&l.MaxReservations, 1_000_000)
+	def(&l.TaskGrace, 15*time.Second)
+	num(&l.RateLimit, 100)
+	def(&l.RatePeriod, 60*time.Second)
+	num(&l.HeartbeatLimit, 120)
+	num(&l.PollLimit, 60)
 }
 
 func (c *Config) withDefaults() {
@@ -122,6 +213,7 @@ func (c *Config) withDefaults() {
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 	}
+	c.Limits.SetDefaults()
 }
 
 // Addr is host:port to listen on.
@@ -202,6 +294,27 @@ func FromEnv(lookup Lookup) (Config, error) {
 	if mb > 0 {
 		c.MaxBodyBytes = int64(mb)
 	}
+	l := &c.Limits
+	seconds("REQUEST_BODY_TIMEOUT_SECONDS", &l.BodyReadTimeout)
+	seconds("HTTP_IDLE_TIMEOUT_SECONDS", &l.IdleTimeout)
+	integer("MAX_CONNECTIONS", &l.MaxConnections, 0, 10_000_000)
+	integer("WORKER_MAX_PARKED_CONNECTIONS", &l.MaxParkedPerWorker, 1, 1_000_000)
+	integer("MAX_JOB_INPUT_BYTES", &l.MaxInputBytes, 1, 1<<30)
+	integer("MAX_REGISTRATION_BYTES", &l.MaxRegistrationBytes, 1, 1<<30)
+	integer("MAX_EVENT_PAYLOAD_BYTES", &l.MaxEventBytes, 1, 1<<30)
+	var cacheBytes int
+	integer("JOB_CACHE_MAX_BYTES", &cacheBytes, 0, 1<<40)
+	if cacheBytes > 0 {
+		l.JobCacheBytes = int64(cacheBytes)
+	}
+	seconds("IDEMPOTENCY_WINDOW_SECONDS", &l.IdempotencyWindow)
+	integer("MAX_RESERVATIONS", &l.MaxReservations, 1, 1_000_000_000)
+	seconds("WORKER_TASK_GRACE_SECONDS", &l.TaskGrace)
+	boolean("RATE_LIMITING_ENABLED", &l.RateLimiting)
+	integer("RATE_LIMIT_LIMIT", &l.RateLimit, 1, 1_000_000_000)
+	seconds("RATE_LIMIT_PERIOD", &l.RatePeriod)
+	integer("RATE_LIMIT_HEARTBEAT_LIMIT", &l.HeartbeatLimit, 1, 1_000_000_000)
+	integer("RATE_LIMIT_POLL_LIMIT", &l.PollLimit, 1, 1_000_000_000)
 	str("LOG_LEVEL", &c.LogLevel)
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	switch c.LogLevel {

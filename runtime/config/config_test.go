@@ -35,6 +35,9 @@ func TestFromEnv(t *testing.T) {
 		"API_PORT": "http", "WORKER_TIMEOUT_SECONDS": "-1", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml",
 		"MAX_TRANSITIONS_PER_JOB": "0", "WORKER_VERIFY_SIGNATURES": "maybe", "WORKER_POLL_TIMEOUT_SECONDS": "1000",
 		"WORKER_AUTH_MODE": "mtls-only", "TLS_ENABLED": "true", "JOB_MAX_RETRIES": "-1", "DISPATCH_TIMEOUT_SECONDS": "soon",
+		"MAX_CONNECTIONS": "-1", "WORKER_MAX_PARKED_CONNECTIONS": "0", "MAX_JOB_INPUT_BYTES": "big",
+		"RATE_LIMIT_PERIOD": "0", "RATE_LIMITING_ENABLED": "sometimes", "IDEMPOTENCY_WINDOW_SECONDS": "-5",
+		"REQUEST_BODY_TIMEOUT_SECONDS": "x", "JOB_CACHE_MAX_BYTES": "-1", "MAX_RESERVATIONS": "0",
 		"CONSOLE": "hidden",
 	} {
 		_, err := FromEnv(env(map[string]string{name: val}))
@@ -44,13 +47,29 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
-func TestConsoleSwitch(t *testing.T) {
+func TestLimits(t *testing.T) {
 	t.Parallel()
-	for v, off := range map[string]bool{"": false, "on": false, "true": false, "off": true, "0": true, "false": true} {
-		c, err := FromEnv(env(map[string]string{"CONSOLE": v}))
-		if err != nil || c.NoConsole != off {
-			t.Errorf("CONSOLE=%q: NoConsole %v, err %v; want %v", v, c.NoConsole, err, off)
-		}
+	c, err := FromEnv(env(nil))
+	l := c.Limits
+	if err != nil || l.BodyReadTimeout != 30*time.Second || l.IdleTimeout != 120*time.Second || l.MaxConnections != 0 ||
+		l.MaxParkedPerWorker != 64 || l.MaxInputBytes != 256<<10 || l.MaxRegistrationBytes != 64<<10 || l.MaxEventBytes != 64<<10 ||
+		l.JobCacheBytes != 256<<20 || l.IdempotencyWindow != 24*time.Hour || l.TaskGrace != 15*time.Second || l.MaxReservations != 1_000_000 ||
+		l.RateLimiting || l.RateLimit != 100 || l.RatePeriod != time.Minute || l.HeartbeatLimit != 120 || l.PollLimit != 60 {
+		t.Fatalf("defaults: %+v %v", l, err)
+	}
+	c, err = FromEnv(env(map[string]string{
+		"REQUEST_BODY_TIMEOUT_SECONDS": "2", "HTTP_IDLE_TIMEOUT_SECONDS": "5", "MAX_CONNECTIONS": "900",
+		"WORKER_MAX_PARKED_CONNECTIONS": "3", "MAX_JOB_INPUT_BYTES": "10", "MAX_REGISTRATION_BYTES": "11",
+		"MAX_EVENT_PAYLOAD_BYTES": "12", "JOB_CACHE_MAX_BYTES": "1000", "IDEMPOTENCY_WINDOW_SECONDS": "60",
+		"WORKER_TASK_GRACE_SECONDS": "1", "RATE_LIMITING_ENABLED": "true", "RATE_LIMIT_LIMIT": "5",
+		"RATE_LIMIT_PERIOD": "10", "RATE_LIMIT_HEARTBEAT_LIMIT": "6", "RATE_LIMIT_POLL_LIMIT": "7", "MAX_RESERVATIONS": "50",
+	}))
+	l = c.Limits
+	if err != nil || l.BodyReadTimeout != 2*time.Second || l.IdleTimeout != 5*time.Second || l.MaxConnections != 900 ||
+		l.MaxParkedPerWorker != 3 || l.MaxInputBytes != 10 || l.MaxRegistrationBytes != 11 || l.MaxEventBytes != 12 ||
+		l.JobCacheBytes != 1000 || l.IdempotencyWindow != time.Minute || l.TaskGrace != time.Second ||
+		!l.RateLimiting || l.RateLimit != 5 || l.RatePeriod != 10*time.Second || l.HeartbeatLimit != 6 || l.PollLimit != 7 || l.MaxReservations != 50 {
+		t.Fatalf("values: %+v %v", l, err)
 	}
 }
 
@@ -194,4 +213,14 @@ func FuzzFromEnv(f *testing.F) {
 			t.Fatalf("%s=%q gave %+v", k, v, c)
 		}
 	})
+}
+
+func TestConsoleSwitch(t *testing.T) {
+	t.Parallel()
+	for v, off := range map[string]bool{"": false, "on": false, "true": false, "off": true, "0": true, "false": true} {
+		c, err := FromEnv(env(map[string]string{"CONSOLE": v}))
+		if err != nil || c.NoConsole != off {
+			t.Errorf("CONSOLE=%q: NoConsole %v, err %v; want %v", v, c.NoConsole, err, off)
+		}
+	}
 }

@@ -92,9 +92,16 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 		if err := x.prepare(ctx, nj, eff); err != nil {
 			return nil, nil, err
 		}
+		ends := nj.Status.Terminal() && x.store.JobEnds() != nil
+		if ends {
+			x.ending.mark(jobID, x.now())
+		}
 		x.outboxWebhook(nj, eff)
 		if fresh != nil {
 			if err := x.store.CreateJob(ctx, store.CommitParams{Job: nj, Effects: eff}); err != nil {
+				if ends {
+					x.ending.take(jobID)
+				}
 				return nil, nil, err
 			}
 			nj.Rev = 1
@@ -106,6 +113,9 @@ func (x *Orchestrator) stepAndCommit(ctx context.Context, jobID string, fresh *c
 			return nj, eff, nil
 		}
 		rev, err := x.store.CommitIfVersion(ctx, store.CommitParams{Job: nj, ExpectRev: j.Rev, Effects: eff, Complete: complete})
+		if err != nil && ends {
+			x.ending.take(jobID)
+		}
 		if errors.Is(err, store.ErrConflict) && try < maxCommitTries {
 			x.jobs.drop(jobID)
 			continue

@@ -193,9 +193,14 @@ func (x *Orchestrator) reclaimLoop(ctx context.Context) {
 // to their jobs as task timeouts.
 func (x *Orchestrator) reclaim(ctx context.Context) error {
 	now := x.now()
-	if _, err := x.store.ExpireWorkers(ctx, now); err != nil {
+	gone, err := x.store.ExpireWorkers(ctx, now)
+	if err != nil {
 		return err
 	}
+	for _, id := range gone {
+		x.workerRecs.drop(id)
+	}
+	x.workerRecs.sweep(now)
 	tasks, err := x.store.ReclaimExpired(ctx, now, claimBatch)
 	if err != nil {
 		return err

@@ -86,6 +86,9 @@ type Orchestrator struct {
 	workerRecs workerCache
 
 	kick chan struct{} // wakes the reclaim loop
+	// endPoll is how often a held wait reads its job (see Watch.Until).
+	endPoll time.Duration
+	ending  endMarks // ends being committed here (their notices are not needed)
 
 	hooks       sync.WaitGroup
 	hookClient  *http.Client
@@ -118,8 +121,14 @@ func New(o Options) (*Orchestrator, error) {
 	// Copies of jobs spare a round trip per event on a store over the
 	// network; an in-process store reads as fast as the copy, which would
 	// only hold the memory twice.
+	x.cfg.Limits.SetDefaults()
+	x.endPoll = endPollEvery
+	if x.store.JobEnds() != nil || x.store.Features().InProcess {
+		x.endPoll = endPollFallback
+	}
 	if !x.store.Features().InProcess {
 		x.jobs.max = jobCacheSize
+		x.jobs.maxBytes = x.cfg.Limits.JobCacheBytes
 	}
 	x.drainCtx, x.startDrain = context.WithCancel(context.Background())
 	if x.log == nil {
@@ -174,7 +183,7 @@ func (x *Orchestrator) Now() time.Time { return x.now() }
 // missed.
 func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop} {
+	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop, x.endsLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
@@ -187,6 +196,24 @@ func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	stopped := make(chan struct{})
 	go func() { wg.Wait(); close(stopped) }()
 	return stopped
+}
+
+// endsLoop wakes the held waits of jobs that ended on another instance.
+func (x *Orchestrator) endsLoop(ctx context.Context) {
+	ch := x.store.JobEnds()
+	if ch == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ch:
+			if !x.ending.take(id) {
+				x.waiters.notice(id)
+			}
+		}
+	}
 }
 
 // Drain stops taking new jobs, ends held waits and stops webhook retries

@@ -70,6 +70,12 @@ func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 		resources[k] = v
 	}
 	now := x.now()
+	// A worker registering again has restarted: the tasks it held are
+	// handed on now rather than at their lease's end.
+	prev, err := x.store.Worker(ctx, reg.WorkerID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	rec := store.WorkerRecord{
 		Worker: dispatch.Worker{
 			ID: reg.WorkerID, Type: reg.WorkerType, Skills: skills, CostPerSkill: costs,
@@ -82,14 +88,34 @@ func (x *Orchestrator) Register(ctx context.Context, reg Registration) error {
 	}
 	x.workerRecs.put(&rec, now)
 	x.served.forget()
+	if prev != nil {
+		x.handOn(ctx, store.EndLeasesParams{WorkerID: reg.WorkerID, LeasedBefore: now})
+	}
 	return nil
+}
+
+// handOn ends the leases p picks and wakes the reclaim loop, which hands
+// their tasks on. A store error is logged: the leases then end at their
+// deadline as before.
+func (x *Orchestrator) handOn(ctx context.Context, p store.EndLeasesParams) {
+	n, err := x.store.EndLeases(context.WithoutCancel(ctx), p)
+	if err != nil {
+		x.log.Warn("end leases of a worker", "worker", p.WorkerID, "err", err)
+		return
+	}
+	if n > 0 {
+		x.log.Info("tasks of a worker handed on", "worker", p.WorkerID, "tasks", n)
+		x.Reclaim()
+	}
 }
 
 // Heartbeat refreshes a live worker with its status (a wire.Worker…
 // status; "" is idle) and returns the ids of tasks it should cancel. An
 // offline status removes the worker. KindNotFound: the worker must
-// register again.
-func (x *Orchestrator) Heartbeat(ctx context.Context, workerID string, status wire.WorkerStatus) (cancel []string, err error) {
+// register again. current, when not nil, is the heartbeat's
+// current_tasks: a task leased to the worker for longer than the grace
+// (Limits.TaskGrace) that it does not list is handed on.
+func (x *Orchestrator) Heartbeat(ctx context.Context, workerID string, status wire.WorkerStatus, current []string) (cancel []string, err error) {
 	if status == wire.WorkerOffline {
 		x.workerRecs.drop(workerID)
 		if err := x.store.RemoveWorker(ctx, workerID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -99,6 +125,9 @@ func (x *Orchestrator) Heartbeat(ctx context.Context, workerID string, status wi
 	}
 	if err := x.Touch(ctx, workerID, status); err != nil {
 		return nil, err
+	}
+	if current != nil {
+		x.handOn(ctx, store.EndLeasesParams{WorkerID: workerID, LeasedBefore: x.now().Add(-x.cfg.Limits.TaskGrace), Keep: current})
 	}
 	return x.store.CancelRequests(ctx, workerID)
 }
@@ -223,19 +252,30 @@ type WorkerEvent struct {
 	TargetJobID  string
 }
 
-// Event applies a worker's event: a progress event sets the job's
-// progress and message; other events are accepted and logged.
+// Event applies a worker's event. An event naming a task or a job
+// (origin_task_id, target_job_id) is taken only from the worker that
+// holds a lease in it now; any other is refused (KindForbidden) and the
+// job is untouched. A progress event sets the job's progress and message;
+// other events are accepted and logged. An event naming neither is taken
+// from a registered worker only.
 func (x *Orchestrator) Event(ctx context.Context, workerID string, ev WorkerEvent) error {
 	if ev.Type == "" {
 		return refuse(KindInvalid, wire.CodeInvalidEvent, "event_type is required")
 	}
-	jobID := ev.TargetJobID
-	if jobID == "" && ev.OriginTaskID != "" {
-		if info, err := x.store.Task(ctx, ev.OriginTaskID); err == nil {
-			jobID = info.Task.JobID
+	if ev.OriginTaskID == "" && ev.TargetJobID == "" {
+		if _, err := x.store.Worker(ctx, workerID); errors.Is(err, store.ErrNotFound) {
+			return notHolder("worker %q is not registered", workerID)
+		} else if err != nil {
+			return err
 		}
+		x.log.Debug("worker event", "worker", workerID, "type", ev.Type)
+		return nil
 	}
-	if ev.Type != wire.EventProgress || jobID == "" {
+	jobID, err := x.heldJob(ctx, workerID, ev.OriginTaskID, ev.TargetJobID)
+	if err != nil {
+		return err
+	}
+	if ev.Type != wire.EventProgress {
 		x.log.Debug("worker event", "worker", workerID, "type", ev.Type, "job", jobID)
 		return nil
 	}

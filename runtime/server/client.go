@@ -1,7 +1,10 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,6 +23,9 @@ func (s *Server) routes() http.Handler {
 	c := func(h func(http.ResponseWriter, *http.Request, *config.Client) error) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			cl, err := s.authClient(r)
+			if err == nil {
+				err = s.overRate(s.clientRate, clientKey(r, cl), "this client")
+			}
 			if err == nil {
 				err = h(w, r, cl)
 			}
@@ -73,7 +79,21 @@ func (s *Server) authClient(r *http.Request) (*config.Client, error) {
 	return c, nil
 }
 
+// clientKey names a caller's rate bucket: its client, or its address
+// when the API is open.
+func clientKey(r *http.Request, cl *config.Client) string {
+	if cl != nil {
+		return "client:" + cl.Name
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
+}
+
 type createRequest struct {
+	ClientRequestID string          `json:"client_request_id"`
 	InitialData     json.RawMessage `json:"initial_data"`
 	WebhookURL      string          `json:"webhook_url"`
 	DispatchTimeout json.Number     `json:"dispatch_timeout"`
@@ -91,9 +111,22 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	if err != nil {
 		return err
 	}
-	var req createRequest
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
+	var raw json.RawMessage
+	if err := s.decodeBody(w, r, s.cfg.MaxBodyBytes, &raw, true); err != nil {
 		return err
+	}
+	var req createRequest
+	if len(raw) > 0 {
+		if err := decodeJSON(raw, &req); err != nil {
+			return err
+		}
+	}
+	key, err := idempotencyKey(r.Header.Get(headerIdempotencyKey), req.ClientRequestID)
+	if err != nil {
+		return err
+	}
+	if n := s.cfg.Limits.MaxInputBytes; len(req.InitialData) > n {
+		return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "initial_data of %d bytes is over the limit of %d (MAX_JOB_INPUT_BYTES)", len(req.InitialData), n)
 	}
 	var input map[string]any
 	if len(req.InitialData) > 0 && string(req.InitialData) != "null" {
@@ -115,27 +148,62 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	if err != nil {
 		return err
 	}
-	j, watch, err := s.x.Create(r.Context(), cl, m, orchestrator.CreateRequest{
+	creq := orchestrator.CreateRequest{
 		Input: input, WebhookURL: req.WebhookURL, Metadata: req.Metadata, Security: req.Security,
-		DispatchTimeout: dt, ResultTimeout: rt, Watch: held,
+		DispatchTimeout: dt, ResultTimeout: rt, Watch: held, IdempotencyKey: key,
 		TraceParent: r.Header.Get("traceparent"),
-	})
+	}
+	if key != "" {
+		sum := sha256.Sum256(append([]byte(r.URL.Path+"\n"), raw...))
+		creq.Fingerprint = hex.EncodeToString(sum[:16])
+	}
+	j, watch, replayed, err := s.x.CreateOnce(r.Context(), cl, m, creq)
 	if err != nil {
 		return err
 	}
 	if watch == nil {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "job_id": j.ID})
+		code := http.StatusAccepted
+		if replayed {
+			code = http.StatusOK // the job the first request created
+		}
+		writeJSON(w, code, map[string]string{"status": "accepted", "job_id": j.ID})
 		return nil
 	}
 	if j, err = watch.Until(r.Context(), j, wait); err != nil || j == nil {
 		return err
 	}
 	code := http.StatusOK
-	if !j.Status.Terminal() {
+	if !j.Status.Terminal() && !replayed {
 		code = http.StatusAccepted
 	}
 	writeJSON(w, code, view(j))
 	return nil
+}
+
+// headerIdempotencyKey names a create that may be retried: the same key
+// (per client) gets the same job within the idempotency window.
+const headerIdempotencyKey = "Idempotency-Key"
+
+// idempotencyKey is the key of a create, from its header or its body's
+// client_request_id: 1 to 255 printable ASCII characters; both, when
+// given, must agree.
+func idempotencyKey(header, body string) (string, error) {
+	if header != "" && body != "" && header != body {
+		return "", errorf(http.StatusBadRequest, wire.CodeInvalidField, "the Idempotency-Key header %q and client_request_id %q differ", header, body)
+	}
+	key, name := header, "the Idempotency-Key header"
+	if key == "" {
+		key, name = body, "client_request_id"
+	}
+	if len(key) > 255 {
+		return "", errorf(http.StatusBadRequest, wire.CodeInvalidField, "%s: at most 255 characters", name)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return "", errorf(http.StatusBadRequest, wire.CodeInvalidField, "%s: printable ASCII characters only", name)
+		}
+	}
+	return key, nil
 }
 
 func view(j *core.Job) wire.JobView {
@@ -260,7 +328,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, cl *config.Clie
 		Decision string         `json:"decision"`
 		Metadata map[string]any `json:"metadata"`
 	}
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+	if err := s.decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -372,11 +440,33 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request, _ *config.Client)
 	return nil
 }
 
+// workerView is what a client sees of a worker: what it can run and how
+// busy it is, not its registration (addresses, software, costs, tokens
+// a worker may have put in it).
+type workerView struct {
+	WorkerID   string            `json:"worker_id"`
+	WorkerType string            `json:"worker_type,omitempty"`
+	Skills     []string          `json:"skills"`
+	HotSkills  []string          `json:"hot_skills,omitempty"`
+	Status     wire.WorkerStatus `json:"status"`
+	Load       int               `json:"load"`
+	LastSeen   int64             `json:"last_seen"`
+}
+
 func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request, _ *config.Client) error {
 	ws, err := s.x.Workers(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ws)
+	out := make([]workerView, 0, len(ws))
+	for _, rec := range ws {
+		v := workerView{WorkerID: rec.ID, WorkerType: rec.Type, Skills: rec.Skills, HotSkills: rec.HotSkills,
+			Status: rec.Status, Load: rec.Load, LastSeen: rec.LastSeen.Unix()}
+		if v.Skills == nil {
+			v.Skills = []string{}
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

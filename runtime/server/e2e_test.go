@@ -47,6 +47,12 @@ func start(t *testing.T, examples bool, files map[string]string) *harness {
 // ("" : a new one).
 func startOn(t *testing.T, examples bool, files map[string]string, st store.Store, dir string) *harness {
 	t.Helper()
+	return startCfg(t, examples, files, st, dir, nil)
+}
+
+// startCfg is startOn with the configuration changed by mod (when not nil).
+func startCfg(t *testing.T, examples bool, files map[string]string, st store.Store, dir string, mod func(*config.Config)) *harness {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -74,6 +80,9 @@ func startOn(t *testing.T, examples bool, files map[string]string, st store.Stor
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = workerToken
 	cfg.PollTimeout = 5 * time.Second
+	if mod != nil {
+		mod(&cfg)
+	}
 	srv, err := New(Options{Config: cfg, Store: st, NoParking: parkingOff(t)})
 	if err != nil {
 		t.Fatal(err)

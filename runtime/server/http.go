@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,10 @@ func errorf(status int, code, format string, args ...any) *apiError {
 
 // writeError maps an error to its status and JSON body. Anything that is
 // not an *apiError is an internal error: logged, never shown.
+//
+// A caller that went away (its request's context ended: it closed or
+// half-closed the connection) is no server error: its answer, which
+// nobody reads, is 499 and the line is logged at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var oe *orchestrator.Error
@@ -43,6 +48,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: kindStatus[oe.Kind], Code: oe.Code, Message: oe.Message, Details: oe.Details, RetryAfter: int(oe.RetryAfter / time.Second)}
 	} else if !errors.As(err, &ae) {
 		switch {
+		case r.Context().Err() != nil || errors.Is(err, context.Canceled):
+			s.log.Debug("the client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+			w.WriteHeader(statusClientGone)
+			return
 		case errors.Is(err, store.ErrNotFound):
 			ae = errorf(http.StatusNotFound, wire.CodeNotFound, "not found")
 		case errors.Is(err, store.ErrClosed):
@@ -58,14 +67,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
 }
 
+// statusClientGone is the status recorded for a request whose client
+// went away before its answer (nginx's 499).
+const statusClientGone = 499
+
 // kindStatus is the HTTP status of each kind of refusal.
 var kindStatus = [...]int{
-	orchestrator.KindInvalid:     http.StatusBadRequest,
-	orchestrator.KindForbidden:   http.StatusForbidden,
-	orchestrator.KindNotFound:    http.StatusNotFound,
-	orchestrator.KindConflict:    http.StatusConflict,
-	orchestrator.KindExhausted:   http.StatusTooManyRequests,
-	orchestrator.KindUnavailable: http.StatusServiceUnavailable,
+	orchestrator.KindInvalid:       http.StatusBadRequest,
+	orchestrator.KindForbidden:     http.StatusForbidden,
+	orchestrator.KindNotFound:      http.StatusNotFound,
+	orchestrator.KindConflict:      http.StatusConflict,
+	orchestrator.KindExhausted:     http.StatusTooManyRequests,
+	orchestrator.KindUnavailable:   http.StatusServiceUnavailable,
+	orchestrator.KindUnprocessable: http.StatusUnprocessableEntity,
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -74,6 +88,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// decodeBody reads one JSON object of at most limit bytes into v, within
+// the body read timeout (Limits.BodyReadTimeout). An empty body is
+// allowed when optional is set.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) error {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(s.now().Add(s.cfg.Limits.BodyReadTimeout)) != nil {
+		return decodeBody(w, r, limit, v, optional) // a parked connection sets its own
+	}
+	err := decodeBody(w, r, limit, v, optional)
+	var ae *apiError
+	if err == nil || (errors.As(err, &ae) && ae.Code != wire.CodeBadRequestBody && ae.Code != wire.CodeBodyTooLarge) {
+		// Read to its end: cleared, so a held request does not end at it.
+		// A body not read to its end keeps it, so net/http's discarding
+		// of the rest cannot hang.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return err
 }
 
 // decodeBody reads one JSON object of at most limit bytes into v. An empty
@@ -89,7 +122,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "request body over %d bytes", limit)
+			return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "request body over %d bytes (MAX_BODY_BYTES)", limit)
+		}
+		if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+			return errorf(http.StatusRequestTimeout, wire.CodeBadRequestBody, "the request body did not arrive in time (REQUEST_BODY_TIMEOUT_SECONDS)")
 		}
 		return errorf(http.StatusBadRequest, wire.CodeBadRequestBody, "read request body: %v", err)
 	}
@@ -100,6 +136,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 		return errorf(http.StatusBadRequest, wire.CodeInvalidJSON, "request body is empty: want a JSON object")
 	}
 	if raw, ok := v.(*json.RawMessage); ok && json.Valid(body) {
+		if err := checkText(body); err != nil {
+			return err
+		}
 		*raw = bytes.TrimSpace(body) // what decoding would give, without a copy
 		return nil
 	}
@@ -112,6 +151,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 // decodeJSON decodes one JSON object, numbers kept exact, and names where
 // it went wrong.
 func decodeJSON(body []byte, v any) error {
+	if err := checkText(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // parkAfter is how long a long poll is held in its handler before its
@@ -44,10 +46,29 @@ func (hp *heldPoll) Cancel() { hp.cancel() }
 
 // holdPoll answers a poll that may wait (p.Wait > 0). The wait ends with
 // a task, at p.Wait, when the client goes away or when the server drains.
+//
+// A worker holds at most Limits.MaxParkedPerWorker polls at once; one
+// more is refused with 429.
 func (s *Server) holdPoll(w http.ResponseWriter, r *http.Request, p store.LeaseParams) error {
+	// The poll takes one of the worker's slots, which its connection
+	// keeps once parked, until it closes; a connection parked already
+	// holds its own.
+	lc := park.From(w)
+	if lc == nil && !s.parked.take(p.WorkerID) {
+		return &apiError{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited, RetryAfter: 1,
+			Message: fmt.Sprintf("worker %q holds its maximum of %d polls and parked connections (WORKER_MAX_PARKED_CONNECTIONS)", p.WorkerID, s.parked.max)}
+	}
+	handedOver := false
+	if lc == nil {
+		defer func() {
+			if !handedOver {
+				s.parked.give(p.WorkerID)
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancel(s.x.DrainContext())
 	hp := &heldPoll{s: s, cancel: cancel}
-	if lc := park.From(w); lc != nil { // on a parked connection: wait parked
+	if lc != nil { // on a parked connection: wait parked
 		hp.lc, hp.path, hp.observe = lc, r.URL.Path, deferObserve(w)
 		lc.StartPoll(hp, true)
 		go hp.lease(ctx, p)
@@ -92,6 +113,9 @@ func (s *Server) holdPoll(w http.ResponseWriter, r *http.Request, p store.LeaseP
 		<-hp.done
 		return nil
 	}
+	handedOver = true
+	wid := p.WorkerID
+	lc.OnEnd(func() { s.parked.give(wid) })
 	hp.path, hp.observe = strings.Clone(r.URL.Path), deferObserve(w)
 	lc.StartPoll(hp, false)
 	hp.mu.Lock()

@@ -82,6 +82,11 @@ type Server struct {
 	parkMu     sync.Mutex
 	parkers    sync.Map // *http.Server -> *park.Parker, one per server that served a worker
 
+	// Rate limits (nil when off): clients, and a worker's heartbeats,
+	// polls and other requests.
+	clientRate, workerRate, heartbeatRate, pollRate *limiter
+	// parked counts each worker's parked connections and held polls.
+	parked   slots
 	sched    *schedule.Runner
 	notReady atomic.Bool // readyz answers 503 (set at SIGTERM, before the drain)
 }
@@ -108,7 +113,9 @@ func New(o Options) (*Server, error) {
 	}
 	st := o.Store
 	if st == nil {
-		st = memstore.New(memstore.Options{Clock: o.Clock})
+		l := o.Config.Limits
+		l.SetDefaults()
+		st = memstore.New(memstore.Options{Clock: o.Clock, MaxReservations: l.MaxReservations})
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
@@ -119,6 +126,14 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.x = x
+	s.cfg.Limits.SetDefaults()
+	s.parked.max = s.cfg.Limits.MaxParkedPerWorker
+	if l := s.cfg.Limits; l.RateLimiting {
+		s.clientRate = newLimiter(l.RateLimit, l.RatePeriod)
+		s.workerRate = newLimiter(l.RateLimit, l.RatePeriod)
+		s.heartbeatRate = newLimiter(l.HeartbeatLimit, l.RatePeriod)
+		s.pollRate = newLimiter(l.PollLimit, l.RatePeriod)
+	}
 	if s.sched, err = schedule.New(x, schedule.Options{File: o.Config.SchedulesPath, TZ: o.Config.TZ, Logger: s.log}); err != nil {
 		return nil, err
 	}
@@ -158,8 +173,19 @@ func (s *Server) Reloaded() <-chan struct{} { return s.x.Reloaded() }
 // Run serves on l and runs the orchestrator's background loops until ctx
 // ends, then drains: new jobs are refused, long polls answer at once,
 // in-flight requests finish (up to grace), and Run returns.
+//
+// The connections it keeps open are bounded (Limits.MaxConnections): past
+// the bound an idle one is closed to make room, else the new one is
+// refused with a 503 at once. Idle keep-alive connections close after
+// Limits.IdleTimeout, a request head must arrive within 10 s and a body
+// within Limits.BodyReadTimeout.
 func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	lim := newConnLimiter(l, s.maxConnections())
+	l = lim
+	hs := &http.Server{
+		Handler: s.handler, ReadHeaderTimeout: headerTimeout, IdleTimeout: s.cfg.Limits.IdleTimeout,
+		ConnState: lim.connState, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	loops, stopLoops := context.WithCancel(context.Background())
 	stopped := s.x.Start(loops)
 	schedDone := make(chan struct{})
@@ -212,6 +238,22 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	return err
 }
 
+// headerTimeout bounds the reading of a request's head.
+const headerTimeout = 10 * time.Second
+
+// maxConnections is Limits.MaxConnections, or the open-file limit less
+// 128 (for the store's connections, files and the listener), or 10,000
+// where the limit is unknown.
+func (s *Server) maxConnections() int {
+	if n := s.cfg.Limits.MaxConnections; n > 0 {
+		return n
+	}
+	if n := openFileLimit(); n > 0 {
+		return max(n-128, 16)
+	}
+	return 10_000
+}
+
 // endDrainDelay ends Run's drain delay now.
 func (s *Server) endDrainDelay() { s.endOnce.Do(func() { close(s.endDelay) }) }
 
@@ -237,7 +279,10 @@ func (s *Server) parker(r *http.Request) *park.Parker {
 		return p.(*park.Parker)
 	}
 	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	p := park.New(hs, addr, park.Options{Handler: s.handler, Draining: s.x.Draining, Log: s.log})
+	p := park.New(hs, addr, park.Options{
+		Handler: s.handler, Draining: s.x.Draining, Log: s.log,
+		IdleTimeout: s.cfg.Limits.IdleTimeout, BodyTimeout: s.cfg.Limits.BodyReadTimeout,
+	})
 	s.parkers.Store(hs, p)
 	return p
 }

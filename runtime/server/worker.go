@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,18 +29,26 @@ var (
 func (s *Server) workerRoutes(mux *http.ServeMux) {
 	wk := func(h func(http.ResponseWriter, *http.Request, string, []byte) error, parkAfterReply bool) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			bodyRead := false
+			orig := w
+			accepted := false // authenticated, signed and answered without error
+			var id string
 			if p := s.parker(r); parkAfterReply && p != nil && !s.x.Draining() {
 				// The connection of a heartbeat waits for the next one:
 				// the answer is written by hand and the connection parked,
-				// once the body has been read to its end.
+				// once the body has been read to its end, when the
+				// heartbeat was accepted and the worker holds fewer parked
+				// connections than its cap.
 				rr, out := park.NewResponse(), w
 				w = rr
 				defer func() {
 					code := rr.Status() // rr is recycled once sent
-					if bodyRead && p.ParkAfter(out, r, rr) {
-						setStatus(out, code)
-						return
+					if accepted && s.parked.take(id) {
+						wid := id
+						if p.ParkAfter(out, r, rr, func() { s.parked.give(wid) }) {
+							setStatus(out, code)
+							return
+						}
+						s.parked.give(wid)
 					}
 					rr.CopyTo(out)
 					rr.Release()
@@ -48,28 +57,29 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 			w.Header()[versionKey] = versionValue
 			var body []byte
 			if r.Method != http.MethodGet {
-				b, err := readAll(w, r, s.cfg.MaxBodyBytes)
+				b, err := s.readBody(orig, r, s.cfg.MaxBodyBytes)
 				if err != nil {
 					s.writeError(w, r, err)
 					return
 				}
 				body = b
 			}
-			bodyRead = true
 			id, err := s.authWorker(r, body)
 			if err == nil {
 				kind := wire.KindMessage
 				if r.URL.Path == wire.RouteEvents {
 					kind = wire.KindEvent
 				}
-				err = s.checkSignature(id, body, kind)
+				err = s.checkSignature(r.Context(), id, body, kind)
 			}
 			if err == nil {
 				err = h(w, r, id, body)
 			}
 			if err != nil {
 				s.writeError(w, r, err)
+				return
 			}
+			accepted = true
 		})
 	}
 	mux.Handle("POST /_worker/workers/register", wk(s.register, false))
@@ -79,6 +89,20 @@ func (s *Server) workerRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /_worker/events", wk(s.event, false))
 	mux.Handle("GET /_worker/ws/{id}", wk(s.ws.serve, false))
 	mux.Handle("GET /_worker/ws", wk(s.ws.serve, false))
+}
+
+// overRate refuses a request over its rate (429 with Retry-After); l nil
+// is no limit.
+func (s *Server) overRate(l *limiter, key, what string) error {
+	if l == nil {
+		return nil
+	}
+	wait, ok := l.take(key, s.now(), 0)
+	if ok {
+		return nil
+	}
+	return &apiError{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited,
+		Message: fmt.Sprintf("Too Many Requests: %s over its rate of requests; retry in %d s", what, retryAfter(wait)), RetryAfter: retryAfter(wait)}
 }
 
 // validWorkerID: 1 to 128 of [a-zA-Z0-9_-].
@@ -95,9 +119,11 @@ func validWorkerID(id string) bool {
 	return true
 }
 
-func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// readBody reads a worker request's JSON body of at most limit bytes,
+// within the body read timeout.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var raw json.RawMessage
-	if err := decodeBody(w, r, limit, &raw, true); err != nil {
+	if err := s.decodeBody(w, r, limit, &raw, true); err != nil {
 		return nil, err
 	}
 	return raw, nil
@@ -146,7 +172,11 @@ func (s *Server) authWorker(r *http.Request, body []byte) (string, error) {
 // form with the worker's secret (its workers.toml token, else the global
 // token). An unsigned message is accepted unless signatures are required;
 // an offline heartbeat is never signed by the Python SDK and is let be.
-func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
+//
+// A signed message is accepted once: its signature is recorded in the
+// store for as long as its timestamp is within the window, and a second
+// message with the same signature (a replay) is refused with 403.
+func (s *Server) checkSignature(ctx context.Context, id string, body []byte, kind wire.Kind) error {
 	if !s.cfg.VerifySignatures || len(body) == 0 {
 		return nil
 	}
@@ -173,8 +203,8 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 	if m.Timestamp == nil {
 		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: a signed message needs a timestamp")
 	}
-	if d := s.x.Now().Unix() - int64(*m.Timestamp); d > 60 || d < -60 {
-		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: timestamp %d is %d s away from the server's clock (limit 60 s)", *m.Timestamp, d)
+	if d, lim := s.x.Now().Unix()-int64(*m.Timestamp), int64(orchestrator.SignatureWindow/time.Second); d > lim || d < -lim {
+		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: timestamp %d is %d s away from the server's clock (limit %d s)", *m.Timestamp, d, lim)
 	}
 	secret := s.cfg.GlobalWorkerToken
 	if own, ok := s.workers[id]; ok {
@@ -183,7 +213,7 @@ func (s *Server) checkSignature(id string, body []byte, kind wire.Kind) error {
 	if !wire.Verify(secret, body, kind, m.Security.Signature) {
 		return errorf(http.StatusForbidden, wire.CodeUnauthorized, "Unauthorized: invalid signature")
 	}
-	return nil
+	return s.x.FirstUse(ctx, id, m.Security.Signature)
 }
 
 // mayBeSigned is false when body surely has no "security" member (JSON
@@ -221,6 +251,12 @@ type registration struct {
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	if n := s.cfg.Limits.MaxRegistrationBytes; len(body) > n {
+		return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "registration of %d bytes is over the limit of %d (MAX_REGISTRATION_BYTES)", len(body), n)
+	}
+	if err := s.overRate(s.workerRate, id, "worker "+id); err != nil {
+		return err
+	}
 	var reg registration
 	if err := decodeJSON(orEmpty(body), &reg); err != nil {
 		return err
@@ -268,6 +304,29 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, id string, _ []byt
 	p, err := s.x.Poll(r.Context(), id, wait)
 	if err != nil {
 		return err
+	}
+	if s.pollRate != nil {
+		// A poll over its rate is held until its turn, not refused: a
+		// worker's loop simply slows down.
+		due, ok := s.pollRate.take(id, s.now(), p.Wait)
+		if !ok {
+			due = p.Wait
+		}
+		if due > 0 {
+			t := time.NewTimer(due)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			case <-s.x.DrainContext().Done():
+			}
+			t.Stop()
+			if !ok || r.Context().Err() != nil || s.x.Draining() {
+				w.WriteHeader(http.StatusNoContent)
+				return nil
+			}
+			p.Wait -= due
+			p.Now = s.x.Now()
+		}
 	}
 	if p.Wait > 0 {
 		return s.holdPoll(w, r, p)
@@ -371,6 +430,9 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, id string, body 
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, body []byte) error {
+	if err := s.overRate(s.heartbeatRate, id, "the heartbeats of worker "+id); err != nil {
+		return err
+	}
 	if len(body) == 0 {
 		if err := s.x.Touch(r.Context(), id, ""); err != nil {
 			return err
@@ -385,7 +447,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, id string, bo
 	if err := sameWorker(id, hb.WorkerID); err != nil {
 		return err
 	}
-	ids, err := s.x.Heartbeat(r.Context(), id, hb.Status)
+	ids, err := s.x.Heartbeat(r.Context(), id, hb.Status, hb.CurrentTasks)
 	if err != nil {
 		return err
 	}
@@ -404,6 +466,18 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, id string, body [
 // applyEvent decodes a worker event, from POST /_worker/events or the
 // worker's WebSocket, and hands it to the orchestrator.
 func (s *Server) applyEvent(ctx context.Context, id string, body []byte) error {
+	if err := s.overRate(s.workerRate, id, "worker "+id); err != nil {
+		return err
+	}
+	var raw struct {
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := decodeJSON(orEmpty(body), &raw); err != nil {
+		return err
+	}
+	if n := s.cfg.Limits.MaxEventBytes; len(raw.Payload) > n {
+		return errorf(http.StatusRequestEntityTooLarge, wire.CodeBodyTooLarge, "payload of %d bytes is over the limit of %d (MAX_EVENT_PAYLOAD_BYTES)", len(raw.Payload), n)
+	}
 	var ev wire.Event
 	if err := decodeJSON(orEmpty(body), &ev); err != nil {
 		return err

@@ -58,7 +58,7 @@ func (h *wsHub) serve(w http.ResponseWriter, r *http.Request, id string, _ []byt
 		if err != nil {
 			return nil
 		}
-		err = h.s.checkSignature(id, msg, wire.KindEvent)
+		err = h.s.checkSignature(r.Context(), id, msg, wire.KindEvent)
 		if err == nil {
 			err = h.s.applyEvent(r.Context(), id, msg)
 		}

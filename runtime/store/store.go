@@ -65,6 +65,9 @@ var (
 	// ErrAlreadyDone: this worker's result for this task was already
 	// committed. Nothing changed; answer the same "accepted" reply again.
 	ErrAlreadyDone = errors.New("task already done")
+	// ErrFull: a bounded table of the store (Reserve's keys) is full;
+	// nothing changed. Callers answer "try again later".
+	ErrFull = errors.New("store table full")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
 )
@@ -185,6 +188,31 @@ type Store interface {
 	// Version returns a recorded version. ErrNotFound when unknown.
 	Version(ctx context.Context, hash string) (*Version, error)
 
+	// EndLeases ends now the leases held by p.WorkerID that began at or
+	// before p.LeasedBefore, except those of the tasks in p.Keep, so the
+	// next ReclaimExpired returns their tasks (a worker that restarted, or
+	// whose heartbeat no longer lists a task). It returns how many ended.
+	EndLeases(ctx context.Context, p EndLeasesParams) (int, error)
+
+	// Reserve sets key to value for ttl unless the key is set: first is
+	// true when it was not, else held is the value it has. Atomic across
+	// instances (replayed signatures, idempotency keys). A store that
+	// bounds its keys by count returns ErrFull when no expired key can
+	// make room.
+	Reserve(ctx context.Context, key, value string, ttl time.Duration) (held string, first bool, err error)
+	// Uncount takes one back from the named counter (never below zero): a
+	// counted attempt that did not happen.
+	Uncount(ctx context.Context, name string) error
+
+	// JobEnds returns a channel that receives the id of each job whose
+	// end (a terminal status) is committed from now on, by any instance
+	// sharing the store, so requests waiting for a job's end need not
+	// read it over and over. Best effort: an id may be dropped when the
+	// reader falls behind or the connection breaks, so a reader still
+	// looks now and then. nil when the store sends none (an in-process
+	// store's one instance hears of its own commits).
+	JobEnds() <-chan string
+
 	// Stats counts what the store holds, for metrics and the dashboard.
 	Stats(ctx context.Context) (Stats, error)
 
@@ -238,6 +266,13 @@ type LeaseParams struct {
 	// max_cost (dispatch.Fits).
 	Resources map[string]any
 	Costs     map[string]float64
+}
+
+// EndLeasesParams picks the leases EndLeases ends.
+type EndLeasesParams struct {
+	WorkerID     string
+	LeasedBefore time.Time
+	Keep         []string // task ids whose leases stay
 }
 
 // TaskState is where a task is in its life.

@@ -80,3 +80,37 @@ func TestTaskDir(t *testing.T) {
 		})
 	}
 }
+
+// The same message encoded twice within the window goes the second time
+// with a later timestamp, so its signature differs and an orchestrator
+// that accepts a signed message once takes both.
+func TestSameMessageSignedOnce(t *testing.T) {
+	t.Parallel()
+	const token = "secret-token"
+	l := &link{w: &Worker{cfg: Config{WorkerID: "w1"}}, token: token}
+	hb := wire.Heartbeat{WorkerID: "w1", Status: wire.WorkerIdle, CurrentTasks: []string{}, Timestamp: 1767225600}
+	seen := map[string]bool{}
+	for i := range 3 {
+		b, err := l.encode(hb, wire.KindMessage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Timestamp int64         `json:"timestamp"`
+			Security  wire.Security `json:"security"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Timestamp != 1767225600+int64(i) {
+			t.Errorf("message %d: timestamp %d, want %d", i, got.Timestamp, 1767225600+i)
+		}
+		if seen[got.Security.Signature] {
+			t.Errorf("message %d signed as an earlier one", i)
+		}
+		seen[got.Security.Signature] = true
+		if !wire.Verify(token, b, wire.KindMessage, got.Security.Signature) {
+			t.Errorf("message %d: the signature does not verify %s", i, b)
+		}
+	}
+}

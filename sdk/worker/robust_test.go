@@ -454,9 +454,12 @@ func TestResultAfterForgotten(t *testing.T) {
 	if j := wait(t, c, id); j.Status != wire.StatusFinished {
 		t.Fatalf("job %s (error %+v), want finished once the result was sent again", j.Status, j.Error)
 	}
+	// An orchestrator that is registered to again takes the worker to have
+	// restarted and hands its leased task on: the result sent again may
+	// then be ignored and the task run once more, so at least 2.
 	results, _, regs := f.snapshot()
-	if len(results) != 2 || regs < 2 {
-		t.Errorf("%d result submissions and %d registrations, want 2 and at least 2", len(results), regs)
+	if len(results) < 2 || regs < 2 {
+		t.Errorf("%d result submissions and %d registrations, want at least 2 and at least 2", len(results), regs)
 	}
 }
 

@@ -550,6 +550,7 @@ type link struct {
 	current int  // smooth weighted round robin
 
 	registered atomic.Bool
+	sent       sent // signatures sent lately (no message is sent twice)
 }
 
 func (l *link) isRegistered() bool { return l.registered.Load() }
@@ -846,6 +847,21 @@ func (l *link) encode(body any, kind wire.Kind) ([]byte, error) {
 	sig, err := wire.Sign(l.token, b, kind)
 	if err != nil {
 		return nil, fmt.Errorf("sign %T: %w", body, err)
+	}
+	// The same message signed within the window would be refused as a
+	// replay: it goes with a later timestamp instead.
+	for range 60 {
+		if l.sent.fresh(sig, time.Now()) {
+			break
+		}
+		later, ok := laterTimestamp(b)
+		if !ok {
+			break
+		}
+		b = later
+		if sig, err = wire.Sign(l.token, b, kind); err != nil {
+			return nil, fmt.Errorf("sign %T: %w", body, err)
+		}
 	}
 	// The member is what json.Marshal(wire.Security{...}) writes, by
 	// hand: the signature is hex and the worker id is checked to be

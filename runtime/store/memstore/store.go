@@ -23,6 +23,10 @@ type Options struct {
 	// Clock measures how long a long poll waited (added to its Now when
 	// it is handed a task); time.Now when nil.
 	Clock func() time.Time
+	// MaxReservations bounds Reserve's keys (seen signatures, idempotency
+	// keys) that have not expired; past it Reserve is store.ErrFull.
+	// Default 1,000,000.
+	MaxReservations int
 }
 
 // Store is the embedded store: one mutex over a set of maps, with a
@@ -79,6 +83,7 @@ type Store struct {
 	counters map[string]uint64
 	stores   map[string]map[string]map[string]any
 	versions map[string]*store.Version
+	reserved reservations // Reserve's keys
 
 	// The tasks the commit being written enqueues (see pend).
 	pending     []*core.Task
@@ -98,6 +103,7 @@ func New(o Options) *Store {
 	}
 	m := &Store{
 		clock:        o.Clock,
+		reserved:     reservations{max: o.MaxReservations},
 		closedCh:     make(chan struct{}),
 		c:            codec.New(),
 		jobExt:       map[uint32]*memJobExt{},

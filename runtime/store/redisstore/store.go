@@ -168,6 +168,7 @@ type Store struct {
 	mu       sync.Mutex
 	waiters  waiters
 	timerCh  chan struct{}
+	ends     chan string // ids of jobs whose end was committed (JobEnds)
 	closed   bool
 	closedCh chan struct{}
 
@@ -212,6 +213,7 @@ func New(ctx context.Context, c redis.UniversalClient, opt Options) (*Store, err
 	s := &Store{
 		rdb: c, prefix: "{" + opt.Prefix + "}", sc: sc, recheck: opt.Recheck, owns: opt.OwnsClient,
 		rt: &RoundTrips{}, waiters: newWaiters(), timerCh: make(chan struct{}), closedCh: make(chan struct{}),
+		ends: make(chan string, 4096),
 	}
 	s.keys = []string{s.prefix}
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -316,6 +318,13 @@ func (s *Store) listen(ctx context.Context) {
 }
 
 func (s *Store) wake(msg string) {
+	if id, ok := strings.CutPrefix(msg, "e:"); ok {
+		select {
+		case s.ends <- id:
+		default: // nobody reads fast enough: the reader's own reads catch up
+		}
+		return
+	}
 	if rest, ok := strings.CutPrefix(msg, "c:"); ok {
 		if task, worker, ok := strings.Cut(rest, "\n"); ok {
 			fs, _ := s.onCancel.Load().([]func(string, string))
@@ -334,6 +343,10 @@ func (s *Store) wake(msg string) {
 	}
 	s.waiters.deliver(msg)
 }
+
+// JobEnds implements store.Store: the ends committed by every instance
+// sharing the Redis, as published by their commits.
+func (s *Store) JobEnds() <-chan string { return s.ends }
 
 var _ store.CancelFeed = (*Store)(nil)
 
@@ -418,7 +431,8 @@ type commitArgs struct {
 	Ctm    []string     `json:"ctm,omitempty"`
 	Ch     []childArg   `json:"ch,omitempty"`
 	Sw     []storeWrite `json:"sw,omitempty"`
-	Tl     string       `json:"tl,omitempty"` // compact events, one a line
+	Tl     string       `json:"tl,omitempty"`  // compact events, one a line
+	Fin    string       `json:"fin,omitempty"` // the job's id when it ends: published as e:<id>
 }
 
 type doneArg struct {
@@ -470,6 +484,9 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 	}
 	a := commitArgs{ID: packJob(j.ID), Create: create, Job: d, Status: statusCode(j.Status), Client: j.Client.Name,
 		V: j.Version, B: j.Blueprint, Tb: base(j.CreatedAt)}
+	if j.Status.Terminal() {
+		a.Fin = j.ID
+	}
 	if !create {
 		a.Rev = strconv.FormatInt(p.ExpectRev, 10)
 		if c := p.Complete; c != nil {

@@ -4,8 +4,10 @@
 // The cases are split by area, one file and one exported function each:
 // ExerciseJobs (jobs.go), ExerciseQueues (queues.go: queues and leases),
 // ExerciseTimers (timers.go), ExerciseWorkers (workers.go) and
-// ExerciseStores (stores.go: blueprint key-value stores and versions) and
-// ExerciseSchedules (schedules.go: the shared state of schedules).
+// ExerciseStores (stores.go: blueprint key-value stores and versions),
+// ExerciseSchedules (schedules.go: the shared state of schedules) and
+// ExerciseGuards (guard.go: reservations, counters taken back, leases
+// ended early).
 // A store's own test calls Run, which runs every area, with a factory;
 // the factory is called once per case and must return an empty store (the
 // Redis store uses a fresh key prefix) and register its cleanup with
@@ -44,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timers", ExerciseTimers},
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
+		{"Guards", ExerciseGuards},
 		{"Schedules", ExerciseSchedules},
 		{"QueueStats", ExerciseQueueStats},
 	} {

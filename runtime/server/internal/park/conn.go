@@ -34,6 +34,24 @@ type Conn struct {
 	started bool          // the request being served left a poll waiting
 	closing bool          // close once the request or poll under way is answered
 	gone    bool          // handed back to the http.Server
+	onEnd   []func()      // called once the connection ends
+	ended   bool
+}
+
+// OnEnd has f called once the connection ends (closed or handed back);
+// at once when it has ended. A nil f is ignored.
+func (lc *Conn) OnEnd(f func()) {
+	if f == nil {
+		return
+	}
+	lc.mu.Lock()
+	if lc.ended {
+		lc.mu.Unlock()
+		f()
+		return
+	}
+	lc.onEnd = append(lc.onEnd, f)
+	lc.mu.Unlock()
 }
 
 // Poll is a request that waits on a parked connection for its answer (a
@@ -77,6 +95,8 @@ func (p *Parker) adopt(c net.Conn, pre []byte) *Conn {
 func (lc *Conn) End() {
 	lc.mu.Lock()
 	gone := lc.gone
+	fs := lc.onEnd
+	lc.onEnd, lc.ended = nil, true
 	lc.mu.Unlock()
 	if !gone {
 		_ = lc.c.Close()
@@ -84,6 +104,9 @@ func (lc *Conn) End() {
 	lc.p.mu.Lock()
 	delete(lc.p.local, lc)
 	lc.p.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // closeIfIdle closes the connection when it waits for a request, or has
@@ -131,6 +154,15 @@ func (lc *Conn) Run() {
 // poll waiting on the connection; false when the connection is done.
 func (lc *Conn) next() bool {
 	if len(lc.pre) == 0 {
+		// Idle with no poll held: wait for a request up to the idle
+		// timeout; a held poll's wait is bounded by the poll itself.
+		lc.mu.Lock()
+		var deadline time.Time
+		if lc.poll == nil && lc.p.idle > 0 {
+			deadline = time.Now().Add(lc.p.idle)
+		}
+		lc.mu.Unlock()
+		_ = lc.c.SetReadDeadline(deadline)
 		n, _ := lc.c.Read(lc.one[:])
 		if n == 0 { // the client went away (or the connection was closed)
 			lc.mu.Lock()
@@ -198,6 +230,9 @@ func (lc *Conn) serve() bool {
 	req.RemoteAddr = lc.remote // its context is Background's: nothing waits on its end
 	rr := NewResponse()
 	rr.lc = lc
+	if lc.p.body > 0 {
+		_ = lc.c.SetReadDeadline(time.Now().Add(lc.p.body))
+	}
 	lc.p.handler.ServeHTTP(rr, req)
 	keep := !lc.p.draining()
 	if n, _ := io.CopyN(io.Discard, req.Body, 256<<10); n == 256<<10 {
@@ -297,6 +332,10 @@ func (lc *Conn) AnswerPoll(rr *Response) {
 	keep := !lc.closing && !lc.p.draining()
 	lc.mu.Unlock()
 	ok := lc.write(rr, keep)
+	if ok && keep && lc.p.idle > 0 {
+		// The read waiting for the next request is now an idle one.
+		_ = lc.c.SetReadDeadline(time.Now().Add(lc.p.idle))
+	}
 	lc.mu.Lock()
 	if !ok || !keep {
 		lc.closing = true

@@ -48,6 +48,12 @@ type Options struct {
 	Draining func() bool
 	// Log receives what goes wrong on a parked connection.
 	Log *slog.Logger
+	// IdleTimeout closes a parked connection that waits this long for a
+	// request with no poll held on it (0: never).
+	IdleTimeout time.Duration
+	// BodyTimeout bounds the reading of a request's body, from the end of
+	// its head to the end of its handler (0: unbounded).
+	BodyTimeout time.Duration
 }
 
 // Parker parks the connections of one http.Server, and is the listener
@@ -58,6 +64,8 @@ type Parker struct {
 	handler  http.Handler
 	draining func() bool
 	log      *slog.Logger
+	idle     time.Duration
+	body     time.Duration
 
 	ch        chan net.Conn
 	done      chan struct{}
@@ -74,7 +82,7 @@ type Parker struct {
 // unknown). It serves until hs shuts down.
 func New(hs *http.Server, addr net.Addr, o Options) *Parker {
 	p := &Parker{
-		handler: o.Handler, draining: o.Draining, log: o.Log, addr: addr,
+		handler: o.Handler, draining: o.Draining, log: o.Log, addr: addr, idle: o.IdleTimeout, body: o.BodyTimeout,
 		ch: make(chan net.Conn, 64), done: make(chan struct{}), local: map[*Conn]struct{}{},
 	}
 	if p.draining == nil {
@@ -362,20 +370,32 @@ func (p *Parker) Hijack(w http.ResponseWriter, r *http.Request) (*Conn, error) {
 
 // ParkAfter sends rr on r's connection and parks the connection for its
 // next request; false when the connection cannot be parked (rr is then
-// left to the caller to send through w).
-func (p *Parker) ParkAfter(w http.ResponseWriter, r *http.Request, rr *Response) bool {
+// left to the caller to send through w). onEnd, when not nil, is called
+// once the parked connection ends (or at once when it could not be kept).
+func (p *Parker) ParkAfter(w http.ResponseWriter, r *http.Request, rr *Response, onEnd func()) bool {
 	lc, err := p.Hijack(w, r)
 	if errors.Is(err, ErrNotParked) {
 		return false
 	}
 	if lc == nil {
 		rr.Release()
+		if onEnd != nil {
+			onEnd()
+		}
 		return true
 	}
+	lc.OnEnd(onEnd)
 	if !lc.write(rr, true) {
 		lc.End()
 		return true
 	}
 	go lc.Run()
 	return true
+}
+
+// Parked is how many connections the parker holds.
+func (p *Parker) Parked() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.local)
 }

@@ -140,5 +140,6 @@ end
 if a.tl and a.tl ~= '' then j.l = (j.l or '') .. a.tl end
 if a.create then jadd(n, j) else jput(n, j) end
 for _, c in ipairs(a.ch or {}) do jadd(newJob(c.id, c)) end
+if a.fin then wake('e:' .. a.fin) end
 publish()
 return {'OK', rev}
