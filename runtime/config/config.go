@@ -88,6 +88,9 @@ type Config struct {
 	WebhookTimeout     time.Duration
 
 	Limits Limits
+
+	// NoConsole turns the web console at / off (CONSOLE=off; default on).
+	NoConsole bool
 }
 
 // Limits bound what callers can make the server hold: connections, bytes,
@@ -363,6 +366,9 @@ func FromEnv(lookup Lookup) (Config, error) {
 			errs = append(errs, fmt.Errorf("WORKER_AUTH_MODE=%q: want mixed or token-only", v))
 		}
 	}
+	console := true
+	boolean("CONSOLE", &console)
+	c.NoConsole = !console
 	var tls bool
 	boolean("TLS_ENABLED", &tls)
 	if tls {

@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 	s.healthRoutes(mux)
 	s.scheduleRoutes(mux, c)
 	s.workerRoutes(mux)
+	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/console"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/schedule"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
@@ -74,6 +75,7 @@ type Server struct {
 	workers map[string]string         // worker id -> token
 	metrics *metrics
 	ws      *wsHub
+	console *console.Console // nil when CONSOLE=off
 	handler http.Handler
 
 	noParking  bool
@@ -146,6 +148,7 @@ func New(o Options) (*Server, error) {
 		s.ws.relay = true
 		feed.OnCancel(s.ws.relayCancel)
 	}
+	s.newConsole()
 	s.handler = s.routes()
 	return s, nil
 }
