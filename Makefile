@@ -5,7 +5,7 @@ BIN      := bin/avtomatika
 ADDR     ?= :8080
 FUZZTIME ?= 10s
 
-.PHONY: run test lint bench build fuzz vet fmt clean mutate faults
+.PHONY: run test lint bench build fuzz vet fmt clean mutate faults deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/avtomatika
@@ -74,3 +74,14 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# deps: what the tests need beyond Go, installed when missing. The
+# console's browser tests drive Debian's chromium (apt-get, as root or
+# through sudo); outside CI they skip without it, in CI they fail.
+deps:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "chromium: $$(command -v chromium || command -v chromium-browser)"; \
+	else \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi

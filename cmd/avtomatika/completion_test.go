@@ -34,7 +34,7 @@ func TestCompletionBash(t *testing.T) {
 	for line, want := range map[string]string{
 		"avtomatika ":                  "serve lint test graph job schedule bench version completion --help --version",
 		"avtomatika jo":                "job",
-		"avtomatika job ":              "start get watch history cancel approve",
+		"avtomatika job ":              "start get watch history ls cancel approve redrive",
 		"avtomatika job st":            "start",
 		"avtomatika job start --i":     "--input",
 		"avtomatika job start x --w":   "--watch --webhook",

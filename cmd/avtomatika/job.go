@@ -42,6 +42,9 @@ type jobRun struct {
 
 	// history
 	asTest bool
+
+	ls      *lsArgs                // ls (job_ls.go)
+	redrive *client.RedriveOptions // redrive
 }
 
 func jobCommands() []jobCommand {
@@ -50,8 +53,10 @@ func jobCommands() []jobCommand {
 		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
 		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", flags: historyFlags, run: jobHistory},
+		{name: "ls", args: "[--status S] [--where EXPR] …", nargs: 0, summary: "search jobs, live and archived: a table or --json", flags: lsFlags, run: jobLs},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
+		{name: "redrive", args: "JOB_ID", nargs: 1, summary: "re-run a failed or quarantined job; print the new id", flags: redriveFlags, run: jobRedrive},
 	}
 }
 

@@ -25,9 +25,10 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	addr := fl.String("addr", "", "listen address, host:port (default $API_HOST:$API_PORT, :8080)")
 	envFile := fl.String("env-file", ".env", "a .env file read after the environment (missing is fine)")
 	grace := fl.Duration("grace", 30*time.Second, "how long in-flight requests may take after SIGTERM")
+	dataDir := fl.String("data", "", "a folder for everything this node keeps on disk (the job history in DIR/history.db unless $HISTORY_DATABASE_URI is set)")
 	drainDelay := fl.Duration("drain-delay", 2*time.Second, "after SIGTERM, how long the listener stays open answering 503 to new jobs (within --grace) before it closes; 0: at once")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: avtomatika serve [--blueprints DIR] [--addr HOST:PORT] [--env-file .env]")
+		fmt.Fprintln(stderr, "usage: avtomatika serve [--blueprints DIR] [--addr HOST:PORT] [--env-file .env] [--data DIR]")
 		fmt.Fprintln(stderr, "\nServes the client API and the worker protocol; configuration from the environment")
 		fmt.Fprintln(stderr, "(see docs/server.md). SIGINT/SIGTERM drain: no new jobs, in-flight requests finish.")
 		fl.PrintDefaults()
@@ -87,6 +88,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		opts.Store = st
 	}
+	hist, err := openHistory(ctx, &cfg, *dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
+		return exitUsage
+	}
+	if hist != nil {
+		opts.History = hist
+	}
 	tracer, stopTracing, err := telemetry.Setup(ctx, lookup)
 	if err != nil {
 		fmt.Fprintf(stderr, "avtomatika serve: tracing: %v\n", err)
@@ -105,6 +114,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	srv, err := server.New(opts)
 	if err != nil {
+		if hist != nil {
+			hist.Close()
+		}
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitUsage
 	}

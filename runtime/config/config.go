@@ -64,6 +64,12 @@ type Config struct {
 
 	RedisURL string // REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_DB); empty: memory store
 
+	// HistoryURI is the history database (HISTORY_DATABASE_URI):
+	// sqlite:///path.db or postgresql://…; empty: no history.
+	HistoryURI string
+	// JobRetention is how long an ended job stays in the live store once
+	// archived (JOB_RETENTION, default 1 h); without history it stays.
+	JobRetention time.Duration
 	// Operations (docs/operations.md).
 	SchedulesPath string // SCHEDULES_CONFIG_PATH: schedules.toml
 	TZ            string // TZ: time zone of schedules.toml entries without one, default UTC
@@ -82,6 +88,9 @@ type Config struct {
 	WebhookTimeout     time.Duration
 
 	Limits Limits
+
+	// NoConsole turns the web console at / off (CONSOLE=off; default on).
+	NoConsole bool
 }
 
 // Limits bound what callers can make the server hold: connections, bytes,
@@ -173,6 +182,9 @@ func (l *Limits) SetDefaults() {
 	num(&l.PollLimit, 60)
 }
 
+// DefaultJobRetention is JOB_RETENTION's default.
+const DefaultJobRetention = time.Hour
+
 func (c *Config) withDefaults() {
 	if c.Port == 0 {
 		c.Port = 8080
@@ -209,6 +221,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
+	}
+	if c.JobRetention == 0 {
+		c.JobRetention = DefaultJobRetention
 	}
 	c.Limits.SetDefaults()
 }
@@ -331,6 +346,15 @@ func FromEnv(lookup Lookup) (Config, error) {
 		integer("REDIS_DB", &db, 0, 1<<20)
 		c.RedisURL = fmt.Sprintf("redis://%s/%d", net.JoinHostPort(host, strconv.Itoa(port)), db)
 	}
+	str("HISTORY_DATABASE_URI", &c.HistoryURI)
+	if v, ok := lookup("JOB_RETENTION"); ok && strings.TrimSpace(v) != "" {
+		d, err := ParseRetention(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("JOB_RETENTION=%q: %v", v, err))
+		} else {
+			c.JobRetention = d
+		}
+	}
 	// Worker authentication is by token; refuse what would silently not
 	// be enforced.
 	if v, ok := lookup("WORKER_AUTH_MODE"); ok && v != "" {
@@ -342,6 +366,9 @@ func FromEnv(lookup Lookup) (Config, error) {
 			errs = append(errs, fmt.Errorf("WORKER_AUTH_MODE=%q: want mixed or token-only", v))
 		}
 	}
+	console := true
+	boolean("CONSOLE", &console)
+	c.NoConsole = !console
 	var tls bool
 	boolean("TLS_ENABLED", &tls)
 	if tls {
@@ -632,4 +659,30 @@ func tomlError(path string, err error, member bool) error {
 		return fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 	}
 	return fmt.Errorf("%s: %w", path, err)
+}
+
+// ParseRetention reads JOB_RETENTION: a Go duration ("90m", "24h", "0s")
+// or a number of seconds; 0 removes ended jobs as soon as they are
+// archived. At most 10 years.
+func ParseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f > 315_360_000 {
+			return 0, fmt.Errorf("want a duration from 0s to 87600h")
+		}
+		d = time.Duration(f * float64(time.Second))
+	} else {
+		d, err = time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("want a duration such as 1h or 30m, or a number of seconds")
+		}
+	}
+	if d < 0 || d > 87600*time.Hour {
+		return 0, fmt.Errorf("want a duration from 0s to 87600h")
+	}
+	if d == 0 {
+		d = time.Nanosecond // 0 means at once; the zero value means the default
+	}
+	return d, nil
 }

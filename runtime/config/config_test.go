@@ -38,6 +38,7 @@ func TestFromEnv(t *testing.T) {
 		"MAX_CONNECTIONS": "-1", "WORKER_MAX_PARKED_CONNECTIONS": "0", "MAX_JOB_INPUT_BYTES": "big",
 		"RATE_LIMIT_PERIOD": "0", "RATE_LIMITING_ENABLED": "sometimes", "IDEMPOTENCY_WINDOW_SECONDS": "-5",
 		"REQUEST_BODY_TIMEOUT_SECONDS": "x", "JOB_CACHE_MAX_BYTES": "-1", "MAX_RESERVATIONS": "0",
+		"CONSOLE": "hidden",
 	} {
 		_, err := FromEnv(env(map[string]string{name: val}))
 		if err == nil || !strings.Contains(err.Error(), strings.Split(name, "=")[0]) {
@@ -212,4 +213,14 @@ func FuzzFromEnv(f *testing.F) {
 			t.Fatalf("%s=%q gave %+v", k, v, c)
 		}
 	})
+}
+
+func TestConsoleSwitch(t *testing.T) {
+	t.Parallel()
+	for v, off := range map[string]bool{"": false, "on": false, "true": false, "off": true, "0": true, "false": true} {
+		c, err := FromEnv(env(map[string]string{"CONSOLE": v}))
+		if err != nil || c.NoConsole != off {
+			t.Errorf("CONSOLE=%q: NoConsole %v, err %v; want %v", v, c.NoConsole, err, off)
+		}
+	}
 }

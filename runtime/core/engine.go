@@ -168,6 +168,14 @@ func (s *stepper) apply(ev Event) error {
 		if j.Blueprint == "" {
 			j.Blueprint = s.m.Name
 		}
+		if ev.StartAt != "" {
+			if s.m.State(ev.StartAt) == nil {
+				return fmt.Errorf("start job %s in state %q: no such state in blueprint %q: %w", j.ID, ev.StartAt, s.m.Name, ErrBadEvent)
+			}
+			s.timeline(TimelineEvent{Type: "created", Detail: map[string]any{"start_at": ev.StartAt}})
+			s.enter(ev.StartAt)
+			break
+		}
 		s.timeline(TimelineEvent{Type: "created"})
 		s.enter(s.m.Start)
 	case EventTaskResult, EventTaskTimeout, EventDispatchTimeout:

@@ -33,6 +33,9 @@ type Event struct {
 	TimerID  string         `json:"timer_id,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
 	Data     map[string]any `json:"data,omitempty"` // progress, metadata
+	// StartAt (created) enters this state instead of the blueprint's
+	// start: a redrive re-runs a job from the state where it failed.
+	StartAt string `json:"start_at,omitempty"`
 }
 
 // Effects are what a step asks the world to do; the store commits them

@@ -230,6 +230,7 @@ func (x *Orchestrator) after(ctx context.Context, j *core.Job, eff *core.Effects
 		}
 	}
 	if eff.Notify != nil {
+		x.kickArchive()
 		x.waiters.wake(j)
 		x.obs.JobEnded(j)
 		x.notify(j, eff.Notify)

@@ -230,6 +230,9 @@ func (x *Orchestrator) untakeQuota(ctx context.Context, name string) {
 // Job returns the caller's job.
 func (x *Orchestrator) Job(ctx context.Context, caller *config.Client, id string) (*core.Job, error) {
 	j, err := x.store.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) && x.hist != nil {
+		j, err = x.hist.Job(ctx, id) // archived, and gone from the live store
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && caller != nil && j.Client.Name != caller.Name) {
 		return nil, refuse(KindNotFound, wire.CodeNotFound, "job %q not found", id)
 	}
@@ -243,6 +246,9 @@ func (x *Orchestrator) Timeline(ctx context.Context, caller *config.Client, id s
 		return nil, nil, err
 	}
 	tl, err := x.store.Timeline(ctx, j.ID)
+	if errors.Is(err, store.ErrNotFound) && x.hist != nil {
+		tl, err = x.hist.Timeline(ctx, j.ID)
+	}
 	return j, tl, err
 }
 

@@ -53,6 +53,9 @@ type Options struct {
 	// WebhookBackoff is the wait before the second try of a webhook; it
 	// doubles for each later one, up to an hour (default 2 s).
 	WebhookBackoff time.Duration
+	// History, when set, archives ended jobs (archive.go); the store must
+	// implement store.Outbox. The orchestrator closes it.
+	History store.Archive
 	// WebhookSecret returns the secret that signs the webhooks of a
 	// client's jobs ("" : Config.WebhookSecret).
 	WebhookSecret func(client string) string
@@ -97,6 +100,10 @@ type Orchestrator struct {
 	hookSem     chan struct{}
 
 	tracing Tracing
+
+	hist        store.Archive // nil: no history
+	outbox      store.Outbox
+	archiveKick chan struct{}
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
@@ -149,6 +156,9 @@ func New(o Options) (*Orchestrator, error) {
 	if x.hookBackoff <= 0 {
 		x.hookBackoff = 2 * time.Second
 	}
+	if err := x.useHistory(o.History); err != nil {
+		return nil, err
+	}
 	set := o.Blueprints
 	if set == nil {
 		var ds lang.Diagnostics
@@ -183,7 +193,7 @@ func (x *Orchestrator) Now() time.Time { return x.now() }
 // missed.
 func (x *Orchestrator) Start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){x.timerLoop, x.reclaimLoop, x.endsLoop} {
+	for _, loop := range append([]func(context.Context){x.timerLoop, x.reclaimLoop, x.endsLoop}, x.historyLoops()...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
@@ -236,6 +246,9 @@ func (x *Orchestrator) Close() error {
 	x.hooks.Wait()
 	if err := x.store.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
 		return err
+	}
+	if x.hist != nil {
+		return x.hist.Close()
 	}
 	return nil
 }

@@ -50,7 +50,11 @@ func benchServer(b *testing.B) (string, *http.Client, *Server) {
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = workerToken
 	cfg.PollTimeout = 2 * time.Second
-	srv, err := New(Options{Config: cfg})
+	o := Options{Config: cfg}
+	if benchOptions != nil {
+		benchOptions(b, &o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET "+apiPrefix+"/blueprints", c(s.listBlueprints))
 	mux.Handle("GET "+apiPrefix+"/blueprints/{name}/graph", c(s.graph))
 	mux.Handle("GET "+apiPrefix+"/workers", c(s.listWorkers))
+	s.redriveRoutes(mux, c)
 	mux.HandleFunc("GET /_public/status", func(w http.ResponseWriter, r *http.Request) {
 		if s.x.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
@@ -55,6 +56,7 @@ func (s *Server) routes() http.Handler {
 	s.healthRoutes(mux)
 	s.scheduleRoutes(mux, c)
 	s.workerRoutes(mux)
+	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, wire.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
@@ -290,28 +292,9 @@ func (s *Server) jobHistory(w http.ResponseWriter, r *http.Request, cl *config.C
 	return nil
 }
 
+// listJobs is the job search (search.go).
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, cl *config.Client) error {
-	q := r.URL.Query()
-	limit, offset := 100, 0
-	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 10000 {
-				return errorf(http.StatusBadRequest, wire.CodeInvalidQuery, "%s=%q: want an integer from 0 to 10000", name, v)
-			}
-			*dst = n
-		}
-	}
-	jobs, err := s.x.Jobs(r.Context(), cl, limit, offset)
-	if err != nil {
-		return err
-	}
-	out := make([]wire.JobView, len(jobs))
-	for i, j := range jobs {
-		out[i] = view(j)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.searchJobs(w, r, cl)
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request, cl *config.Client) error {

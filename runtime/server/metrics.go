@@ -342,6 +342,7 @@ func (s *Server) WebhookDelivery(_ *core.Job, outcome string) {
 // Stepped implements orchestrator.Observer.
 func (s *Server) Stepped(prev, j *core.Job, ev core.Event, eff *core.Effects) {
 	s.metrics.stepped(prev, j, ev, eff)
+	s.consoleStepped(j)
 }
 
 // BlueprintsReloaded implements orchestrator.Observer.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/lang"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/console"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/schedule"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/internal/park"
@@ -51,6 +52,9 @@ type Options struct {
 	// NoParking keeps every worker connection in net/http instead of
 	// parking idle ones (more memory per idle worker, same behaviour).
 	NoParking bool
+	// History archives ended jobs (runtime/history); nil: no history.
+	// The server closes it.
+	History store.Archive
 	// DrainDelay is how long the listener stays open once a drain starts
 	// (within Run's grace): new jobs are answered 503, /_public/status
 	// says draining, long polls answer 204 and results are still taken,
@@ -71,6 +75,7 @@ type Server struct {
 	workers map[string]string         // worker id -> token
 	metrics *metrics
 	ws      *wsHub
+	console *console.Console // nil when CONSOLE=off
 	handler http.Handler
 
 	noParking  bool
@@ -117,7 +122,7 @@ func New(o Options) (*Server, error) {
 	}
 	x, err := orchestrator.New(orchestrator.Options{
 		Config: o.Config, Store: st, Logger: s.log, Clock: s.now, Rand: o.Rand, Blueprints: o.Blueprints,
-		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff,
+		Observer: s, HTTPClient: o.HTTPClient, WebhookBackoff: o.WebhookBackoff, History: o.History,
 		WebhookSecret: clientSecrets(o.Clients), Tracing: o.Tracing,
 	})
 	if err != nil {
@@ -143,6 +148,7 @@ func New(o Options) (*Server, error) {
 		s.ws.relay = true
 		feed.OnCancel(s.ws.relayCancel)
 	}
+	s.newConsole()
 	s.handler = s.routes()
 	return s, nil
 }

@@ -64,6 +64,9 @@ type Options struct {
 	Addr string
 	// Grace bounds the drain when the server stops (default 5 s).
 	Grace time.Duration
+	// History is the job archive (default none); closed when the server
+	// stops.
+	History store.Archive
 }
 
 // Server is a running test server.
@@ -112,7 +115,7 @@ func Run(dir string, o Options) (*Server, error) {
 		o.Config(&cfg)
 	}
 	cfg.BlueprintsDir = dir
-	srv, err := server.New(server.Options{Config: cfg, Store: o.Store, Clock: o.Clock, Clients: o.Clients, Workers: o.Workers})
+	srv, err := server.New(server.Options{Config: cfg, Store: o.Store, Clock: o.Clock, Clients: o.Clients, Workers: o.Workers, History: o.History})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -17,23 +18,43 @@ import (
 // decodes a fresh copy, writing one encodes it, so what the store keeps
 // never shares memory with what a caller holds.
 
-// slots is a growing array of T in chunks of 1,024: growing never copies,
-// and a pointer to a slot stays valid.
+// slots is a growing array of T in chunks: growing never copies, and a
+// pointer to a slot stays valid. The first chunks double from 16 slots
+// (16, 32, ..., 512: 1,008 slots in all), so a store that holds a few
+// jobs, as a blueprint test's does, costs a few hundred bytes; every
+// later chunk holds 1,024.
 type slots[T any] struct {
 	chunks [][]T
 	n      int
+	cap    int
 }
 
-const slotChunkBits = 10
+const (
+	slotChunkBits = 10
+	slotFirstBits = 4                                   // the first chunk: 16 slots
+	slotSmall     = 1<<slotChunkBits - 1<<slotFirstBits // slots in the doubling chunks: 1,008
+	slotDoubling  = slotChunkBits - slotFirstBits       // how many doubling chunks: 6
+)
 
 func (s *slots[T]) at(n uint32) *T {
-	return &s.chunks[n>>slotChunkBits][n&(1<<slotChunkBits-1)]
+	if n < slotSmall {
+		m := n + 1<<slotFirstBits
+		k := bits.Len32(m>>slotFirstBits) - 1
+		return &s.chunks[k][m-1<<(slotFirstBits+k)]
+	}
+	m := n - slotSmall
+	return &s.chunks[slotDoubling+int(m>>slotChunkBits)][m&(1<<slotChunkBits-1)]
 }
 
 // add appends a zero slot and returns its number.
 func (s *slots[T]) add() uint32 {
-	if s.n == len(s.chunks)<<slotChunkBits {
-		s.chunks = append(s.chunks, make([]T, 1<<slotChunkBits))
+	if s.n == s.cap {
+		size := 1 << slotChunkBits
+		if k := len(s.chunks); k < slotDoubling {
+			size = 1 << (slotFirstBits + k)
+		}
+		s.chunks = append(s.chunks, make([]T, size))
+		s.cap += size
 	}
 	s.n++
 	return uint32(s.n - 1)
@@ -88,13 +109,21 @@ func (m *Store) jobRec(n uint32) string { return m.jobs.at(n).rec }
 // findJob returns the number of job id.
 func (m *Store) findJob(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.jobIdx.find(codec.AppendKey(kb[:0], id))
+	n, ok := m.jobIdx.find(codec.AppendKey(kb[:0], id))
+	if ok && m.ob.removed > 0 && m.gone(n) {
+		return 0, false // removed (outbox.go)
+	}
+	return n, ok
 }
 
 // findTask returns the number of task id.
 func (m *Store) findTask(id string) (uint32, bool) {
 	var kb [48]byte
-	return m.taskIdx.find(codec.AppendKey(kb[:0], id))
+	n, ok := m.taskIdx.find(codec.AppendKey(kb[:0], id))
+	if ok && m.ob.removed > 0 && m.taskGone(n) {
+		return 0, false // removed with its job (outbox.go)
+	}
+	return n, ok
 }
 
 // taskNumber returns the number of task id, also when the commit being

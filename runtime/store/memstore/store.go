@@ -85,6 +85,8 @@ type Store struct {
 	versions map[string]*store.Version
 	reserved reservations // Reserve's keys
 
+	ob outbox // ended jobs on their way to an archive (outbox.go)
+
 	// The tasks the commit being written enqueues (see pend).
 	pending     []*core.Task
 	pendingIx   map[string]int
@@ -216,6 +218,9 @@ func (m *Store) CreateJob(ctx context.Context, p store.CommitParams) error {
 	m.pend(p.Effects)
 	m.putNewJob(p.Job, timeline(p.Effects))
 	m.pend(nil)
+	if p.Job.Status.Terminal() {
+		m.noteEnded(uint32(m.jobs.n-1), p.Job)
+	}
 	m.applyEffects(p.Effects)
 	return nil
 }
@@ -258,6 +263,9 @@ func (m *Store) CommitIfVersion(ctx context.Context, p store.CommitParams) (int6
 	m.pend(p.Effects)
 	m.putJob(n, p.Job, rev, timeline(p.Effects))
 	m.pend(nil)
+	if p.Job.Status.Terminal() && !status.Terminal() {
+		m.noteEnded(n, p.Job)
+	}
 	if done != noTask {
 		m.transition(done, func(s *taskSlot) {
 			delete(m.leases, done)
@@ -806,15 +814,28 @@ func (m *Store) ListJobs(ctx context.Context, p store.ListParams) ([]*core.Job, 
 	}
 	defer m.mu.Unlock()
 	var out []*core.Job
+	skip, start := p.Offset, 0
+	if m.ob.removed == 0 {
+		skip, start = 0, p.Offset // no tombstones: skip by index
+	}
+	add := func(n uint32) {
+		switch {
+		case m.gone(n):
+		case skip > 0:
+			skip--
+		default:
+			out = append(out, m.loadJob(n, ""))
+		}
+	}
 	if p.Client == "" {
-		for i := m.jobs.n - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-			out = append(out, m.loadJob(uint32(i), ""))
+		for i := m.jobs.n - 1 - start; i >= 0 && len(out) < p.Limit; i-- {
+			add(uint32(i))
 		}
 		return out, nil
 	}
 	ns := m.byClient[p.Client]
-	for i := len(ns) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		out = append(out, m.loadJob(ns[i], ""))
+	for i := len(ns) - 1 - start; i >= 0 && len(out) < p.Limit; i-- {
+		add(ns[i])
 	}
 	return out, nil
 }
@@ -1126,7 +1147,7 @@ func (m *Store) Stats(ctx context.Context) (store.Stats, error) {
 	}
 	defer m.mu.Unlock()
 	s := store.Stats{
-		Jobs:         m.jobs.n,
+		Jobs:         m.jobs.n - m.ob.removed,
 		JobsByStatus: map[wire.JobStatus]int{},
 		Queued:       m.queued,
 		Leased:       len(m.leases),

@@ -161,6 +161,7 @@ type Store struct {
 	recheck time.Duration
 	owns    bool
 	rt      *RoundTrips
+	outbox  atomic.Bool // KeepOutbox (outbox.go)
 	// onCancel holds the CancelFeed's functions ([]func(worker, task string)).
 	onCancel   atomic.Value
 	onCancelMu sync.Mutex
@@ -432,6 +433,7 @@ type commitArgs struct {
 	Ch     []childArg   `json:"ch,omitempty"`
 	Sw     []storeWrite `json:"sw,omitempty"`
 	Tl     string       `json:"tl,omitempty"`  // compact events, one a line
+	Ob     string       `json:"ob,omitempty"`  // end time (µs) when the commit ends the job and the outbox is on
 	Fin    string       `json:"fin,omitempty"` // the job's id when it ends: published as e:<id>
 }
 
@@ -492,6 +494,9 @@ func (s *Store) buildCommit(p store.CommitParams, create bool) (string, error) {
 		if c := p.Complete; c != nil {
 			a.Done = &doneArg{T: packTask(c.TaskID), W: c.WorkerID}
 		}
+	}
+	if s.outbox.Load() && j.Status.Terminal() {
+		a.Ob = us(endTime(j))
 	}
 	tb := baseNanos(j.CreatedAt)
 	if fx := p.Effects; fx != nil {

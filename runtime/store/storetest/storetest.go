@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timers", ExerciseTimers},
 		{"Workers", ExerciseWorkers},
 		{"Stores", ExerciseStores},
+		{"Outbox", ExerciseOutbox},
 		{"Guards", ExerciseGuards},
 		{"Schedules", ExerciseSchedules},
 		{"QueueStats", ExerciseQueueStats},

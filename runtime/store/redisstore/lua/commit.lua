@@ -37,6 +37,7 @@ if a.done then
   end
   if not done.s or w ~= a.done.w then return {'MISMATCH'} end
 end
+local prevStatus = cur and cur.s
 local rev = 1
 if not a.create then
   if int(cur.r) ~= a.rev then return {'CONFLICT', int(cur.r)} end
@@ -139,6 +140,9 @@ for _, w in ipairs(a.sw or {}) do
 end
 if a.tl and a.tl ~= '' then j.l = (j.l or '') .. a.tl end
 if a.create then jadd(n, j) else jput(n, j) end
+-- The outbox (outbox.go): a commit that ends the job records it, by its
+-- end time, for the archive.
+if a.ob and prevStatus ~= a.st then redis.call('ZADD', k('ob'), 'NX', a.ob, int(n)) end
 for _, c in ipairs(a.ch or {}) do jadd(newJob(c.id, c)) end
 if a.fin then wake('e:' .. a.fin) end
 publish()

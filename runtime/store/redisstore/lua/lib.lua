@@ -34,9 +34,10 @@ end
 -- JSON}.
 local JB = 1024
 local function jkey(n) return k('jl', int(math.floor(n / JB))) end
+-- A removed job (remove.lua) leaves an empty element: no record.
 local function jget(n)
   local v = redis.call('LINDEX', jkey(n), n % JB)
-  if not v then return nil end
+  if not v or v == '' then return nil end
   return cmsgpack.unpack(v)
 end
 local function jput(n, j) redis.call('LSET', jkey(n), n % JB, cmsgpack.pack(j)) end

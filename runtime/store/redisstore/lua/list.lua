@@ -10,18 +10,38 @@ local function emit(j)
   for _, v in ipairs(jview(j)) do out[#out + 1] = v end
 end
 if ARGV[1] ~= '' then
-  for _, n in ipairs(redis.call('LRANGE', k('jc', ARGV[1]), from, from + limit - 1)) do
-    local j = jget(tonumber(n))
-    if j then emit(j) end
+  -- A removed job may linger in the list until its tail reaches it
+  -- (remove.lua): skipped, and not counted in the offset.
+  local key, pos, skip = k('jc', ARGV[1]), 0, from
+  if not redis.call('HGET', k('cnt'), 'jr') then pos, skip = from, 0 end
+  while #out < limit * 6 do
+    local r = redis.call('LRANGE', key, pos, pos + limit - 1)
+    if #r == 0 then break end
+    for _, n in ipairs(r) do
+      local j = jget(tonumber(n))
+      if j and #out < limit * 6 then
+        if skip > 0 then skip = skip - 1 else emit(j) end
+      end
+    end
+    pos = pos + #r
   end
   return out
 end
-local hi = tonumber(redis.call('HGET', k('cnt'), 'j') or '0') - 1 - from
-local lo = math.max(0, hi - limit + 1)
-while hi >= lo do
-  local first = math.max(lo, math.floor(hi / JB) * JB)
+local hi = tonumber(redis.call('HGET', k('cnt'), 'j') or '0') - 1
+if not redis.call('HGET', k('cnt'), 'jr') then
+  -- No job was removed: the offset is a number of records.
+  hi = hi - from
+  from = 0
+end
+-- Removed jobs (remove.lua) are skipped and not counted in the offset.
+while hi >= 0 and #out < limit * 6 do
+  local first = math.max(0, math.floor(hi / JB) * JB)
   local r = redis.call('LRANGE', jkey(hi), first % JB, hi % JB)
-  for i = #r, 1, -1 do emit(cmsgpack.unpack(r[i])) end
+  for i = #r, 1, -1 do
+    if r[i] ~= '' and #out < limit * 6 then
+      if from > 0 then from = from - 1 else emit(cmsgpack.unpack(r[i])) end
+    end
+  end
   hi = first - 1
 end
 return out

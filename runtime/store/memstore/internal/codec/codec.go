@@ -1375,3 +1375,11 @@ func Key(rec string) string {
 	r := rbuf{s: rec}
 	return r.str()
 }
+
+// KeyLen is the length of the key a job or task record starts with: a
+// record cut to it (a tombstone) still names its id (Key).
+func KeyLen(rec string) int {
+	r := rbuf{s: rec}
+	r.skipStr()
+	return r.p
+}

@@ -1,0 +1,174 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+)
+
+// History: ended jobs move from the live store's outbox to the archive,
+// in batches, off the request path (archiveLoop); once archived and past
+// JOB_RETENTION they leave the live store (retentionLoop). A job leaves
+// the outbox only after the archive committed it, and the archive skips a
+// job it holds, so a crash anywhere between the two loses nothing and
+// archives nothing twice. Several instances on one Redis may archive the
+// same jobs at once: the second write changes nothing.
+
+const (
+	// archiveBatch is how many ended jobs one archive transaction takes.
+	archiveBatch = 256
+	// archiveLinger is how long the archiver waits after a job ended
+	// before it reads the outbox, so jobs ending together share a write.
+	archiveLinger = 20 * time.Millisecond
+	// archiveIdle is how often the outbox is read with no job ending here
+	// (jobs ended on other instances, or left by a crash).
+	archiveIdle = time.Second
+	// removeBatch is how many jobs one retention call removes (one Lua
+	// script on Redis: a bounded run).
+	removeBatch = 256
+	// retentionEvery is how often jobs past their retention are removed.
+	retentionEvery = time.Second
+)
+
+// useHistory turns the history on (h not nil): the store must keep an
+// outbox.
+func (x *Orchestrator) useHistory(h store.Archive) error {
+	if h == nil {
+		x.log.Info("no history database (HISTORY_DATABASE_URI unset): ended jobs stay in the live store, and JOB_RETENTION does not apply")
+		return nil
+	}
+	ob, ok := x.store.(store.Outbox)
+	if !ok {
+		return fmt.Errorf("history: the store %T keeps no outbox", x.store)
+	}
+	ob.KeepOutbox()
+	x.hist, x.outbox, x.archiveKick = h, ob, make(chan struct{}, 1)
+	x.log.Info("history on", "database", h.Describe(), "job_retention", x.cfg.JobRetention)
+	return nil
+}
+
+// History is the archive, or nil when the history is off.
+func (x *Orchestrator) History() store.Archive { return x.hist }
+
+func (x *Orchestrator) historyLoops() []func(context.Context) {
+	if x.hist == nil {
+		return nil
+	}
+	return []func(context.Context){x.archiveLoop, x.retentionLoop}
+}
+
+// kickArchive tells the archiver a job ended.
+func (x *Orchestrator) kickArchive() {
+	if x.archiveKick == nil {
+		return
+	}
+	select {
+	case x.archiveKick <- struct{}{}:
+	default:
+	}
+}
+
+// archiveLoop moves ended jobs to the archive until ctx ends.
+func (x *Orchestrator) archiveLoop(ctx context.Context) {
+	idle := time.NewTicker(archiveIdle)
+	defer idle.Stop()
+	for fails := 0; ; {
+		n, err := x.ArchiveOnce(ctx)
+		switch {
+		case err == nil:
+			fails = 0
+		case quiet(ctx, err):
+			return
+		default:
+			fails++
+			wait := backoff(fails)
+			x.log.Warn("archive ended jobs: retrying", "in", wait, "err", err)
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if n == archiveBatch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-idle.C:
+		case <-x.archiveKick:
+			if !sleep(ctx, archiveLinger) {
+				return
+			}
+		}
+	}
+}
+
+// ArchiveOnce archives one batch of the outbox and returns its size.
+func (x *Orchestrator) ArchiveOnce(ctx context.Context) (int, error) {
+	if x.hist == nil {
+		return 0, nil
+	}
+	jobs, err := x.outbox.PendingArchive(ctx, archiveBatch)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	if err := x.hist.Put(ctx, jobs); err != nil {
+		return 0, err
+	}
+	ids := make([]string, len(jobs))
+	for i, e := range jobs {
+		ids[i] = e.Job.ID
+	}
+	if err := x.outbox.MarkArchived(ctx, ids); err != nil {
+		return 0, err
+	}
+	return len(jobs), nil
+}
+
+// retentionLoop removes archived jobs past JOB_RETENTION from the live
+// store until ctx ends.
+func (x *Orchestrator) retentionLoop(ctx context.Context) {
+	tick := time.NewTicker(retentionEvery)
+	defer tick.Stop()
+	for fails := 0; ; {
+		_, err := x.RemoveExpired(ctx)
+		switch {
+		case err == nil:
+			fails = 0
+		case quiet(ctx, err):
+			return
+		default:
+			fails++
+			wait := backoff(fails)
+			x.log.Warn("remove archived jobs: retrying", "in", wait, "err", err)
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// RemoveExpired removes every archived job whose retention passed from
+// the live store and returns how many.
+func (x *Orchestrator) RemoveExpired(ctx context.Context) (int, error) {
+	if x.hist == nil {
+		return 0, nil
+	}
+	cut := x.now().Add(-x.cfg.JobRetention)
+	total := 0
+	for {
+		n, err := x.outbox.RemoveArchived(ctx, cut, removeBatch)
+		total += n
+		if err != nil || n < removeBatch {
+			return total, err
+		}
+	}
+}
