@@ -393,36 +393,12 @@ func (l *loader) caseOf(k, v *yaml.Node) *Case {
 			if !l.mapping(v, "replies") {
 				return
 			}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				tk, tv := v.Content[i], v.Content[i+1]
-				c.ReplyTypePos[tk.Value] = l.pos(tk)
-				items := []*yaml.Node{tv}
-				if tv.Kind == yaml.SequenceNode {
-					items = tv.Content
-				}
-				for _, it := range items {
-					if r := l.reply(it); r != nil {
-						c.Replies[tk.Value] = append(c.Replies[tk.Value], r)
-					}
-				}
-			}
+			scripted(l, v, c.ReplyTypePos, c.Replies, l.reply)
 		case "approvals":
 			if !l.mapping(v, "approvals") {
 				return
 			}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				sk, sv := v.Content[i], v.Content[i+1]
-				c.ApprovalsPos[sk.Value] = l.pos(sk)
-				items := []*yaml.Node{sv}
-				if sv.Kind == yaml.SequenceNode {
-					items = sv.Content
-				}
-				for _, it := range items {
-					if d := l.decision(it); d != nil {
-						c.Approvals[sk.Value] = append(c.Approvals[sk.Value], d)
-					}
-				}
-			}
+			scripted(l, v, c.ApprovalsPos, c.Approvals, l.decision)
 		case "children":
 			if !l.mapping(v, "children") {
 				return
@@ -687,4 +663,23 @@ var jobStatuses = []string{
 	string(wire.StatusAwaitingRetry), string(wire.StatusCancelled), string(wire.StatusFailed), string(wire.StatusFinished),
 	string(wire.StatusPending), string(wire.StatusQuarantined), string(wire.StatusRunning), string(wire.StatusWaiting),
 	string(wire.StatusWaitingForChild), string(wire.StatusWaitingForHuman), string(wire.StatusWaitingParallel), string(wire.StatusWaitingForWorker),
+}
+
+// scripted reads a mapping of names (task types, states) to one scripted
+// item or a list of them, in order: where each name is goes into pos, the
+// items parse reads into out.
+func scripted[T any](l *loader, v *yaml.Node, pos map[string]lang.Pos, out map[string][]*T, parse func(*yaml.Node) *T) {
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		pos[k.Value] = l.pos(k)
+		items := []*yaml.Node{val}
+		if val.Kind == yaml.SequenceNode {
+			items = val.Content
+		}
+		for _, it := range items {
+			if x := parse(it); x != nil {
+				out[k.Value] = append(out[k.Value], x)
+			}
+		}
+	}
 }
