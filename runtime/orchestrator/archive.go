@@ -82,10 +82,7 @@ func (x *Orchestrator) archiveLoop(ctx context.Context) {
 		case quiet(ctx, err):
 			return
 		default:
-			fails++
-			wait := backoff(fails)
-			x.log.Warn("archive ended jobs: retrying", "in", wait, "err", err)
-			if !sleep(ctx, wait) {
+			if !x.retry(ctx, &fails, "archive ended jobs: retrying", err) {
 				return
 			}
 			continue
@@ -140,10 +137,7 @@ func (x *Orchestrator) retentionLoop(ctx context.Context) {
 		case quiet(ctx, err):
 			return
 		default:
-			fails++
-			wait := backoff(fails)
-			x.log.Warn("remove archived jobs: retrying", "in", wait, "err", err)
-			if !sleep(ctx, wait) {
+			if !x.retry(ctx, &fails, "remove archived jobs: retrying", err) {
 				return
 			}
 			continue

@@ -41,6 +41,15 @@ func quiet(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, store.ErrClosed)
 }
 
+// retry counts one more failure of a background loop, logs it with msg
+// and waits its backoff; it reports false when ctx ended meanwhile.
+func (x *Orchestrator) retry(ctx context.Context, fails *int, msg string, err error) bool {
+	*fails++
+	wait := backoff(*fails)
+	x.log.Warn(msg, "in", wait, "err", err)
+	return sleep(ctx, wait)
+}
+
 // sleep waits d or until ctx ends; false when ctx ended.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -179,10 +188,7 @@ func (x *Orchestrator) reclaimLoop(ctx context.Context) {
 		case quiet(ctx, err):
 			return
 		default:
-			fails++
-			wait := backoff(fails)
-			x.log.Warn("reclaim leases: store error; retrying", "in", wait, "err", err)
-			if !sleep(ctx, wait) {
+			if !x.retry(ctx, &fails, "reclaim leases: store error; retrying", err) {
 				return
 			}
 		}
