@@ -251,6 +251,28 @@ func heartbeatConn(t *testing.T, addr, worker, token string) (net.Conn, int) {
 	return c, resp.StatusCode
 }
 
+// registerConn registers a worker on a connection of its own, closed
+// after the reply.
+func registerConn(t *testing.T, addr, worker, skill string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := fmt.Sprintf(`{"worker_id": %q, "worker_type": "test", "supported_skills": [{"name": %q}], "timestamp": %d}`, worker, skill, time.Now().Unix())
+	fmt.Fprintf(c, "POST /_worker/workers/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Worker-Token: %s\r\nX-Worker-ID: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", workerToken, worker, len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("register %s: %d", worker, resp.StatusCode)
+	}
+}
+
 // A refused heartbeat is never parked; a worker's parked connections and
 // held polls stop at its cap (a poll past it is 429).
 func TestParkingBounded(t *testing.T) {
@@ -266,12 +288,28 @@ func TestParkingBounded(t *testing.T) {
 	if n := parkedCount(h.srv); n != 0 {
 		t.Errorf("%d refused connections parked", n)
 	}
-	// Three polls held at once: the third is over the cap.
+	// Three polls held at once: the third is over the cap. Their client
+	// keeps every idle connection (the default keeps two per host and
+	// would close a parked one).
+	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 10}}
+	t.Cleanup(cl.CloseIdleConnections)
 	var wg sync.WaitGroup
 	codes := make(chan int, 3)
 	for range 3 {
 		wg.Go(func() {
-			codes <- h.do("GET", "/_worker/workers/w1/tasks/next?timeout=1", h.wh("w1"), nil, nil)
+			req, _ := http.NewRequest("GET", h.url+"/_worker/workers/w1/tasks/next?timeout=1", nil)
+			for k, v := range h.wh("w1") {
+				req.Header.Set(k, v)
+			}
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Error(err)
+				codes <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
 		})
 	}
 	wg.Wait()
@@ -294,8 +332,10 @@ func TestParkingBounded(t *testing.T) {
 	if n, held := parkedCount(h.srv), h.srv.parked.held("w1"); n != 2 || held != 2 {
 		t.Errorf("%d connections parked, %d slots held; want the worker's cap of 2", n, held)
 	}
-	// Another worker's three heartbeat connections: two parked.
-	h.worker("w2", "a")
+	// Another worker's three heartbeat connections: two parked. It
+	// registers on a connection of its own that closes after the reply,
+	// so the registration cannot reuse (and unpark) one of w1's.
+	registerConn(t, addr, "w2", "a")
 	for range 3 {
 		if _, code := heartbeatConn(t, addr, "w2", workerToken); code != 200 {
 			t.Fatalf("heartbeat: %d", code)
