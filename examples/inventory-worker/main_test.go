@@ -5,7 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +79,9 @@ func startWorker(t *testing.T, url string, a *app) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
+	// Jobs started before the registration lands would wait for a worker:
+	// the tests begin once the orchestrator lists this one.
+	waitRegistered(t, url, w.ID())
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -87,6 +93,24 @@ func startWorker(t *testing.T, url string, a *app) {
 			t.Error("worker did not stop")
 		}
 	})
+}
+
+// waitRegistered polls GET /api/v1/workers until it lists id.
+func waitRegistered(t *testing.T, url, id string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/api/v1/workers")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), strconv.Quote(id)) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("worker %s did not register within 20 s", id)
 }
 
 func waitJob(t *testing.T, c *client.Client, id string) *client.Job {
