@@ -13,13 +13,16 @@ import (
 	"time"
 )
 
-// Build builds the avtomatika binary into a temporary folder.
+// Build builds the avtomatika binary into a temporary folder, with the
+// race detector when the test has it (the packages the test binary was
+// compiled from are then reused instead of compiled a second time).
 func Build(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	bin := filepath.Join(t.TempDir(), "avtomatika")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/avtomatika")
+	args := append(append([]string{"build"}, raceFlags...), "-o", bin, "./cmd/avtomatika")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build avtomatika: %v\n%s", err, out)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avtomatika-ai/avtomatika-go/internal/proctest"
 	"github.com/avtomatika-ai/avtomatika-go/internal/redistest"
 )
 
@@ -47,16 +48,6 @@ type instance struct {
 func (in *instance) kill() {
 	in.cmd.Process.Kill()
 	<-in.done
-}
-
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "avtomatika")
-	out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/avtomatika").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build avtomatika: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func startInstance(t *testing.T, bin, dir, redisURL, prefix string) *instance {
@@ -142,7 +133,7 @@ func TestTwoServeProcessesOneKilled(t *testing.T) {
 	}
 	srv := redistest.Start(t, redistest.Options{})
 	prefix := srv.Fresh(t)
-	bin := buildServer(t)
+	bin := proctest.Build(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "single.yaml"), []byte(singleBlueprint), 0o644); err != nil {
 		t.Fatal(err)
