@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,12 @@ func Open(ctx context.Context, uri string) (*DB, error) {
 
 // OpenTarget opens a parsed target (see Open).
 func OpenTarget(ctx context.Context, t Target) (*DB, error) {
+	return openAt(ctx, t, len(migrations))
+}
+
+// openAt opens t with its schema brought to version to (tests build older
+// databases with it).
+func openAt(ctx context.Context, t Target, to int) (*DB, error) {
 	h := &DB{target: t}
 	switch t.Driver {
 	case "sqlite":
@@ -92,7 +99,7 @@ func OpenTarget(ctx context.Context, t Target) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("history database: unknown driver %q", t.Driver)
 	}
-	if err := h.migrate(ctx); err != nil {
+	if err := h.migrate(ctx, to); err != nil {
 		h.db.Close()
 		return nil, err
 	}
@@ -127,9 +134,9 @@ func (h *DB) q(s string) string {
 	return b.String()
 }
 
-// migrate applies the migrations the database lacks, each in a
-// transaction that also records the new version.
-func (h *DB) migrate(ctx context.Context) error {
+// migrate applies the migrations the database lacks up to version to,
+// in one transaction that also records the new version.
+func (h *DB) migrate(ctx context.Context, to int) error {
 	tx, err := h.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("history database %s: %w", h.target, err)
@@ -159,7 +166,7 @@ func (h *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: %s has schema version %d, this binary knows versions up to %d; run a newer avtomatika (or restore a backup taken before the upgrade)",
 			ErrNewerSchema, h.target, have, len(migrations))
 	}
-	for v := have; v < len(migrations); v++ {
+	for v := have; v < to; v++ {
 		for _, stmt := range strings.Split(migrations[v], ";\n") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
@@ -169,8 +176,8 @@ func (h *DB) migrate(ctx context.Context) error {
 			}
 		}
 	}
-	if have < len(migrations) {
-		if _, err := tx.ExecContext(ctx, h.q(`UPDATE history_schema SET version = ?`), len(migrations)); err != nil {
+	if have < to {
+		if _, err := tx.ExecContext(ctx, h.q(`UPDATE history_schema SET version = ?`), to); err != nil {
 			return fmt.Errorf("history database %s: %w", h.target, err)
 		}
 	}
@@ -219,12 +226,8 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		if j.Parent != nil {
 			parent = nullable(j.Parent.JobID)
 		}
-		ended := j.FinishedAt
-		if ended.IsZero() {
-			ended = j.UpdatedAt
-		}
 		rows = append(rows, []any{j.ID, j.Client.Name, j.Blueprint, j.Version, string(j.Status), j.State,
-			code, msg, parent, j.CreatedAt.UnixMicro(), ended.UnixMicro(), now, string(body)})
+			code, msg, parent, j.CreatedAt.UnixMicro(), endedAt(j).UnixMicro(), now, string(body)})
 	}
 	// The jobs not archived before: their events and metadata follow.
 	fresh := map[string]bool{}
@@ -241,23 +244,30 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	var evRows, metaRows [][]any
+	var evRows, metaRows, workerRows [][]any
 	for _, e := range jobs {
 		id := e.Job.ID
 		if !fresh[id] {
 			continue
 		}
 		delete(fresh, id) // once, however often the batch names it
+		j := e.Job
+		created, end := j.CreatedAt.UnixMicro(), endedAt(j).UnixMicro()
+		var workers []string
 		for i, ev := range e.Timeline {
 			row, err := eventRow(id, i, ev)
 			if err != nil {
 				return err
 			}
 			evRows = append(evRows, row)
+			if ev.WorkerID != "" && !slices.Contains(workers, ev.WorkerID) {
+				workers = append(workers, ev.WorkerID)
+				workerRows = append(workerRows, []any{ev.WorkerID, id, j.Client.Name, created, end})
+			}
 		}
-		for k, v := range e.Job.Metadata {
+		for k, v := range j.Metadata {
 			if s, ok := store.MetaString(v); ok {
-				metaRows = append(metaRows, []any{id, k, s})
+				metaRows = append(metaRows, []any{id, k, s, j.Client.Name, created, end})
 			}
 		}
 	}
@@ -265,13 +275,25 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail) VALUES `, "", 11, evRows, nil); err != nil {
 		return fmt.Errorf("archive events: %w", err)
 	}
-	if err := h.insertRows(ctx, tx, `INSERT INTO history_metadata (job_id, key, value) VALUES `, "", 3, metaRows, nil); err != nil {
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_metadata (job_id, key, value, client, created_at, ended_at) VALUES `, "", 6, metaRows, nil); err != nil {
 		return fmt.Errorf("archive metadata: %w", err)
+	}
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_workers (worker_id, job_id, client, created_at, ended_at) VALUES `, "", 5, workerRows, nil); err != nil {
+		return fmt.Errorf("archive workers: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
+}
+
+// endedAt is the end time an archived job is sorted by: when it finished,
+// or its last update for a job without one.
+func endedAt(j *core.Job) time.Time {
+	if j.FinishedAt.IsZero() {
+		return j.UpdatedAt
+	}
+	return j.FinishedAt
 }
 
 // maxParams bounds the parameters of one statement (SQLite allows 32,766,
@@ -383,6 +405,13 @@ func (h *DB) AppendTimeline(ctx context.Context, id string, evs []core.TimelineE
 		if err := insertEvent(ctx, st, id, next+i, ev); err != nil {
 			return err
 		}
+		if ev.WorkerID != "" {
+			if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO history_workers (worker_id, job_id, client, created_at, ended_at)
+				SELECT ?, id, client, created_at, ended_at FROM history_jobs WHERE id = ?
+				ON CONFLICT (worker_id, job_id) DO NOTHING`), ev.WorkerID, id); err != nil {
+				return fmt.Errorf("archived job %q: %w", id, err)
+			}
+		}
 	}
 	return tx.Commit()
 }
@@ -454,73 +483,12 @@ func (h *DB) Timeline(ctx context.Context, id string) ([]core.TimelineEvent, err
 	return out, rows.Err()
 }
 
-// SearchJobs implements store.Archive: one indexed query, keyset-paged.
+// SearchJobs implements store.Archive: one keyset-paged query, read as an
+// index range in the page's order (searchSQL).
 func (h *DB) SearchJobs(ctx context.Context, q store.JobQuery) ([]*core.Job, error) {
 	q.Normalize()
-	col := "created_at"
-	if q.Sort == store.SortEnded {
-		col = "ended_at"
-	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	if q.Client != "" {
-		add("client = ?", q.Client)
-	}
-	if len(q.Statuses) > 0 {
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Statuses)), ", ")
-		a := make([]any, len(q.Statuses))
-		for i, s := range q.Statuses {
-			a[i] = string(s)
-		}
-		add("status IN ("+marks+")", a...)
-	}
-	if q.Blueprint != "" {
-		add("blueprint = ?", q.Blueprint)
-	}
-	if q.State != "" {
-		add("state = ?", q.State)
-	}
-	if q.ErrorCode != "" {
-		add("error_code = ?", q.ErrorCode)
-	}
-	if q.Parent != "" {
-		add("parent_id = ?", q.Parent)
-	}
-	if !q.CreatedAfter.IsZero() {
-		add("created_at >= ?", q.CreatedAfter.UnixMicro())
-	}
-	if !q.CreatedBefore.IsZero() {
-		add("created_at < ?", q.CreatedBefore.UnixMicro())
-	}
-	if !q.EndedAfter.IsZero() {
-		add("ended_at >= ?", q.EndedAfter.UnixMicro())
-	}
-	if !q.EndedBefore.IsZero() {
-		add("ended_at < ?", q.EndedBefore.UnixMicro())
-	}
-	if q.Worker != "" {
-		add("EXISTS (SELECT 1 FROM history_events e WHERE e.worker_id = ? AND e.job_id = history_jobs.id)", q.Worker)
-	}
-	for k, v := range q.Meta {
-		add("EXISTS (SELECT 1 FROM history_metadata m WHERE m.key = ? AND m.value = ? AND m.job_id = history_jobs.id)", k, v)
-	}
-	dir, cmp := "DESC", "<"
-	if q.Asc {
-		dir, cmp = "ASC", ">"
-	}
-	if q.After != nil {
-		add(fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), q.After.At, q.After.ID)
-	}
-	text := "SELECT job FROM history_jobs"
-	if len(where) > 0 {
-		text += " WHERE " + strings.Join(where, " AND ")
-	}
-	text += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d", col, dir, dir, q.Limit)
-	rows, err := h.db.QueryContext(ctx, h.q(text), args...)
+	text, args := h.searchSQL(q)
+	rows, err := h.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search history: %w", err)
 	}
@@ -538,4 +506,128 @@ func (h *DB) SearchJobs(ctx context.Context, q store.JobQuery) ([]*core.Job, err
 		out = append(out, j)
 	}
 	return out, rows.Err()
+}
+
+// searchSQL is the query of a search page (q normalized) and its
+// arguments. Each page is an index range read in the sort order, stopped
+// by LIMIT:
+//
+//   - a metadata filter drives the read from history_metadata's (key,
+//     value, time, job) index, a worker filter (without one) from
+//     history_workers' (worker, time, job); the job row is joined by id
+//     and the other filters test it;
+//   - otherwise history_jobs is read by the index of its most selective
+//     equality filter (the planner chooses), with the sort time and id
+//     after it;
+//   - several statuses are one such read per status, merged: at most
+//     limit rows from each.
+func (h *DB) searchSQL(q store.JobQuery) (string, []any) {
+	tcol := "created_at"
+	if q.Sort == store.SortEnded {
+		tcol = "ended_at"
+	}
+	dir, cmp := "DESC", "<"
+	if q.Asc {
+		dir, cmp = "ASC", ">"
+	}
+	metaKeys := make([]string, 0, len(q.Meta))
+	for k := range q.Meta {
+		metaKeys = append(metaKeys, k)
+	}
+	slices.Sort(metaKeys)
+	// The table the read walks, its alias and its id column.
+	from, d, idcol := "history_jobs j", "j", "id"
+	var args []any
+	var where []string
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	switch {
+	case len(metaKeys) > 0:
+		from, d, idcol = "history_metadata m JOIN history_jobs j ON j.id = m.job_id", "m", "job_id"
+		add("m.key = ? AND m.value = ?", metaKeys[0], q.Meta[metaKeys[0]])
+		metaKeys = metaKeys[1:]
+	case q.Worker != "":
+		from, d, idcol = "history_workers w JOIN history_jobs j ON j.id = w.job_id", "w", "job_id"
+		add("w.worker_id = ?", q.Worker)
+	}
+	// Filters the side tables carry are tested there.
+	if q.Client != "" {
+		add(d+".client = ?", q.Client)
+	}
+	if !q.CreatedAfter.IsZero() {
+		add(d+".created_at >= ?", q.CreatedAfter.UnixMicro())
+	}
+	if !q.CreatedBefore.IsZero() {
+		add(d+".created_at < ?", q.CreatedBefore.UnixMicro())
+	}
+	if !q.EndedAfter.IsZero() {
+		add(d+".ended_at >= ?", q.EndedAfter.UnixMicro())
+	}
+	if !q.EndedBefore.IsZero() {
+		add(d+".ended_at < ?", q.EndedBefore.UnixMicro())
+	}
+	if q.After != nil {
+		add(fmt.Sprintf("(%s.%s, %s.%s) %s (?, ?)", d, tcol, d, idcol, cmp), q.After.At, q.After.ID)
+	}
+	if q.Blueprint != "" {
+		add("j.blueprint = ?", q.Blueprint)
+	}
+	if q.State != "" {
+		add("j.state = ?", q.State)
+	}
+	if q.ErrorCode != "" {
+		add("j.error_code = ?", q.ErrorCode)
+	}
+	if q.Parent != "" {
+		add("j.parent_id = ?", q.Parent)
+	}
+	if q.Worker != "" && d != "w" {
+		add("EXISTS (SELECT 1 FROM history_workers w WHERE w.worker_id = ? AND w.job_id = j.id)", q.Worker)
+	}
+	for _, k := range metaKeys {
+		add("EXISTS (SELECT 1 FROM history_metadata m2 WHERE m2.job_id = j.id AND m2.key = ? AND m2.value = ?)", k, q.Meta[k])
+	}
+	order := fmt.Sprintf(" ORDER BY %s.%s %s, %s.%s %s LIMIT %d", d, tcol, dir, d, idcol, dir, q.Limit)
+	statuses := make([]string, len(q.Statuses))
+	for i, s := range q.Statuses {
+		statuses[i] = string(s)
+	}
+	slices.Sort(statuses)
+	statuses = slices.Compact(statuses)
+	page := func(cols string, status []string) (string, []any) {
+		w := slices.Clone(where)
+		a := slices.Clone(args)
+		switch len(status) {
+		case 0:
+		case 1:
+			w = append(w, "j.status = ?")
+			a = append(a, status[0])
+		default:
+			w = append(w, "j.status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(status)), ", ")+")")
+			for _, s := range status {
+				a = append(a, s)
+			}
+		}
+		text := "SELECT " + cols + " FROM " + from
+		if len(w) > 0 {
+			text += " WHERE " + strings.Join(w, " AND ")
+		}
+		return text + order, a
+	}
+	if len(statuses) < 2 || d != "j" {
+		text, a := page("j.job", statuses)
+		return h.q(text), a
+	}
+	// One ordered read per status, then the first limit of their merge.
+	var parts []string
+	var all []any
+	for i, s := range statuses {
+		text, a := page(fmt.Sprintf("j.job, j.%s AS k, j.id AS i", tcol), []string{s})
+		parts = append(parts, fmt.Sprintf("SELECT * FROM (%s) s%d", text, i))
+		all = append(all, a...)
+	}
+	text := fmt.Sprintf("SELECT job FROM (%s) u ORDER BY k %s, i %s LIMIT %d", strings.Join(parts, " UNION ALL "), dir, dir, q.Limit)
+	return h.q(text), all
 }
