@@ -45,6 +45,7 @@ import (
 
 	"github.com/avtomatika-ai/avtomatika-go/internal/bench/pace"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/history"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store/redisstore"
@@ -65,8 +66,14 @@ type Options struct {
 	Jobs     int    // jobs per run of single; others scale from it; default 5,000
 	Rate     int    // dispatch: jobs/s; default 500
 	Duration time.Duration
-	Idle     int       // idle10k: idle workers; default 10,000 (bounded by the file limit)
-	Queued   int       // mem100k: queued jobs; default 100,000
+	Idle     int // idle10k: idle workers; default 10,000 (bounded by the file limit)
+	Queued   int // mem100k: queued jobs; default 100,000
+	// History turns the in-process server's history on: "sqlite" (a
+	// fresh file per run) or a HISTORY_DATABASE_URI; "" leaves it off.
+	// Ended jobs are then archived as they end (JOB_RETENTION 1h, the
+	// default), and a run's CPU per job counts the archiving of all its
+	// jobs: the run ends when the archive holds them.
+	History  string
 	Progress io.Writer // a progress line while it runs; nil: none
 	// IdleCommand, when set, runs idle10k's idle workers in another
 	// process (see IdleWorkers): the server's RSS and CPU are then its
@@ -114,6 +121,7 @@ type Record struct {
 	CPU           string  `json:"cpu"`
 	GoVersion     string  `json:"go"`
 	RedisVersion  string  `json:"redis,omitempty"`
+	History       string  `json:"history,omitempty"`
 	Jobs          int     `json:"jobs"`
 	Seconds       float64 `json:"seconds"`
 	JobsPerSec    float64 `json:"jobs_per_s"`
@@ -194,6 +202,7 @@ type target struct {
 	reqs     atomic.Int64
 	token    string
 	prefix   string
+	hist     *history.DB
 }
 
 // start serves the bench blueprints in-process on a fresh key prefix.
@@ -229,7 +238,18 @@ func start(ctx context.Context, o Options) (*target, error) {
 		st, t.trips = rs, rs.RoundTrips()
 		t.redis, t.redisURL = redisVersion(ctx, o.RedisURL), o.RedisURL
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st})
+	var arch store.Archive
+	if o.History != "" {
+		uri := o.History
+		if uri == "sqlite" {
+			uri = "sqlite:///" + filepath.Join(dir, "history.db")
+		}
+		if t.hist, err = history.Open(ctx, uri); err != nil {
+			return nil, err
+		}
+		arch = t.hist
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st, History: arch})
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +264,9 @@ func start(ctx context.Context, o Options) (*target, error) {
 	t.stop = func() {
 		cancel()
 		<-done
+		if t.hist != nil {
+			t.hist.Close()
+		}
 		if t.prefix != "" {
 			cleanRedis(o.RedisURL, t.prefix)
 		}
@@ -260,6 +283,33 @@ func start(ctx context.Context, o Options) (*target, error) {
 		}
 	}
 	return t, nil
+}
+
+// archivedCount is how many jobs the history holds (0 without one).
+func (t *target) archivedCount(ctx context.Context) (int, error) {
+	if t.hist == nil {
+		return 0, nil
+	}
+	var n int
+	if err := t.hist.SQL().QueryRowContext(ctx, `SELECT count(*) FROM history_jobs`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("history: %w", err)
+	}
+	return n, nil
+}
+
+// archived waits until the history holds n jobs (a minute at most).
+func (t *target) archived(ctx context.Context, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		have, err := t.archivedCount(ctx)
+		if err != nil || have >= n {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("history: %d of %d jobs archived after a minute", have, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (t *target) do(ctx context.Context, method, path string, body []byte, worker string, out any) (int, error) {
@@ -381,6 +431,10 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	}
 	defer t.stop()
 	rec := Record{Workload: workload, Store: o.Store, Run: run, GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), GoVersion: runtime.Version(), RedisVersion: t.redis}
+	if t.hist != nil {
+		rec.History = t.hist.Describe()
+		rec.Store += "+history"
+	}
 	if o.URL != "" {
 		rec.Store = "url"
 	}
@@ -405,6 +459,10 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 	defer func() { stopWorkers(); wg.Wait() }()
 	time.Sleep(50 * time.Millisecond) // let the pollers park
 	tasksPerJob, jobs := 1, o.Jobs
+	hist0, err := t.archivedCount(ctx)
+	if err != nil {
+		return rec, err
+	}
 	cpu0 := cpuTime()
 	rcpu := t.redisCPU(ctx)
 	trips0, cmds0 := t.counts()
@@ -476,6 +534,12 @@ func Run(ctx context.Context, workload string, run int, o Options) (Record, erro
 		return rec, err
 	}
 	el := time.Since(t0)
+	if t.hist != nil && workload != "mem100k" {
+		// The archiving of the run's jobs is part of their cost.
+		if err := t.archived(ctx, hist0+jobs); err != nil {
+			return rec, err
+		}
+	}
 	if o.Progress != nil {
 		fmt.Fprint(o.Progress, "\r\033[K")
 	}
