@@ -252,7 +252,7 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		}
 		delete(fresh, id) // once, however often the batch names it
 		j := e.Job
-		created, end := j.CreatedAt.UnixMicro(), endedAt(j).UnixMicro()
+		cols := filterCols(j)
 		var workers []string
 		for i, ev := range e.Timeline {
 			row, err := eventRow(id, i, ev)
@@ -262,12 +262,12 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 			evRows = append(evRows, row)
 			if ev.WorkerID != "" && !slices.Contains(workers, ev.WorkerID) {
 				workers = append(workers, ev.WorkerID)
-				workerRows = append(workerRows, []any{ev.WorkerID, id, j.Client.Name, created, end})
+				workerRows = append(workerRows, append([]any{ev.WorkerID, id}, cols...))
 			}
 		}
 		for k, v := range j.Metadata {
 			if s, ok := store.MetaString(v); ok {
-				metaRows = append(metaRows, []any{id, k, s, j.Client.Name, created, end})
+				metaRows = append(metaRows, append([]any{id, k, s}, cols...))
 			}
 		}
 	}
@@ -275,16 +275,32 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 		(job_id, seq, at, event_type, state, previous_state, next_state, task_id, worker_id, attempt, detail) VALUES `, "", 11, evRows, nil); err != nil {
 		return fmt.Errorf("archive events: %w", err)
 	}
-	if err := h.insertRows(ctx, tx, `INSERT INTO history_metadata (job_id, key, value, client, created_at, ended_at) VALUES `, "", 6, metaRows, nil); err != nil {
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_metadata (job_id, key, value, `+filterColNames+`) VALUES `, "", 11, metaRows, nil); err != nil {
 		return fmt.Errorf("archive metadata: %w", err)
 	}
-	if err := h.insertRows(ctx, tx, `INSERT INTO history_workers (worker_id, job_id, client, created_at, ended_at) VALUES `, "", 5, workerRows, nil); err != nil {
+	if err := h.insertRows(ctx, tx, `INSERT INTO history_workers (worker_id, job_id, `+filterColNames+`) VALUES `, "", 10, workerRows, nil); err != nil {
 		return fmt.Errorf("archive workers: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
+}
+
+// filterColNames are the job's columns the side tables (history_metadata,
+// history_workers) repeat, so that a search driven by one filters there.
+const filterColNames = "client, blueprint, status, state, error_code, parent_id, created_at, ended_at"
+
+// filterCols are j's values of filterColNames.
+func filterCols(j *core.Job) []any {
+	var code, parent any
+	if j.Error != nil {
+		code = nullable(j.Error.Code)
+	}
+	if j.Parent != nil {
+		parent = nullable(j.Parent.JobID)
+	}
+	return []any{j.Client.Name, j.Blueprint, string(j.Status), j.State, code, parent, j.CreatedAt.UnixMicro(), endedAt(j).UnixMicro()}
 }
 
 // endedAt is the end time an archived job is sorted by: when it finished,
@@ -406,8 +422,8 @@ func (h *DB) AppendTimeline(ctx context.Context, id string, evs []core.TimelineE
 			return err
 		}
 		if ev.WorkerID != "" {
-			if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO history_workers (worker_id, job_id, client, created_at, ended_at)
-				SELECT ?, id, client, created_at, ended_at FROM history_jobs WHERE id = ?
+			if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO history_workers (worker_id, job_id, `+filterColNames+`)
+				SELECT ?, id, `+filterColNames+` FROM history_jobs WHERE id = ?
 				ON CONFLICT (worker_id, job_id) DO NOTHING`), ev.WorkerID, id); err != nil {
 				return fmt.Errorf("archived job %q: %w", id, err)
 			}
@@ -514,8 +530,9 @@ func (h *DB) SearchJobs(ctx context.Context, q store.JobQuery) ([]*core.Job, err
 //
 //   - a metadata filter drives the read from history_metadata's (key,
 //     value, time, job) index, a worker filter (without one) from
-//     history_workers' (worker, time, job); the job row is joined by id
-//     and the other filters test it;
+//     history_workers' (worker, time, job); the other filters test the
+//     side table's row, which repeats the job's filter columns, and the
+//     job row is joined by id for the page;
 //   - otherwise history_jobs is read by the index of its most selective
 //     equality filter (the planner chooses), with the sort time and id
 //     after it;
@@ -552,7 +569,7 @@ func (h *DB) searchSQL(q store.JobQuery) (string, []any) {
 		from, d, idcol = "history_workers w JOIN history_jobs j ON j.id = w.job_id", "w", "job_id"
 		add("w.worker_id = ?", q.Worker)
 	}
-	// Filters the side tables carry are tested there.
+	// The side tables carry every filter column: they are tested there.
 	if q.Client != "" {
 		add(d+".client = ?", q.Client)
 	}
@@ -572,16 +589,16 @@ func (h *DB) searchSQL(q store.JobQuery) (string, []any) {
 		add(fmt.Sprintf("(%s.%s, %s.%s) %s (?, ?)", d, tcol, d, idcol, cmp), q.After.At, q.After.ID)
 	}
 	if q.Blueprint != "" {
-		add("j.blueprint = ?", q.Blueprint)
+		add(d+".blueprint = ?", q.Blueprint)
 	}
 	if q.State != "" {
-		add("j.state = ?", q.State)
+		add(d+".state = ?", q.State)
 	}
 	if q.ErrorCode != "" {
-		add("j.error_code = ?", q.ErrorCode)
+		add(d+".error_code = ?", q.ErrorCode)
 	}
 	if q.Parent != "" {
-		add("j.parent_id = ?", q.Parent)
+		add(d+".parent_id = ?", q.Parent)
 	}
 	if q.Worker != "" && d != "w" {
 		add("EXISTS (SELECT 1 FROM history_workers w WHERE w.worker_id = ? AND w.job_id = j.id)", q.Worker)
@@ -602,10 +619,10 @@ func (h *DB) searchSQL(q store.JobQuery) (string, []any) {
 		switch len(status) {
 		case 0:
 		case 1:
-			w = append(w, "j.status = ?")
+			w = append(w, d+".status = ?")
 			a = append(a, status[0])
 		default:
-			w = append(w, "j.status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(status)), ", ")+")")
+			w = append(w, d+".status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(status)), ", ")+")")
 			for _, s := range status {
 				a = append(a, s)
 			}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -127,6 +128,9 @@ func testMigrateV1(t *testing.T, uri string) {
 		store.JobQuery{Meta: map[string]string{"tenant": "t-42", "vip": "true"}},
 		store.JobQuery{Meta: map[string]string{"vip": "true"}, Worker: "w-7", Sort: store.SortEnded, Asc: true},
 		store.JobQuery{Worker: "w-7", Client: "c3"},
+		store.JobQuery{Worker: "w-7", ErrorCode: wire.CodeTransientError, State: "ship", Blueprint: "bp2"},
+		store.JobQuery{Meta: map[string]string{"vip": "true"}, Parent: "job-00000200"},
+		store.JobQuery{Meta: map[string]string{"vip": "true"}, Blueprint: "bp4", CreatedAfter: benchT0.Add(240 * time.Hour), EndedBefore: benchT0.Add(600 * time.Hour)},
 		store.JobQuery{Worker: "w-7", Statuses: []wire.JobStatus{wire.StatusFailed, wire.StatusQuarantined}},
 		store.JobQuery{Statuses: []wire.JobStatus{wire.StatusFailed, wire.StatusQuarantined}, Sort: store.SortEnded, Asc: true},
 		store.JobQuery{Client: "c1", Statuses: []wire.JobStatus{wire.StatusFinished, wire.StatusFailed}, ErrorCode: wire.CodeTransientError},

@@ -56,17 +56,22 @@ CREATE TABLE history_metadata (
 CREATE INDEX history_metadata_value ON history_metadata (key, value, job_id);
 `,
 	// 2: every search an index range read in its order. The metadata rows
-	// carry their job's client and sort times, a worker per job gets a row
-	// of its own with the same, and the jobs table gains the indexes the
-	// remaining filters lack; a page is then one index range read with
-	// LIMIT (a filter on a side table drives the read from that table and
-	// joins the job by id). The events' worker index gives way to
-	// history_workers.
+	// and a new table of a job's workers carry their job's filter columns
+	// and sort times, so a filter on them reads one index range and tests
+	// the rest on those small rows, joining the job by id only for the
+	// page; the jobs table gains the indexes its remaining filters lack.
+	// The events' worker index gives way to history_workers.
 	`
 ALTER TABLE history_metadata ADD COLUMN client TEXT NOT NULL DEFAULT '';
+ALTER TABLE history_metadata ADD COLUMN blueprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE history_metadata ADD COLUMN status TEXT NOT NULL DEFAULT '';
+ALTER TABLE history_metadata ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE history_metadata ADD COLUMN error_code TEXT;
+ALTER TABLE history_metadata ADD COLUMN parent_id TEXT;
 ALTER TABLE history_metadata ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE history_metadata ADD COLUMN ended_at BIGINT NOT NULL DEFAULT 0;
-UPDATE history_metadata SET client = j.client, created_at = j.created_at, ended_at = j.ended_at
+UPDATE history_metadata SET client = j.client, blueprint = j.blueprint, status = j.status, state = j.state,
+	error_code = j.error_code, parent_id = j.parent_id, created_at = j.created_at, ended_at = j.ended_at
 	FROM history_jobs j WHERE j.id = history_metadata.job_id;
 DROP INDEX history_metadata_value;
 CREATE INDEX history_metadata_created ON history_metadata (key, value, created_at, job_id);
@@ -75,12 +80,17 @@ CREATE TABLE history_workers (
 	worker_id  TEXT NOT NULL,
 	job_id     TEXT NOT NULL,
 	client     TEXT NOT NULL,
+	blueprint  TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	state      TEXT NOT NULL,
+	error_code TEXT,
+	parent_id  TEXT,
 	created_at BIGINT NOT NULL,
 	ended_at   BIGINT NOT NULL,
 	PRIMARY KEY (worker_id, job_id)
 );
-INSERT INTO history_workers (worker_id, job_id, client, created_at, ended_at)
-	SELECT DISTINCT e.worker_id, e.job_id, j.client, j.created_at, j.ended_at
+INSERT INTO history_workers (worker_id, job_id, client, blueprint, status, state, error_code, parent_id, created_at, ended_at)
+	SELECT DISTINCT e.worker_id, e.job_id, j.client, j.blueprint, j.status, j.state, j.error_code, j.parent_id, j.created_at, j.ended_at
 	FROM history_events e JOIN history_jobs j ON j.id = e.job_id
 	WHERE e.worker_id IS NOT NULL AND e.worker_id <> '';
 CREATE INDEX history_workers_created ON history_workers (worker_id, created_at, job_id);
@@ -91,6 +101,7 @@ CREATE INDEX history_jobs_parent_created ON history_jobs (parent_id, created_at,
 CREATE INDEX history_jobs_state_created ON history_jobs (state, created_at, id);
 CREATE INDEX history_jobs_status_ended ON history_jobs (status, ended_at, id);
 CREATE INDEX history_jobs_client_status_created ON history_jobs (client, status, created_at, id);
+CREATE INDEX history_jobs_blueprint_status_created ON history_jobs (blueprint, status, created_at, id);
 `,
 }
 
