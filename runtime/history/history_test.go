@@ -151,6 +151,16 @@ func testPutOnce(t *testing.T, uri string) {
 	if tl, _ := h.Timeline(ctx, "j1"); len(tl) != 3 || tl[2].Type != "redriven" || tl[2].Detail["job_id"] != "j9" {
 		t.Fatalf("timeline after AppendTimeline = %+v", tl)
 	}
+	// An appended event that names a worker makes the job found by it.
+	if js, _ := h.SearchJobs(ctx, store.JobQuery{Worker: "w-late"}); len(js) != 0 {
+		t.Fatalf("worker search before the event: %v", ids(js))
+	}
+	if err := h.AppendTimeline(ctx, "j1", []core.TimelineEvent{{At: t0.Add(2 * time.Hour), Type: "task_finished", WorkerID: "w-late"}}); err != nil {
+		t.Fatal(err)
+	}
+	if js, err := h.SearchJobs(ctx, store.JobQuery{Worker: "w-late", Client: "alice", Statuses: []wire.JobStatus{wire.StatusFinished}}); err != nil || !slices.Equal(ids(js), []string{"j1"}) {
+		t.Fatalf("worker search after the event: %v, %v", ids(js), err)
+	}
 	if err := h.AppendTimeline(ctx, "nope", []core.TimelineEvent{{At: t0, Type: "x"}}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AppendTimeline(unknown) = %v", err)
 	}
