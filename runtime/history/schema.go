@@ -58,7 +58,8 @@ CREATE INDEX history_metadata_value ON history_metadata (key, value, job_id);
 	// 2: every search an index range read in its order. The metadata rows
 	// and a new table of a job's workers carry their job's filter columns
 	// and sort times, so a filter on them reads one index range and tests
-	// the rest on those small rows, joining the job by id only for the
+	// the rest on those small rows (the client and status, the commonest
+	// beside, in the index itself), joining the job by id only for the
 	// page; the jobs table gains the indexes its remaining filters lack.
 	// The events' worker index gives way to history_workers.
 	`
@@ -74,8 +75,8 @@ UPDATE history_metadata SET client = j.client, blueprint = j.blueprint, status =
 	error_code = j.error_code, parent_id = j.parent_id, created_at = j.created_at, ended_at = j.ended_at
 	FROM history_jobs j WHERE j.id = history_metadata.job_id;
 DROP INDEX history_metadata_value;
-CREATE INDEX history_metadata_created ON history_metadata (key, value, created_at, job_id);
-CREATE INDEX history_metadata_ended ON history_metadata (key, value, ended_at, job_id);
+CREATE INDEX history_metadata_created ON history_metadata (key, value, created_at, job_id, client, status);
+CREATE INDEX history_metadata_ended ON history_metadata (key, value, ended_at, job_id, client, status);
 CREATE TABLE history_workers (
 	worker_id  TEXT NOT NULL,
 	job_id     TEXT NOT NULL,
@@ -93,8 +94,8 @@ INSERT INTO history_workers (worker_id, job_id, client, blueprint, status, state
 	SELECT DISTINCT e.worker_id, e.job_id, j.client, j.blueprint, j.status, j.state, j.error_code, j.parent_id, j.created_at, j.ended_at
 	FROM history_events e JOIN history_jobs j ON j.id = e.job_id
 	WHERE e.worker_id IS NOT NULL AND e.worker_id <> '';
-CREATE INDEX history_workers_created ON history_workers (worker_id, created_at, job_id);
-CREATE INDEX history_workers_ended ON history_workers (worker_id, ended_at, job_id);
+CREATE INDEX history_workers_created ON history_workers (worker_id, created_at, job_id, client, status);
+CREATE INDEX history_workers_ended ON history_workers (worker_id, ended_at, job_id, client, status);
 DROP INDEX history_events_worker;
 DROP INDEX history_jobs_parent;
 CREATE INDEX history_jobs_parent_created ON history_jobs (parent_id, created_at, id);
