@@ -233,14 +233,7 @@ func (h *DB) Put(ctx context.Context, jobs []store.EndedJob) error {
 	fresh := map[string]bool{}
 	err = h.insertRows(ctx, tx, `INSERT INTO history_jobs
 		(id, client, blueprint, blueprint_version, status, state, error_code, error_message, parent_id, created_at, ended_at, archived_at, job)
-		VALUES `, ` ON CONFLICT (id) DO NOTHING RETURNING id`, 13, rows, func(r *sql.Rows) error {
-		var id string
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		fresh[id] = true
-		return nil
-	})
+		VALUES `, ` ON CONFLICT (id) DO NOTHING`, 13, rows, func(id string) { fresh[id] = true })
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -316,9 +309,42 @@ func endedAt(j *core.Job) time.Time {
 // PostgreSQL 65,535).
 const maxParams = 30_000
 
-// insertRows inserts rows of width columns with as few statements as the
-// parameter bound allows; each row returned (RETURNING tail) goes to scan.
-func (h *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, width int, rows [][]any, scan func(*sql.Rows) error) error {
+// insertRows inserts rows of width columns; inserted (when not nil) hears
+// the first column of each row the statement inserted (a tail of ON
+// CONFLICT DO NOTHING skips some). On PostgreSQL the rows go in as few
+// multi-row statements as the parameter bound allows (one round trip
+// each); on SQLite, in the process, one prepared single-row statement runs
+// per row, which costs less than parsing a statement of thousands of
+// parameters for every batch.
+func (h *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, width int, rows [][]any, inserted func(id string)) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	if !h.pg {
+		st, err := tx.PrepareContext(ctx, head+marks+tail)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rows {
+			res, err := st.ExecContext(ctx, r...)
+			if err != nil {
+				return err
+			}
+			if inserted != nil {
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					inserted(r[0].(string))
+				}
+			}
+		}
+		return nil
+	}
+	if inserted != nil {
+		tail += " RETURNING id"
+	}
 	per := maxParams / width
 	for len(rows) > 0 {
 		chunk := rows[:min(per, len(rows))]
@@ -330,13 +356,11 @@ func (h *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, widt
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(")
-			b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", width), ", "))
-			b.WriteString(")")
+			b.WriteString(marks)
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		if scan == nil {
+		if inserted == nil {
 			if _, err := tx.ExecContext(ctx, h.q(b.String()), args...); err != nil {
 				return err
 			}
@@ -347,10 +371,12 @@ func (h *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, widt
 			return err
 		}
 		for rs.Next() {
-			if err := scan(rs); err != nil {
+			var id string
+			if err := rs.Scan(&id); err != nil {
 				rs.Close()
 				return err
 			}
+			inserted(id)
 		}
 		if err := rs.Close(); err != nil {
 			return err
