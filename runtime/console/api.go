@@ -141,6 +141,8 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, who caller) {
 		if j.Status == wire.StatusWaitingForHuman {
 			d.Actions = append(d.Actions, "approve", "reject")
 		}
+	} else if j.Status == wire.StatusFailed || j.Status == wire.StatusQuarantined {
+		d.Actions = append(d.Actions, "redrive")
 	}
 	writeJSON(w, http.StatusOK, d)
 }
