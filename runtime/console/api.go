@@ -94,7 +94,10 @@ type JobDetail struct {
 	UpdatedAt        float64         `json:"updated_at"`
 	FinishedAt       float64         `json:"finished_at,omitempty"`
 	Tasks            []TaskView      `json:"tasks"`
-	Actions          []string        `json:"actions"`
+	// Actions the job's state allows: cancel (and approve, reject while
+	// it waits for an approval) until it ends; redrive once it failed or
+	// was quarantined.
+	Actions []string `json:"actions"`
 }
 
 func unix(t time.Time) float64 {

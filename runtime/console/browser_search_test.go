@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,15 +183,9 @@ func TestBrowserJobsSearch(t *testing.T) {
 		}
 	}
 	rowsJS := `[...document.querySelectorAll('#jobs-body tr[data-job]')].map(r => r.dataset.job).sort().join(' ')`
-	want := func(ids ...string) string {
-		s := append([]string(nil), ids...)
-		for i := range s {
-			for j := i + 1; j < len(s); j++ {
-				if s[j] < s[i] {
-					s[i], s[j] = s[j], s[i]
-				}
-			}
-		}
+	want := func(ids ...string) string { // as rowsJS lists them
+		s := slices.Clone(ids)
+		slices.Sort(s)
 		return strings.Join(s, " ")
 	}
 
