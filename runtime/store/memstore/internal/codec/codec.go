@@ -645,6 +645,8 @@ const (
 	jResultTimeout
 	jProgress
 	jProgressMessage
+	jApprovalDeadline
+	jChildren
 )
 
 // MaxInlineRefs is the longest list of task refs kept in a job's record;
@@ -714,6 +716,8 @@ func (c *Codec) EncodeJobBody(j *core.Job, rev int64, refs *JobRefs) (body []byt
 	set(jResultTimeout, j.ResultTimeout != 0)
 	set(jProgress, j.Progress != 0 || math.Signbit(j.Progress))
 	set(jProgressMessage, j.ProgressMessage != "")
+	set(jApprovalDeadline, !j.ApprovalDeadline.IsZero() || j.ApprovalDeadline.Location() != time.UTC)
+	set(jChildren, j.Children != nil)
 	w.u(mask)
 	base := nanos(j.CreatedAt)
 	if mask&jBlueprint != 0 {
@@ -808,6 +812,15 @@ func (c *Codec) EncodeJobBody(j *core.Job, rev int64, refs *JobRefs) (body []byt
 	}
 	if mask&jProgressMessage != 0 {
 		w.str(j.ProgressMessage)
+	}
+	if mask&jApprovalDeadline != 0 {
+		w.time(j.ApprovalDeadline, base)
+	}
+	if mask&jChildren != 0 {
+		w.u(uint64(len(j.Children)))
+		for _, id := range j.Children {
+			w.str(id)
+		}
 	}
 	c.buf = w.b
 	if err := w.err(); err != nil {
@@ -1008,6 +1021,15 @@ func (c *Codec) DecodeJob(rec, id string, d *DecodedJob) {
 	}
 	if mask&jProgressMessage != 0 {
 		j.ProgressMessage = r.str()
+	}
+	if mask&jApprovalDeadline != 0 {
+		j.ApprovalDeadline = r.time(base)
+	}
+	if mask&jChildren != 0 {
+		j.Children = make([]string, r.u())
+		for i := range j.Children {
+			j.Children[i] = r.str()
+		}
 	}
 }
 
