@@ -54,9 +54,9 @@ type jobRun struct {
 func jobCommands() []jobCommand {
 	return []jobCommand{
 		{name: "start", args: "BLUEPRINT_OR_ENDPOINT", nargs: 1, summary: "start a job and print its id", flags: startFlags, run: jobStart},
-		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
+		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state, current tasks, approval, children and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
-		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", flags: historyFlags, run: jobHistory},
+		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline, each event with its details", flags: historyFlags, run: jobHistory},
 		{name: "ls", args: "[--status S] [--where EXPR] …", nargs: 0, summary: "search jobs, live and archived: a table or --json", flags: lsFlags, run: jobLs},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
