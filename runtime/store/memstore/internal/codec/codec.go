@@ -70,7 +70,9 @@ const (
 
 // New returns a codec with empty tables.
 func New() *Codec {
-	return &Codec{symIx: map[string]uint32{}, epoch: nanos(time.Now())}
+	// Room for the names one blueprint's jobs use (states, task types,
+	// keys), so a new store does not grow its table name by name.
+	return &Codec{symIx: make(map[string]uint32, 128), syms: make([]string, 0, 128), epoch: nanos(time.Now())}
 }
 
 // String tags: the low 3 bits of a string's leading uvarint.
