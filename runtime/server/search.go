@@ -219,7 +219,9 @@ func (s *Server) searchJobs(w http.ResponseWriter, r *http.Request, cl *config.C
 	}
 	out := make([]wire.JobView, len(page.Jobs))
 	for i, j := range page.Jobs {
-		out[i] = view(j)
+		if out[i], err = s.view(r.Context(), j); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -440,6 +440,19 @@ function timelineItem(e) {
     e.detail && Object.keys(e.detail).length ? jsonView(e.detail, `details of ${e.event_type}`) : null);
 }
 
+// taskStateText names a task's store state as the job view does: a
+// leased task is running.
+function taskStateText(state) {
+  return state === 'leased' ? 'running' : state;
+}
+
+// fmtDeadline is a time and how far away it is: "… (in 42 s)".
+function fmtDeadline(sec) {
+  if (!sec) return '—';
+  const s = Math.round(sec - Date.now() / 1000);
+  return `${fmtTime(sec)} (${s >= 0 ? `in ${s} s` : `${-s} s ago`})`;
+}
+
 async function jobPage(id) {
   const enc = encodeURIComponent(id);
   const [{ data: d }, { data: tl }] = await Promise.all([api(`/console/api/jobs/${enc}`), api(`/console/api/v1/jobs/${enc}/history`)]);
@@ -560,10 +573,20 @@ async function jobPage(id) {
     shownEvents = events;
     drawActions(det, events);
     fill(tasks, h('h2', {}, 'Current tasks'), det.tasks.length
-      ? table(['Task', 'Type', 'Attempt', 'State', 'Worker', 'Queued', 'Leased', 'Lease until'], det.tasks.map((t) => h('tr', {},
-        h('td', { class: 'mono' }, t.id), h('td', {}, t.type), h('td', { class: 'num' }, String(t.attempt)), h('td', {}, t.state),
-        h('td', {}, t.worker || '—'), h('td', {}, fmtTime(t.enqueued_at)), h('td', {}, fmtTime(t.leased_at)), h('td', {}, fmtTime(t.lease_until)))), 'Current tasks')
-      : h('p', { class: 'muted' }, 'The job waits on no task now.'));
+      ? table(['Task', 'Type', 'Attempt', 'State', 'Worker', 'Queued', 'Leased', 'Lease deadline'], det.tasks.map((t) => h('tr', { 'data-task': t.id },
+        h('td', { class: 'mono' }, t.id), h('td', {}, t.type), h('td', { class: 'num task-attempt' }, String(t.attempt)),
+        h('td', { class: 'task-state' }, taskStateText(t.state)),
+        h('td', { class: 'task-worker' }, t.state === 'leased' && t.worker ? t.worker : '—'), h('td', {}, fmtTime(t.enqueued_at)),
+        h('td', {}, t.state === 'leased' ? fmtTime(t.leased_at) : '—'),
+        h('td', { class: 'task-deadline' }, t.state === 'leased' ? fmtDeadline(t.lease_until) : '—'))), 'Current tasks')
+      : h('p', { class: 'muted' }, 'The job waits on no task now.'),
+      det.approval ? h('section', { id: 'approval', 'aria-label': 'The approval the job waits on' },
+        h('h2', {}, 'Waiting for approval'),
+        h('p', { id: 'approval-question' }, det.approval.message || '(no message)'),
+        h('p', {}, 'Choices: ', h('span', { id: 'approval-choices' }, (det.approval.choices || []).join(', ')),
+          ' · deadline: ', h('span', { id: 'approval-deadline' }, det.approval.deadline ? fmtDeadline(det.approval.deadline) : 'none'))) : null,
+      (det.child_job_ids || []).length ? h('p', { id: 'children' }, 'Child jobs: ', det.child_job_ids.map((c, i) =>
+        [i ? ', ' : '', h('a', { href: `#/jobs/${encodeURIComponent(c)}` }, short(c))])) : null);
     fill(data,
       h('section', {}, h('h2', {}, 'Input'), jsonView(det.input, 'input')),
       h('section', {}, h('h2', {}, 'Result (history)'), jsonView(det.history, 'result'),
