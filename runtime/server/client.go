@@ -215,17 +215,24 @@ func idempotencyKey(header, body string) (string, error) {
 // view is the job as the client API shows it. It reads the store once
 // per task the job waits on (orchestrator.CurrentTasks).
 func (s *Server) view(ctx context.Context, j *core.Job) (wire.JobView, error) {
+	v := summary(j)
+	tasks, err := s.x.CurrentTasks(ctx, j)
+	if err != nil {
+		return v, err
+	}
+	v.CurrentTasks = tasks
+	return v, nil
+}
+
+// summary is j's view without current_tasks: what a list shows, with no
+// store read (current_tasks costs one read per task the job waits on).
+func summary(j *core.Job) wire.JobView {
 	v := wire.JobView{
 		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State,
 		Error: j.Error, Progress: j.Progress, ProgressMessage: j.ProgressMessage, ChildJobID: j.Child,
 		ChildJobIDs: j.Children, Approval: orchestrator.ApprovalView(j),
 		CreatedAt: j.CreatedAt.Unix(), UpdatedAt: j.UpdatedAt.Unix(),
 	}
-	tasks, err := s.x.CurrentTasks(ctx, j)
-	if err != nil {
-		return v, err
-	}
-	v.CurrentTasks = tasks
 	if j.Parent != nil {
 		v.ParentJobID = j.Parent.JobID
 	}
@@ -241,7 +248,7 @@ func (s *Server) view(ctx context.Context, j *core.Job) (wire.JobView, error) {
 		}
 		v.FinishedAt = j.FinishedAt.Unix()
 	}
-	return v, nil
+	return v
 }
 
 // waitParam reads ?wait=SECONDS (0 to 60); zero when absent.
