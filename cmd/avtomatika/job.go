@@ -8,12 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // jobCommand is one `avtomatika job` subcommand: its positional
@@ -50,9 +54,9 @@ type jobRun struct {
 func jobCommands() []jobCommand {
 	return []jobCommand{
 		{name: "start", args: "BLUEPRINT_OR_ENDPOINT", nargs: 1, summary: "start a job and print its id", flags: startFlags, run: jobStart},
-		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state and result", run: jobGet},
+		{name: "get", args: "JOB_ID", nargs: 1, summary: "print a job's status, state, current tasks, approval, children and result", run: jobGet},
 		{name: "watch", args: "JOB_ID", nargs: 1, summary: "follow a job until it ends; exit 1 unless it finished", run: jobWatch},
-		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline", flags: historyFlags, run: jobHistory},
+		{name: "history", args: "JOB_ID", nargs: 1, summary: "print a job's timeline, each event with its details", flags: historyFlags, run: jobHistory},
 		{name: "ls", args: "[--status S] [--where EXPR] …", nargs: 0, summary: "search jobs, live and archived: a table or --json", flags: lsFlags, run: jobLs},
 		{name: "cancel", args: "JOB_ID", nargs: 1, summary: "ask the server to cancel a job", run: jobCancel},
 		{name: "approve", args: "JOB_ID approved|rejected", nargs: 2, summary: "answer a job waiting for a human", run: jobApprove},
@@ -314,7 +318,21 @@ func jobGet(ctx context.Context, r *jobRun) int {
 	}
 	row("parent", j.ParentJobID)
 	row("child", j.ChildJobID)
-	row("tasks", strings.Join(j.TaskIDs, ", "))
+	row("children", strings.Join(j.ChildJobIDs, ", "))
+	now := time.Now()
+	if len(j.CurrentTasks) == 0 {
+		row("tasks", strings.Join(j.TaskIDs, ", ")) // a server that sends ids only
+	}
+	for _, t := range j.CurrentTasks {
+		row("task", taskLine(t, now))
+	}
+	if a := j.Approval; a != nil {
+		row("approval", strconv.Quote(a.Message))
+		row("choices", strings.Join(a.Choices, ", "))
+		if d := a.DeadlineTime(); !d.IsZero() {
+			row("deadline", timeAndWhen(d, now))
+		}
+	}
 	if t := j.Created(); !t.IsZero() {
 		row("created", t.UTC().Format(time.RFC3339))
 	}
@@ -330,6 +348,34 @@ func jobGet(ctx context.Context, r *jobRun) int {
 	}
 	_ = tw.Flush()
 	return exitOK
+}
+
+// taskLine is one task a job waits on: its id, type, state and attempt,
+// and while a worker holds it the worker and the lease's deadline.
+func taskLine(t wire.CurrentTask, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  type=%s  state=%s  attempt=%d", t.TaskID, t.Type, t.State, t.Attempt)
+	if t.Item != nil {
+		fmt.Fprintf(&b, "  item=%d", *t.Item)
+	}
+	if t.WorkerID != "" {
+		fmt.Fprintf(&b, "  worker=%s", t.WorkerID)
+	}
+	if d := t.Deadline(); !d.IsZero() {
+		fmt.Fprintf(&b, "  lease_deadline=%s", timeAndWhen(d, now))
+	}
+	return b.String()
+}
+
+// timeAndWhen writes a time in UTC and how far it is from now, in whole
+// seconds: "2026-01-02T15:04:05Z (in 42s)" or "(3s ago)".
+func timeAndWhen(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	when := fmt.Sprintf("in %ds", int64(d/time.Second))
+	if d < 0 {
+		when = fmt.Sprintf("%ds ago", int64(-d/time.Second))
+	}
+	return t.UTC().Format(time.RFC3339) + " (" + when + ")"
 }
 
 func errorText(e *client.JobError) string {
@@ -427,7 +473,7 @@ func jobHistory(ctx context.Context, r *jobRun) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tEVENT\tSTATE\tTASK\tWORKER\tATTEMPT")
+	fmt.Fprintln(tw, "TIME\tEVENT\tSTATE\tTASK\tWORKER\tATTEMPT\tDETAIL")
 	for _, e := range evs {
 		state := e.State
 		if e.NextState != "" {
@@ -440,10 +486,46 @@ func jobHistory(ctx context.Context, r *jobRun) int {
 		if e.Attempt > 0 {
 			attempt = fmt.Sprint(e.Attempt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time().UTC().Format("2006-01-02T15:04:05.000Z"), e.Type, dash(state), dash(e.TaskID), dash(e.WorkerID), dash(attempt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time().UTC().Format("2006-01-02T15:04:05.000Z"), e.Type, dash(state), dash(e.TaskID), dash(e.WorkerID), dash(attempt), dash(detailText(e.Detail)))
 	}
 	_ = tw.Flush()
 	return exitOK
+}
+
+// detailText writes an event's details as key=value pairs by key: the
+// approval's message and decision, a retry's delay and error code, a
+// child's id, a task's status and error. A value with spaces, quotes or
+// an equals sign is quoted; lists and objects are JSON.
+func detailText(d map[string]any) string {
+	parts := make([]string, 0, len(d))
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, k+"="+detailValue(d[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func detailValue(v any) string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		s = x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+	if s == "" || strings.ContainsAny(s, " \t\n\"'=") {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func dash(s string) string {

@@ -139,6 +139,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	fmt.Fprintf(stdout, "blueprints:   curl -s %s/api/v1/blueprints\n", base)
+	if !cfg.NoConsole {
+		fmt.Fprintf(stdout, "console:      %s/\n", base)
+	}
 	if err := srv.Run(ctx, l, *grace); err != nil {
 		fmt.Fprintf(stderr, "avtomatika serve: %v\n", err)
 		return exitFindings

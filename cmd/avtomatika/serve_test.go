@@ -30,7 +30,7 @@ func TestServePrintsAWorkingCurlLine(t *testing.T) {
 		defer pw.Close()
 		code <- runServe(ctx, []string{"--blueprints", dir, "--addr", "127.0.0.1:0", "--env-file", filepath.Join(dir, "none.env")}, nil, pw, io.Discard)
 	}()
-	lines := make(chan string)
+	lines := make(chan string, 16) // serve blocks on a full pipe: read ahead
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(pr)
@@ -75,7 +75,23 @@ func TestServePrintsAWorkingCurlLine(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("the printed curl line: %d %s (body %s)", resp.StatusCode, body, m[2])
 	}
-	next() // the blueprints line
+	if l := next(); !strings.HasPrefix(l, "blueprints:   curl -s http://127.0.0.1:") {
+		t.Errorf("blueprints line: %q", l)
+	}
+	console := next()
+	cm := regexp.MustCompile(`^console:      (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(console)
+	if cm == nil {
+		t.Fatalf("console line: %q", console)
+	}
+	resp, err = http.Get(cm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "/console/assets/app.js") {
+		t.Errorf("the printed console URL: %d %.200s", resp.StatusCode, page)
+	}
 	cancel()
 	if l := next(); l != "avtomatika: drained and stopped" {
 		t.Errorf("after the stop: %q", l)
@@ -124,5 +140,65 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 			k, _, _ := strings.Cut(c.env, "=")
 			os.Unsetenv(k)
 		}
+	}
+}
+
+// TestServeConsoleOff: with CONSOLE=off serve prints no console URL and
+// the URL it would have printed answers 404.
+func TestServeConsoleOff(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "blueprints"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONSOLE", "off")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		defer pw.Close()
+		code <- runServe(ctx, []string{"--blueprints", dir, "--addr", "127.0.0.1:0", "--env-file", filepath.Join(dir, "none.env")}, nil, pw, io.Discard)
+	}()
+	lines := make(chan string, 16) // serve blocks on a full pipe: read ahead
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var got []string
+	var base string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve stopped printing after %q", got)
+			}
+			got = append(got, l)
+			if m := regexp.MustCompile(`^blueprints:   curl -s (http://\S+)/api/v1/blueprints$`).FindStringSubmatch(l); m != nil {
+				base = m[1]
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("serve printed %q, then nothing", got)
+		}
+		if base != "" {
+			break
+		}
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET / with CONSOLE=off: %d, want 404", resp.StatusCode)
+	}
+	cancel()
+	if l := <-lines; l != "avtomatika: drained and stopped" {
+		t.Errorf("after the blueprints line: %q; want no console line", l)
+	}
+	if c := <-code; c != exitOK {
+		t.Errorf("exit %d, want 0", c)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -60,6 +61,12 @@ func runTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 	opts.Parallel = *parallel
+	// A test run is a batch of short-lived jobs whose live heap stays
+	// small: collecting less often costs little memory and saves a
+	// third of the CPU. GOGC, when set, is the user's choice.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(bptest.GCPercent))
+	}
 	opts.Trace = *verbose || *format == "json"
 	opts.Coverage = *coverage || *minCov > 0
 	paths := fl.Args()

@@ -15,7 +15,7 @@ func TestSmoke(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{})
 	for _, st := range []string{"memory", "redis"} {
 		for _, w := range Workloads {
-			o := Options{Store: st, RedisURL: rs.URL, Jobs: 20, Clients: 4, Workers: 4, Rate: 200, Duration: 250 * time.Millisecond, Idle: 20, Queued: 2000}
+			o := Options{Store: st, RedisURL: rs.URL, Jobs: 20, Clients: 4, Workers: 4, Rate: 200, Duration: 250 * time.Millisecond, Idle: 20, Queued: 300}
 			r, err := Run(context.Background(), w, 1, o)
 			if err != nil {
 				t.Fatalf("%s on %s: %v", w, st, err)

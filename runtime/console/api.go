@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/orchestrator"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
@@ -85,6 +86,8 @@ type JobDetail struct {
 	Error            *wire.Error     `json:"error,omitempty"`
 	ApprovalMessage  string          `json:"approval_message,omitempty"`
 	ChildJobID       string          `json:"child_job_id,omitempty"`
+	ChildJobIDs      []string        `json:"child_job_ids,omitempty"` // every child job it started
+	Approval         *wire.Approval  `json:"approval,omitempty"`      // the question it waits on
 	Parent           *core.ParentRef `json:"parent,omitempty"`
 	Metadata         map[string]any  `json:"metadata,omitempty"`
 	Progress         float64         `json:"progress,omitempty"`
@@ -94,7 +97,10 @@ type JobDetail struct {
 	UpdatedAt        float64         `json:"updated_at"`
 	FinishedAt       float64         `json:"finished_at,omitempty"`
 	Tasks            []TaskView      `json:"tasks"`
-	Actions          []string        `json:"actions"`
+	// Actions the job's state allows: cancel (and approve, reject while
+	// it waits for an approval) until it ends; redrive once it failed or
+	// was quarantined.
+	Actions []string `json:"actions"`
 }
 
 func unix(t time.Time) float64 {
@@ -114,7 +120,8 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, who caller) {
 	d := JobDetail{
 		ID: j.ID, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State, Status: j.Status, Client: j.Client.Name,
 		Input: j.Input, History: j.History, Result: j.Result, Results: j.Results, Error: j.Error,
-		ApprovalMessage: j.ApprovalMessage, ChildJobID: j.Child, Parent: j.Parent, Metadata: j.Metadata,
+		ApprovalMessage: j.ApprovalMessage, ChildJobID: j.Child, ChildJobIDs: j.Children, Approval: orchestrator.ApprovalView(j),
+		Parent: j.Parent, Metadata: j.Metadata,
 		Progress: j.Progress, ProgressMessage: j.ProgressMessage, Steps: j.Steps,
 		CreatedAt: unix(j.CreatedAt), UpdatedAt: unix(j.UpdatedAt), FinishedAt: unix(j.FinishedAt),
 		Tasks: []TaskView{}, Actions: []string{},
@@ -141,6 +148,8 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, who caller) {
 		if j.Status == wire.StatusWaitingForHuman {
 			d.Actions = append(d.Actions, "approve", "reject")
 		}
+	} else if j.Status == wire.StatusFailed || j.Status == wire.StatusQuarantined {
+		d.Actions = append(d.Actions, "redrive")
 	}
 	writeJSON(w, http.StatusOK, d)
 }

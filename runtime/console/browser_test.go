@@ -417,3 +417,74 @@ func TestBrowserClientSeesOnlyItsJobs(t *testing.T) {
 		t.Errorf("alpha's live list shows beta's new job")
 	}
 }
+
+const holdYAML = `name: hold
+endpoint: /jobs/hold
+start: work
+states:
+  work:
+    task: {type: held_task, timeout: 5m}
+    transitions: {success: ask}
+  ask:
+    approval: {message: "Release the hold?", timeout: 1h}
+    transitions: {approved: done, rejected: done, timeout: done}
+  done: {end: success}
+`
+
+// The job page shows a running task's worker, attempt and lease
+// deadline, then the approval's question, choices and deadline.
+func TestBrowserJobPageShowsRunningTask(t *testing.T) {
+	ctx := tab(t)
+	srv := servertest.Start(t, servertest.Options{Files: map[string]string{"hold.yaml": holdYAML}})
+	taken, release := make(chan string, 1), make(chan struct{})
+	w, err := worker.New(worker.Config{
+		WorkerID: "holder-1", WorkerType: "holders", Token: servertest.WorkerToken,
+		Orchestrators: []worker.Orchestrator{{URL: srv.URL}}, PollTimeout: 2 * time.Second, HeartbeatInterval: time.Second,
+		PayloadDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Handle("held_task", func(ctx context.Context, task *worker.Task) (worker.Result, error) {
+		taken <- task.TaskID
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return worker.Result{}, nil
+	})
+	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	id := createJob(t, srv.URL, "", "hold", `{}`)
+	var task string
+	select {
+	case task = <-taken:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker took no task")
+	}
+	row := `tr[data-task="` + task + `"]`
+	run(t, ctx, "running task",
+		chromedp.Navigate(srv.URL+"/#/jobs/"+id),
+		waitJS(`document.querySelector('`+row+` .task-worker')?.textContent === 'holder-1'`))
+	got := text(t, ctx, `['.task-state', '.task-attempt', '.task-deadline'].map(c => document.querySelector('`+row+` ' + c).textContent).join(' | ')`)
+	if !strings.HasPrefix(got, "running | 1 | ") || !strings.Contains(got, "Z (in ") {
+		t.Errorf("running task row: %q; want running, attempt 1, a deadline ahead", got)
+	}
+	checkContrast(t, ctx, "job with a running task")
+
+	close(release)
+	run(t, ctx, "approval",
+		waitJS(`(document.getElementById('approval-question') || {}).textContent === 'Release the hold?'`))
+	if got := text(t, ctx, `document.getElementById('approval-choices').textContent`); got != "approved, rejected" {
+		t.Errorf("approval choices: %q", got)
+	}
+	if got := text(t, ctx, `document.getElementById('approval-deadline').textContent`); !strings.Contains(got, "Z (in ") {
+		t.Errorf("approval deadline: %q; want a time ahead", got)
+	}
+	if got := text(t, ctx, `String(!!document.querySelector('[data-task]'))`); got != "false" {
+		t.Errorf("the approval page still lists a task")
+	}
+}

@@ -352,3 +352,67 @@ func TestLiveSocketBatchesAndFilters(t *testing.T) {
 		}
 	}
 }
+
+// doomedYAML fails as soon as it starts.
+const doomedYAML = `name: doomed
+endpoint: /jobs/doomed
+start: fail
+states:
+  fail: {end: failure}
+`
+
+// Redrive through the console: offered for a failed job only, and
+// refused without the CSRF token or from another site, like every
+// action; another client's job is not found.
+func TestConsoleRedrive(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Clients: twoClients, Files: map[string]string{"review.yaml": reviewYAML, "doomed.yaml": doomedYAML}})
+	running := createJob(t, srv.URL, "tok-alpha", "review", `{"order":"A1"}`)
+	failed := createJob(t, srv.URL, "tok-alpha", "doomed", `{}`)
+	betaFailed := createJob(t, srv.URL, "tok-beta", "doomed", `{}`)
+	alpha := newClient(t, srv.URL)
+	alpha.login("tok-alpha")
+	actions := func(id string) string {
+		t.Helper()
+		_, body := alpha.do("GET", "/console/api/jobs/"+id, "", nil)
+		var d struct{ Actions []string }
+		if err := json.Unmarshal([]byte(body), &d); err != nil {
+			t.Fatalf("job detail: %s", body)
+		}
+		return strings.Join(d.Actions, ",")
+	}
+	if got := actions(running); got != "cancel" {
+		t.Errorf("a running job's actions: %q; want cancel only", got)
+	}
+	if got := actions(failed); got != "redrive" {
+		t.Errorf("a failed job's actions: %q; want redrive", got)
+	}
+	ok := map[string]string{"X-CSRF-Token": alpha.csrf, "Origin": srv.URL, "Sec-Fetch-Site": "same-origin"}
+	if r, body := alpha.do("POST", "/console/api/v1/jobs/"+running+"/redrive", "{}", ok); r.StatusCode != http.StatusConflict {
+		t.Errorf("redrive of a running job: %d %s; want 409", r.StatusCode, body)
+	}
+	if r, body := alpha.do("POST", "/console/api/v1/jobs/"+betaFailed+"/redrive", "{}", ok); r.StatusCode != http.StatusNotFound {
+		t.Errorf("alpha redrives beta's job: %d %s; want 404", r.StatusCode, body)
+	}
+	redrive := "/console/api/v1/jobs/" + failed + "/redrive"
+	for name, hdr := range map[string]map[string]string{
+		"no token":     nil,
+		"wrong token":  {"X-CSRF-Token": "forged"},
+		"cross-site":   {"X-CSRF-Token": alpha.csrf, "Sec-Fetch-Site": "cross-site"},
+		"other origin": {"X-CSRF-Token": alpha.csrf, "Origin": "http://evil.example"},
+	} {
+		if r, body := alpha.do("POST", redrive, "{}", hdr); r.StatusCode != http.StatusForbidden {
+			t.Errorf("redrive with %s: %d %s; want 403", name, r.StatusCode, body)
+		}
+	}
+	r, body := alpha.do("POST", redrive, `{"current_version": true}`, ok)
+	var nj struct {
+		ID string `json:"id"`
+	}
+	if r.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(body), &nj) != nil || nj.ID == "" || nj.ID == failed {
+		t.Fatalf("redrive with the CSRF token: %d %s; want 202 and a new job", r.StatusCode, body)
+	}
+	if j, err := srv.Store().GetJob(t.Context(), nj.ID); err != nil || j.Metadata["redrive_of"] != failed || j.Client.Name != "alpha" {
+		t.Errorf("the new job: %+v, %v; want alpha's, redrive_of %s", j, err, failed)
+	}
+}

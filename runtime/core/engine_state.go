@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ func (s *stepper) leave() {
 	s.setTasks(nil)
 	j.BranchesDone = 0
 	j.ApprovalMessage = ""
+	j.ApprovalDeadline = time.Time{}
 	s.cancelTimer()
 }
 
@@ -421,6 +423,7 @@ func (s *stepper) startApproval(st *lang.State) {
 	if st.Approval.Timeout > 0 {
 		at := s.in.Now.Add(st.Approval.Timeout)
 		s.armTimer("approval", at)
+		s.j.ApprovalDeadline = at
 		detail["timeout_at"] = at.UTC().Format(time.RFC3339)
 	}
 	s.timeline(TimelineEvent{Type: "approval_requested", Detail: detail})
@@ -446,6 +449,8 @@ func (s *stepper) startChild(st *lang.State) {
 		Metadata: s.j.Metadata, Security: s.j.Security, CreatedAt: s.in.Now, UpdatedAt: s.in.Now,
 	}
 	s.j.Child = child.ID
+	// Clipped: the slice may share its array with the job this step copied.
+	s.j.Children = append(slices.Clip(s.j.Children), child.ID)
 	s.j.Status = wire.StatusWaitingForChild
 	s.fx.StartChild = append(s.fx.StartChild, child)
 	s.timeline(TimelineEvent{Type: "child_started", Detail: map[string]any{"child_id": child.ID, "blueprint": child.Blueprint}})

@@ -829,7 +829,7 @@ func TestStepParallel(t *testing.T) {
 
 func asking() *Job {
 	j := at("ask", wire.StatusWaitingForHuman, 1, map[string]any{"order": "A1"})
-	j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
+	j.Timer, j.ApprovalMessage, j.ApprovalDeadline = "approval-job-1-1", "Ship A1?", t0.Add(time.Hour)
 	return j
 }
 
@@ -843,6 +843,7 @@ func TestStepApproval(t *testing.T) {
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps = "ask", wire.StatusWaitingForHuman, 1
 				j.Timer, j.ApprovalMessage = "approval-job-1-1", "Ship A1?"
+				j.ApprovalDeadline = t0.Add(time.Hour)
 			},
 			fx: &Effects{Timers: []Timer{{ID: "approval-job-1-1", JobID: "job-1", At: t0.Add(time.Hour),
 				Event: Event{Kind: EventTimer, TimerID: "approval-job-1-1"}}}},
@@ -853,6 +854,7 @@ func TestStepApproval(t *testing.T) {
 			ev: Event{Kind: EventApproval, Decision: "approved"},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "done", wire.StatusFinished, 2, "", "", t0
+				j.ApprovalDeadline = time.Time{}
 			},
 			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(wire.StatusFinished)},
 			types: []string{"approval", "state_entered", "job_finished"},
@@ -862,6 +864,7 @@ func TestStepApproval(t *testing.T) {
 			ev: Event{Kind: EventApproval, Decision: "rejected"},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", wire.StatusFailed, 2, "", "", t0
+				j.ApprovalDeadline = time.Time{}
 				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "no"`}
 			},
 			fx:    &Effects{CancelTimers: []string{"approval-job-1-1"}, Notify: notify(wire.StatusFailed)},
@@ -872,6 +875,7 @@ func TestStepApproval(t *testing.T) {
 			ev: Event{Kind: EventTimer, TimerID: "approval-job-1-1"},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.Timer, j.ApprovalMessage, j.FinishedAt = "no", wire.StatusFailed, 2, "", "", t0
+				j.ApprovalDeadline = time.Time{}
 				j.Error = &wire.Error{Code: wire.CodeEndFailure, Message: `the job ended in failure state "no"`}
 			},
 			fx:    &Effects{Notify: notify(wire.StatusFailed)},
@@ -910,6 +914,7 @@ func TestStepChild(t *testing.T) {
 			ev: Event{Kind: EventCreated},
 			want: func(j *Job) {
 				j.State, j.Status, j.Steps, j.Child = "call", wire.StatusWaitingForChild, 1, id(1)
+				j.Children = []string{id(1)}
 			},
 			fx: &Effects{StartChild: []*Job{{ID: id(1), Blueprint: "child", Status: wire.StatusPending, Input: map[string]any{"n": int64(4)},
 				Client: Client{Name: "acme", Plan: "pro"}, Parent: &ParentRef{JobID: "job-1", State: "call"},

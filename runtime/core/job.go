@@ -36,8 +36,13 @@ type Job struct {
 	// ApprovalMessage is the evaluated message of the approval the job
 	// waits on.
 	ApprovalMessage string `json:"approval_message,omitempty"`
+	// ApprovalDeadline is when the approval the job waits on times out;
+	// zero when it has no timeout.
+	ApprovalDeadline time.Time `json:"approval_deadline,omitzero"`
 	// Child is the child job the job waits on.
 	Child string `json:"child,omitempty"`
+	// Children are the ids of every child job the job started, in order.
+	Children []string `json:"children,omitempty"`
 	// Parent links a child job to the job (and state) that started it.
 	Parent *ParentRef `json:"parent,omitempty"`
 	// Timer is the id of the timer the job waits on (wait, approval

@@ -85,7 +85,7 @@ func (c *jobCache) drop(id string) {
 func jobSize(j *core.Job) int64 {
 	n := int64(512 + len(j.ID) + len(j.Blueprint) + len(j.Version) + len(j.State) + len(j.WebhookURL) + len(j.ApprovalMessage))
 	n += valueSize(j.Input) + valueSize(j.History) + valueSize(j.Metadata) + valueSize(j.Security)
-	n += resultSize(j.Result) + int64(64*j.Tasks.Len())
+	n += resultSize(j.Result) + int64(64*j.Tasks.Len()) + int64(56*len(j.Children))
 	for _, r := range j.Results {
 		n += resultSize(r)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -177,7 +178,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, cl *config.Cl
 	if !j.Status.Terminal() && !replayed {
 		code = http.StatusAccepted
 	}
-	writeJSON(w, code, view(j))
+	v, err := s.view(r.Context(), j)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, code, v)
 	return nil
 }
 
@@ -207,10 +212,25 @@ func idempotencyKey(header, body string) (string, error) {
 	return key, nil
 }
 
-func view(j *core.Job) wire.JobView {
+// view is the job as the client API shows it. It reads the store once
+// per task the job waits on (orchestrator.CurrentTasks).
+func (s *Server) view(ctx context.Context, j *core.Job) (wire.JobView, error) {
+	v := summary(j)
+	tasks, err := s.x.CurrentTasks(ctx, j)
+	if err != nil {
+		return v, err
+	}
+	v.CurrentTasks = tasks
+	return v, nil
+}
+
+// summary is j's view without current_tasks: what a list shows, with no
+// store read (current_tasks costs one read per task the job waits on).
+func summary(j *core.Job) wire.JobView {
 	v := wire.JobView{
 		ID: j.ID, JobID: j.ID, Status: j.Status, Blueprint: j.Blueprint, BlueprintVersion: j.Version, State: j.State,
 		Error: j.Error, Progress: j.Progress, ProgressMessage: j.ProgressMessage, ChildJobID: j.Child,
+		ChildJobIDs: j.Children, Approval: orchestrator.ApprovalView(j),
 		CreatedAt: j.CreatedAt.Unix(), UpdatedAt: j.UpdatedAt.Unix(),
 	}
 	if j.Parent != nil {
@@ -268,7 +288,10 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, cl *config.Clien
 			return err
 		}
 	}
-	v := view(j)
+	v, err := s.view(r.Context(), j)
+	if err != nil {
+		return err
+	}
 	v.WaitingReason = s.x.WaitingReason(r.Context(), j)
 	writeJSON(w, http.StatusOK, v)
 	return nil

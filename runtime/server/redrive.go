@@ -44,7 +44,11 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request, cl *config.Clie
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, view(nj))
+	v, err := s.view(r.Context(), nj)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, v)
 	return nil
 }
 

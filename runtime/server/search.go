@@ -219,7 +219,7 @@ func (s *Server) searchJobs(w http.ResponseWriter, r *http.Request, cl *config.C
 	}
 	out := make([]wire.JobView, len(page.Jobs))
 	for i, j := range page.Jobs {
-		out[i] = view(j)
+		out[i] = summary(j)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

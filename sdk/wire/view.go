@@ -56,8 +56,14 @@ type JobView struct {
 	Progress         float64        `json:"progress,omitempty"` // 0 to 1, as the worker reported it
 	ProgressMessage  string         `json:"progress_message,omitempty"`
 	ParentJobID      string         `json:"parent_job_id,omitempty"`
-	ChildJobID       string         `json:"child_job_id,omitempty"`
+	ChildJobID       string         `json:"child_job_id,omitempty"`     // the child job it waits on
+	ChildJobIDs      []string       `json:"child_job_ids,omitempty"`    // every child job it started, in order
 	TaskIDs          []string       `json:"current_task_ids,omitempty"` // the tasks it waits on
+	// CurrentTasks describe the tasks it waits on, one entry each.
+	CurrentTasks []CurrentTask `json:"current_tasks,omitempty"`
+	// Approval is the question the job waits on while it waits for a
+	// human; nil otherwise.
+	Approval *Approval `json:"approval,omitempty"`
 	// WaitingReason says why a job that waits for a worker is not served:
 	// no registered worker has the task's type.
 	WaitingReason string `json:"waiting_reason,omitempty"`
@@ -95,6 +101,63 @@ func (v *JobView) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// Task states in a job view: queued waits for a worker, running is
+// leased to one.
+const (
+	TaskStateQueued  = "queued"
+	TaskStateRunning = "running"
+)
+
+// CurrentTask is one task a job waits on. WorkerID and LeaseDeadline are
+// set while a worker holds the task's lease (State running); the deadline
+// is absent when the task has no result deadline. Item is the task's
+// index in a parallel or for_each state, nil for a task state's one task.
+type CurrentTask struct {
+	TaskID        string    `json:"task_id"`
+	Type          string    `json:"type"`
+	State         string    `json:"state"`
+	Attempt       int       `json:"attempt"` // from 1
+	WorkerID      string    `json:"worker_id,omitempty"`
+	LeaseDeadline Timestamp `json:"lease_deadline,omitempty"` // Unix seconds
+	Item          *int      `json:"item,omitempty"`
+}
+
+// UnmarshalJSON reads a current task leniently: numbers as integers or
+// floats. Unknown members are ignored.
+func (t *CurrentTask) UnmarshalJSON(b []byte) error {
+	type plain CurrentTask
+	var in struct {
+		plain
+		Attempt float64  `json:"attempt"`
+		Item    *float64 `json:"item"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*t = CurrentTask(in.plain)
+	t.Attempt = int(in.Attempt)
+	if in.Item != nil {
+		n := int(*in.Item)
+		t.Item = &n
+	}
+	return nil
+}
+
+// Deadline is when the task's lease ends; zero when it has none.
+func (t *CurrentTask) Deadline() time.Time { return unix(int64(t.LeaseDeadline)) }
+
+// Approval is the question a job that waits for a human asks: its
+// message, the decisions POST /api/v1/jobs/{id}/approve takes, and when
+// it times out (absent: never).
+type Approval struct {
+	Message  string    `json:"message"`
+	Choices  []string  `json:"choices"`
+	Deadline Timestamp `json:"deadline,omitempty"` // Unix seconds
+}
+
+// DeadlineTime is when the approval times out; zero when it does not.
+func (a *Approval) DeadlineTime() time.Time { return unix(int64(a.Deadline)) }
 
 // Created is when the job was created; zero when the server does not say.
 func (v *JobView) Created() time.Time { return unix(v.CreatedAt) }

@@ -169,6 +169,17 @@ func TestJobViewDecoding(t *testing.T) {
 			in:   `{"id":"j","status":"quarantined","error":{"code":"PERMANENT_ERROR","message":"m"},"error_message":"other"}`,
 			want: JobView{ID: "j", JobID: "j", Status: StatusQuarantined, Error: &Error{Code: CodePermanentError, Message: "m"}},
 		},
+		{
+			name: "current tasks and approval, numbers as floats",
+			in: `{"id":"j","status":"waiting_for_parallel_tasks","current_tasks":[{"task_id":"t1","type":"x","state":"running","attempt":2.0,` +
+				`"worker_id":"w","lease_deadline":200.5,"item":1.0,"extra":true},{"task_id":"t2","type":"x","state":"queued","attempt":1}],` +
+				`"approval":{"message":"ok?","choices":["approved","rejected"],"deadline":300.0},"child_job_ids":["c1","c2"]}`,
+			want: JobView{ID: "j", JobID: "j", Status: StatusWaitingParallel, CurrentTasks: []CurrentTask{
+				{TaskID: "t1", Type: "x", State: TaskStateRunning, Attempt: 2, WorkerID: "w", LeaseDeadline: 200, Item: ptr(1)},
+				{TaskID: "t2", Type: "x", State: TaskStateQueued, Attempt: 1}},
+				Approval:    &Approval{Message: "ok?", Choices: []string{"approved", "rejected"}, Deadline: 300},
+				ChildJobIDs: []string{"c1", "c2"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -186,6 +197,8 @@ func TestJobViewDecoding(t *testing.T) {
 		t.Error("accepted a string as created_at")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // What the server sends: every member it always sends, in order.
 func TestJobViewEncoding(t *testing.T) {

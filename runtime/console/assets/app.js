@@ -276,19 +276,27 @@ async function startPage(name) {
 }
 
 // ---- jobs ----
+// The filters map one to one onto the search parameters of GET
+// /api/v1/jobs (docs/history.md): status (several), blueprint, state,
+// error_code, worker, parent, created_after/before, ended_after/before,
+// meta.KEY=VALUE and sort; pages follow the X-Next-Cursor header.
+const STATUSES = ['pending', 'running', 'waiting_for_worker', 'waiting_for_human', 'waiting_for_parallel_tasks', 'waiting_for_child',
+  'waiting', 'awaiting_retry', 'finished', 'failed', 'quarantined', 'cancelled', 'error'];
+const ERROR_CODES = ['END_FAILURE', 'PERMANENT_ERROR', 'TRANSIENT_ERROR', 'TIMEOUT_ERROR', 'INVALID_INPUT_ERROR', 'DISPATCH_TIMEOUT',
+  'APPROVAL_TIMEOUT', 'CHILD_FAILED', 'UNHANDLED_STATUS', 'TRANSITION_LIMIT', 'EXPRESSION_ERROR', 'CANCELLED'];
 const FILTERS = [
-  ['status', 'Status', 'text', 'e.g. running,failed'],
-  ['blueprint', 'Blueprint', 'text', ''],
-  ['state', 'State', 'text', ''],
-  ['error_code', 'Error code', 'text', ''],
-  ['worker', 'Worker', 'text', ''],
-  ['parent', 'Parent job', 'text', ''],
-  ['created_after', 'Created after', 'datetime-local', ''],
-  ['created_before', 'Created before', 'datetime-local', ''],
-  ['ended_after', 'Ended after', 'datetime-local', ''],
-  ['ended_before', 'Ended before', 'datetime-local', ''],
-  ['meta', 'Metadata (KEY=VALUE)', 'text', 'e.g. order=42'],
+  ['blueprint', 'Blueprint', 'text', '', 'q-blueprints'],
+  ['state', 'State', 'text', '', null],
+  ['error_code', 'Error code', 'text', 'e.g. PERMANENT_ERROR', 'q-codes'],
+  ['worker', 'Worker', 'text', 'a worker id', null],
+  ['created_after', 'Created after', 'datetime-local', '', null],
+  ['created_before', 'Created before', 'datetime-local', '', null],
+  ['ended_after', 'Ended after', 'datetime-local', '', null],
+  ['ended_before', 'Ended before', 'datetime-local', '', null],
+  ['parent', 'Parent job', 'text', '', null],
+  ['meta', 'Metadata (KEY=VALUE)', 'text', 'e.g. order=42', null],
 ];
+const PAGE = 50;
 
 function toLocalInput(iso) {
   const d = new Date(iso);
@@ -298,8 +306,8 @@ function toLocalInput(iso) {
 }
 
 // apiQuery turns the page's filters into the API's query: the names are
-// passed through; meta KEY=VALUE becomes meta.KEY=VALUE; times become
-// RFC 3339.
+// passed through; meta KEY=VALUE becomes meta.KEY=VALUE; times are
+// RFC 3339 already.
 function apiQuery(query) {
   const out = new URLSearchParams();
   for (const [k, v] of query) {
@@ -309,67 +317,101 @@ function apiQuery(query) {
         const i = pair.indexOf('=');
         if (i > 0) out.append(`meta.${pair.slice(0, i).trim()}`, pair.slice(i + 1).trim());
       }
-    } else out.append(k, v);
+    } else if (k !== 'cursor' && k !== 'offset' && k !== 'limit') out.append(k, v);
   }
-  if (!out.has('limit')) out.set('limit', '50');
   return out;
 }
 
 async function jobsPage(query) {
-  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search jobs' });
-  for (const [name, label, type, ph] of FILTERS) {
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search jobs', id: 'jobs-filters' });
+  const picked = new Set((query.get('status') || '').split(',').filter(Boolean));
+  form.append(h('fieldset', { class: 'statuses', id: 'q-status' }, h('legend', {}, 'Status'),
+    STATUSES.map((st) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name: 'status', value: st, checked: picked.has(st) }), ` ${st.replaceAll('_', ' ')}`))));
+  const bpList = h('datalist', { id: 'q-blueprints' });
+  form.append(bpList, h('datalist', { id: 'q-codes' }, ERROR_CODES.map((c) => h('option', { value: c }))));
+  for (const [name, label, type, ph, list] of FILTERS) {
     const id = `q-${name}`;
     let v = query.get(name) || '';
     if (type === 'datetime-local' && v) v = toLocalInput(v);
-    form.append(h('div', {}, h('label', { for: id }, label), h('input', { id, name, type, value: v, placeholder: ph || null })));
+    form.append(h('div', {}, h('label', { for: id }, label), h('input', { id, name, type, value: v, placeholder: ph || null, list })));
   }
   form.append(h('div', {}, h('label', { for: 'q-sort' }, 'Sort'),
     h('select', { id: 'q-sort', name: 'sort' }, [['-created', 'newest first'], ['created', 'oldest first'], ['-ended', 'ended, latest first'], ['ended', 'ended, earliest first']]
       .map(([v, l]) => h('option', { value: v, selected: (query.get('sort') || '-created') === v ? true : null }, l)))));
-  form.append(h('div', { class: 'actions' }, h('button', { class: 'btn', type: 'submit' }, 'Search'),
+  form.append(h('div', { class: 'actions' }, h('button', { class: 'btn', type: 'submit', id: 'q-search' }, 'Search'),
     h('a', { class: 'btn secondary', href: '#/jobs' }, 'Clear')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const q = new URLSearchParams();
+    const statuses = [...form.querySelectorAll('input[name=status]:checked')].map((el) => el.value);
+    if (statuses.length) q.set('status', statuses.join(','));
     for (const el of form.elements) {
-      if (!el.name || !el.value) continue;
+      if (!el.name || !el.value || el.name === 'status') continue;
       if (el.type === 'datetime-local') q.set(el.name, new Date(el.value).toISOString());
-      else if (!(el.name === 'sort' && el.value === '-created')) q.set(el.name, el.value);
+      else if (!(el.name === 'sort' && el.value === '-created')) q.set(el.name, el.value.trim());
     }
     go(`#/jobs${q.toString() ? `?${q}` : ''}`);
   });
+  api('/console/api/v1/blueprints').then(({ data }) => fill(bpList, data.blueprints.map((b) => h('option', { value: b.name })))).catch(() => {});
 
   const tbody = h('tbody', { id: 'jobs-body' });
   const status = h('p', { class: 'muted', id: 'jobs-status', 'aria-live': 'polite' });
-  const pager = h('div', { class: 'pager' });
+  const more = h('button', { class: 'btn secondary', type: 'button', id: 'jobs-more', hidden: true }, 'More');
+  const problem = h('div', { id: 'jobs-error' });
   const rows = new Map();
   const q = apiQuery(query);
-  const paged = query.has('cursor') || query.has('offset');
+  let cursor = '';
+  let shown = PAGE;
 
   const row = (j) => h('tr', { 'data-job': j.id },
     h('td', {}, h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(j.id)}`, title: j.id, 'aria-label': `job ${j.id}` }, short(j.id))),
     h('td', {}, h('a', { href: `#/blueprints/${encodeURIComponent(j.blueprint_name)}` }, j.blueprint_name)),
     h('td', { 'data-cell': 'state' }, j.current_state),
     h('td', { 'data-cell': 'status' }, statusBadge(j.status)),
+    h('td', { 'data-cell': 'error' }, j.error && j.error.code ? h('code', {}, j.error.code) : ''),
     h('td', {}, fmtTime(j.created_at)),
     h('td', { 'data-cell': 'updated' }, fmtTime(j.updated_at)));
-
-  const load = async () => {
-    const { data, headers } = await api(`/console/api/v1/jobs?${q}`);
-    rows.clear();
-    fill(tbody, ...data.map((j) => { const r = row(j); rows.set(j.id, r); return r; }));
-    status.textContent = `${data.length} job${data.length === 1 ? '' : 's'} shown · updated ${new Date().toLocaleTimeString()}`;
-    fill(pager);
-    const next = headers.get('X-Next-Cursor');
-    const nq = new URLSearchParams(query);
-    if (next) nq.set('cursor', next);
-    else if (data.length >= Number(q.get('limit'))) nq.set('offset', String(Number(query.get('offset') || 0) + data.length));
-    if (paged) pager.append(h('a', { class: 'btn secondary', href: `#/jobs${(() => { const f = new URLSearchParams(query); f.delete('cursor'); f.delete('offset'); return f.toString() ? `?${f}` : ''; })()}` }, 'First page'));
-    if (next || data.length >= Number(q.get('limit'))) pager.append(h('a', { class: 'btn secondary', href: `#/jobs?${nq}` }, 'Next page'));
+  const fetchPage = async (limit, after) => {
+    const pq = new URLSearchParams(q);
+    pq.set('limit', String(limit));
+    if (after) pq.set('cursor', after);
+    const { data, headers } = await api(`/console/api/v1/jobs?${pq}`);
+    return { data, next: headers.get('X-Next-Cursor') || '' };
   };
+  const tell = () => {
+    status.textContent = `${rows.size} job${rows.size === 1 ? '' : 's'} shown${cursor ? ', more match' : ''} · updated ${new Date().toLocaleTimeString()}`;
+    more.hidden = !cursor;
+  };
+  // load reads the first `shown` jobs again (live reloads keep what
+  // "More" added, up to the API's page limit of 1,000).
+  const load = async () => {
+    let page;
+    try { page = await fetchPage(Math.min(shown, 1000), ''); } catch (e) { fill(problem, errorBox(e)); return; }
+    fill(problem);
+    rows.clear();
+    fill(tbody, ...page.data.map((j) => { const r = row(j); rows.set(j.id, r); return r; }));
+    cursor = page.next;
+    tell();
+  };
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const page = await fetchPage(PAGE, cursor);
+      for (const j of page.data) {
+        if (rows.has(j.id)) continue;
+        const r = row(j);
+        rows.set(j.id, r);
+        tbody.append(r);
+      }
+      cursor = page.next;
+      shown = rows.size;
+      tell();
+    } catch (e) { fill(problem, errorBox(e)); } finally { more.disabled = false; }
+  });
 
-  setPage('Jobs', 'jobs', h('h1', {}, 'Jobs'), form, status,
-    table(['Job', 'Blueprint', 'State', 'Status', 'Created', 'Updated'], tbody, 'Jobs'), pager);
+  setPage('Jobs', 'jobs', h('h1', {}, 'Jobs'), form, problem, status,
+    table(['Job', 'Blueprint', 'State', 'Status', 'Error', 'Created', 'Updated'], tbody, 'Jobs'), h('div', { class: 'pager' }, more));
   await load();
 
   const refresh = throttle(load, 500);
@@ -382,7 +424,7 @@ async function jobsPage(query) {
       r.querySelector('[data-cell=status]').replaceChildren(statusBadge(c.status));
       r.querySelector('[data-cell=updated]').textContent = fmtTime(c.updated_at);
     }
-    if (!paged) refresh();
+    refresh();
   });
 }
 
@@ -396,6 +438,19 @@ function timelineItem(e) {
     e.worker_id ? ` · worker ${e.worker_id}` : '', e.attempt_number ? ` · attempt ${e.attempt_number}` : '',
     e.origin_task_id ? h('span', {}, ' · task ', h('code', {}, e.origin_task_id)) : null,
     e.detail && Object.keys(e.detail).length ? jsonView(e.detail, `details of ${e.event_type}`) : null);
+}
+
+// taskStateText names a task's store state as the job view does: a
+// leased task is running.
+function taskStateText(state) {
+  return state === 'leased' ? 'running' : state;
+}
+
+// fmtDeadline is a time and how far away it is: "… (in 42 s)".
+function fmtDeadline(sec) {
+  if (!sec) return '—';
+  const s = Math.round(sec - Date.now() / 1000);
+  return `${fmtTime(sec)} (${s >= 0 ? `in ${s} s` : `${-s} s ago`})`;
 }
 
 async function jobPage(id) {
@@ -419,8 +474,15 @@ async function jobPage(id) {
   };
   const approve = (decision) => act(decision === 'approved' ? 'Approve' : 'Reject',
     () => api(`/console/api/v1/jobs/${enc}/approval`, { method: 'POST', body: { decision } }));
-  const drawActions = (det) => {
+  const drawActions = (det, events) => {
     fill(buttons);
+    const redrivenAs = events.filter((e) => e.event_type === 'redriven' && e.detail && e.detail.job_id).map((e) => e.detail.job_id);
+    const redriveOf = det.metadata && typeof det.metadata.redrive_of === 'string' ? det.metadata.redrive_of : '';
+    if (redriveOf || redrivenAs.length) {
+      buttons.append(h('p', { id: 'redrive-links', style: 'flex-basis:100%;margin:0' },
+        redriveOf ? h('span', { id: 'redrive-of' }, 'A redrive of ', h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(redriveOf)}` }, redriveOf), redrivenAs.length ? ' · ' : '') : null,
+        redrivenAs.length ? h('span', { id: 'redriven-as' }, 'Redriven as ', redrivenAs.map((n, i) => [i ? ', ' : '', h('a', { class: 'mono', href: `#/jobs/${encodeURIComponent(n)}` }, n)])) : null));
+    }
     if (det.actions.includes('approve')) {
       buttons.append(h('div', { class: 'panel notice', style: 'flex-basis:100%' },
         h('p', { class: 'approval-msg', id: 'approval-message' }, det.approval_message || 'This job waits for an approval.'),
@@ -434,11 +496,70 @@ async function jobPage(id) {
         onclick: () => { if (confirm(`Cancel job ${id}?`)) act('Cancel', () => api(`/console/api/v1/jobs/${enc}/cancel`, { method: 'POST' })); },
       }, 'Cancel the job'));
     }
+    if (det.actions.includes('redrive')) {
+      if (redriveForm) buttons.append(redriveForm);
+      else buttons.append(h('button', { class: 'btn', type: 'button', id: 'redrive', onclick: () => openRedrive(det) }, 'Redrive'));
+    }
+  };
+  // Redrive: the job runs again as a new job from the state where it
+  // failed, on its own blueprint version or the current one, with its
+  // input or an edited one (a JSON object, checked here before sending;
+  // the server checks it against the input schema).
+  let redriveForm = null;
+  const openRedrive = (det) => {
+    const current = h('input', { type: 'checkbox', id: 'redrive-current' });
+    const edit = h('input', { type: 'checkbox', id: 'redrive-edit' });
+    const input = h('textarea', { id: 'redrive-input', name: 'input', rows: 6, 'aria-describedby': 'redrive-input-err', hidden: true }, JSON.stringify(det.input, null, 2));
+    const err = h('p', { class: 'field-error', id: 'redrive-input-err' });
+    const general = h('p', { class: 'field-error', id: 'redrive-err', role: 'alert' });
+    const submit = h('button', { class: 'btn', type: 'submit', id: 'redrive-submit' }, 'Redrive the job');
+    const fieldError = (text) => { err.textContent = text; input.setAttribute('aria-invalid', 'true'); input.focus(); };
+    edit.addEventListener('change', () => { input.hidden = !edit.checked; if (edit.checked) input.focus(); });
+    const form = h('form', { class: 'panel', id: 'redrive-form', novalidate: true, style: 'flex-basis:100%' },
+      h('h2', { style: 'margin-top:0' }, 'Redrive'),
+      h('p', { class: 'hint' }, 'Runs the job again as a new job, from the state where it failed, with its input and what its states produced.'),
+      h('div', { class: 'field' }, h('label', { for: 'redrive-current' }, current, ' Run on the current blueprint version (not the version the job ran)')),
+      h('div', { class: 'field' }, h('label', { for: 'redrive-edit' }, edit, ' Edit the input'),
+        h('label', { for: 'redrive-input', class: 'sr-only' }, 'Input (JSON object)'), input, err),
+      general,
+      h('div', { class: 'actions' }, submit,
+        h('button', { class: 'btn secondary', type: 'button', id: 'redrive-close', onclick: () => { redriveForm = null; drawActions(det, shownEvents); } }, 'Close')));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      general.textContent = '';
+      input.removeAttribute('aria-invalid');
+      const body = {};
+      if (current.checked) body.current_version = true;
+      if (edit.checked) {
+        let v;
+        try { v = JSON.parse(input.value); } catch (e) { fieldError(`not JSON: ${e.message}`); return; }
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) { fieldError('must be a JSON object'); return; }
+        body.input = v;
+      }
+      submit.disabled = true;
+      try {
+        const { data: nj } = await api(`/console/api/v1/jobs/${enc}/redrive`, { method: 'POST', body });
+        redriveForm = null;
+        fill(msg, 'Redriven as ', h('a', { class: 'mono', id: 'redrive-new', href: `#/jobs/${encodeURIComponent(nj.id)}` }, nj.id));
+        announce.textContent = `Redriven as job ${nj.id}`;
+        await reload();
+      } catch (e) {
+        if (edit.checked && /input/i.test(`${e.code} ${e.message}`)) fieldError(e.message);
+        else general.textContent = e.message;
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    redriveForm = form;
+    drawActions(det, shownEvents);
+    current.focus();
   };
   const head = h('div');
   const tasks = h('div');
   const data = h('div', { class: 'grid2' });
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
+  let shownEvents = [];
   const draw = (det, events) => {
     fill(head,
       h('h1', {}, 'Job ', h('span', { class: 'mono' }, det.id)),
@@ -449,12 +570,23 @@ async function jobPage(id) {
         det.parent ? h('span', {}, ' · parent ', h('a', { href: `#/jobs/${encodeURIComponent(det.parent.job_id)}` }, short(det.parent.job_id))) : null,
         det.child_job_id ? h('span', {}, ' · child ', h('a', { href: `#/jobs/${encodeURIComponent(det.child_job_id)}` }, short(det.child_job_id))) : null),
       det.error ? h('div', { class: 'panel alert' }, h('strong', {}, det.error.code || 'error'), ': ', det.error.message || '') : null);
-    drawActions(det);
+    shownEvents = events;
+    drawActions(det, events);
     fill(tasks, h('h2', {}, 'Current tasks'), det.tasks.length
-      ? table(['Task', 'Type', 'Attempt', 'State', 'Worker', 'Queued', 'Leased', 'Lease until'], det.tasks.map((t) => h('tr', {},
-        h('td', { class: 'mono' }, t.id), h('td', {}, t.type), h('td', { class: 'num' }, String(t.attempt)), h('td', {}, t.state),
-        h('td', {}, t.worker || '—'), h('td', {}, fmtTime(t.enqueued_at)), h('td', {}, fmtTime(t.leased_at)), h('td', {}, fmtTime(t.lease_until)))), 'Current tasks')
-      : h('p', { class: 'muted' }, 'The job waits on no task now.'));
+      ? table(['Task', 'Type', 'Attempt', 'State', 'Worker', 'Queued', 'Leased', 'Lease deadline'], det.tasks.map((t) => h('tr', { 'data-task': t.id },
+        h('td', { class: 'mono' }, t.id), h('td', {}, t.type), h('td', { class: 'num task-attempt' }, String(t.attempt)),
+        h('td', { class: 'task-state' }, taskStateText(t.state)),
+        h('td', { class: 'task-worker' }, t.state === 'leased' && t.worker ? t.worker : '—'), h('td', {}, fmtTime(t.enqueued_at)),
+        h('td', {}, t.state === 'leased' ? fmtTime(t.leased_at) : '—'),
+        h('td', { class: 'task-deadline' }, t.state === 'leased' ? fmtDeadline(t.lease_until) : '—'))), 'Current tasks')
+      : h('p', { class: 'muted' }, 'The job waits on no task now.'),
+      det.approval ? h('section', { id: 'approval', 'aria-label': 'The approval the job waits on' },
+        h('h2', {}, 'Waiting for approval'),
+        h('p', { id: 'approval-question' }, det.approval.message || '(no message)'),
+        h('p', {}, 'Choices: ', h('span', { id: 'approval-choices' }, (det.approval.choices || []).join(', ')),
+          ' · deadline: ', h('span', { id: 'approval-deadline' }, det.approval.deadline ? fmtDeadline(det.approval.deadline) : 'none'))) : null,
+      (det.child_job_ids || []).length ? h('p', { id: 'children' }, 'Child jobs: ', det.child_job_ids.map((c, i) =>
+        [i ? ', ' : '', h('a', { href: `#/jobs/${encodeURIComponent(c)}` }, short(c))])) : null);
     fill(data,
       h('section', {}, h('h2', {}, 'Input'), jsonView(det.input, 'input')),
       h('section', {}, h('h2', {}, 'Result (history)'), jsonView(det.history, 'result'),

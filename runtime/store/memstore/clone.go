@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -98,6 +99,7 @@ func cloneJob(j *core.Job) *core.Job {
 		p := *j.Parent
 		c.Parent = &p
 	}
+	c.Children = slices.Clone(j.Children)
 	c.Error = cloneErrorInfo(j.Error)
 	c.Metadata = cloneMap(j.Metadata)
 	c.Security = cloneValue(j.Security)

@@ -28,29 +28,31 @@ import (
 // storedJob is a job as stored: core.Job without ID, Rev, Status, Version,
 // Blueprint and CreatedAt.
 type storedJob struct {
-	State           string          `json:"s,omitempty"`
-	Input           map[string]any  `json:"in,omitempty"`
-	History         map[string]any  `json:"h,omitempty"`
-	Result          *core.Result    `json:"r,omitempty"`
-	Results         []*core.Result  `json:"R,omitempty"`
-	Client          *core.Client    `json:"c,omitempty"` // nil when zero
-	Tasks           []storedRef     `json:"t,omitzero"`  // nil: no tasks; empty: []
-	BranchesDone    int             `json:"bd,omitempty"`
-	ApprovalMessage string          `json:"am,omitempty"`
-	Child           string          `json:"ch,omitempty"`
-	Parent          *core.ParentRef `json:"p,omitempty"`
-	Timer           string          `json:"tm,omitempty"`
-	Error           *wire.Error     `json:"e,omitempty"`
-	Steps           int             `json:"n,omitempty"`
-	WebhookURL      string          `json:"wh,omitempty"`
-	Metadata        map[string]any  `json:"m,omitempty"`
-	Security        any             `json:"sec,omitempty"`
-	DispatchTimeout time.Duration   `json:"dt,omitempty"`
-	ResultTimeout   time.Duration   `json:"rt,omitempty"`
-	Progress        float64         `json:"pg,omitempty"`
-	ProgressMessage string          `json:"pm,omitempty"`
-	UpdatedAt       *int64          `json:"ua,omitempty"` // ns after the creation time; nil: zero time
-	FinishedAt      *int64          `json:"fa,omitempty"`
+	State            string          `json:"s,omitempty"`
+	Input            map[string]any  `json:"in,omitempty"`
+	History          map[string]any  `json:"h,omitempty"`
+	Result           *core.Result    `json:"r,omitempty"`
+	Results          []*core.Result  `json:"R,omitempty"`
+	Client           *core.Client    `json:"c,omitempty"` // nil when zero
+	Tasks            []storedRef     `json:"t,omitzero"`  // nil: no tasks; empty: []
+	BranchesDone     int             `json:"bd,omitempty"`
+	ApprovalMessage  string          `json:"am,omitempty"`
+	Child            string          `json:"ch,omitempty"`
+	Parent           *core.ParentRef `json:"p,omitempty"`
+	Timer            string          `json:"tm,omitempty"`
+	Error            *wire.Error     `json:"e,omitempty"`
+	Steps            int             `json:"n,omitempty"`
+	WebhookURL       string          `json:"wh,omitempty"`
+	Metadata         map[string]any  `json:"m,omitempty"`
+	Security         any             `json:"sec,omitempty"`
+	DispatchTimeout  time.Duration   `json:"dt,omitempty"`
+	ResultTimeout    time.Duration   `json:"rt,omitempty"`
+	Progress         float64         `json:"pg,omitempty"`
+	ProgressMessage  string          `json:"pm,omitempty"`
+	ApprovalDeadline *int64          `json:"ad,omitempty"` // ns after the creation time; nil: zero time
+	Children         []string        `json:"chs,omitempty"`
+	UpdatedAt        *int64          `json:"ua,omitempty"` // ns after the creation time; nil: zero time
+	FinishedAt       *int64          `json:"fa,omitempty"`
 }
 
 // storedRef is a core.TaskRef as stored, its id packed.
@@ -166,6 +168,7 @@ func encodeJob(j *core.Job) (string, error) {
 		Metadata: j.Metadata, Security: j.Security, DispatchTimeout: j.DispatchTimeout,
 		ResultTimeout: j.ResultTimeout, Progress: j.Progress, ProgressMessage: j.ProgressMessage,
 		UpdatedAt: offset(j.UpdatedAt, b), FinishedAt: offset(j.FinishedAt, b),
+		ApprovalDeadline: offset(j.ApprovalDeadline, b), Children: j.Children,
 	}
 	if c := j.Client; c.Name != "" || c.Plan != "" || len(c.Fields) > 0 {
 		sj.Client = &j.Client
@@ -210,6 +213,7 @@ func decodeJob(id, d, rev, status, vpair, created string) (*core.Job, error) {
 		Security: sj.Security, DispatchTimeout: sj.DispatchTimeout, ResultTimeout: sj.ResultTimeout,
 		Progress: sj.Progress, ProgressMessage: sj.ProgressMessage,
 		UpdatedAt: fromOffset(sj.UpdatedAt, b), FinishedAt: fromOffset(sj.FinishedAt, b),
+		ApprovalDeadline: fromOffset(sj.ApprovalDeadline, b), Children: sj.Children,
 	}
 	if created != "" {
 		j.CreatedAt = time.Unix(0, b).UTC()

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/core"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
+	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
 
 // ExerciseJobs runs the cases of jobs: create, commit under the version
@@ -24,6 +27,7 @@ func ExerciseJobs(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CommitIsAllOrNothing", testCommitIsAllOrNothing},
 		{"ValuesAreCopied", testValuesAreCopied},
 		{"StartChild", testStartChild},
+		{"ApprovalAndChildrenKept", testApprovalAndChildrenKept},
 		{"ListJobsByClient", testListJobs},
 		{"TimelineOrder", testTimelineOrder},
 	})
@@ -225,6 +229,40 @@ func testStartChild(t *testing.T, s store.Store) {
 	}
 	if got.Rev != 1 || got.Parent == nil || got.Parent.JobID != "p" {
 		t.Errorf("child: rev %d parent %+v; want rev 1, parent p", got.Rev, got.Parent)
+	}
+}
+
+// What a job's view shows of a waiting approval and of the children it
+// started survives a commit and a read, and a returned job's children are
+// its own copy.
+func testApprovalAndChildrenKept(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	create(t, s, newJob("p", "c1"), nil)
+	j := newJob("p", "c1")
+	j.Status, j.ApprovalMessage = wire.StatusWaitingForHuman, "ship?"
+	j.ApprovalDeadline = j.CreatedAt.Add(time.Hour + 1500*time.Microsecond)
+	j.Children = []string{"ch1", "ch2"}
+	if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j, ExpectRev: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ApprovalDeadline.Equal(j.ApprovalDeadline) || got.ApprovalMessage != "ship?" || !slices.Equal(got.Children, []string{"ch1", "ch2"}) {
+		t.Errorf("stored: deadline %v message %q children %q; want %v, ship?, [ch1 ch2]", got.ApprovalDeadline, got.ApprovalMessage, got.Children, j.ApprovalDeadline)
+	}
+	got.Children[0] = "changed"
+	if again, _ := s.GetJob(ctx, "p"); again.Children[0] != "ch1" {
+		t.Errorf("changing a returned job's children changed the stored ones: %q", again.Children)
+	}
+	// Cleared again: the zero deadline and no children read back as such.
+	j2 := newJob("p", "c1")
+	if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: j2, ExpectRev: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetJob(ctx, "p"); !got.ApprovalDeadline.IsZero() || got.Children != nil {
+		t.Errorf("cleared: deadline %v children %q", got.ApprovalDeadline, got.Children)
 	}
 }
 

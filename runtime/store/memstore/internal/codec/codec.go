@@ -70,7 +70,9 @@ const (
 
 // New returns a codec with empty tables.
 func New() *Codec {
-	return &Codec{symIx: map[string]uint32{}, epoch: nanos(time.Now())}
+	// Room for the names one blueprint's jobs use (states, task types,
+	// keys), so a new store does not grow its table name by name.
+	return &Codec{symIx: make(map[string]uint32, 128), syms: make([]string, 0, 128), epoch: nanos(time.Now())}
 }
 
 // String tags: the low 3 bits of a string's leading uvarint.
@@ -645,6 +647,8 @@ const (
 	jResultTimeout
 	jProgress
 	jProgressMessage
+	jApprovalDeadline
+	jChildren
 )
 
 // MaxInlineRefs is the longest list of task refs kept in a job's record;
@@ -714,6 +718,8 @@ func (c *Codec) EncodeJobBody(j *core.Job, rev int64, refs *JobRefs) (body []byt
 	set(jResultTimeout, j.ResultTimeout != 0)
 	set(jProgress, j.Progress != 0 || math.Signbit(j.Progress))
 	set(jProgressMessage, j.ProgressMessage != "")
+	set(jApprovalDeadline, !j.ApprovalDeadline.IsZero() || j.ApprovalDeadline.Location() != time.UTC)
+	set(jChildren, j.Children != nil)
 	w.u(mask)
 	base := nanos(j.CreatedAt)
 	if mask&jBlueprint != 0 {
@@ -808,6 +814,15 @@ func (c *Codec) EncodeJobBody(j *core.Job, rev int64, refs *JobRefs) (body []byt
 	}
 	if mask&jProgressMessage != 0 {
 		w.str(j.ProgressMessage)
+	}
+	if mask&jApprovalDeadline != 0 {
+		w.time(j.ApprovalDeadline, base)
+	}
+	if mask&jChildren != 0 {
+		w.u(uint64(len(j.Children)))
+		for _, id := range j.Children {
+			w.str(id)
+		}
 	}
 	c.buf = w.b
 	if err := w.err(); err != nil {
@@ -1008,6 +1023,15 @@ func (c *Codec) DecodeJob(rec, id string, d *DecodedJob) {
 	}
 	if mask&jProgressMessage != 0 {
 		j.ProgressMessage = r.str()
+	}
+	if mask&jApprovalDeadline != 0 {
+		j.ApprovalDeadline = r.time(base)
+	}
+	if mask&jChildren != 0 {
+		j.Children = make([]string, r.u())
+		for i := range j.Children {
+			j.Children[i] = r.str()
+		}
 	}
 }
 
