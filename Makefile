@@ -15,9 +15,11 @@ run: build
 
 # test: every phase runs with the race detector, so each package is
 # compiled once (vet, the tests, the binaries tests start and the
-# blueprint checks share the compiled packages). GORACE drops the race
-# runtime's one-second pause at each process exit (tests run the
-# binary many times).
+# blueprint checks share the compiled packages). The tests skip go test's
+# own vet pass (the full vet ran just before) and link without DWARF
+# (stack traces keep their file:line). GORACE drops the race runtime's
+# one-second pause at each process exit (tests run the binary many
+# times).
 RACE_ENV := GORACE=atexit_sleep_ms=0
 
 test:
@@ -25,7 +27,7 @@ test:
 	$(GO) vet -race ./...
 	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
 	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
-	$(RACE_ENV) $(GO) test -race -timeout 9m ./...
+	$(RACE_ENV) $(GO) test -race -vet=off -ldflags=-w -timeout 9m ./...
 	@echo "== lint blueprints/"
 	$(RACE_ENV) $(GO) run -race ./cmd/avtomatika lint blueprints
 	@echo "== blueprint tests (the *_test.yaml files of blueprints/)"
