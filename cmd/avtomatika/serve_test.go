@@ -13,17 +13,15 @@ import (
 	"time"
 )
 
-// TestServePrintsAWorkingCurlLine starts `avtomatika serve` on a free
-// port, runs the curl line it prints (as an HTTP request) and stops it as
-// SIGTERM would.
-func TestServePrintsAWorkingCurlLine(t *testing.T) {
+// startServe runs `avtomatika serve` in-process on a copy of the example
+// blueprints and a free loopback port until ctx ends: the lines it prints
+// and its exit code.
+func startServe(ctx context.Context, t *testing.T) (<-chan string, <-chan int) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "blueprints"))); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("CLIENT_TOKEN", "tok")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	pr, pw := io.Pipe()
 	code := make(chan int, 1)
 	go func() {
@@ -38,6 +36,17 @@ func TestServePrintsAWorkingCurlLine(t *testing.T) {
 			lines <- sc.Text()
 		}
 	}()
+	return lines, code
+}
+
+// TestServePrintsAWorkingCurlLine starts `avtomatika serve` on a free
+// port, runs the curl line it prints (as an HTTP request) and stops it as
+// SIGTERM would.
+func TestServePrintsAWorkingCurlLine(t *testing.T) {
+	t.Setenv("CLIENT_TOKEN", "tok")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines, code := startServe(ctx, t)
 	next := func() string {
 		t.Helper()
 		select {
@@ -146,27 +155,10 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 // TestServeConsoleOff: with CONSOLE=off serve prints no console URL and
 // the URL it would have printed answers 404.
 func TestServeConsoleOff(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "blueprints"))); err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("CONSOLE", "off")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		defer pw.Close()
-		code <- runServe(ctx, []string{"--blueprints", dir, "--addr", "127.0.0.1:0", "--env-file", filepath.Join(dir, "none.env")}, nil, pw, io.Discard)
-	}()
-	lines := make(chan string, 16) // serve blocks on a full pipe: read ahead
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines, code := startServe(ctx, t)
 	var got []string
 	var base string
 	for {
