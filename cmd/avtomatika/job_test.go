@@ -32,9 +32,19 @@ states:
 // that points `avtomatika job` at it.
 func setupJob(t *testing.T) (*client.Client, func(string) (string, bool)) {
 	t.Helper()
+	return serveFiles(t, map[string]string{"approval_only.yaml": approvalOnly})
+}
+
+// serveFiles serves a folder of the blueprint files given (name to
+// source) and returns a client of it and the env that points `avtomatika
+// job` at it.
+func serveFiles(t *testing.T, files map[string]string) (*client.Client, func(string) (string, bool)) {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "approval_only.yaml"), []byte(approvalOnly), 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	url, stop, err := startTestServer(config.Default(), dir)
 	if err != nil {

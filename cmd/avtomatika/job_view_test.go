@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/client"
 	"github.com/avtomatika-ai/avtomatika-go/sdk/wire"
 )
@@ -41,31 +38,8 @@ states:
 // and lease deadline, then the approval's question; job history shows
 // each event's details.
 func TestJobGetAndHistoryShowWhatTheJobWaitsOn(t *testing.T) {
-	dir := t.TempDir()
-	for name, src := range map[string]string{"parent.yaml": viewParent, "kid.yaml": viewKid} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	url, stop, err := startTestServer(config.Default(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	c, err := client.New(url, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := func(k string) (string, bool) {
-		if k == "AVTOMATIKA_URL" {
-			return url, true
-		}
-		return "", false
-	}
+	c, env := serveFiles(t, map[string]string{"parent.yaml": viewParent, "kid.yaml": viewKid})
+	url := c.URL()
 	ctx := context.Background()
 	run := func(args ...string) string {
 		t.Helper()
