@@ -83,7 +83,10 @@ func tab(t *testing.T) context.Context {
 	if browserErr != nil {
 		t.Fatalf("start chromium: %v", browserErr)
 	}
-	tabCtx, cancelTab := chromedp.NewContext(browserCtx)
+	// Each test's tab has a browser context of its own: its own cookies,
+	// so a sign-in on one test's server (every server is on 127.0.0.1,
+	// and cookies ignore the port) does not sign in another's.
+	tabCtx, cancelTab := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(tabCtx); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}

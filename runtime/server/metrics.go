@@ -123,8 +123,11 @@ func (m *metrics) finished(j *core.Job) {
 
 func (m *metrics) leased(t *core.Task) {
 	m.leases.WithLabelValues(t.Type).Inc()
-	if !t.EnqueuedAt.IsZero() && !t.LeasedAt.Before(t.EnqueuedAt) {
-		m.wait.WithLabelValues(t.Type).Observe(t.LeasedAt.Sub(t.EnqueuedAt).Seconds())
+	if !t.EnqueuedAt.IsZero() && !t.LeasedAt.IsZero() {
+		// A task taken by a waiting poll the instant it was queued can
+		// read a lease time a hair before its queue time (the two are
+		// stamped apart, at the store's resolution): no wait, not none.
+		m.wait.WithLabelValues(t.Type).Observe(max(t.LeasedAt.Sub(t.EnqueuedAt), 0).Seconds())
 	}
 	if t.LeasedAt.IsZero() {
 		return
