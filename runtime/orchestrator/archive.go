@@ -76,19 +76,11 @@ func (x *Orchestrator) archiveLoop(ctx context.Context) {
 	defer idle.Stop()
 	for fails := 0; ; {
 		n, err := x.ArchiveOnce(ctx)
-		switch {
-		case err == nil:
-			fails = 0
-		case quiet(ctx, err):
+		if !x.survive(ctx, &fails, "archive ended jobs: retrying", err) {
 			return
-		default:
-			if !x.retry(ctx, &fails, "archive ended jobs: retrying", err) {
-				return
-			}
-			continue
 		}
-		if n == archiveBatch {
-			continue // more are waiting
+		if err != nil || n == archiveBatch {
+			continue // at once after the backoff, or more are waiting
 		}
 		select {
 		case <-ctx.Done():
@@ -131,16 +123,11 @@ func (x *Orchestrator) retentionLoop(ctx context.Context) {
 	defer tick.Stop()
 	for fails := 0; ; {
 		_, err := x.RemoveExpired(ctx)
-		switch {
-		case err == nil:
-			fails = 0
-		case quiet(ctx, err):
+		if !x.survive(ctx, &fails, "remove archived jobs: retrying", err) {
 			return
-		default:
-			if !x.retry(ctx, &fails, "remove archived jobs: retrying", err) {
-				return
-			}
-			continue
+		}
+		if err != nil {
+			continue // at once after the backoff
 		}
 		select {
 		case <-ctx.Done():

@@ -41,9 +41,17 @@ func quiet(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, store.ErrClosed)
 }
 
-// retry counts one more failure of a background loop, logs it with msg
-// and waits its backoff; it reports false when ctx ended meanwhile.
-func (x *Orchestrator) retry(ctx context.Context, fails *int, msg string, err error) bool {
+// survive takes the outcome of one pass of a background loop: a success
+// resets its failure count; a failure counts one more, is logged with msg
+// and waits its backoff. False when the loop must end (ctx ended).
+func (x *Orchestrator) survive(ctx context.Context, fails *int, msg string, err error) bool {
+	switch {
+	case err == nil:
+		*fails = 0
+		return true
+	case quiet(ctx, err):
+		return false
+	}
 	*fails++
 	wait := backoff(*fails)
 	x.log.Warn(msg, "in", wait, "err", err)
@@ -181,16 +189,8 @@ func (x *Orchestrator) reclaimLoop(ctx context.Context) {
 		case <-tick.C:
 		case <-x.kick:
 		}
-		err := x.reclaim(ctx)
-		switch {
-		case err == nil:
-			fails = 0
-		case quiet(ctx, err):
+		if !x.survive(ctx, &fails, "reclaim leases: store error; retrying", x.reclaim(ctx)) {
 			return
-		default:
-			if !x.retry(ctx, &fails, "reclaim leases: store error; retrying", err) {
-				return
-			}
 		}
 	}
 }
