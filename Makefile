@@ -14,29 +14,35 @@ run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
 # test: every phase runs with the race detector, so each package is
-# compiled once (vet, the tests, the binaries tests start and the
-# blueprint checks share the compiled packages). The tests skip go test's
-# own vet pass (the full vet ran just before) and link without DWARF
-# (stack traces keep their file:line). GORACE drops the race runtime's
-# one-second pause at each process exit (tests run the binary many
-# times).
+# compiled once (the tests, the binaries tests start and the blueprint
+# checks share the compiled packages; `make lint` vets with the same
+# build, so CI's lint and tests compile once too). The tests skip go
+# test's own vet pass (`make lint` runs the full vet) and link without
+# DWARF (stack traces keep their file:line). GORACE drops the race
+# runtime's one-second pause at each process exit (tests run the binary
+# many times).
 RACE_ENV := GORACE=atexit_sleep_ms=0
+RACE_BIN := bin/avtomatika.race
 
 test:
-	@echo "== vet: compiles and checks every package and its tests (race-instrumented)"
-	$(GO) vet -race ./...
 	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
 	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
 	$(RACE_ENV) $(GO) test -race -vet=off -ldflags=-w -timeout 9m ./...
+	@echo "== build the binary with the race detector for the blueprint checks"
+	$(GO) build -race -ldflags=-w -o $(RACE_BIN) ./cmd/avtomatika
 	@echo "== lint blueprints/"
-	$(RACE_ENV) $(GO) run -race ./cmd/avtomatika lint blueprints
+	$(RACE_ENV) $(RACE_BIN) lint blueprints
 	@echo "== blueprint tests (the *_test.yaml files of blueprints/)"
-	$(RACE_ENV) $(GO) run -race ./cmd/avtomatika test blueprints
+	$(RACE_ENV) $(RACE_BIN) test blueprints
 	@echo "== ok"
 
+# lint: go vet on every package and its tests (with the race build, so
+# the packages compiled for it are the tests' own) and the blueprint lint.
 lint:
-	$(GO) vet ./...
-	$(GO) run ./cmd/avtomatika lint blueprints
+	@echo "== go vet (race-instrumented build, shared with make test)"
+	$(GO) vet -race ./...
+	@echo "== lint blueprints/"
+	$(RACE_ENV) $(GO) run -race ./cmd/avtomatika lint blueprints
 
 # bench: the harness (medians of 3 runs after a warm-up, memory and Redis)
 # and the Go benchmarks. Needs a Redis at $$REDIS_URL (default 127.0.0.1:6379).
