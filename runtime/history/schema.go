@@ -127,11 +127,11 @@ UPDATE history_jobs SET timeline = (
 	WHERE EXISTS (SELECT 1 FROM history_events e WHERE e.job_id = history_jobs.id);
 DROP TABLE history_events;
 CREATE VIEW history_events AS
-	SELECT j.id AS job_id, CAST(e.key AS INTEGER) AS seq, e.value ->> '$.at' AS at,
-		e.value ->> '$.event_type' AS event_type, e.value ->> '$.state' AS state,
-		e.value ->> '$.previous_state' AS previous_state, e.value ->> '$.next_state' AS next_state,
-		e.value ->> '$.task_id' AS task_id, e.value ->> '$.worker_id' AS worker_id,
-		e.value ->> '$.attempt' AS attempt, e.value ->> '$.detail' AS detail
+	SELECT j.id AS job_id, CAST(e.key AS INTEGER) AS seq, json_extract(e.value, '$.at') AS at,
+		json_extract(e.value, '$.event_type') AS event_type, json_extract(e.value, '$.state') AS state,
+		json_extract(e.value, '$.previous_state') AS previous_state, json_extract(e.value, '$.next_state') AS next_state,
+		json_extract(e.value, '$.task_id') AS task_id, json_extract(e.value, '$.worker_id') AS worker_id,
+		json_extract(e.value, '$.attempt') AS attempt, json_extract(e.value, '$.detail') AS detail
 	FROM history_jobs j, json_each(j.timeline) e;
 `,
 		postgres: `
