@@ -28,7 +28,8 @@ const (
 	// once one has: it reads the outbox when archiveLinger passes with
 	// no job ending here, when archiveBatch jobs have ended, or after
 	// archiveMaxLinger. Jobs ending in a stream share a transaction;
-	// the last of a burst is archived archiveLinger after it ended.
+	// the last of a burst is read at most two archiveLinger after it
+	// ended (the wait looks once a tick).
 	archiveLinger = 20 * time.Millisecond
 	// archiveMaxLinger bounds the wait under a steady stream.
 	archiveMaxLinger = 500 * time.Millisecond
