@@ -1,14 +1,21 @@
 package history
 
+// migration is one schema version's statements: all runs on every
+// database, then the driver's own (what SQLite and PostgreSQL spell
+// differently: JSON functions, views over them).
+type migration struct {
+	all, sqlite, postgres string
+}
+
 // migrations are the schema's versions: migrations[i] takes the schema
 // from version i to i+1. A migration is appended, never edited once
 // released; the version a database holds is in history_schema.
 //
 // Times are Unix microseconds (UTC) in BIGINT columns, the same in SQLite
 // and PostgreSQL, so one query text serves both.
-var migrations = []string{
+var migrations = []migration{
 	// 1: jobs, their timelines and their metadata.
-	`
+	{all: `
 CREATE TABLE history_jobs (
 	id                TEXT PRIMARY KEY,
 	client            TEXT NOT NULL,
@@ -54,7 +61,7 @@ CREATE TABLE history_metadata (
 	PRIMARY KEY (job_id, key)
 );
 CREATE INDEX history_metadata_value ON history_metadata (key, value, job_id);
-`,
+`},
 	// 2: every search an index range read in its order. The metadata rows
 	// and a new table of a job's workers carry their job's filter columns
 	// and sort times, so a filter on them reads one index range and tests
@@ -62,7 +69,7 @@ CREATE INDEX history_metadata_value ON history_metadata (key, value, job_id);
 	// beside, in the index itself), joining the job by id only for the
 	// page; the jobs table gains the indexes its remaining filters lack.
 	// The events' worker index gives way to history_workers.
-	`
+	{all: `
 ALTER TABLE history_metadata ADD COLUMN client TEXT NOT NULL DEFAULT '';
 ALTER TABLE history_metadata ADD COLUMN blueprint TEXT NOT NULL DEFAULT '';
 ALTER TABLE history_metadata ADD COLUMN status TEXT NOT NULL DEFAULT '';
@@ -103,7 +110,47 @@ CREATE INDEX history_jobs_state_created ON history_jobs (state, created_at, id);
 CREATE INDEX history_jobs_status_ended ON history_jobs (status, ended_at, id);
 CREATE INDEX history_jobs_client_status_created ON history_jobs (client, status, created_at, id);
 CREATE INDEX history_jobs_blueprint_status_created ON history_jobs (blueprint, status, created_at, id);
+`},
+	// 3: a job's timeline is one JSON array in its row (timelineJSON),
+	// written with the job: one B-tree insert a job instead of one (and
+	// its primary key's) an event. history_events becomes a view of the
+	// same columns over those arrays, for the queries people wrote
+	// against the table; the job's own index reads a job's events.
+	{
+		all: `ALTER TABLE history_jobs ADD COLUMN timeline TEXT`,
+		sqlite: `
+UPDATE history_jobs SET timeline = (
+	SELECT json_group_array(json_object('at', e.at, 'event_type', e.event_type, 'state', e.state,
+		'previous_state', e.previous_state, 'next_state', e.next_state, 'task_id', e.task_id,
+		'worker_id', e.worker_id, 'attempt', e.attempt, 'detail', json(e.detail)) ORDER BY e.seq)
+	FROM history_events e WHERE e.job_id = history_jobs.id)
+	WHERE EXISTS (SELECT 1 FROM history_events e WHERE e.job_id = history_jobs.id);
+DROP TABLE history_events;
+CREATE VIEW history_events AS
+	SELECT j.id AS job_id, CAST(e.key AS INTEGER) AS seq, json_extract(e.value, '$.at') AS at,
+		json_extract(e.value, '$.event_type') AS event_type, json_extract(e.value, '$.state') AS state,
+		json_extract(e.value, '$.previous_state') AS previous_state, json_extract(e.value, '$.next_state') AS next_state,
+		json_extract(e.value, '$.task_id') AS task_id, json_extract(e.value, '$.worker_id') AS worker_id,
+		json_extract(e.value, '$.attempt') AS attempt, json_extract(e.value, '$.detail') AS detail
+	FROM history_jobs j, json_each(j.timeline) e;
 `,
+		postgres: `
+UPDATE history_jobs SET timeline = t.tl FROM (
+	SELECT job_id, json_agg(json_build_object('at', at, 'event_type', event_type, 'state', state,
+		'previous_state', previous_state, 'next_state', next_state, 'task_id', task_id,
+		'worker_id', worker_id, 'attempt', attempt, 'detail', detail::json) ORDER BY seq)::text AS tl
+	FROM history_events GROUP BY job_id) t
+	WHERE t.job_id = history_jobs.id;
+DROP TABLE history_events;
+CREATE VIEW history_events AS
+	SELECT j.id AS job_id, (e.n - 1)::INTEGER AS seq, (e.v ->> 'at')::BIGINT AS at,
+		e.v ->> 'event_type' AS event_type, e.v ->> 'state' AS state,
+		e.v ->> 'previous_state' AS previous_state, e.v ->> 'next_state' AS next_state,
+		e.v ->> 'task_id' AS task_id, e.v ->> 'worker_id' AS worker_id,
+		(e.v ->> 'attempt')::INTEGER AS attempt, e.v ->> 'detail' AS detail
+	FROM history_jobs j CROSS JOIN LATERAL jsonb_array_elements(j.timeline::jsonb) WITH ORDINALITY AS e(v, n);
+`,
+	},
 }
 
 // SchemaVersion is the schema version this binary writes.

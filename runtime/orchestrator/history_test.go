@@ -443,3 +443,36 @@ func BenchmarkRedisBounded(b *testing.B) {
 		b.ReportMetric(100*float64(after-before)/float64(before), "growth_%")
 	}
 }
+
+// The archiver's wait after a job ended ends once no other job ended in
+// a tick, once a batch's worth has ended, or with its context; reading
+// the outbox starts the count again.
+func TestArchiveLingerEnds(t *testing.T) {
+	x := &Orchestrator{}
+	if !x.linger(context.Background()) {
+		t.Fatal("linger with no job ending: want true")
+	}
+	x.archiveEnded.Store(archiveBatch)
+	if !x.linger(context.Background()) {
+		t.Fatal("linger with a batch ended: want true")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if x.linger(ctx) {
+		t.Fatal("linger with its context ended: want false")
+	}
+
+	h := openHistory(t, filepath.Join(t.TempDir(), "h.db"))
+	x2 := newOrchestrator(t, memstore.New(memstore.Options{}), Options{History: h})
+	x2.kickArchive()
+	x2.kickArchive()
+	if n := x2.archiveEnded.Load(); n != 2 {
+		t.Fatalf("after two jobs ended the count is %d, want 2", n)
+	}
+	if _, err := x2.ArchiveOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := x2.archiveEnded.Load(); n != 0 {
+		t.Fatalf("after the outbox was read the count is %d, want 0", n)
+	}
+}

@@ -101,9 +101,10 @@ type Orchestrator struct {
 
 	tracing Tracing
 
-	hist        store.Archive // nil: no history
-	outbox      store.Outbox
-	archiveKick chan struct{}
+	hist         store.Archive // nil: no history
+	outbox       store.Outbox
+	archiveKick  chan struct{}
+	archiveEnded atomic.Int64 // jobs ended here since the archiver last read the outbox
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
