@@ -16,10 +16,8 @@ func Nearest(name string, candidates []string) string {
 		if strings.EqualFold(c, name) {
 			d = 0
 		}
+		// c is not empty, so the limit is at least one.
 		limit := (max(len(name), len(c)) + 2) / 3
-		if limit < 1 {
-			limit = 1
-		}
 		if d <= limit && d < bestD {
 			best, bestD = c, d
 		}
