@@ -30,6 +30,14 @@ func TestFromEnv(t *testing.T) {
 			redisstore.Config{Addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, Port: 6379}, "*redis.ClusterClient"},
 		{"host", map[string]string{"REDIS_HOST": "r", "REDIS_PORT": "6390", "REDIS_DB": "3", "REDIS_PASSWORD": "pw"},
 			redisstore.Config{Host: "r", Port: 6390, DB: 3, Password: "pw"}, "*redis.Client"},
+		// One address without a master name is a plain server, not a
+		// cluster of one.
+		{"one address", map[string]string{"REDIS_ADDRS": "n1:7000"},
+			redisstore.Config{Addrs: []string{"n1:7000"}, Port: 6379}, "*redis.Client"},
+		{"lowest port, database 0", map[string]string{"REDIS_HOST": "r", "REDIS_PORT": "1", "REDIS_DB": "0"},
+			redisstore.Config{Host: "r", Port: 1}, "*redis.Client"},
+		{"highest port", map[string]string{"REDIS_HOST": "r", "REDIS_PORT": "65535"},
+			redisstore.Config{Host: "r", Port: 65535}, "*redis.Client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := redisstore.FromEnv(env(tc.env))
@@ -74,6 +82,8 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"REDIS_MASTER_NAME": "m"}, "REDIS_MASTER_NAME"},
 		{map[string]string{"REDIS_HOST": "h", "REDIS_PORT": "x"}, "REDIS_PORT"},
 		{map[string]string{"REDIS_HOST": "h", "REDIS_PORT": "70000"}, "REDIS_PORT"},
+		{map[string]string{"REDIS_HOST": "h", "REDIS_PORT": "65536"}, "REDIS_PORT"},
+		{map[string]string{"REDIS_HOST": "h", "REDIS_PORT": "0"}, "REDIS_PORT"},
 		{map[string]string{"REDIS_HOST": "h", "REDIS_DB": "-1"}, "REDIS_DB"},
 		{map[string]string{"REDIS_PREFIX": "a{b}"}, "REDIS_PREFIX"},
 	} {
