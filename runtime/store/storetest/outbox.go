@@ -22,6 +22,8 @@ func ExerciseOutbox(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RemovedChildStillNamed", testOutboxRemovedChild},
 		{"RemovedOutOfOrder", testOutboxOutOfOrder},
 		{"SearchLive", testSearchLive},
+		{"SearchLiveManyJobs", testSearchLiveManyJobs},
+		{"SearchLiveCloseCreationTimes", testSearchLiveCloseTimes},
 	})
 }
 
@@ -271,6 +273,119 @@ func testSearchLive(t *testing.T, s store.Store) {
 	if !slices.Equal(got, all) {
 		t.Errorf("pages = %v, want %v", got, all)
 	}
+}
+
+// A search reads a store's jobs in batches (the Redis store scans 512 at a
+// time, newest first, or oldest first for an ascending sort, and stops
+// once no later job can enter the page): with more jobs than a batch,
+// each order, a filter matching only at either end, and paging over a
+// batch's edge give every job in its place.
+func testSearchLiveManyJobs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sr, ok := s.(store.Searcher)
+	if !ok {
+		t.Fatalf("%T does not implement store.Searcher", s)
+	}
+	const n = 2*512 + 1 // the last batch holds one job
+	var all []string // oldest first
+	for i := range n {
+		id := fmt.Sprintf("m%04d", i)
+		j := newJob(id, "c1")
+		j.CreatedAt = t0.Add(time.Duration(i) * 2 * time.Second)
+		j.Metadata = map[string]any{"end": "no"}
+		if i == 0 || i == n-1 {
+			j.Metadata["end"] = "yes"
+		}
+		create(t, s, j, nil)
+		all = append(all, id)
+	}
+	newest := slices.Clone(all)
+	slices.Reverse(newest)
+	search := func(q store.JobQuery) []string {
+		t.Helper()
+		js, err := sr.SearchJobs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobIDs(js)
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.JobQuery
+		want []string
+	}{
+		{"newest 5", store.JobQuery{Limit: 5}, newest[:5]},
+		{"oldest 5", store.JobQuery{Limit: 5, Asc: true}, all[:5]},
+		{"a page of the most a page holds, newest first", store.JobQuery{Limit: 1000}, newest[:1000]},
+		{"a page of the most a page holds, oldest first", store.JobQuery{Limit: 1000, Asc: true}, all[:1000]},
+		{"the two ends, newest first", store.JobQuery{Meta: map[string]string{"end": "yes"}}, []string{newest[0], all[0]}},
+		{"the two ends, oldest first", store.JobQuery{Meta: map[string]string{"end": "yes"}, Asc: true}, []string{all[0], newest[0]}},
+		{"one, oldest first", store.JobQuery{Limit: 1, Asc: true}, all[:1]},
+	} {
+		if got := search(tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %d jobs %v, want %d %v", tc.name, len(got), head(got), len(tc.want), head(tc.want))
+		}
+	}
+	for _, asc := range []bool{false, true} {
+		want := newest
+		if asc {
+			want = all
+		}
+		var got []string
+		q := store.JobQuery{Limit: 300, Asc: asc}
+		for range 10 {
+			js, err := sr.SearchJobs(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, jobIDs(js)...)
+			if len(js) < q.Limit {
+				break
+			}
+			k, _ := q.Key(js[len(js)-1])
+			q.After = &k
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pages of 300 (ascending %v): %d jobs %v, want %d %v", asc, len(got), head(got), len(want), head(want))
+		}
+	}
+}
+
+// Jobs created in one order with creation times a little out of that
+// order (clocks of several instances, within a second) still come in the
+// order of their creation times: a search does not stop at the first job
+// that sorts after a full page.
+func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sr, ok := s.(store.Searcher)
+	if !ok {
+		t.Fatalf("%T does not implement store.Searcher", s)
+	}
+	for _, j := range []struct {
+		id string
+		at time.Duration
+	}{{"c", 0}, {"d", -500 * time.Millisecond}, {"a", 10 * time.Second}, {"b", 9500 * time.Millisecond}} {
+		nj := newJob(j.id, "c1")
+		nj.CreatedAt = t0.Add(j.at)
+		create(t, s, nj, nil)
+	}
+	for _, tc := range []struct {
+		asc  bool
+		want string
+	}{{false, "a"}, {true, "d"}} {
+		js, err := sr.SearchJobs(ctx, store.JobQuery{Limit: 1, Asc: tc.asc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jobIDs(js); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("first by creation time (ascending %v) = %v, want %s", tc.asc, got, tc.want)
+		}
+	}
+}
+
+// head is the start of a long list of ids, for messages.
+func head(ids []string) []string {
+	return ids[:min(len(ids), 6)]
 }
 
 func endedIDs(es []store.EndedJob) []string {
