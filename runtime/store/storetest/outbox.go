@@ -287,7 +287,7 @@ func testSearchLiveManyJobs(t *testing.T, s store.Store) {
 		t.Fatalf("%T does not implement store.Searcher", s)
 	}
 	const n = 2*512 + 1 // the last batch holds one job
-	var all []string // oldest first
+	var all []string    // oldest first
 	for i := range n {
 		id := fmt.Sprintf("m%04d", i)
 		j := newJob(id, "c1")
