@@ -364,7 +364,12 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 	for _, j := range []struct {
 		id string
 		at time.Duration
-	}{{"c", 0}, {"d", -500 * time.Millisecond}, {"a", 10 * time.Second}, {"b", 9500 * time.Millisecond}} {
+	}{
+		// Created in this order; after a full page of one, each order
+		// meets a job that sorts after the page, then one that enters it.
+		{"a", 10 * time.Second}, {"x", 9200 * time.Millisecond}, {"b", 9500 * time.Millisecond},
+		{"p", 0}, {"q", 300 * time.Millisecond}, {"r", -400 * time.Millisecond},
+	} {
 		nj := newJob(j.id, "c1")
 		nj.CreatedAt = t0.Add(j.at)
 		create(t, s, nj, nil)
@@ -372,7 +377,7 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 	for _, tc := range []struct {
 		asc  bool
 		want string
-	}{{false, "a"}, {true, "d"}} {
+	}{{false, "a"}, {true, "r"}} {
 		js, err := sr.SearchJobs(ctx, store.JobQuery{Limit: 1, Asc: tc.asc})
 		if err != nil {
 			t.Fatal(err)
