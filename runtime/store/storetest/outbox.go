@@ -366,9 +366,10 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 		at time.Duration
 	}{
 		// Created in this order; after a full page of one, each order
-		// meets a job that sorts after the page, then one that enters it.
-		{"a", 10 * time.Second}, {"x", 9200 * time.Millisecond}, {"b", 9500 * time.Millisecond},
-		{"p", 0}, {"q", 300 * time.Millisecond}, {"r", -400 * time.Millisecond},
+		// meets a job that sorts after the page by the most disorder
+		// allowed (a second), then one that enters it.
+		{"a", 10 * time.Second}, {"x", 8500 * time.Millisecond}, {"b", 9500 * time.Millisecond},
+		{"p", 0}, {"q", time.Second}, {"r", -400 * time.Millisecond},
 	} {
 		nj := newJob(j.id, "c1")
 		nj.CreatedAt = t0.Add(j.at)
