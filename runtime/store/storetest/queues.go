@@ -35,6 +35,7 @@ func ExerciseQueues(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MixedLoad", testMixedLoad},
 		{"CloseEndsPolls", testCloseEndsPolls},
 		{"LeaseEndsAtItsDeadline", testLeaseEndsAtDeadline},
+		{"TaskInfoNamesItsHolder", testTaskInfoHolder},
 	})
 }
 
@@ -58,6 +59,39 @@ func testPriorityThenFIFO(t *testing.T, s store.Store) {
 	}
 	if tk := lease(t, s, "w", "a", "b"); tk != nil {
 		t.Errorf("leased %q from empty queues", tk.ID)
+	}
+}
+
+// Task tells a queued task's own-queue worker ("" on the shared queue)
+// and a leased task's holder with its lease times.
+func testTaskInfoHolder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	register(t, s, "w1", "a")
+	create(t, s, newJob("j1", "c1"), nil)
+	mine := newTask("t-own", "j1", "a", 0)
+	mine.Worker = "w1"
+	enqueue(t, s, "j1", newTask("t-shared", "j1", "a", 1), mine)
+	for id, worker := range map[string]string{"t-shared": "", "t-own": "w1"} {
+		info, err := s.Task(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State != store.TaskQueued || info.Worker != worker || !info.Task.LeaseUntil.IsZero() {
+			t.Errorf("queued %s: state %s, worker %q, lease until %v; want queued, %q, none", id, info.State, info.Worker, info.Task.LeaseUntil, worker)
+		}
+	}
+	tk := lease(t, s, "w1", "a")
+	if tk == nil || tk.ID != "t-shared" {
+		t.Fatalf("leased %+v, want t-shared", tk)
+	}
+	info, err := s.Task(ctx, "t-shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != store.TaskLeased || info.Worker != "w1" || info.Task.Worker != "w1" ||
+		!info.Task.LeaseUntil.Equal(tk.LeaseUntil) || !info.Task.LeasedAt.Equal(tk.LeasedAt) || info.Task.LeaseUntil.IsZero() {
+		t.Errorf("leased: state %s, worker %q/%q, leased %v until %v; want leased by w1 at %v until %v",
+			info.State, info.Worker, info.Task.Worker, info.Task.LeasedAt, info.Task.LeaseUntil, tk.LeasedAt, tk.LeaseUntil)
 	}
 }
 
