@@ -256,21 +256,7 @@ func testSearchLive(t *testing.T, s store.Store) {
 		t.Errorf("c2, n=2, oldest first = %v", got)
 	}
 	// Pages cover every job once.
-	var got []string
-	q := store.JobQuery{Limit: 7}
-	for range 10 {
-		js, err := sr.SearchJobs(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, jobIDs(js)...)
-		if len(js) < q.Limit {
-			break
-		}
-		k, _ := q.Key(js[len(js)-1])
-		q.After = &k
-	}
-	if !slices.Equal(got, all) {
+	if got := pages(t, sr, store.JobQuery{Limit: 7}); !slices.Equal(got, all) {
 		t.Errorf("pages = %v, want %v", got, all)
 	}
 }
@@ -331,21 +317,7 @@ func testSearchLiveManyJobs(t *testing.T, s store.Store) {
 		if asc {
 			want = all
 		}
-		var got []string
-		q := store.JobQuery{Limit: 300, Asc: asc}
-		for range 10 {
-			js, err := sr.SearchJobs(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, jobIDs(js)...)
-			if len(js) < q.Limit {
-				break
-			}
-			k, _ := q.Key(js[len(js)-1])
-			q.After = &k
-		}
-		if !slices.Equal(got, want) {
+		if got := pages(t, sr, store.JobQuery{Limit: 300, Asc: asc}); !slices.Equal(got, want) {
 			t.Errorf("pages of 300 (ascending %v): %d jobs %v, want %d %v", asc, len(got), head(got), len(want), head(want))
 		}
 	}
@@ -387,6 +359,25 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 			t.Errorf("first by creation time (ascending %v) = %v, want %s", tc.asc, got, tc.want)
 		}
 	}
+}
+
+// pages follows q's pages (at most 10) and returns the ids they gave.
+func pages(t *testing.T, sr store.Searcher, q store.JobQuery) []string {
+	t.Helper()
+	var got []string
+	for range 10 {
+		js, err := sr.SearchJobs(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, jobIDs(js)...)
+		if len(js) < q.Limit {
+			break
+		}
+		k, _ := q.Key(js[len(js)-1])
+		q.After = &k
+	}
+	return got
 }
 
 // head is the start of a long list of ids, for messages.
