@@ -216,11 +216,7 @@ func testOutboxRemovedChild(t *testing.T, s store.Store) {
 }
 
 func testSearchLive(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	sr, ok := s.(store.Searcher)
-	if !ok {
-		t.Fatalf("%T does not implement store.Searcher", s)
-	}
+	sr := searcherOf(t, s)
 	var all []string
 	for i := range 25 {
 		id := fmt.Sprintf("j%02d", i)
@@ -232,27 +228,19 @@ func testSearchLive(t *testing.T, s store.Store) {
 	}
 	finish(t, s, "j03", wire.StatusFailed, t0.Add(time.Hour))
 	slices.Reverse(all)
-	search := func(q store.JobQuery) []string {
-		t.Helper()
-		js, err := sr.SearchJobs(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return jobIDs(js)
-	}
-	if got := search(store.JobQuery{Limit: 3}); !slices.Equal(got, all[:3]) {
+	if got := searchIDs(t, sr, store.JobQuery{Limit: 3}); !slices.Equal(got, all[:3]) {
 		t.Errorf("newest 3 = %v, want %v", got, all[:3])
 	}
-	if got := search(store.JobQuery{Statuses: []wire.JobStatus{wire.StatusFailed}}); !slices.Equal(got, []string{"j03"}) {
+	if got := searchIDs(t, sr, store.JobQuery{Statuses: []wire.JobStatus{wire.StatusFailed}}); !slices.Equal(got, []string{"j03"}) {
 		t.Errorf("failed = %v", got)
 	}
-	if got := search(store.JobQuery{Worker: "w1"}); !slices.Equal(got, []string{"j03"}) {
+	if got := searchIDs(t, sr, store.JobQuery{Worker: "w1"}); !slices.Equal(got, []string{"j03"}) {
 		t.Errorf("worker w1 = %v", got)
 	}
-	if got := search(store.JobQuery{Sort: store.SortEnded}); !slices.Equal(got, []string{"j03"}) {
+	if got := searchIDs(t, sr, store.JobQuery{Sort: store.SortEnded}); !slices.Equal(got, []string{"j03"}) {
 		t.Errorf("by end = %v (jobs that did not end have no place)", got)
 	}
-	if got := search(store.JobQuery{Client: "c2", Meta: map[string]string{"n": "2"}, Asc: true}); !slices.Equal(got, []string{"j05", "j11", "j17", "j23"}) {
+	if got := searchIDs(t, sr, store.JobQuery{Client: "c2", Meta: map[string]string{"n": "2"}, Asc: true}); !slices.Equal(got, []string{"j05", "j11", "j17", "j23"}) {
 		t.Errorf("c2, n=2, oldest first = %v", got)
 	}
 	// Pages cover every job once.
@@ -267,11 +255,7 @@ func testSearchLive(t *testing.T, s store.Store) {
 // each order, a filter matching only at either end, and paging over a
 // batch's edge give every job in its place.
 func testSearchLiveManyJobs(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	sr, ok := s.(store.Searcher)
-	if !ok {
-		t.Fatalf("%T does not implement store.Searcher", s)
-	}
+	sr := searcherOf(t, s)
 	const n = 2*512 + 1 // the last batch holds one job
 	var all []string    // oldest first
 	for i := range n {
@@ -287,14 +271,6 @@ func testSearchLiveManyJobs(t *testing.T, s store.Store) {
 	}
 	newest := slices.Clone(all)
 	slices.Reverse(newest)
-	search := func(q store.JobQuery) []string {
-		t.Helper()
-		js, err := sr.SearchJobs(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return jobIDs(js)
-	}
 	for _, tc := range []struct {
 		name string
 		q    store.JobQuery
@@ -308,7 +284,7 @@ func testSearchLiveManyJobs(t *testing.T, s store.Store) {
 		{"the two ends, oldest first", store.JobQuery{Meta: map[string]string{"end": "yes"}, Asc: true}, []string{all[0], newest[0]}},
 		{"one, oldest first", store.JobQuery{Limit: 1, Asc: true}, all[:1]},
 	} {
-		if got := search(tc.q); !slices.Equal(got, tc.want) {
+		if got := searchIDs(t, sr, tc.q); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %d jobs %v, want %d %v", tc.name, len(got), head(got), len(tc.want), head(tc.want))
 		}
 	}
@@ -328,11 +304,7 @@ func testSearchLiveManyJobs(t *testing.T, s store.Store) {
 // order of their creation times: a search does not stop at the first job
 // that sorts after a full page.
 func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	sr, ok := s.(store.Searcher)
-	if !ok {
-		t.Fatalf("%T does not implement store.Searcher", s)
-	}
+	sr := searcherOf(t, s)
 	for _, j := range []struct {
 		id string
 		at time.Duration
@@ -351,14 +323,30 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 		asc  bool
 		want string
 	}{{false, "a"}, {true, "r"}} {
-		js, err := sr.SearchJobs(ctx, store.JobQuery{Limit: 1, Asc: tc.asc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := jobIDs(js); !slices.Equal(got, []string{tc.want}) {
+		if got := searchIDs(t, sr, store.JobQuery{Limit: 1, Asc: tc.asc}); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("first by creation time (ascending %v) = %v, want %s", tc.asc, got, tc.want)
 		}
 	}
+}
+
+// searcherOf is s as a store.Searcher.
+func searcherOf(t *testing.T, s store.Store) store.Searcher {
+	t.Helper()
+	sr, ok := s.(store.Searcher)
+	if !ok {
+		t.Fatalf("%T does not implement store.Searcher", s)
+	}
+	return sr
+}
+
+// searchIDs is the ids of q's first page.
+func searchIDs(t *testing.T, sr store.Searcher, q store.JobQuery) []string {
+	t.Helper()
+	js, err := sr.SearchJobs(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobIDs(js)
 }
 
 // pages follows q's pages (at most 10) and returns the ids they gave.
