@@ -22,6 +22,7 @@ type connLimiter struct {
 	mu      sync.Mutex
 	open    int
 	waiting list.List // *limitedConn with no request under way, oldest first
+	busy    int       // connections reading or answering a request
 	refused uint64
 }
 
@@ -79,6 +80,14 @@ func (cl *connLimiter) connState(c net.Conn, st http.ConnState) {
 	if lc.closed {
 		return
 	}
+	if active := st == http.StateActive; active != lc.busy {
+		lc.busy = active
+		if active {
+			cl.busy++
+		} else {
+			cl.busy--
+		}
+	}
 	switch st {
 	case http.StateIdle:
 		if lc.elem == nil {
@@ -99,12 +108,20 @@ func (cl *connLimiter) stats() (open int, refused uint64) {
 	return cl.open, cl.refused
 }
 
+// inRequest is how many connections are reading or answering a request.
+func (cl *connLimiter) inRequest() int {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.busy
+}
+
 // limitedConn is a connection counted by its connLimiter until closed.
 type limitedConn struct {
 	net.Conn
 	cl     *connLimiter
 	elem   *list.Element // in cl.waiting; guarded by cl.mu
 	closed bool          // guarded by cl.mu
+	busy   bool          // in a request; guarded by cl.mu
 }
 
 func (c *limitedConn) Close() error {
@@ -113,6 +130,10 @@ func (c *limitedConn) Close() error {
 	if !c.closed {
 		c.closed = true
 		cl.open--
+		if c.busy {
+			c.busy = false
+			cl.busy--
+		}
 		if c.elem != nil {
 			cl.waiting.Remove(c.elem)
 			c.elem = nil

@@ -84,3 +84,64 @@ func TestDrainAnswers503(t *testing.T) {
 		t.Error("the listener is still open after Run returned")
 	}
 }
+
+// TestGraceEndsOnlyForRequests: a connection that has sent no whole
+// request head does not hold the stop past its grace nor make it an
+// error (net/http would wait five seconds for it), but a request under
+// way when the grace ends is reported.
+func TestGraceEndsOnlyForRequests(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		send    string
+		wantErr bool
+	}{
+		{"silent connection", "", false},
+		{"request head half sent", "POST /api/v1/jobs/inventory_check HTTP/1.1\r\nHost: x\r\n", false},
+		{"result body half sent", "POST " + wire.RouteResult + " HTTP/1.1\r\nHost: x\r\n" + wire.HeaderWorkerToken + ": " + workerToken + "\r\n" + wire.HeaderWorkerID + ": w1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			cfg.BlueprintsDir = ""
+			cfg.GlobalWorkerToken = workerToken
+			srv, err := New(Options{Config: cfg, Blueprints: loadExamples(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Run(ctx, l, time.Second) }()
+			conn, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if c.send != "" {
+				if _, err := conn.Write([]byte(c.send)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The server accepts connections in turn: once a request on
+			// a second one is answered, this one is accepted.
+			resp, err := http.Get("http://" + l.Addr().String() + "/_public/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cancel()
+			select {
+			case err := <-done:
+				if (err != nil) != c.wantErr {
+					t.Errorf("Run = %v, want an error: %v", err, c.wantErr)
+				}
+			case <-time.After(4 * time.Second):
+				t.Fatal("Run did not end within 4 s of a 1 s grace")
+			}
+		})
+	}
+}

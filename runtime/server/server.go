@@ -15,6 +15,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -223,8 +224,16 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 		case <-s.endDelay:
 		}
 	}
-	if e := hs.Shutdown(sctx); e != nil && err == nil {
-		err = e
+	if e := hs.Shutdown(sctx); e != nil {
+		// net/http counts a connection that has sent nothing yet as busy
+		// for its first five seconds (a client's dial that outlived its
+		// request leaves one in the client's pool): only requests under
+		// way make the grace's end an error. The rest are closed.
+		busy := lim.inRequest()
+		_ = hs.Close()
+		if busy > 0 && err == nil {
+			err = fmt.Errorf("%d requests still under way after the grace of %v: %w", busy, grace, e)
+		}
 	}
 	if p, ok := s.parkers.LoadAndDelete(hs); ok {
 		p.(*park.Parker).Wait()
