@@ -122,10 +122,8 @@ func (ws *waiters) deliver(msg string) {
 		ws.wakeType(rest, -1)
 	case "w":
 		ws.wakeWorker(rest)
-	case "*": // messages may have been lost: every poll looks
-		for ty := range ws.byType {
-			ws.wakeType(ty, -1)
-		}
+	case "*": // messages may have been lost: every poll looks (each
+		// poll is under its worker, so this reaches every type's too)
 		for id := range ws.byWorker {
 			ws.wakeWorker(id)
 		}

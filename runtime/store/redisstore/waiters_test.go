@@ -83,4 +83,31 @@ func TestWaitersDeliver(t *testing.T) {
 	if reg.n != 2 || len(reg.byType["a"].Front().Value.(*waiter).types) != 2 {
 		t.Errorf("registry holds %d polls, want 2", reg.n)
 	}
+	// When the last polls end, nothing of them is kept: the indexes do
+	// not grow with every worker and type ever seen.
+	reg.remove(ws[1])
+	reg.remove(ws[2])
+	if reg.n != 0 || len(reg.byType) != 0 || len(reg.byWorker) != 0 {
+		t.Errorf("after the last poll ended: %d polls, %d types, %d workers kept", reg.n, len(reg.byType), len(reg.byWorker))
+	}
+}
+
+// TestWaitersWakeAllReachesEveryPoll: "*" wakes every poll, several of
+// one worker and several of one type among them.
+func TestWaitersWakeAllReachesEveryPoll(t *testing.T) {
+	reg := newWaiters()
+	ws := []*waiter{
+		{worker: "w0", types: []string{"a"}},
+		{worker: "w0", types: []string{"a", "b"}},
+		{worker: "w1", types: []string{"a"}},
+		{worker: "w2", types: []string{"b"}},
+	}
+	for _, w := range ws {
+		w.ch = make(chan struct{}, 1)
+		reg.add(w)
+	}
+	reg.deliver("*")
+	if got := woken(ws); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Errorf("* woke %v, want every poll", got)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -103,15 +104,7 @@ func (s *Store) getWorkers(ctx context.Context, id string) ([]store.WorkerRecord
 		w.Load = int(load)
 		out = append(out, w)
 	}
-	slices.SortFunc(out, func(a, b store.WorkerRecord) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b store.WorkerRecord) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

@@ -24,6 +24,7 @@ func ExerciseOutbox(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SearchLive", testSearchLive},
 		{"SearchLiveManyJobs", testSearchLiveManyJobs},
 		{"SearchLiveCloseCreationTimes", testSearchLiveCloseTimes},
+		{"SearchLiveEndedAgainstCreation", testSearchLiveEndedAgainstCreation},
 	})
 }
 
@@ -325,6 +326,29 @@ func testSearchLiveCloseTimes(t *testing.T, s store.Store) {
 	}{{false, "a"}, {true, "r"}} {
 		if got := searchIDs(t, sr, store.JobQuery{Limit: 1, Asc: tc.asc}); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("first by creation time (ascending %v) = %v, want %s", tc.asc, got, tc.want)
+		}
+	}
+}
+
+// testSearchLiveEndedAgainstCreation: sorted by end time, a search may
+// not stop early by creation time: the job created first ended last.
+func testSearchLiveEndedAgainstCreation(t *testing.T, s store.Store) {
+	sr := searcherOf(t, s)
+	for i, j := range []struct {
+		id  string
+		end time.Duration
+	}{{"a", 100 * time.Second}, {"b", 10 * time.Second}, {"c", 50 * time.Second}} {
+		nj := newJob(j.id, "c1")
+		nj.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		create(t, s, nj, nil)
+		finish(t, s, j.id, wire.StatusFinished, nj.CreatedAt.Add(j.end))
+	}
+	for _, tc := range []struct {
+		asc  bool
+		want string
+	}{{false, "a"}, {true, "b"}} {
+		if got := searchIDs(t, sr, store.JobQuery{Limit: 1, Sort: store.SortEnded, Asc: tc.asc}); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("first by end time (ascending %v) = %v, want %s", tc.asc, got, tc.want)
 		}
 	}
 }
