@@ -13,27 +13,22 @@ build:
 run: build
 	$(BIN) serve --blueprints blueprints --addr $(ADDR)
 
-# test: every phase runs with the race detector, so each package is
-# compiled once (the tests, the binaries tests start and the blueprint
-# checks share the compiled packages; `make lint` vets with the same
-# build, so CI's lint and tests compile once too). The tests skip go
-# test's own vet pass (`make lint` runs the full vet) and link without
-# DWARF (stack traces keep their file:line). GORACE drops the race
-# runtime's one-second pause at each process exit (tests run the binary
-# many times).
+# test: every package's tests with the race detector. The shipped
+# blueprints are checked inside them: cmd/avtomatika's scripts run
+# `avtomatika lint` and `avtomatika test --min-coverage 100` on a copy of
+# blueprints/ (testdata/script/lint_clean.txtar, test_formats.txtar), and
+# the examples run end to end. The tests skip go test's own vet pass
+# (`make lint` runs the full vet with the same race build, so CI's lint
+# and tests compile once) and link without DWARF (stack traces keep their
+# file:line). GORACE drops the race runtime's one-second pause at each
+# process exit (tests run the binary many times).
 RACE_ENV := GORACE=atexit_sleep_ms=0
-RACE_BIN := bin/avtomatika.race
 
 test:
 	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
-	@echo "   the docs' checks, the examples run end to end, Redis tests on their own redis-server)"
+	@echo "   blueprints/ linted and its tests run, the docs' checks, the examples end to end, Redis tests"
+	@echo "   on their own redis-server, PostgreSQL and SQLite history, the console in headless Chromium)"
 	$(RACE_ENV) $(GO) test -race -vet=off -ldflags=-w -timeout 9m ./...
-	@echo "== build the binary with the race detector for the blueprint checks"
-	$(GO) build -race -ldflags=-w -o $(RACE_BIN) ./cmd/avtomatika
-	@echo "== lint blueprints/"
-	$(RACE_ENV) $(RACE_BIN) lint blueprints
-	@echo "== blueprint tests (the *_test.yaml files of blueprints/)"
-	$(RACE_ENV) $(RACE_BIN) test blueprints
 	@echo "== ok"
 
 # lint: go vet on every package and its tests (with the race build, so

@@ -21,7 +21,7 @@ import (
 
 const scriptWorkerToken = "script-worker-token"
 
-// jobScriptCmds are the testscript commands of the job scripts:
+// scriptCmds are the testscript commands of the scripts:
 //
 //	server [--token T] [DIR]  serve DIR (default blueprints) on loopback
 //	                          until the script ends; sets AVTOMATIKA_URL
@@ -31,8 +31,10 @@ const scriptWorkerToken = "script-worker-token"
 //	                          (PERMANENT_ERROR) for "broken", else success;
 //	                          any other task type succeeds
 //	capture NAME              set $NAME to the last command's stdout, trimmed
-func jobScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+//	avtomatika [<FILE] ARGS   the command, run in this process (scriptAvtomatika)
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"avtomatika": scriptAvtomatika,
 		"server":  scriptServer,
 		"worker":  scriptWorker,
 		"capture": scriptCapture,
