@@ -35,9 +35,9 @@ const scriptWorkerToken = "script-worker-token"
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"avtomatika": scriptAvtomatika,
-		"server":  scriptServer,
-		"worker":  scriptWorker,
-		"capture": scriptCapture,
+		"server":     scriptServer,
+		"worker":     scriptWorker,
+		"capture":    scriptCapture,
 	}
 }
 
