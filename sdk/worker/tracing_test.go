@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ const orchTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 // the bodies of events and results.
 func tracingOrchestrator(t *testing.T) (url string, events, results chan map[string]any) {
 	events, results = make(chan map[string]any, 4), make(chan map[string]any, 4)
-	handed := false
+	var handed atomic.Bool // the worker may poll on several connections at once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var body map[string]any
@@ -36,11 +37,10 @@ func tracingOrchestrator(t *testing.T) (url string, events, results chan map[str
 		case r.Method == http.MethodPatch:
 			io.WriteString(w, `{"status":"ok"}`)
 		case strings.HasSuffix(r.URL.Path, "/tasks/next"):
-			if handed {
+			if !handed.CompareAndSwap(false, true) {
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
-			handed = true
 			json.NewEncoder(w).Encode(map[string]any{"job_id": "job-1", "task_id": "task-1", "type": "traced",
 				"params": map[string]any{}, "tracing_context": map[string]any{"traceparent": orchTraceparent}})
 		case r.URL.Path == wire.RouteEvents:
