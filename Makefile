@@ -22,13 +22,18 @@ run: build
 # and tests compile once) and link without DWARF (stack traces keep their
 # file:line). GORACE drops the race runtime's one-second pause at each
 # process exit (tests run the binary many times).
+#
+# internal/testline prints a line as each package ends (go test alone
+# prints them in the order of the command line, and nothing while it
+# compiles) and a progress line after 30 s without one.
 RACE_ENV := GORACE=atexit_sleep_ms=0
 
 test:
 	@echo "== tests with the race detector: every package, a line as each ends (a few minutes on two cores;"
 	@echo "   blueprints/ linted and its tests run, the docs' checks, the examples end to end, Redis tests"
 	@echo "   on their own redis-server, PostgreSQL and SQLite history, the console in headless Chromium)"
-	$(RACE_ENV) $(GO) test -race -vet=off -ldflags=-w -timeout 9m ./...
+	$(RACE_ENV) $(GO) run -race ./internal/testline -- \
+		$(GO) test -json -race -vet=off -ldflags=-w -timeout 9m ./...
 	@echo "== ok"
 
 # lint: go vet on every package and its tests (with the race build, so

@@ -396,7 +396,18 @@ func TestRetriesAndErrorCodes(t *testing.T) {
 		id := h.create("/jobs/retry", nil)
 		p1 := w.mustPoll()
 		w.result(p1, "failure", nil, "TRANSIENT_ERROR")
-		h.waitStatus(id, wire.StatusAwaitingRetry)
+		// The retry waits out a jittered delay that can be a few
+		// milliseconds: it is scheduled when the job awaits it or has
+		// already queued the next attempt.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			v := h.job(id)
+			if v.Status == wire.StatusAwaitingRetry || v.Status == wire.StatusWaitingForWorker && len(v.TaskIDs) == 1 && v.TaskIDs[0] != p1.TaskID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after a transient failure: %+v, want a retry", v)
+			}
+		}
 		p2 := w.mustPoll()
 		if p2.TaskID == p1.TaskID {
 			t.Error("a retry must have a new task id")
