@@ -275,3 +275,46 @@ func testPaging(t *testing.T, uri string) {
 		t.Fatalf("pages gave %v\nwant %v", got, want)
 	}
 }
+
+// The error code's and the parent's indexes hold only the jobs that have
+// one (schema version 4), and a search by either still reads them.
+func TestPartialIndexesServeTheirSearches(t *testing.T) {
+	h := mustOpen(t, sqliteDB(t))
+	ctx := context.Background()
+	withCode := ended("j1", "c1", "bp", wire.StatusFailed, 0, time.Second)
+	withCode.Job.Error = &wire.Error{Code: "TIMEOUT", Message: "late"}
+	child := ended("j2", "c1", "bp", wire.StatusFinished, 0, time.Second)
+	child.Job.Parent = &core.ParentRef{JobID: "j1"}
+	if err := h.Put(ctx, []store.EndedJob{withCode, child, ended("j3", "c1", "bp", wire.StatusFinished, 0, time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for index, where := range map[string]string{"history_jobs_error_code": "WHERE error_code IS NOT NULL", "history_jobs_parent_created": "WHERE parent_id IS NOT NULL"} {
+		var def string
+		if err := h.SQL().QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", index).Scan(&def); err != nil {
+			t.Fatalf("%s: %v", index, err)
+		}
+		if !strings.HasSuffix(def, where) {
+			t.Errorf("%s is %q, want it to end %q", index, def, where)
+		}
+	}
+	for _, c := range []struct {
+		q     store.JobQuery
+		index string
+		want  string
+	}{
+		{store.JobQuery{ErrorCode: "TIMEOUT"}, "history_jobs_error_code", "j1"},
+		{store.JobQuery{Parent: "j1"}, "history_jobs_parent_created", "j2"},
+	} {
+		c.q.Normalize()
+		if plan := explain(t, h, c.q); !strings.Contains(plan, c.index) {
+			t.Errorf("search %+v does not read %s:\n%s", c.q, c.index, plan)
+		}
+		js, err := h.SearchJobs(ctx, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(js); len(got) != 1 || got[0] != c.want {
+			t.Errorf("search %+v = %v, want [%s]", c.q, got, c.want)
+		}
+	}
+}
