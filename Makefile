@@ -25,7 +25,9 @@ run: build
 #
 # internal/testline prints a line as each package ends (go test alone
 # prints them in the order of the command line, and nothing while it
-# compiles) and a progress line after 30 s without one.
+# compiles) and a progress line after 30 s without one. go test starts
+# the packages named first first: sdk/worker/s3offload, last by name,
+# needs the AWS SDK, whose compile would otherwise end the run alone.
 RACE_ENV := GORACE=atexit_sleep_ms=0
 
 test:
@@ -33,7 +35,7 @@ test:
 	@echo "   blueprints/ linted and its tests run, the docs' checks, the examples end to end, Redis tests"
 	@echo "   on their own redis-server, PostgreSQL and SQLite history, the console in headless Chromium)"
 	$(RACE_ENV) $(GO) run -race ./internal/testline -- \
-		$(GO) test -json -race -vet=off -ldflags=-w -timeout 9m ./...
+		$(GO) test -json -race -vet=off -ldflags=-w -timeout 9m ./sdk/worker/s3offload ./...
 	@echo "== ok"
 
 # lint: go vet on every package and its tests (with the race build, so
