@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,15 +272,16 @@ func TestLayoutChecked(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name string
-		key  string
-		val  string
-		ok   bool
+		name  string
+		key   string
+		val   string
+		ok    bool
+		found string // the layout the refusal names
 	}{
-		{"first layout", "jobs", "", false},
-		{"another layout", "layout", "9", false},
-		{"this layout", "layout", layout, true},
-		{"empty", "", "", true},
+		{"first layout", "jobs", "", false, "1"},
+		{"another layout", "layout", "9", false, "9"},
+		{"this layout", "layout", layout, true, ""},
+		{"empty", "", "", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := srv.Fresh(t)
@@ -291,6 +293,9 @@ func TestLayoutChecked(t *testing.T) {
 			s, err := New(ctx, redis.NewClient(opt), Options{Prefix: prefix, OwnsClient: true})
 			if tc.ok != (err == nil) {
 				t.Fatalf("New: %v", err)
+			}
+			if want := "holds data of key layout " + tc.found + ","; !tc.ok && !strings.Contains(err.Error(), want) {
+				t.Errorf("New: %v; want it to say %q", err, want)
 			}
 			if s != nil {
 				s.Close()

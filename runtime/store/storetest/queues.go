@@ -41,11 +41,12 @@ func ExerciseQueues(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 func testPriorityThenFIFO(t *testing.T, s store.Store) {
 	create(t, s, newJob("j1", "c1"), nil)
-	prios := []float64{1, 5, 5, -2, 3, 5, 1}
+	// The last three differ only past their first digit, lowest first.
+	prios := []float64{1, 5, 5, -2, 3, 5, 1, 12.25, 12.5, 14}
 	for i, p := range prios {
 		enqueue(t, s, "j1", newTask(fmt.Sprint("t", i), "j1", []string{"a", "b"}[i%2], p))
 	}
-	want := []string{"t1", "t2", "t5", "t4", "t0", "t6", "t3"}
+	want := []string{"t9", "t8", "t7", "t1", "t2", "t5", "t4", "t0", "t6", "t3"}
 	var got []string
 	for range prios {
 		tk := lease(t, s, "w", "a", "b")
