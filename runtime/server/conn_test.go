@@ -43,13 +43,7 @@ func TestConnCapChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
+	l, cancel, done := runOn(t, srv, 5*time.Second)
 	fmt.Printf("ADDR %s MAX %d\n", l.Addr(), srv.maxConnections())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	cancel()
@@ -365,13 +359,7 @@ func halfClosedClients(t *testing.T, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, l, 5*time.Second) }()
+	l, cancel, done := runOn(t, srv, 5*time.Second)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -30,13 +30,7 @@ func TestDrainAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, l, 30*time.Second) }()
+	l, cancel, done := runOn(t, srv, 30*time.Second)
 	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
 	h.stop = func() {}
 
@@ -109,13 +103,7 @@ func TestGraceEndsOnlyForRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Run(ctx, l, time.Second) }()
+			l, cancel, done := runOn(t, srv, time.Second)
 			conn, err := net.Dial("tcp", l.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -144,4 +132,18 @@ func TestGraceEndsOnlyForRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runOn runs srv on a loopback port with the grace given, until cancel;
+// done then receives Run's error.
+func runOn(t *testing.T, srv *Server, grace time.Duration) (l net.Listener, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(ctx, l, grace) }()
+	return l, cancel, errc
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,13 +28,7 @@ func TestReadinessFlipsBeforeTheDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, l, 30*time.Second) }()
+	l, cancel, done := runOn(t, srv, 30*time.Second)
 	h := &harness{t: t, url: "http://" + l.Addr().String(), dir: dir, srv: srv}
 	var ready map[string]any
 	if code := h.do("GET", "/_public/readyz", nil, nil, &ready); code != 200 || ready["status"] != "ready" || ready["blueprints"] != float64(1) {
