@@ -30,6 +30,7 @@ func ExerciseQueues(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ResultChecks", testResultChecks},
 		{"ResultCheckedBeforeVersion", testResultCheckedBeforeVersion},
 		{"WithdrawEffect", testWithdrawEffect},
+		{"CancelRequestsAll", testCancelRequestsAll},
 		{"ReclaimExpired", testReclaimExpired},
 		{"WithdrawIfQueuedRacesLease", testWithdrawRace},
 		{"MixedLoad", testMixedLoad},
@@ -345,6 +346,35 @@ func testResultCheckedBeforeVersion(t *testing.T, s store.Store) {
 	// A repeated result is recognised whatever rev it was stepped from.
 	_, err = s.CommitIfVersion(ctx, store.CommitParams{Job: newJob("j1", "c1"), ExpectRev: 1, Complete: c})
 	wantErr(t, "repeated result at an old rev", err, store.ErrAlreadyDone)
+}
+
+// testCancelRequestsAll: every task withdrawn from a worker that holds
+// several is one cancel request, all of them read at once.
+func testCancelRequestsAll(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ids := []string{"t1", "t2", "t3", "t4"}
+	var tasks []*core.Task
+	for _, id := range ids {
+		tasks = append(tasks, newTask(id, "j1", "a", 0))
+	}
+	create(t, s, newJob("j1", "c1"), &core.Effects{Enqueue: tasks})
+	for range ids {
+		if tk := lease(t, s, "w1", "a"); tk == nil {
+			t.Fatal("a queued task was not leased")
+		}
+	}
+	if _, err := s.CommitIfVersion(ctx, store.CommitParams{Job: newJob("j1", "c1"), ExpectRev: 1,
+		Effects: &core.Effects{Withdraw: ids}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CancelRequests(ctx, "w1")
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, ids) {
+		t.Errorf("cancel requests of w1: %v, %v; want %v", got, err, ids)
+	}
+	if got, _ := s.CancelRequests(ctx, "w1"); len(got) != 0 {
+		t.Errorf("cancel requests read twice: %v", got)
+	}
 }
 
 func testWithdrawEffect(t *testing.T, s store.Store) {
