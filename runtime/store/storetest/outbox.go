@@ -144,8 +144,12 @@ func testOutboxFlow(t *testing.T, s store.Store) {
 	if st.Jobs != 2 || st.JobsByStatus[wire.StatusFinished] != 1 {
 		t.Fatalf("stats = %+v; want 2 jobs, 1 finished", st)
 	}
-	if n, _ := o.RemoveArchived(ctx, t0.Add(time.Hour), 10); n != 1 {
-		t.Fatalf("second RemoveArchived = %d; want 1 (j2)", n)
+	// A job that ended exactly at the cut is removed.
+	if n, _ := o.RemoveArchived(ctx, t0.Add(time.Second), 10); n != 1 {
+		t.Fatalf("second RemoveArchived = %d; want 1 (j2, ended at the cut)", n)
+	}
+	if js, _ := s.ListJobs(ctx, store.ListParams{Client: "c1"}); !slices.Equal(jobIDs(js), []string{"j3"}) {
+		t.Fatalf("ListJobs after the second removal = %v; want j3", jobIDs(js))
 	}
 	if n, _ := o.RemoveArchived(ctx, t0.Add(time.Hour), 10); n != 0 {
 		t.Fatalf("third RemoveArchived = %d; want 0", n)
