@@ -27,12 +27,16 @@ func testQueueStats(t *testing.T, s store.Store) {
 	b.EnqueuedAt = t0.Add(time.Second)
 	c := newTask("task-c", "j1", "ocr", 0)
 	c.EnqueuedAt = t0.Add(2 * time.Second)
-	create(t, s, newJob("j1", "c1"), &core.Effects{Enqueue: []*core.Task{a, b, c}})
+	// A task only some workers may take counts on its type's queue too.
+	d := newTask("task-d", "j1", "ocr", 0)
+	d.EnqueuedAt = t0.Add(3 * time.Second)
+	d.Requires = map[string]any{"gpu": true}
+	create(t, s, newJob("j1", "c1"), &core.Effects{Enqueue: []*core.Task{a, b, c, d}})
 	got, err := qs.QueueStats(ctx, []string{"resize", "ocr", "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["resize"].Depth != 2 || !got["resize"].Oldest.Equal(t0) || got["ocr"].Depth != 1 || !got["ocr"].Oldest.Equal(t0.Add(2*time.Second)) ||
+	if got["resize"].Depth != 2 || !got["resize"].Oldest.Equal(t0) || got["ocr"].Depth != 2 || !got["ocr"].Oldest.Equal(t0.Add(2*time.Second)) ||
 		got["none"].Depth != 0 || !got["none"].Oldest.IsZero() {
 		t.Fatalf("stats %+v", got)
 	}
