@@ -17,18 +17,24 @@ func woken(ws []*waiter) []int {
 	return out
 }
 
-func TestWaitersDeliver(t *testing.T) {
+// registered is a registry holding ws, each with its wake channel.
+func registered(ws []*waiter) waiters {
 	reg := newWaiters()
+	for _, w := range ws {
+		w.ch = make(chan struct{}, 1)
+		reg.add(w)
+	}
+	return reg
+}
+
+func TestWaitersDeliver(t *testing.T) {
 	ws := []*waiter{
 		{worker: "w0", types: []string{"a"}},
 		{worker: "w1", types: []string{"a", "b"}},
 		{worker: "w2", types: []string{"b"}},
 		{worker: "w3", types: []string{"a"}},
 	}
-	for _, w := range ws {
-		w.ch = make(chan struct{}, 1)
-		reg.add(w)
-	}
+	reg := registered(ws)
 	for _, c := range []struct {
 		msg  string
 		want []int
@@ -95,17 +101,13 @@ func TestWaitersDeliver(t *testing.T) {
 // TestWaitersWakeAllReachesEveryPoll: "*" wakes every poll, several of
 // one worker and several of one type among them.
 func TestWaitersWakeAllReachesEveryPoll(t *testing.T) {
-	reg := newWaiters()
 	ws := []*waiter{
 		{worker: "w0", types: []string{"a"}},
 		{worker: "w0", types: []string{"a", "b"}},
 		{worker: "w1", types: []string{"a"}},
 		{worker: "w2", types: []string{"b"}},
 	}
-	for _, w := range ws {
-		w.ch = make(chan struct{}, 1)
-		reg.add(w)
-	}
+	reg := registered(ws)
 	reg.deliver("*")
 	if got := woken(ws); !slices.Equal(got, []int{0, 1, 2, 3}) {
 		t.Errorf("* woke %v, want every poll", got)
