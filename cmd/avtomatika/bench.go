@@ -34,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fl.IntVar(&o.Idle, "idle", 10000, "idle10k: idle workers (bounded by the open-file limit)")
 	fl.IntVar(&o.Queued, "queued", 100000, "mem100k: jobs queued with no workers")
 	fl.StringVar(&o.History, "history", "", "turn the in-process server's history on: sqlite (a fresh file per run) or a HISTORY_DATABASE_URI; the CPU per job then counts the archiving of the run's jobs")
+	paired := fl.Bool("paired", false, "with --history: measure each run twice back to back, history off and on (the order alternating), and print the on/off ratios of job rate and CPU per job")
 	baseline := fl.String("baseline", "", "asynq: also run the same shapes on github.com/hibiken/asynq (go run in bench/baseline of the source tree) against the same Redis")
 	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")
 	workload := fl.String("workload", "all", "workload: "+strings.Join(bench.Workloads, ", ")+", fanout1000 or all")
@@ -71,6 +72,10 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "avtomatika bench: --baseline %q: the only baseline is asynq\n", *baseline)
 		return exitUsage
 	}
+	if *paired && o.History == "" {
+		fmt.Fprintln(stderr, "avtomatika bench: --paired compares the history off and on: it needs --history")
+		return exitUsage
+	}
 	if *runs < 1 {
 		fmt.Fprintln(stderr, "avtomatika bench: --runs must be at least 1")
 		return exitUsage
@@ -105,12 +110,21 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		defer prof.Close()
 	}
 	ours := map[string]bench.Record{}
+	var pairs []bench.Paired
+	off := o
+	off.History = ""
 	for _, w := range ws {
 		if _, err := bench.Run(ctx, w, 0, o); err != nil { // warm-up, not counted
 			fmt.Fprintf(stderr, "avtomatika bench: %s: %v\n", w, err)
 			return exitFindings
 		}
-		var recs []bench.Record
+		if *paired {
+			if _, err := bench.Run(ctx, w, 0, off); err != nil {
+				fmt.Fprintf(stderr, "avtomatika bench: %s: %v\n", w, err)
+				return exitFindings
+			}
+		}
+		var recs, offRecs []bench.Record
 		if prof != nil {
 			if err := pprof.StartCPUProfile(prof); err != nil {
 				fmt.Fprintf(stderr, "avtomatika bench: --cpuprofile: %v\n", err)
@@ -118,22 +132,48 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			}
 		}
 		for i := 1; i <= *runs; i++ {
-			r, err := bench.Run(ctx, w, i, o)
-			if err != nil {
-				fmt.Fprintf(stderr, "avtomatika bench: %s run %d: %v\n", w, i, err)
-				return exitFindings
+			// Paired: the history off then on, on then off in the next
+			// pair, so that neither side always runs first.
+			sides := []bool{true}
+			if *paired {
+				sides = []bool{i%2 == 0, i%2 == 1}
 			}
-			recs = append(recs, r)
-			if *asJSON {
-				_ = enc.Encode(r)
-			}
-			if !tty {
-				fmt.Fprintf(stderr, "avtomatika bench: %s run %d of %d: %s\n", w, i, *runs, headline(r))
+			for _, on := range sides {
+				ro, tag := o, ""
+				if *paired {
+					ro, tag = off, " (history off)"
+					if on {
+						ro, tag = o, " (history on)"
+					}
+				}
+				r, err := bench.Run(ctx, w, i, ro)
+				if err != nil {
+					fmt.Fprintf(stderr, "avtomatika bench: %s run %d%s: %v\n", w, i, tag, err)
+					return exitFindings
+				}
+				if on {
+					recs = append(recs, r)
+				} else {
+					offRecs = append(offRecs, r)
+				}
+				if *asJSON {
+					_ = enc.Encode(r)
+				}
+				if !tty {
+					fmt.Fprintf(stderr, "avtomatika bench: %s run %d of %d%s: %s\n", w, i, *runs, tag, headline(r))
+				}
 			}
 		}
 		if prof != nil {
 			pprof.StopCPUProfile()
 			prof = nil // one workload's runs: the first named
+		}
+		if *paired {
+			sum := bench.Summarize(offRecs)
+			sums = append(sums, sum)
+			if *asJSON {
+				_ = enc.Encode(sum)
+			}
 		}
 		sum := bench.Summarize(recs)
 		ours[w] = sum.Median
@@ -141,9 +181,22 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if *asJSON {
 			_ = enc.Encode(sum)
 		}
+		if *paired {
+			p := bench.Pair(offRecs, recs)
+			pairs = append(pairs, p)
+			if *asJSON {
+				_ = enc.Encode(struct {
+					Paired bench.Paired `json:"paired"`
+				}{p})
+			}
+		}
 	}
 	if !*asJSON {
 		benchTable(stdout, sums)
+		for _, p := range pairs {
+			fmt.Fprintf(stdout, "%s, history on/off over %d pairs of runs: job rate %.2f (%s), CPU per job %.2f (%s)\n",
+				p.Workload, p.Pairs, p.RateRatio, p.RateRange, p.CPURatio, p.CPURange)
+		}
 	}
 	if *baseline == "asynq" {
 		return runBaseline(ctx, o.RedisURL, *workload, *runs, ours, *asJSON, stdout, stderr)

@@ -67,3 +67,49 @@ func TestBenchTableFormats(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// --paired runs the history off and on back to back and prints their
+// ratios; it needs --history.
+func TestBenchPaired(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := runBench(context.Background(), []string{"--workload", "single", "--paired"}, nil, &stdout, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "--paired") || !strings.Contains(stderr.String(), "--history") {
+		t.Fatalf("--paired without --history: exit %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	args := []string{"--workload", "single", "--jobs", "20", "--runs", "2", "--force", "--history", "sqlite", "--paired"}
+	if code := runBench(context.Background(), args, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"run 1 of 2 (history off): ", "run 1 of 2 (history on): ", "run 2 of 2 (history on): ", "run 2 of 2 (history off): "} {
+		if strings.Count(stderr.String(), want) != 1 {
+			t.Errorf("stderr: want one %q:\n%s", want, stderr.String())
+		}
+	}
+	if i, j := strings.Index(stderr.String(), "run 2 of 2 (history on)"), strings.Index(stderr.String(), "run 2 of 2 (history off)"); i > j {
+		t.Errorf("the second pair should run the history on first:\n%s", stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "single    memory          2") || !strings.Contains(out, "single    memory+history  2") ||
+		!strings.Contains(out, "single, history on/off over 2 pairs of runs: job rate ") || !strings.Contains(out, ", CPU per job ") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestPairRatios(t *testing.T) {
+	t.Parallel()
+	off := []bench.Record{{Workload: "single", JobsPerSec: 100, CPUMicrosJob: 10}, {Workload: "single", JobsPerSec: 200, CPUMicrosJob: 10}, {Workload: "single", JobsPerSec: 100, CPUMicrosJob: 20}}
+	on := []bench.Record{{Workload: "single", JobsPerSec: 90, CPUMicrosJob: 12}, {Workload: "single", JobsPerSec: 100, CPUMicrosJob: 15}, {Workload: "single", JobsPerSec: 95, CPUMicrosJob: 22}}
+	p := bench.Pair(off, on)
+	if p.Workload != "single" || p.Pairs != 3 || p.RateRatio != 0.9 || p.RateRange != "0.50–0.95" || p.CPURatio != 1.2 || p.CPURange != "1.10–1.50" {
+		t.Errorf("three pairs: %+v", p)
+	}
+	p = bench.Pair(off[:2], on[:2])
+	if p.RateRatio != (0.9+0.5)/2 || p.CPURatio != (1.2+1.5)/2 {
+		t.Errorf("two pairs: the median is the middle two's mean: %+v", p)
+	}
+	if p := bench.Pair(nil, on); p.Pairs != 0 || p.RateRatio != 0 {
+		t.Errorf("no pairs: %+v", p)
+	}
+}

@@ -262,6 +262,10 @@ func start(ctx context.Context, o Options) (*target, error) {
 	go func() { _ = srv.Run(rctx, l, 5*time.Second); close(done) }()
 	t.url = "http://" + l.Addr().String()
 	t.stop = func() {
+		// The simulators' idle connections, some dialled for a request
+		// that was cancelled and never sent: the server's stop would wait
+		// for those to its grace's end.
+		t.hc.CloseIdleConnections()
 		cancel()
 		<-done
 		if t.hist != nil {
@@ -663,6 +667,57 @@ func Summarize(recs []Record) Summary {
 	}
 	return Summary{Workload: m.Workload, Store: m.Store, Runs: len(recs), Median: m,
 		Range: fmt.Sprintf("%s–%s %s", figure(key(s[0])), figure(key(s[len(s)-1])), unit)}
+}
+
+// Paired is the history's cost measured in pairs of runs, one with the
+// history off and one on, taken back to back: the on/off ratios of each
+// pair's job rate and CPU per job, their medians and ranges. A machine
+// whose speed drifts from minute to minute moves both runs of a pair
+// alike, so the ratios spread less than the figures.
+type Paired struct {
+	Workload   string    `json:"workload"`
+	Pairs      int       `json:"pairs"`
+	RateRatio  float64   `json:"jobs_per_s_ratio"`
+	RateRange  string    `json:"jobs_per_s_ratio_range"`
+	CPURatio   float64   `json:"cpu_per_job_ratio"`
+	CPURange   string    `json:"cpu_per_job_ratio_range"`
+	RateRatios []float64 `json:"jobs_per_s_ratios"`
+	CPURatios  []float64 `json:"cpu_per_job_ratios"`
+}
+
+// Pair sums up pairs of runs, off[i] with on[i].
+func Pair(off, on []Record) Paired {
+	p := Paired{Pairs: min(len(off), len(on))}
+	if p.Pairs == 0 {
+		return p
+	}
+	p.Workload = on[0].Workload
+	for i := range p.Pairs {
+		if off[i].JobsPerSec > 0 {
+			p.RateRatios = append(p.RateRatios, on[i].JobsPerSec/off[i].JobsPerSec)
+		}
+		if off[i].CPUMicrosJob > 0 {
+			p.CPURatios = append(p.CPURatios, on[i].CPUMicrosJob/off[i].CPUMicrosJob)
+		}
+	}
+	p.RateRatio, p.RateRange = medianRange(p.RateRatios)
+	p.CPURatio, p.CPURange = medianRange(p.CPURatios)
+	return p
+}
+
+// medianRange is the median of vs (of an even count, the mean of the
+// middle two) and their range, "lo–hi".
+func medianRange(vs []float64) (float64, string) {
+	if len(vs) == 0 {
+		return 0, ""
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (m + s[len(s)/2-1]) / 2
+	}
+	return m, fmt.Sprintf("%.2f–%.2f", s[0], s[len(s)-1])
 }
 
 // figure writes a measured value readably: whole from 100 up, else three

@@ -70,6 +70,11 @@ type Config struct {
 	// JobRetention is how long an ended job stays in the live store once
 	// archived (JOB_RETENTION, default 1 h); without history it stays.
 	JobRetention time.Duration
+	// ArchiveBacklog is how many ended jobs may wait in the outbox while
+	// the archiver yields the CPU to the process's other work
+	// (HISTORY_ARCHIVE_BACKLOG, default 50,000; 0: archive as jobs end,
+	// whatever the load).
+	ArchiveBacklog int
 	// Operations (docs/operations.md).
 	SchedulesPath string // SCHEDULES_CONFIG_PATH: schedules.toml
 	TZ            string // TZ: time zone of schedules.toml entries without one, default UTC
@@ -182,6 +187,9 @@ func (l *Limits) SetDefaults() {
 	num(&l.PollLimit, 60)
 }
 
+// DefaultArchiveBacklog is HISTORY_ARCHIVE_BACKLOG's default.
+const DefaultArchiveBacklog = 50_000
+
 // DefaultJobRetention is JOB_RETENTION's default.
 const DefaultJobRetention = time.Hour
 
@@ -236,6 +244,7 @@ func Default() Config {
 	var c Config
 	c.VerifySignatures = true
 	c.JobMaxRetries = 3
+	c.ArchiveBacklog = DefaultArchiveBacklog
 	c.withDefaults()
 	return c
 }
@@ -355,6 +364,7 @@ func FromEnv(lookup Lookup) (Config, error) {
 			c.JobRetention = d
 		}
 	}
+	integer("HISTORY_ARCHIVE_BACKLOG", &c.ArchiveBacklog, 0, 100_000_000)
 	// Worker authentication is by token; refuse what would silently not
 	// be enforced.
 	if v, ok := lookup("WORKER_AUTH_MODE"); ok && v != "" {

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
@@ -41,6 +42,17 @@ const (
 	removeBatch = 256
 	// retentionEvery is how often jobs past their retention are removed.
 	retentionEvery = time.Second
+	// archiveShare is the part of its time the archiver spends archiving
+	// while the process is busy (yieldCPU): after a batch that took d it
+	// waits up to d×(1−archiveShare)/archiveShare.
+	archiveShare = 0.1
+	// archiveBusy is the process's CPU use, as a part of GOMAXPROCS
+	// measured over one archiveLinger with the archiver waiting, above
+	// which the process counts as busy.
+	archiveBusy = 0.5
+	// archiveFlush bounds the archiving of what the outbox holds when the
+	// loops stop, for a store that lives in the process.
+	archiveFlush = 30 * time.Second
 )
 
 // useHistory turns the history on (h not nil): the store must keep an
@@ -82,14 +94,26 @@ func (x *Orchestrator) kickArchive() {
 	}
 }
 
-// archiveLoop moves ended jobs to the archive until ctx ends.
+// archiveLoop moves ended jobs to the archive until ctx ends. Archiving
+// yields the CPU to the process's other work (yieldCPU). When ctx ends,
+// an outbox that lives in the process is archived before the loop
+// returns (flushArchive): the store's Close would lose it.
 func (x *Orchestrator) archiveLoop(ctx context.Context) {
+	defer x.flushArchive()
 	idle := time.NewTicker(archiveIdle)
 	defer idle.Stop()
+	var perJob time.Duration // what the last batch took a job
 	for fails := 0; ; {
+		if !x.yieldCPU(ctx, perJob) {
+			return
+		}
+		began := time.Now()
 		n, err := x.ArchiveOnce(ctx)
 		if !x.survive(ctx, &fails, "archive ended jobs: retrying", err) {
 			return
+		}
+		if n > 0 {
+			perJob = time.Since(began) / time.Duration(n)
 		}
 		if err != nil || n == archiveBatch {
 			continue // at once after the backoff, or more are waiting
@@ -102,6 +126,69 @@ func (x *Orchestrator) archiveLoop(ctx context.Context) {
 			if !x.linger(ctx) {
 				return
 			}
+		}
+	}
+}
+
+// yieldCPU waits before an archive batch while the rest of the process
+// is busy (it used more than archiveBusy of GOMAXPROCS over the last
+// archiveLinger): for up to the batch's expected time (perJob for each
+// job the outbox holds, up to archiveBatch) × (1−archiveShare) /
+// archiveShare. Under load, archiving then takes about archiveShare of
+// one CPU and the jobs keep the rest, the outbox absorbing the
+// difference; a burst shorter than that wait is archived after it. It
+// stops waiting as soon as the process is no longer busy, and does not
+// wait while the outbox holds Config.ArchiveBacklog jobs or more (0:
+// never waits), so a sustained load cannot grow the outbox past that:
+// archiving then runs flat out, at the jobs' expense. false when ctx
+// ended.
+func (x *Orchestrator) yieldCPU(ctx context.Context, perJob time.Duration) bool {
+	limit := x.cfg.ArchiveBacklog
+	if limit <= 0 || perJob <= 0 {
+		return true
+	}
+	n, err := x.outbox.OutboxLen(ctx)
+	if err != nil || n == 0 || n >= limit {
+		return ctx.Err() == nil
+	}
+	wait := time.Duration(float64(perJob) * float64(min(n, archiveBatch)) * (1 - archiveShare) / archiveShare)
+	t := time.NewTicker(archiveLinger)
+	defer t.Stop()
+	until := time.Now().Add(wait)
+	cpu0, at0 := x.cpuTime(), time.Now()
+	for time.Now().Before(until) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		cpu, at := x.cpuTime(), time.Now()
+		if float64(cpu-cpu0) < archiveBusy*float64(at.Sub(at0))*float64(runtime.GOMAXPROCS(0)) {
+			return true
+		}
+		cpu0, at0 = cpu, at
+	}
+	return true
+}
+
+// flushArchive archives what the outbox holds when the loops stop, for a
+// store that lives in the process (its outbox ends with it), within
+// archiveFlush; a Redis outbox waits for the next start.
+func (x *Orchestrator) flushArchive() {
+	if !x.store.Features().InProcess {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), archiveFlush)
+	defer cancel()
+	for {
+		n, err := x.ArchiveOnce(ctx)
+		if err != nil {
+			left, _ := x.outbox.OutboxLen(ctx)
+			x.log.Warn("archive at stop: ended jobs left unarchived", "jobs", left, "err", err)
+			return
+		}
+		if n == 0 {
+			return
 		}
 	}
 }

@@ -104,7 +104,8 @@ type Orchestrator struct {
 	hist         store.Archive // nil: no history
 	outbox       store.Outbox
 	archiveKick  chan struct{}
-	archiveEnded atomic.Int64 // jobs ended here since the archiver last read the outbox
+	archiveEnded atomic.Int64         // jobs ended here since the archiver last read the outbox
+	cpuTime      func() time.Duration // the process's CPU time, for yieldCPU
 
 	reloadMu   sync.Mutex
 	reloadDone chan struct{} // closed when the next reload attempt ends
@@ -122,7 +123,7 @@ func New(o Options) (*Orchestrator, error) {
 	x := &Orchestrator{
 		cfg: o.Config, store: o.Store, log: o.Logger, now: o.Clock, rand: o.Rand, obs: o.Observer,
 		reg: lang.NewRegistry(), kick: make(chan struct{}, 1),
-		hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff,
+		hookClient: o.HTTPClient, hookBackoff: o.WebhookBackoff, cpuTime: processCPU,
 		hookSecret: o.WebhookSecret, hookSem: make(chan struct{}, maxWebhooksInFlight),
 		tracing: o.Tracing,
 	}
