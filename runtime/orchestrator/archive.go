@@ -72,6 +72,15 @@ func (x *Orchestrator) useHistory(h store.Archive) error {
 	return nil
 }
 
+// ArchiveBacklog is how many ended jobs wait in the outbox for the
+// archive; 0 with the history off.
+func (x *Orchestrator) ArchiveBacklog(ctx context.Context) (int, error) {
+	if x.hist == nil {
+		return 0, nil
+	}
+	return x.outbox.OutboxLen(ctx)
+}
+
 // History is the archive, or nil when the history is off.
 func (x *Orchestrator) History() store.Archive { return x.hist }
 

@@ -232,10 +232,11 @@ var (
 	descFires      = prometheus.NewDesc("avtomatika_schedule_fires_total", "Jobs a schedule started (counted by the instance that recorded the fire).", []string{"schedule"}, nil)
 	descMisses     = prometheus.NewDesc("avtomatika_schedule_misses_total", "Schedule fires that started no job, by reason: overlap, catch_up, paused, error.", []string{"schedule", "reason"}, nil)
 	descSchedFile  = prometheus.NewDesc("avtomatika_schedules_file_reloads_refused_total", "Edits of schedules.toml refused (the schedules stayed as they were).", nil, nil)
+	descOutbox     = prometheus.NewDesc("avtomatika_history_outbox_jobs", "Ended jobs waiting in the live store's outbox for the history database (served with a history only).", nil, nil)
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueueDepth, descQueueAge, descWorkers, descFires, descMisses, descSchedFile} {
+	for _, d := range []*prometheus.Desc{descQueueDepth, descQueueAge, descWorkers, descFires, descMisses, descSchedFile, descOutbox} {
 		ch <- d
 	}
 }
@@ -273,6 +274,11 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for k, n := range counts {
 			ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(n), k[0], k[1])
+		}
+	}
+	if c.x.History() != nil {
+		if n, err := c.x.ArchiveBacklog(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
 		}
 	}
 	if c.sched != nil {
