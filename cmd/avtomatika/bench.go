@@ -33,7 +33,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fl.IntVar(&o.Rate, "rate", 500, "dispatch: jobs per second")
 	fl.IntVar(&o.Idle, "idle", 10000, "idle10k: idle workers (bounded by the open-file limit)")
 	fl.IntVar(&o.Queued, "queued", 100000, "mem100k: jobs queued with no workers")
-	fl.StringVar(&o.History, "history", "", "turn the in-process server's history on: sqlite (a fresh file per run) or a HISTORY_DATABASE_URI; the CPU per job then counts the archiving of the run's jobs")
+	fl.StringVar(&o.History, "history", "", "turn the in-process server's history on: sqlite (a fresh file per run) or a HISTORY_DATABASE_URI; the CPU per job then counts the archiving of the run's jobs (HISTORY_ARCHIVE_BACKLOG from the environment)")
 	paired := fl.Bool("paired", false, "with --history: measure each run twice back to back, history off and on (the order alternating), and print the on/off ratios of job rate and CPU per job")
 	baseline := fl.String("baseline", "", "asynq: also run the same shapes on github.com/hibiken/asynq (go run in bench/baseline of the source tree) against the same Redis")
 	runs := fl.Int("runs", 3, "measured runs per workload, after one warm-up run")

@@ -225,6 +225,20 @@ func start(ctx context.Context, o Options) (*target, error) {
 	cfg := config.Default()
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = o.Token
+	// HISTORY_ARCHIVE_BACKLOG from the environment, as the server reads
+	// it: 0 measures the archiver that never yields.
+	if v, ok := os.LookupEnv("HISTORY_ARCHIVE_BACKLOG"); ok {
+		c, err := config.FromEnv(func(k string) (string, bool) {
+			if k == "HISTORY_ARCHIVE_BACKLOG" {
+				return v, true
+			}
+			return "", false
+		})
+		if err != nil {
+			return nil, err
+		}
+		cfg.ArchiveBacklog = c.ArchiveBacklog
+	}
 	// The server's default poll hold (30 s): idle workers' polls are held
 	// as long as they ask, and a drain answers waiting polls at once.
 	var st store.Store
