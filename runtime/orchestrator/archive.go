@@ -50,6 +50,9 @@ const (
 	// measured over one archiveLinger with the archiver waiting, above
 	// which the process counts as busy.
 	archiveBusy = 0.5
+	// archiveCostGuess is what yieldCPU expects a job to cost before the
+	// first batch was measured (SQLite on a slow machine).
+	archiveCostGuess = 100 * time.Microsecond
 	// archiveFlush bounds the archiving of what the outbox holds when the
 	// loops stop, for a store that lives in the process.
 	archiveFlush = 30 * time.Second
@@ -111,7 +114,7 @@ func (x *Orchestrator) archiveLoop(ctx context.Context) {
 	defer x.flushArchive()
 	idle := time.NewTicker(archiveIdle)
 	defer idle.Stop()
-	var perJob time.Duration // what the last batch took a job
+	perJob := archiveCostGuess // what the last batch took a job
 	for fails := 0; ; {
 		if !x.yieldCPU(ctx, perJob) {
 			return
