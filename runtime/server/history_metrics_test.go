@@ -1,44 +1,20 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/avtomatika-ai/avtomatika-go/runtime/history"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/server"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/server/servertest"
 	"github.com/avtomatika-ai/avtomatika-go/runtime/store"
 )
-
-// scrapeURL reads the avtomatika_ series of the server at url.
-func scrapeURL(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url + "/_public/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, "avtomatika_") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, _ := strconv.ParseFloat(line[i+1:], 64)
-		out[line[:i]] = v
-	}
-	return out
-}
 
 // blockedArchive is an archive whose Put waits until release is closed.
 type blockedArchive struct {
@@ -66,7 +42,7 @@ func TestMetricsHistoryOutbox(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Files: map[string]string{"ask.yaml": askBP}, History: arch})
 	get := func(url string) map[string]float64 {
 		t.Helper()
-		return scrapeURL(t, url)
+		return server.ScrapeMetrics(t, url)
 	}
 	if m := get(srv.URL); m["avtomatika_history_outbox_jobs"] != 0 {
 		t.Fatalf("no job ended: outbox %v", m["avtomatika_history_outbox_jobs"])
@@ -106,7 +82,7 @@ func TestMetricsHistoryOutbox(t *testing.T) {
 	}
 
 	plain := servertest.Start(t, servertest.Options{})
-	if _, ok := scrapeURL(t, plain.URL)["avtomatika_history_outbox_jobs"]; ok {
+	if _, ok := server.ScrapeMetrics(t, plain.URL)["avtomatika_history_outbox_jobs"]; ok {
 		t.Error("a server without a history serves avtomatika_history_outbox_jobs")
 	}
 }

@@ -101,7 +101,13 @@ states:
 // its name and labels as printed.
 func scrape(t *testing.T, h *harness) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(h.url + "/_public/metrics")
+	return scrapeURL(t, h.url)
+}
+
+// scrapeURL reads the avtomatika_ series the server at url serves.
+func scrapeURL(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/_public/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
