@@ -71,7 +71,7 @@ func (x *Orchestrator) useHistory(h store.Archive) error {
 	}
 	ob.KeepOutbox()
 	x.hist, x.outbox, x.archiveKick = h, ob, make(chan struct{}, 1)
-	x.log.Info("history on", "database", h.Describe(), "job_retention", x.cfg.JobRetention)
+	x.log.Info("history on", "database", h.Describe(), "job_retention", x.cfg.JobRetention, "archive_backlog", x.cfg.ArchiveBacklog)
 	return nil
 }
 
