@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/avtomatika-ai/avtomatika-go/internal/bench"
+	"github.com/avtomatika-ai/avtomatika-go/runtime/config"
 )
 
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -71,6 +72,14 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *baseline != "" && *baseline != "asynq" {
 		fmt.Fprintf(stderr, "avtomatika bench: --baseline %q: the only baseline is asynq\n", *baseline)
 		return exitUsage
+	}
+	if v, ok := os.LookupEnv("HISTORY_ARCHIVE_BACKLOG"); ok {
+		c, err := config.FromEnv(func(k string) (string, bool) { return v, k == "HISTORY_ARCHIVE_BACKLOG" })
+		if err != nil {
+			fmt.Fprintf(stderr, "avtomatika bench: %v\n", err)
+			return exitUsage
+		}
+		o.ArchiveBacklog = &c.ArchiveBacklog
 	}
 	if *paired && o.History == "" {
 		fmt.Fprintln(stderr, "avtomatika bench: --paired compares the history off and on: it needs --history")

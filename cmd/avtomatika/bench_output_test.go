@@ -113,3 +113,13 @@ func TestPairRatios(t *testing.T) {
 		t.Errorf("no pairs: %+v", p)
 	}
 }
+
+// A bad HISTORY_ARCHIVE_BACKLOG is refused before any run, naming it.
+func TestBenchRefusesBadArchiveBacklog(t *testing.T) {
+	t.Setenv("HISTORY_ARCHIVE_BACKLOG", "-3")
+	var stdout, stderr bytes.Buffer
+	if code := runBench(context.Background(), []string{"--workload", "single", "--jobs", "20", "--runs", "1", "--force", "--history", "sqlite"}, nil, &stdout, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), `HISTORY_ARCHIVE_BACKLOG="-3"`) || stdout.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q, stdout %q", code, stderr.String(), stdout.String())
+	}
+}

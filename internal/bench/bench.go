@@ -73,8 +73,11 @@ type Options struct {
 	// Ended jobs are then archived as they end (JOB_RETENTION 1h, the
 	// default), and a run's CPU per job counts the archiving of all its
 	// jobs: the run ends when the archive holds them.
-	History  string
-	Progress io.Writer // a progress line while it runs; nil: none
+	History string
+	// ArchiveBacklog, when set, is the in-process server's
+	// HISTORY_ARCHIVE_BACKLOG (0: the archiver never yields).
+	ArchiveBacklog *int
+	Progress       io.Writer // a progress line while it runs; nil: none
 	// IdleCommand, when set, runs idle10k's idle workers in another
 	// process (see IdleWorkers): the server's RSS and CPU are then its
 	// own, and the open-file limit holds the server's connections only.
@@ -225,19 +228,8 @@ func start(ctx context.Context, o Options) (*target, error) {
 	cfg := config.Default()
 	cfg.BlueprintsDir = dir
 	cfg.GlobalWorkerToken = o.Token
-	// HISTORY_ARCHIVE_BACKLOG from the environment, as the server reads
-	// it: 0 measures the archiver that never yields.
-	if v, ok := os.LookupEnv("HISTORY_ARCHIVE_BACKLOG"); ok {
-		c, err := config.FromEnv(func(k string) (string, bool) {
-			if k == "HISTORY_ARCHIVE_BACKLOG" {
-				return v, true
-			}
-			return "", false
-		})
-		if err != nil {
-			return nil, err
-		}
-		cfg.ArchiveBacklog = c.ArchiveBacklog
+	if o.ArchiveBacklog != nil {
+		cfg.ArchiveBacklog = *o.ArchiveBacklog
 	}
 	// The server's default poll hold (30 s): idle workers' polls are held
 	// as long as they ask, and a drain answers waiting polls at once.
